@@ -1,0 +1,21 @@
+#!/usr/bin/env node
+// The only file with a shebang or process.exit: every command is a thin shell over src/index.ts.
+import '../polyfills.js'
+import { Command } from 'commander'
+import { reportAndExit } from './errors.js'
+import { commands } from './commands.js'
+
+const program = new Command('hddm-node')
+  .description('Train diffusion experts peer to peer and sample from their ensemble')
+  .showHelpAfterError()
+
+for (const register of commands) register(program)
+
+try {
+  await program.parseAsync(process.argv)
+  // Background handles (wasm worker threads, timers of stopped services) must not keep a
+  // finished command alive.
+  process.exit(process.exitCode ?? 0)
+} catch (err) {
+  process.exit(reportAndExit(err))
+}

@@ -1,0 +1,7 @@
+import type { Command } from 'commander'
+
+/** Each command lives in its own file and adds itself to the program; order = help order. */
+export type RegisterCommand = (program: Command) => void
+
+export const commands: RegisterCommand[] = [
+]

@@ -1,0 +1,16 @@
+/**
+ * @packageDocumentation
+ *
+ * hddm trains a diffusion model as a set of independent experts over a peer-to-peer network
+ * ("Heterogeneous Decentralized Diffusion Models"): each contributor trains one expert on one
+ * data cluster with its own objective (DDPM epsilon-prediction or flow matching), publishes the
+ * checkpoint into IPFS by CID, and any peer mixes the experts with a router after converting
+ * every expert into one velocity space.
+ *
+ * This entry has no side effects beyond the Node 20 polyfill that libp2p needs.
+ */
+import './polyfills.js'
+
+export * from './errors.js'
+export * from './progress.js'
+export * from './logger.js'
