@@ -1,0 +1,66 @@
+/**
+ * Model configurations: one typed object per network, and the named presets.
+ *
+ * Presets: `tiny` trains a step in well under a second (tests, local simulation); `small` is a
+ * real CPU expert for 28x28 digits; `medium` is the benchmark's larger CPU shape; `xl2` and
+ * `router-b2` are the paper's shapes (counted, far too large to train here).
+ */
+export type AdaLNKind = 'single' | 'zero'
+
+export interface DiTConfig {
+  /** Input side length (square), channels: 28x28x1 for MNIST, 32x32x4 latents for the paper. */
+  imageSize: number
+  channels: number
+  /** Patch side p: tokens T = (imageSize / p)^2. */
+  patchSize: number
+  /** Width D, depth L, heads H (D divisible by H). */
+  hidden: number
+  depth: number
+  heads: number
+  /** MLP width = mlpRatio * D (4 in DiT). */
+  mlpRatio: number
+  /** 'single' = PixArt-alpha AdaLN-Single (one global modulation); 'zero' = DiT per-block AdaLN-Zero. */
+  adaln: AdaLNKind
+  /** Prompt tokens per example (padded) and vocabulary size of the tokenizer. */
+  promptTokens: number
+  vocabSize: number
+  /**
+   * Width of the text features fed to the caption projection. The paper uses frozen 768-d text
+   * encoder features; we learn a token table of this width instead (counted separately).
+   */
+  textDim: number
+}
+
+export interface RouterConfig {
+  imageSize: number
+  channels: number
+  patchSize: number
+  hidden: number
+  depth: number
+  heads: number
+  mlpRatio: number
+  /** Number of experts (clusters) the router scores. */
+  numExperts: number
+}
+
+export const TIME_FREQUENCY_DIM = 256
+
+export const EXPERT_PRESETS = {
+  tiny: { imageSize: 28, channels: 1, patchSize: 7, hidden: 32, depth: 2, heads: 2, mlpRatio: 4, adaln: 'single', promptTokens: 4, vocabSize: 16, textDim: 16 },
+  small: { imageSize: 28, channels: 1, patchSize: 4, hidden: 128, depth: 4, heads: 4, mlpRatio: 4, adaln: 'single', promptTokens: 4, vocabSize: 16, textDim: 64 },
+  medium: { imageSize: 28, channels: 1, patchSize: 4, hidden: 192, depth: 6, heads: 6, mlpRatio: 4, adaln: 'single', promptTokens: 4, vocabSize: 16, textDim: 64 },
+  xl2: { imageSize: 32, channels: 4, patchSize: 2, hidden: 1152, depth: 28, heads: 16, mlpRatio: 4, adaln: 'single', promptTokens: 120, vocabSize: 32128, textDim: 768 }
+} as const satisfies Record<string, DiTConfig>
+
+export const ROUTER_PRESETS = {
+  'router-tiny': { imageSize: 28, channels: 1, patchSize: 7, hidden: 32, depth: 2, heads: 2, mlpRatio: 4, numExperts: 4 },
+  'router-small': { imageSize: 28, channels: 1, patchSize: 4, hidden: 64, depth: 3, heads: 4, mlpRatio: 4, numExperts: 4 },
+  'router-b2': { imageSize: 32, channels: 4, patchSize: 2, hidden: 768, depth: 12, heads: 12, mlpRatio: 4, numExperts: 8 }
+} as const satisfies Record<string, RouterConfig>
+
+export type ExpertPresetName = keyof typeof EXPERT_PRESETS
+export type RouterPresetName = keyof typeof ROUTER_PRESETS
+
+export function tokenCount (c: { imageSize: number, patchSize: number }): number {
+  return (c.imageSize / c.patchSize) ** 2
+}

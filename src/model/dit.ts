@@ -1,0 +1,134 @@
+/**
+ * The expert: a DiT (Peebles & Xie, 2023) with PixArt-alpha's AdaLN-Single (Chen et al., 2023).
+ *
+ *   t_emb = MLP(sinusoid(t, 256))                   Linear(256,D) SiLU Linear(D,D)
+ *   t0    = Linear(D, 6D)(SiLU(t_emb))              ONE global modulation, shared by all blocks
+ *   y     = Linear(E, D)(tokenTable[prompt])        text features, cross-attended in every block
+ *   block b: (b1,g1,a1,b2,g2,a2) = chunk6(table_b[6,D] + t0)
+ *     x += a1 * SelfAttn(LN(x)*(1+g1)+b1);  x += CrossAttn(x, y);  x += a2 * MLP(LN(x)*(1+g2)+b2)
+ *   final: (shift,scale) = chunk2(table_f[2,D] + t_emb); out = Linear(D, P*P*C)(LN(x)*(1+scale)+shift)
+ *
+ * `adaln: 'zero'` swaps the global t0 and the tables for DiT's per-block modulation MLPs
+ * (Linear(D, 6D) in every block, Linear(D, 2D) in the final layer), to measure what
+ * AdaLN-Single saves. The time input is each objective's own time (t*1000 for flow matching,
+ * the DDPM step for DDPM), as a float.
+ */
+import * as tf from '@tensorflow/tfjs'
+import { attention, geluTanh, layerNormModulate } from '../runtime/fused-ops.js'
+import { TIME_FREQUENCY_DIM, tokenCount, type DiTConfig } from './config.js'
+import { chunk, embed, linear, patchify, silu, sincosPositions2d, timestepFrequencies, unpatchify } from './layers.js'
+import { linearParams, Params, type LinearParams } from './params.js'
+import { validateDiTConfig } from './validate.js'
+
+interface Block {
+  /** [6, D] learned table (single) or per-block modulation MLP (zero). */
+  table?: tf.Variable
+  adaLN?: LinearParams
+  qkv: LinearParams
+  attnProj: LinearParams
+  crossQ: LinearParams
+  crossKV: LinearParams
+  crossProj: LinearParams
+  fc1: LinearParams
+  fc2: LinearParams
+}
+
+export class DiT {
+  readonly params: Params
+  private readonly xEmbed: LinearParams
+  private readonly positions: tf.Tensor2D
+  private readonly tMlp1: LinearParams
+  private readonly tMlp2: LinearParams
+  private readonly tBlock?: LinearParams
+  private readonly tokenTable: tf.Variable
+  private readonly yProj: LinearParams
+  private readonly blocks: Block[]
+  private readonly finalTable?: tf.Variable
+  private readonly finalAdaLN?: LinearParams
+  private readonly finalLinear: LinearParams
+
+  constructor (readonly config: DiTConfig, seed = 0) {
+    validateDiTConfig(config)
+    const { hidden: D, patchSize: P, channels: C, depth, mlpRatio, textDim } = config
+    const p = this.params = new Params(seed)
+    const single = config.adaln === 'single'
+    // Initialisation follows DiT's initialize_weights and PixArt's: Xavier linears, N(0, 0.02)
+    // for the time MLP and t_block, tables ~ N(0,1)/sqrt(D), zero output projections.
+    this.xEmbed = linearParams(p, 'x_embedder.proj', P * P * C, D)
+    this.positions = tf.tensor2d(sincosPositions2d(D, config.imageSize / P), [tokenCount(config), D])
+    this.tMlp1 = linearParams(p, 't_embedder.mlp.0', TIME_FREQUENCY_DIM, D, { std: 0.02 })
+    this.tMlp2 = linearParams(p, 't_embedder.mlp.2', D, D, { std: 0.02 })
+    if (single) this.tBlock = linearParams(p, 't_block.1', D, 6 * D, { std: 0.02 })
+    this.tokenTable = p.normal('text_encoder.embedding', [config.vocabSize, textDim], 1)
+    this.yProj = linearParams(p, 'y_embedder.proj', textDim, D)
+    this.blocks = Array.from({ length: depth }, (_, b) => ({
+      table: single ? p.normal(`blocks.${b}.scale_shift_table`, [6, D], 1 / Math.sqrt(D)) : undefined,
+      adaLN: single ? undefined : linearParams(p, `blocks.${b}.adaLN_modulation.1`, D, 6 * D, 'zeros'),
+      qkv: linearParams(p, `blocks.${b}.attn.qkv`, D, 3 * D),
+      attnProj: linearParams(p, `blocks.${b}.attn.proj`, D, D),
+      crossQ: linearParams(p, `blocks.${b}.cross_attn.q_linear`, D, D),
+      crossKV: linearParams(p, `blocks.${b}.cross_attn.kv_linear`, D, 2 * D),
+      crossProj: linearParams(p, `blocks.${b}.cross_attn.proj`, D, D, 'zeros'),
+      fc1: linearParams(p, `blocks.${b}.mlp.fc1`, D, mlpRatio * D),
+      fc2: linearParams(p, `blocks.${b}.mlp.fc2`, mlpRatio * D, D)
+    }))
+    if (single) this.finalTable = p.normal('final_layer.scale_shift_table', [2, D], 1 / Math.sqrt(D))
+    else this.finalAdaLN = linearParams(p, 'final_layer.adaLN_modulation.1', D, 2 * D, 'zeros')
+    this.finalLinear = linearParams(p, 'final_layer.linear', D, P * P * C, 'zeros')
+  }
+
+  /**
+   * x [B, H, W, C] noisy input, t [B] time in the objective's own units, tokens [B, L] int32
+   * -> [B, H, W, C] the objective's target (eps or velocity).
+   */
+  apply (x: tf.Tensor4D, t: tf.Tensor1D, tokens: tf.Tensor2D): tf.Tensor4D {
+    const { hidden: D, patchSize: P, imageSize, channels, promptTokens } = this.config
+    return tf.tidy(() => {
+      const B = x.shape[0]
+      let h = tf.add(linear(patchify(x, P), this.xEmbed), this.positions) as tf.Tensor3D  // [B, T, D]
+      const tEmb = linear(silu(linear(timestepFrequencies(t), this.tMlp1)), this.tMlp2) as tf.Tensor2D  // [B, D]
+      const t0 = this.tBlock !== undefined ? linear(silu(tEmb), this.tBlock) as tf.Tensor2D : undefined  // [B, 6D]
+      const ids = tf.reshape(tokens, [-1]) as tf.Tensor1D
+      const y = tf.reshape(linear(embed(ids, this.tokenTable as tf.Tensor2D), this.yProj), [B, promptTokens, D]) as tf.Tensor3D  // [B, L, D]
+
+      for (const block of this.blocks) {
+        const mod = block.table !== undefined && t0 !== undefined
+          ? tf.add(tf.reshape(t0, [B, 6, D]), block.table)                              // [B, 6, D]
+          : tf.reshape(linear(silu(tEmb), block.adaLN as LinearParams), [B, 6, D])       // [B, 6, D]
+        const [shiftMsa, scaleMsa, gateMsa, shiftMlp, scaleMlp, gateMlp] = chunk(tf.reshape(mod, [B, 6 * D]) as tf.Tensor2D, 6)  // 6 x [B, D]
+        h = tf.add(h, tf.mul(tf.expandDims(gateMsa, 1), this.selfAttention(layerNormModulate(h, shiftMsa, scaleMsa), block))) as tf.Tensor3D
+        h = tf.add(h, this.crossAttention(h, y, block)) as tf.Tensor3D
+        const mlp = linear(geluTanh(linear(layerNormModulate(h, shiftMlp, scaleMlp), block.fc1)), block.fc2)  // [B, T, D]
+        h = tf.add(h, tf.mul(tf.expandDims(gateMlp, 1), mlp)) as tf.Tensor3D
+      }
+
+      const finalMod = this.finalTable !== undefined
+        ? tf.reshape(tf.add(tf.expandDims(tEmb, 1), this.finalTable), [B, 2 * D]) as tf.Tensor2D  // [B, 2D]
+        : linear(silu(tEmb), this.finalAdaLN as LinearParams) as tf.Tensor2D                         // [B, 2D]
+      const [shift, scale] = chunk(finalMod, 2)
+      const out = linear(layerNormModulate(h, shift, scale), this.finalLinear) as tf.Tensor3D     // [B, T, P*P*C]
+      return unpatchify(out, P, imageSize, channels)                                              // [B, H, W, C]
+    })
+  }
+
+  private selfAttention (x: tf.Tensor3D, block: Block): tf.Tensor3D {
+    const [q, k, v] = tf.split(linear(x, block.qkv), 3, 2) as tf.Tensor3D[]   // 3 x [B, T, D]
+    return linear(attention(q, k, v, this.config.heads), block.attnProj) as tf.Tensor3D
+  }
+
+  private crossAttention (x: tf.Tensor3D, y: tf.Tensor3D, block: Block): tf.Tensor3D {
+    const q = linear(x, block.crossQ) as tf.Tensor3D                           // [B, T, D]
+    const [k, v] = tf.split(linear(y, block.crossKV), 2, 2) as tf.Tensor3D[]   // 2 x [B, L, D]
+    return linear(attention(q, k, v, this.config.heads), block.crossProj) as tf.Tensor3D
+  }
+
+  /** Trainable variables, for optimizers. */
+  trainableVariables (): tf.Variable[] {
+    return [...this.params.variables.values()]
+  }
+
+  dispose (): void {
+    this.params.dispose()
+    this.positions.dispose()
+  }
+}
