@@ -1,0 +1,35 @@
+/**
+ * DDPM epsilon-prediction (Ho et al., 2020) on the cosine schedule (Nichol & Dhariwal, 2021):
+ *   x_s = sqrt(abar_s) x0 + sqrt(1 - abar_s) eps,  s ~ U{0, ..., T-1},  target eps,
+ *   network time input s. In flow-matching space it is a velocity field through the exact
+ *   conversion of convert.ts.
+ */
+import * as tf from '@tensorflow/tfjs'
+import { epsToVelocity, type EpsToVelocityOptions } from '../convert.js'
+import { cosineSchedule, type Schedule } from '../schedule.js'
+import type { Objective, Predictor, TrainingExample } from './objective.js'
+
+export interface DdpmObjective extends Objective {
+  readonly schedule: Schedule
+}
+
+export function ddpm (schedule: Schedule = cosineSchedule(1000), conversion: EpsToVelocityOptions = {}): DdpmObjective {
+  return {
+    name: 'ddpm',
+    schedule,
+    trainingExample (x0, eps, u): TrainingExample {
+      const steps = Float32Array.from(u, v => Math.min(Math.floor(v * schedule.T), schedule.T - 1))
+      const signal = Float32Array.from(steps, s => Math.sqrt(schedule.alphasCumprod[s]))
+      const noise = Float32Array.from(steps, s => Math.sqrt(1 - schedule.alphasCumprod[s]))
+      return tf.tidy(() => {
+        const a = tf.tensor4d(signal, [u.length, 1, 1, 1])
+        const b = tf.tensor4d(noise, [u.length, 1, 1, 1])
+        const input = tf.add(tf.mul(a, x0), tf.mul(b, eps)) as tf.Tensor4D
+        return { input, time: tf.tensor1d(steps), target: tf.clone(eps) }
+      })
+    },
+    loss: (prediction, target) => tf.tidy(() => tf.mean(tf.squaredDifference(prediction, target)) as tf.Scalar),
+    velocity: (predict: Predictor, x, t) => epsToVelocity(
+      (xs, step) => predict(xs, tf.fill([xs.shape[0]], step) as tf.Tensor1D), x, t, schedule, conversion)
+  }
+}

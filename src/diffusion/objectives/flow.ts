@@ -1,0 +1,25 @@
+/**
+ * Flow matching / rectified flow (Lipman et al., 2023; Liu et al., 2023):
+ *   x_t = (1 - t) x0 + t eps,  t ~ U(0, 1),  t = 1 is pure noise,
+ *   target v = d x_t / d t = eps - x0,  network time input 1000 t.
+ */
+import * as tf from '@tensorflow/tfjs'
+import type { Objective, Predictor, TrainingExample } from './objective.js'
+
+export const FLOW_TIME_SCALE = 1000
+
+export function flowMatching (): Objective {
+  return {
+    name: 'fm',
+    trainingExample (x0, eps, u): TrainingExample {
+      return tf.tidy(() => {
+        const t = tf.tensor1d(u)                                          // [B]
+        const tb = tf.reshape(t, [-1, 1, 1, 1])                           // [B, 1, 1, 1]
+        const input = tf.add(tf.mul(tf.sub(1, tb), x0), tf.mul(tb, eps)) as tf.Tensor4D
+        return { input, time: tf.mul(t, FLOW_TIME_SCALE) as tf.Tensor1D, target: tf.sub(eps, x0) as tf.Tensor4D }
+      })
+    },
+    loss: (prediction, target) => tf.tidy(() => tf.mean(tf.squaredDifference(prediction, target)) as tf.Scalar),
+    velocity: (predict: Predictor, x, t) => tf.tidy(() => predict(x, tf.fill([x.shape[0]], t * FLOW_TIME_SCALE) as tf.Tensor1D))
+  }
+}
