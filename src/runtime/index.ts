@@ -1,0 +1,12 @@
+/**
+ * Runtime: which tfjs backend computes, and the fused ops the model calls.
+ *
+ * - {@link initBackend} picks tfjs-node(-gpu) when installed, else `native` (tfjs's cpu backend
+ *   with hddm's N-API + BLAS kernels), else multithreaded `wasm`, else plain `cpu`.
+ * - `geluTanh`, `layerNormModulate`, `attention` run fused native kernels with their own
+ *   gradients when the native backend is active, and composite tfjs ops elsewhere.
+ * - {@link Adam} updates parameters in place on the native backend, with tfjs ops elsewhere.
+ */
+export { initBackend, disposeBackend, currentBackend, BACKEND_CHOICES } from './backend.js'
+export type { BackendChoice, BackendName, BackendInfo, InitBackendOptions } from './backend.js'
+export { geluTanh, layerNormModulate, attention, hasFusedKernel, GELU_TANH, LAYER_NORM_MODULATE, ATTENTION } from './fused-ops.js'
