@@ -25,4 +25,3 @@ export class AbortError extends HddmError {
 export function throwIfAborted (signal?: AbortSignal): void {
   if (signal?.aborted === true) throw new AbortError()
 }
-export * from './runtime/errors.js'
