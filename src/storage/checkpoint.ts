@@ -1,0 +1,87 @@
+/**
+ * Model checkpoints: a network's named weights plus what is needed to use them, as one
+ * safetensors file. Everything descriptive goes into `__metadata__` (strings only, as the
+ * format requires): `hddm` holds the JSON of CheckpointMetadata. Extra tensor groups (raw
+ * weights next to the EMA ones, optimizer moments) carry a prefix so that the unprefixed
+ * names are always the weights to sample with.
+ */
+import * as tf from '@tensorflow/tfjs'
+import { decodeSafetensors, encodeSafetensors, type NamedTensor } from './safetensors.js'
+import { CorruptCheckpointError, ShapeMismatchError } from './checkpoint-errors.js'
+import type { Params } from '../model/params.js'
+
+export const CHECKPOINT_FORMAT = 'hddm-checkpoint/1'
+
+export interface CheckpointMetadata {
+  format: typeof CHECKPOINT_FORMAT
+  /** 'expert' or 'router'. */
+  network: 'expert' | 'router'
+  /** The full model config (DiTConfig or RouterConfig) and its preset name if any. */
+  config: Record<string, unknown>
+  preset?: string
+  objective?: 'ddpm' | 'fm'
+  schedule?: { kind: 'cosine', T: number }
+  cluster?: number
+  step: number
+  run?: string
+  dataDigest?: string
+  /** Free-form extras (trainer state, held-out loss, ...). */
+  extra?: Record<string, unknown>
+}
+
+export interface Checkpoint {
+  metadata: CheckpointMetadata
+  /** Tensor groups by prefix: '' = the weights to sample with, e.g. 'raw.', 'adam.m.'. */
+  tensors: Map<string, NamedTensor>
+}
+
+/** Reads the current values of a Params map into plain named tensors, under a prefix. */
+export function paramsToTensors (params: Params, prefix = '', into = new Map<string, NamedTensor>()): Map<string, NamedTensor> {
+  for (const [name, v] of params.variables) into.set(prefix + name, { shape: v.shape, data: v.dataSync() as Float32Array })
+  return into
+}
+
+/**
+ * Assigns named tensors (under a prefix) to a Params map. Every parameter must be present
+ * with its exact shape: a checkpoint of another preset is a ShapeMismatchError, never a
+ * partial load.
+ */
+export function assignParams (params: Params, tensors: Map<string, NamedTensor>, prefix = ''): void {
+  for (const [name, v] of params.variables) {
+    const t = tensors.get(prefix + name)
+    if (t === undefined) throw new ShapeMismatchError(`checkpoint has no tensor ${prefix + name}`)
+    if (t.shape.length !== v.shape.length || t.shape.some((d, i) => d !== v.shape[i])) {
+      throw new ShapeMismatchError(`tensor ${prefix + name}: checkpoint shape ${JSON.stringify(t.shape)}, model shape ${JSON.stringify(v.shape)}`)
+    }
+  }
+  for (const [name, v] of params.variables) {
+    const t = tensors.get(prefix + name) as NamedTensor
+    tf.tidy(() => { v.assign(tf.tensor(t.data, t.shape)) })
+  }
+}
+
+export function encodeCheckpoint (checkpoint: Checkpoint): Uint8Array {
+  return encodeSafetensors({ tensors: checkpoint.tensors, metadata: { hddm: JSON.stringify(checkpoint.metadata) } })
+}
+
+export function decodeCheckpoint (bytes: Uint8Array): Checkpoint {
+  const { tensors, metadata } = decodeSafetensors(bytes)
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(metadata.hddm ?? '')
+  } catch {
+    throw new CorruptCheckpointError('missing or invalid hddm metadata')
+  }
+  const m = parsed as Partial<CheckpointMetadata> | null
+  if (m === null || typeof m !== 'object' || m.format !== CHECKPOINT_FORMAT || (m.network !== 'expert' && m.network !== 'router') ||
+    typeof m.config !== 'object' || m.config === null || !Number.isSafeInteger(m.step)) {
+    throw new CorruptCheckpointError(`metadata is not an ${CHECKPOINT_FORMAT} header`)
+  }
+  return { metadata: m as CheckpointMetadata, tensors }
+}
+
+/** True when every value of every tensor is finite (no NaN or Inf). */
+export function allFinite (tensors: Map<string, NamedTensor>): boolean {
+  for (const { data } of tensors.values()) for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) return false
+  return true
+}
