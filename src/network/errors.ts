@@ -1,0 +1,43 @@
+import { HddmError } from '../hddm-error.js'
+
+/** Another live process holds `<dataDir>/LOCK`: two nodes must never share one identity or blockstore. */
+export class DataDirInUseError extends HddmError {
+  static override name = 'DataDirInUseError'
+  override name = 'DataDirInUseError'
+}
+
+/** `<dataDir>/identity.key` exists but is not a protobuf-encoded Ed25519 private key. */
+export class InvalidIdentityError extends HddmError {
+  static override name = 'InvalidIdentityError'
+  override name = 'InvalidIdentityError'
+}
+
+/** A service was used before `start()` or after `stop()`. */
+export class NotStartedError extends HddmError {
+  static override name = 'NotStartedError'
+  override name = 'NotStartedError'
+  constructor (message = 'The service is not started') { super(message) }
+}
+
+/** `publish` or `leave` named a run this node has not joined. */
+export class NotJoinedError extends HddmError {
+  static override name = 'NotJoinedError'
+  override name = 'NotJoinedError'
+}
+
+/** A listen, announce or bootstrap address is not a valid multiaddr (or not allowed by the gater). */
+export class InvalidMultiaddrError extends HddmError {
+  static override name = 'InvalidMultiaddrError'
+  override name = 'InvalidMultiaddrError'
+}
+
+/** `publish` was given bytes that the run's validator does not accept; `code` says why. */
+export class InvalidGossipMessageError extends HddmError {
+  static override name = 'InvalidGossipMessageError'
+  override name = 'InvalidGossipMessageError'
+  readonly code: string
+  constructor (message: string, code: string) {
+    super(message)
+    this.code = code
+  }
+}

@@ -1,0 +1,102 @@
+import { bootstrap } from '@libp2p/bootstrap'
+import { gossipsub, StrictSign } from '@libp2p/gossipsub'
+import { identify } from '@libp2p/identify'
+import { mdns } from '@libp2p/mdns'
+import { noise } from '@libp2p/noise'
+import { ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { yamux } from '@libp2p/yamux'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import { InvalidMultiaddrError } from './errors.js'
+import { scopeGater, type NetworkScope } from './gater.js'
+import type { PubSub } from './pubsub.js'
+import type { GossipSubComponents } from '@libp2p/gossipsub'
+import type { Identify } from '@libp2p/identify'
+import type { PrivateKey } from '@libp2p/interface'
+import type { MulticastDNSInit } from '@libp2p/mdns'
+import type { Ping } from '@libp2p/ping'
+import type { Datastore } from 'interface-datastore'
+import type { Libp2pOptions } from 'libp2p'
+
+export type SwarmServices = { identify: Identify, ping: Ping, pubsub: PubSub }
+
+/** Tests and local simulations listen on an ephemeral loopback port unless told otherwise. */
+export const DEFAULT_LISTEN = ['/ip4/127.0.0.1/tcp/0']
+
+/** RPC frame bound for gossip: well above any protocol message cap, so oversized messages reach the validator and are scored. */
+export const MAX_GOSSIP_RPC_BYTES = 1 << 20
+
+export interface SwarmNetworkInit {
+  /** Multiaddrs to listen on. @default DEFAULT_LISTEN */
+  listen?: string[]
+  /** Multiaddrs to advertise instead of the listen addresses (a public IP, a DNS name behind NAT). */
+  announce?: string[]
+  /** Bootstrap peers, each `/ip4/.../tcp/.../p2p/<peerId>`. Never a public default. */
+  bootstrap?: string[]
+  /** Multicast DNS discovery for a LAN. @default false */
+  mdns?: boolean | MulticastDNSInit
+  /** Which remote addresses may be dialled or accepted. @default 'any' */
+  scope?: NetworkScope
+  /** Gossipsub heartbeat; tests and benchmarks shorten it. @default 1000 */
+  heartbeatIntervalMs?: number
+}
+
+export interface SwarmLibp2pComponents {
+  privateKey: PrivateKey
+  datastore?: Datastore
+}
+
+/**
+ * The full libp2p configuration of an hddm peer: TCP + Noise + Yamux, identify (gossipsub and
+ * bitswap topologies wait for it), ping, gossipsub with StrictSign and run-topic scoring, an
+ * explicit bootstrap list and optional mDNS. Nothing reaches public infrastructure: no default
+ * bootstrappers, DHT, delegated routing, relay, UPnP, autoTLS or WebRTC.
+ */
+export function swarmLibp2pOptions (init: SwarmNetworkInit, components: SwarmLibp2pComponents): Libp2pOptions<SwarmServices> {
+  const listen = (init.listen ?? DEFAULT_LISTEN).map(a => parseMultiaddr(a, 'listen'))
+  const announce = (init.announce ?? []).map(a => parseMultiaddr(a, 'announce'))
+  const bootstrapList = (init.bootstrap ?? []).map(a => parseMultiaddr(a, 'bootstrap'))
+  for (const ma of bootstrapList) {
+    if (ma.getComponents().find(c => c.name === 'p2p') == null) {
+      throw new InvalidMultiaddrError(`bootstrap address ${ma.toString()} has no /p2p/<peerId> part`)
+    }
+  }
+
+  const peerDiscovery: NonNullable<Libp2pOptions['peerDiscovery']> = []
+  if (bootstrapList.length > 0) peerDiscovery.push(bootstrap({ list: bootstrapList.map(String), timeout: 0 }))
+  if (init.mdns != null && init.mdns !== false) peerDiscovery.push(mdns(init.mdns === true ? {} : init.mdns))
+
+  return {
+    privateKey: components.privateKey,
+    datastore: components.datastore,
+    addresses: { listen: listen.map(String), announce: announce.map(String) },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionGater: scopeGater(init.scope ?? 'any'),
+    peerDiscovery,
+    services: {
+      identify: identify(),
+      ping: ping(),
+      pubsub: gossipsub({
+        globalSignaturePolicy: StrictSign,
+        allowPublishToZeroTopicPeers: true,
+        heartbeatInterval: init.heartbeatIntervalMs ?? 1000,
+        maxInboundDataLength: MAX_GOSSIP_RPC_BYTES,
+        scoreParams: {
+          // Topic parameters are added per run on join (see pubsub.ts). Loopback peers share one IP
+          // by construction (tests, simulations), so colocation must not penalise them.
+          IPColocationFactorWhitelist: new Set(['127.0.0.1', '::1'])
+        }
+      }) as (components: GossipSubComponents) => PubSub
+    }
+  }
+}
+
+function parseMultiaddr (text: string, role: string): Multiaddr {
+  try {
+    return multiaddr(text)
+  } catch (err) {
+    throw new InvalidMultiaddrError(`invalid ${role} multiaddr ${JSON.stringify(text)}: ${(err as Error).message}`)
+  }
+}

@@ -1,0 +1,52 @@
+import { createTopicScoreParams } from '@libp2p/gossipsub/score'
+import type { GossipSub } from '@libp2p/gossipsub'
+import type { PeerScoreParams, TopicScoreParams } from '@libp2p/gossipsub/score'
+
+/**
+ * The exported `GossipSub` interface is narrower than the runtime class: these members exist
+ * on @libp2p/gossipsub 17 and we rely on them (scores in tests and metrics, mesh for readiness,
+ * per-topic score parameters for topics that only become known at run time).
+ */
+export interface PubSub extends GossipSub {
+  getScore: (peerId: string) => number
+  getMeshPeers: (topic: string) => string[]
+  readonly score: { readonly params: PeerScoreParams }
+}
+
+/**
+ * Score parameters for a run topic. Runs are quiet (a few claims and progress messages a
+ * minute), so delivery-rate terms (P3, P3b) are off: they would punish honest quiet peers.
+ * What counts is P4, invalid deliveries: one REJECT puts a peer under the gossip threshold
+ * (-10), a second under the graylist threshold (-80), after which its RPCs are ignored. The
+ * counter halves in about a minute (decay 0.99 per 1 s interval), so a peer that stops
+ * misbehaving is forgiven.
+ */
+export const RUN_TOPIC_SCORE_PARAMS: Partial<TopicScoreParams> = {
+  topicWeight: 1,
+  timeInMeshWeight: 0.01,
+  timeInMeshQuantum: 1000,
+  timeInMeshCap: 300,
+  firstMessageDeliveriesWeight: 1,
+  firstMessageDeliveriesDecay: 0.9,
+  firstMessageDeliveriesCap: 5,
+  meshMessageDeliveriesWeight: 0,
+  meshFailurePenaltyWeight: 0,
+  invalidMessageDeliveriesWeight: -40,
+  invalidMessageDeliveriesDecay: 0.99
+}
+
+/**
+ * Gossipsub only scores topics present in `scoreParams.topics`, a record fixed at construction,
+ * while run topics are joined later. The live score object shares that record, so adding the
+ * topic there is what go-libp2p's `SetTopicScoreParams` does.
+ */
+export function setTopicScoreParams (pubsub: PubSub, topic: string, params: Partial<TopicScoreParams> = RUN_TOPIC_SCORE_PARAMS): void {
+  const topics = pubsub.score?.params?.topics
+  if (topics == null) throw new TypeError('gossipsub no longer exposes score.params.topics; update setTopicScoreParams')
+  topics[topic] = createTopicScoreParams(params)
+}
+
+export function deleteTopicScoreParams (pubsub: PubSub, topic: string): void {
+  const topics = pubsub.score?.params?.topics
+  if (topics != null) Reflect.deleteProperty(topics, topic)
+}

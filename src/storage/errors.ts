@@ -1,0 +1,25 @@
+import { HddmError } from '../hddm-error.js'
+
+/** An offline read (`offline: true`) asked for a block this node does not hold. */
+export class BlockNotFoundError extends HddmError {
+  static override name = 'BlockNotFoundError'
+  override name = 'BlockNotFoundError'
+}
+
+/** No peer supplied the content within the fetch timeout (the CID may not exist anywhere). */
+export class FetchTimeoutError extends HddmError {
+  static override name = 'FetchTimeoutError'
+  override name = 'FetchTimeoutError'
+}
+
+/** The content is larger than the caller's `maxBytes`: refused before (or while) downloading it. */
+export class ContentTooLargeError extends HddmError {
+  static override name = 'ContentTooLargeError'
+  override name = 'ContentTooLargeError'
+}
+
+/** The CID does not name a UnixFS file (a directory, or a block of another codec). */
+export class NotAFileError extends HddmError {
+  static override name = 'NotAFileError'
+  override name = 'NotAFileError'
+}

@@ -1,0 +1,211 @@
+import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { withBitswap } from '@helia/bitswap'
+import { dagJson, type DAGJSON, type GetOptions as DagJsonGetOptions } from '@helia/dag-json'
+import { unixfs, type UnixFS } from '@helia/unixfs'
+import * as dagJsonCodec from '@ipld/dag-json'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import { FsBlockstore } from 'blockstore-fs'
+import { FsDatastore } from 'datastore-fs'
+import { createHeliaLight, type Helia } from 'helia'
+import { silentLogger, type Logger } from '../logger.js'
+import { CustomProgressEvent, type ProgressEvent, type ProgressOptions, type AbortOptions } from '../progress.js'
+import { NotStartedError } from '../network/errors.js'
+import { BlockNotFoundError, ContentTooLargeError, NotAFileError } from './errors.js'
+import { fetchDeadline } from './fetch-signal.js'
+import type { HeliaWithLibp2p } from '@helia/libp2p'
+import type { Libp2p, ServiceMap } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
+
+export type StorageProgressEvents =
+  | ProgressEvent<'hddm:storage:add:done', { cid: CID, bytes: number }>
+  | ProgressEvent<'hddm:storage:pin:done', { cid: CID }>
+  | ProgressEvent<'hddm:storage:get:size', { cid: CID, bytes: number }>
+  | ProgressEvent<'hddm:storage:get:chunk', { cid: CID, received: number, total: number }>
+  | ProgressEvent<'hddm:storage:get:done', { cid: CID, bytes: number }>
+
+export interface StorageOptions extends AbortOptions, ProgressOptions<StorageProgressEvents> {}
+
+export interface StorageGetOptions extends StorageOptions {
+  /** Deadline for the whole fetch; a CID nobody holds fails with FetchTimeoutError. @default DEFAULT_FETCH_TIMEOUT_MS */
+  timeoutMs?: number
+  /** Peers known to hold the content (e.g. the publisher's multiaddrs from a checkpoint message). */
+  providers?: Array<Multiaddr | string>
+  /** Refuse content larger than this many bytes (ContentTooLargeError), checked before downloading. */
+  maxBytes?: number
+  /** Only read the local blockstore; a missing block is BlockNotFoundError. */
+  offline?: boolean
+}
+
+export interface StorageInit {
+  /** Blocks go to `<dataDir>/blocks`, Helia's datastore (pins) to `<dataDir>/datastore`. */
+  dataDir: string
+  logger?: Logger
+}
+
+export interface StorageComponents {
+  /** A started libp2p node; storage adds bitswap to it and never stops it. */
+  libp2p: Libp2p
+}
+
+/**
+ * Content-addressed storage over the swarm: Helia built light (fs stores, bitswap only, no
+ * routers, so nothing reaches public infrastructure). What this node adds is pinned.
+ */
+export class Storage {
+  private readonly init: StorageInit
+  private readonly components: StorageComponents
+  private readonly log: Logger
+  private helia?: Helia
+  private fs?: UnixFS
+  private json?: DAGJSON
+  private blockstore?: FsBlockstore
+  private datastore?: FsDatastore
+
+  constructor (init: StorageInit, components: StorageComponents) {
+    this.init = init
+    this.components = components
+    this.log = (init.logger ?? silentLogger).child('storage')
+  }
+
+  async start (): Promise<void> {
+    if (this.helia != null) return
+    await mkdir(this.init.dataDir, { recursive: true, mode: 0o700 })
+    this.blockstore = new FsBlockstore(join(this.init.dataDir, 'blocks'))
+    this.datastore = new FsDatastore(join(this.init.dataDir, 'datastore'))
+    await this.blockstore.open()
+    await this.datastore.open()
+    const helia = createHeliaLight({ blockstore: this.blockstore, datastore: this.datastore, codecs: [dagJsonCodec] })
+    // withLibp2pLight would create a second libp2p node; the swarm already owns one, so we attach
+    // it the same way (a `libp2p` property) and let bitswap find it there.
+    Object.defineProperty(helia, 'libp2p', { value: this.components.libp2p, enumerable: true })
+    this.helia = withBitswap(helia as unknown as HeliaWithLibp2p<ServiceMap>)
+    await this.helia.start()
+    this.fs = unixfs(this.helia)
+    this.json = dagJson(this.helia)
+    this.log.info('storage started', { dataDir: this.init.dataDir })
+  }
+
+  async stop (): Promise<void> {
+    await this.helia?.stop()
+    await this.blockstore?.close()
+    await this.datastore?.close()
+    this.helia = this.fs = this.json = this.blockstore = this.datastore = undefined
+  }
+
+  /** Stores bytes as a UnixFS file (1 MiB raw leaves, CIDv1) and pins it. */
+  async addBytes (bytes: Uint8Array, options: StorageOptions = {}): Promise<CID> {
+    const cid = await this.unixfs().addBytes(bytes, { signal: options.signal })
+    options.onProgress?.(new CustomProgressEvent('hddm:storage:add:done', { cid, bytes: bytes.byteLength }))
+    await this.pin(cid, options)
+    return cid
+  }
+
+  /** Streams a large file (a checkpoint, a data shard) into UnixFS without holding it whole, and pins it. */
+  async addStream (source: AsyncIterable<Uint8Array>, options: StorageOptions = {}): Promise<CID> {
+    let bytes = 0
+    const counted = (async function * () { for await (const chunk of source) { bytes += chunk.byteLength; yield chunk } })()
+    const cid = await this.unixfs().addByteStream(counted, { signal: options.signal })
+    options.onProgress?.(new CustomProgressEvent('hddm:storage:add:done', { cid, bytes }))
+    await this.pin(cid, options)
+    return cid
+  }
+
+  /** Stores a value as dag-json (the CID is the same wherever the same value is stored) and pins it. */
+  async putJson (value: unknown, options: StorageOptions = {}): Promise<CID> {
+    const cid = await this.dagJson().add(value, { signal: options.signal })
+    options.onProgress?.(new CustomProgressEvent('hddm:storage:add:done', { cid, bytes: 0 }))
+    await this.pin(cid, options)
+    return cid
+  }
+
+  async getJson<T = unknown> (cid: CID, options: StorageGetOptions = {}): Promise<T> {
+    const deadline = fetchDeadline(`dag-json ${cid.toString()}`, options.signal, options.timeoutMs)
+    try {
+      // dag-json's GetOptions omits `offline`, but it is passed through to the blockstore.
+      const getOptions: DagJsonGetOptions & { offline?: boolean } = { signal: deadline.signal, offline: options.offline, providers: toProviders(options.providers) }
+      return await this.dagJson().get<T>(cid, getOptions)
+    } catch (err) {
+      throw this.translate(err, cid, deadline.translate)
+    }
+  }
+
+  /** Reads a whole UnixFS file, from the local store or the swarm. */
+  async getBytes (cid: CID, options: StorageGetOptions = {}): Promise<Uint8Array> {
+    const chunks: Uint8Array[] = []
+    let total = 0
+    for await (const chunk of this.getStream(cid, options)) {
+      chunks.push(chunk)
+      total += chunk.byteLength
+    }
+    const out = new Uint8Array(total)
+    let offset = 0
+    for (const chunk of chunks) { out.set(chunk, offset); offset += chunk.byteLength }
+    return out
+  }
+
+  /** Streams a UnixFS file chunk by chunk; the size is checked against `maxBytes` before any data moves. */
+  async * getStream (cid: CID, options: StorageGetOptions = {}): AsyncGenerator<Uint8Array> {
+    const deadline = fetchDeadline(`file ${cid.toString()}`, options.signal, options.timeoutMs)
+    const fetchOptions = { signal: deadline.signal, offline: options.offline, providers: toProviders(options.providers) }
+    try {
+      const stat = await this.unixfs().stat(cid, fetchOptions)
+      if (stat.type === 'directory') throw new NotAFileError(`${cid.toString()} is a UnixFS directory`)
+      const total = Number(stat.size)
+      options.onProgress?.(new CustomProgressEvent('hddm:storage:get:size', { cid, bytes: total }))
+      if (options.maxBytes !== undefined && total > options.maxBytes) {
+        throw new ContentTooLargeError(`${cid.toString()} is ${total} bytes, over the limit of ${options.maxBytes}`)
+      }
+      let received = 0
+      for await (const chunk of this.unixfs().cat(cid, fetchOptions)) {
+        received += chunk.byteLength
+        // The root's declared size can lie; the bytes actually streamed cannot.
+        if (options.maxBytes !== undefined && received > options.maxBytes) {
+          throw new ContentTooLargeError(`${cid.toString()} streamed more than ${options.maxBytes} bytes`)
+        }
+        options.onProgress?.(new CustomProgressEvent('hddm:storage:get:chunk', { cid, received, total }))
+        yield chunk
+      }
+      options.onProgress?.(new CustomProgressEvent('hddm:storage:get:done', { cid, bytes: received }))
+    } catch (err) {
+      throw this.translate(err, cid, deadline.translate)
+    }
+  }
+
+  /** Whether the root block is in the local blockstore (no network). */
+  async has (cid: CID): Promise<boolean> {
+    return await this.heliaNode().blockstore.has(cid)
+  }
+
+  /** The Helia node, for codecs this service does not wrap (e.g. a future car export). */
+  get node (): Helia { return this.heliaNode() }
+
+  private async pin (cid: CID, options: StorageOptions): Promise<void> {
+    const pins = this.heliaNode().pins
+    if (!(await pins.isPinned(cid, { signal: options.signal }))) {
+      for await (const _ of pins.add(cid, { signal: options.signal })) { /* walk the DAG to pin every block */ }
+    }
+    options.onProgress?.(new CustomProgressEvent('hddm:storage:pin:done', { cid }))
+  }
+
+  private translate (err: unknown, cid: CID, byDeadline: (err: unknown) => unknown): unknown {
+    if ((err as Error)?.name === 'BlockNotFoundWhileOfflineError') return new BlockNotFoundError(`${cid.toString()} is not in the local blockstore`)
+    return byDeadline(err)
+  }
+
+  private heliaNode (): Helia {
+    if (this.helia == null) throw new NotStartedError('storage is not started')
+    return this.helia
+  }
+
+  private unixfs (): UnixFS { this.heliaNode(); return this.fs as UnixFS }
+  private dagJson (): DAGJSON { this.heliaNode(); return this.json as DAGJSON }
+}
+
+function toProviders (providers?: Array<Multiaddr | string>): Multiaddr[] | undefined {
+  return providers?.map(p => typeof p === 'string' ? multiaddr(p) : p)
+}
+
+export function createStorage (init: StorageInit, components: StorageComponents): Storage {
+  return new Storage(init, components)
+}
