@@ -12,7 +12,7 @@ import type { LinearParams } from './params.js'
  * gradient uses transposed products (about 5x slower there); transposing first keeps all
  * three products on the fast path. Gradients equal tf.matMul's (tested).
  */
-const denseExplicitTranspose = tf.customGrad((...inputs: Array<tf.Tensor | tf.GradSaveFunc>) => {
+export const denseExplicitTranspose = tf.customGrad((...inputs: Array<tf.Tensor | tf.GradSaveFunc>) => {
   const [x, w, b, save] = inputs as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc]
   save([x, w])
   return {

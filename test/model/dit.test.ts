@@ -1,0 +1,74 @@
+import { describe, it, expect, beforeAll } from 'vitest'
+import * as tf from '@tensorflow/tfjs'
+import { EXPERT_PRESETS, ROUTER_PRESETS } from '../../src/model/config.js'
+import { DiT } from '../../src/model/dit.js'
+import { Router } from '../../src/model/router.js'
+import { denseExplicitTranspose, patchify, unpatchify } from '../../src/model/layers.js'
+
+beforeAll(async () => { await tf.setBackend('cpu') })
+
+describe('layers', () => {
+  it('the explicit-transpose dense layer has the gradients of tf.matMul', () => {
+    const x = tf.randomNormal([7, 5], 0, 1, 'float32', 1) as tf.Tensor2D
+    const w = tf.randomNormal([5, 3], 0, 1, 'float32', 2) as tf.Tensor2D
+    const b = tf.randomNormal([3], 0, 1, 'float32', 3) as tf.Tensor1D
+    const dy = tf.randomNormal([7, 3], 0, 1, 'float32', 4)
+    const fast = tf.grads((x, w, b) => denseExplicitTranspose(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D))([x, w, b], dy)
+    const reference = tf.grads((x, w, b) => tf.add(tf.matMul(x, w), b))([x, w, b], dy)
+    for (let i = 0; i < 3; i++) expect(tf.max(tf.abs(tf.sub(fast[i], reference[i]))).dataSync()[0]).toBeLessThan(1e-5)
+    tf.dispose([x, w, b, dy, ...fast, ...reference])
+  })
+
+  it('unpatchify inverts patchify', () => {
+    const x = tf.randomNormal([2, 28, 28, 3]) as tf.Tensor4D
+    const p = patchify(x, 7)
+    expect(p.shape).toEqual([2, 16, 49 * 3])
+    expect(tf.max(tf.abs(tf.sub(unpatchify(p, 7, 28, 3), x))).dataSync()[0]).toBe(0)
+  })
+})
+
+describe('DiT expert', () => {
+  it('maps [B, H, W, C] to the same shape and starts at zero output (zero-init final layer)', () => {
+    for (const adaln of ['single', 'zero'] as const) {
+      const model = new DiT({ ...EXPERT_PRESETS.tiny, adaln }, 3)
+      const x = tf.randomNormal([3, 28, 28, 1]) as tf.Tensor4D
+      const y = model.apply(x, tf.tensor1d([0, 500, 999]), tf.zeros([3, 4], 'int32') as tf.Tensor2D)
+      expect(y.shape).toEqual([3, 28, 28, 1])
+      expect(tf.max(tf.abs(y)).dataSync()[0]).toBe(0)
+      model.dispose()
+    }
+  })
+
+  it('is deterministic in its seed', () => {
+    const a = new DiT(EXPERT_PRESETS.tiny, 5)
+    const b = new DiT(EXPERT_PRESETS.tiny, 5)
+    const c = new DiT(EXPERT_PRESETS.tiny, 6)
+    const name = 'blocks.1.attn.qkv.weight'
+    expect(a.params.get(name).dataSync()).toEqual(b.params.get(name).dataSync())
+    expect(a.params.get(name).dataSync()).not.toEqual(c.params.get(name).dataSync())
+    for (const m of [a, b, c]) m.dispose()
+  })
+
+  it('rejects impossible configs with InvalidArgumentError', () => {
+    expect(() => new DiT({ ...EXPERT_PRESETS.tiny, patchSize: 5 })).toThrow(expect.objectContaining({ name: 'InvalidArgumentError' }))
+    expect(() => new DiT({ ...EXPERT_PRESETS.tiny, heads: 3 })).toThrow(expect.objectContaining({ name: 'InvalidArgumentError' }))
+  })
+})
+
+describe('router', () => {
+  it('gives a posterior over K experts that sums to 1, without leaking tensors', () => {
+    const router = new Router(ROUTER_PRESETS['router-tiny'], 1)
+    const x = tf.randomNormal([5, 28, 28, 1]) as tf.Tensor4D
+    const t = tf.tensor1d([0.1, 0.3, 0.5, 0.7, 0.9])
+    tf.dispose(router.posterior(x, t))
+    const before = tf.memory().numTensors
+    const p = router.posterior(x, t)
+    expect(p.shape).toEqual([5, 4])
+    const sums = tf.tidy(() => tf.sum(p, 1).dataSync())
+    for (const s of sums) expect(s).toBeCloseTo(1, 5)
+    p.dispose()
+    expect(tf.memory().numTensors).toBe(before)
+    tf.dispose([x, t])
+    router.dispose()
+  })
+})
