@@ -1,4 +1,4 @@
-import { HddmError } from '../errors.js'
+import { HddmError } from '../hddm-error.js'
 
 /** Why bytes failed to decode as a gossip message; bounded so that it can label a metric. */
 export type InvalidMessageCode = 'too-large' | 'malformed' | 'non-canonical' | 'schema'

@@ -1,5 +1,5 @@
 import { CID } from 'multiformats/cid'
-import { InvalidArgumentError } from '../errors.js'
+import { InvalidArgumentError } from '../hddm-error.js'
 
 /** Prefix of the per-run gossip topic; the `1` is the protocol major version. */
 export const RUN_TOPIC_PREFIX = '/hddm/1/run/'

@@ -1,0 +1,254 @@
+import {
+  DEFAULT_LEASE_MS, MAX_CLAIMS_PER_PEER_TASK, MAX_CLOCK_SKEW_MS, MAX_MESSAGE_AGE_MS
+} from '../protocol/limits.js'
+import { ClaimLog } from './claim-log.js'
+import type { GossipMessage } from '../protocol/messages.js'
+
+export { pickTask, rankTasks, rendezvousScore } from './rendezvous.js'
+
+/** A run manifest satisfies this; tests may pass just the fields. */
+export interface ClaimTableInit {
+  tasks: ReadonlyArray<{ id: string, replicas?: number }>
+  /** Holders per task unless the task overrides it; default 1. */
+  replicas?: number
+  /** Tasks one peer may hold at once; its later claims beyond that do not count. Default 1. */
+  maxTasksPerPeer?: number
+  /** How far one progress message renews a lease; default DEFAULT_LEASE_MS. */
+  leaseMs?: number
+  maxSkewMs?: number
+  maxAgeMs?: number
+}
+
+/** Why `apply` did or did not change the table. */
+export type ApplyOutcome = 'applied' | 'duplicate' | 'superseded' | 'unknown-task' | 'future' | 'stale' | 'bad-lease'
+
+export interface Holder {
+  peer: string
+  /** `ts` of the claim that gives this peer its place. */
+  since: number
+  /** Lease end, renewals included. */
+  leaseUntil: number
+  /** Latest reported progress of this peer on this task, if any. */
+  step?: number
+  loss?: number
+  progressAt?: number
+}
+
+export interface CheckpointInfo {
+  peer: string
+  cid: string
+  step: number
+  final: boolean
+  heldOutLoss: number
+  ts: number
+}
+
+/** One row of the coverage map. */
+export interface TaskCoverage {
+  task: string
+  replicas: number
+  holders: Holder[]
+  /** True while the task has fewer holders than replicas. */
+  free: boolean
+  checkpoint?: CheckpointInfo
+}
+
+interface ProgressInfo { ts: number, nonce: string, step: number, loss: number }
+
+// Progress every few seconds for MAX_MESSAGE_AGE_MS stays far below this; it only stops a
+// spamming peer from growing its own log without bound between folds.
+const MAX_EVENTS_PER_PEER_TASK = 4096
+
+/**
+ * The claim table every peer of a run keeps (DESIGN section 6). Pure and deterministic: it
+ * reads no clock (callers pass `receivedAt` and `now`) and does no I/O, and its answers depend
+ * only on the set of messages applied, never on their order, so peers that saw the same
+ * messages agree on every task's holders.
+ *
+ * Holders: the live claims of all tasks are taken in (ts, peer id) order; a claim wins if its
+ * task still has fewer than R holders and its peer holds fewer than maxTasksPerPeer tasks.
+ * A peer that did not win a task it claimed should release it and pick another.
+ *
+ * @example
+ * ```ts
+ * const table = new ClaimTable(manifest)
+ * gossip.addEventListener('message', (e) => table.apply(e.detail.message, Date.now()))
+ * const task = pickTask(myPeerId, table.freeTasks(Date.now()))
+ * ```
+ */
+export class ClaimTable {
+  private readonly replicas = new Map<string, number>()
+  private readonly maxTasksPerPeer: number
+  private readonly leaseMs: number
+  private readonly maxSkewMs: number
+  private readonly maxAgeMs: number
+  private readonly logs = new Map<string, Map<string, ClaimLog>>()
+  private readonly progress = new Map<string, Map<string, ProgressInfo>>()
+  private readonly checkpoints = new Map<string, Map<string, CheckpointInfo>>()
+  private latestReceipt = -Infinity
+  private horizon = -Infinity
+
+  constructor (init: ClaimTableInit) {
+    for (const task of init.tasks) this.replicas.set(task.id, task.replicas ?? init.replicas ?? 1)
+    this.maxTasksPerPeer = init.maxTasksPerPeer ?? 1
+    this.leaseMs = init.leaseMs ?? DEFAULT_LEASE_MS
+    this.maxSkewMs = init.maxSkewMs ?? MAX_CLOCK_SKEW_MS
+    this.maxAgeMs = init.maxAgeMs ?? MAX_MESSAGE_AGE_MS
+  }
+
+  /** Task ids in manifest order. */
+  get tasks (): string[] {
+    return [...this.replicas.keys()]
+  }
+
+  /** Records a validated message received at `receivedAt` (the receiver's clock). */
+  apply (msg: GossipMessage, receivedAt: number): ApplyOutcome {
+    if (!this.replicas.has(msg.task)) return 'unknown-task'
+    if (msg.ts > receivedAt + this.maxSkewMs) return 'future'
+    if (msg.ts < receivedAt - this.maxAgeMs || msg.ts < this.horizon) return 'stale'
+    const outcome = this.record(msg)
+    this.advanceHorizon(receivedAt)
+    return outcome
+  }
+
+  /** Peer ids holding `task` at `now`, earliest claim first (at most R). */
+  holders (task: string, now: number): string[] {
+    return (this.assign(now).get(task) ?? []).map((h) => h.peer)
+  }
+
+  holderOf (task: string, now: number): string | undefined {
+    return this.holders(task, now)[0]
+  }
+
+  isHeldBy (task: string, peer: string, now: number): boolean {
+    return this.holders(task, now).includes(peer)
+  }
+
+  /** Tasks `peer` holds at `now`, in manifest order. */
+  tasksHeldBy (peer: string, now: number): string[] {
+    const assigned = this.assign(now)
+    return this.tasks.filter((task) => assigned.get(task)?.some((h) => h.peer === peer) === true)
+  }
+
+  /** Tasks with fewer holders than replicas at `now`, in manifest order. */
+  freeTasks (now: number): string[] {
+    return this.snapshot(now).filter((row) => row.free).map((row) => row.task)
+  }
+
+  /** The coverage map: every task with its holders, their progress and the last checkpoint. */
+  snapshot (now: number): TaskCoverage[] {
+    const assigned = this.assign(now)
+    return this.tasks.map((task) => {
+      const replicas = this.replicas.get(task) ?? 1
+      const holders = (assigned.get(task) ?? []).map((h) => {
+        const p = this.progress.get(task)?.get(h.peer)
+        return p === undefined ? h : { ...h, step: p.step, loss: p.loss, progressAt: p.ts }
+      })
+      const checkpoint = this.lastCheckpoint(task)
+      return { task, replicas, holders, free: holders.length < replicas, ...(checkpoint === undefined ? {} : { checkpoint }) }
+    })
+  }
+
+  /** The most advanced checkpoint announced for `task` (highest step, then final, then latest). */
+  lastCheckpoint (task: string): CheckpointInfo | undefined {
+    let best: CheckpointInfo | undefined
+    for (const c of this.checkpoints.get(task)?.values() ?? []) {
+      if (best === undefined || compareCheckpoints(c, best) > 0) best = c
+    }
+    return best
+  }
+
+  private record (msg: GossipMessage): ApplyOutcome {
+    switch (msg.type) {
+      case 'claim':
+        if (msg.leaseUntil <= msg.ts || msg.leaseUntil - msg.ts > this.leaseMs) return 'bad-lease'
+        return this.log(msg.task, msg.peer).addClaim(msg) ? 'applied' : 'duplicate'
+      case 'progress': {
+        const latest = this.progress.get(msg.task)?.get(msg.peer)
+        if (latest === undefined || msg.ts > latest.ts || (msg.ts === latest.ts && msg.nonce > latest.nonce)) {
+          nested(this.progress, msg.task).set(msg.peer, { ts: msg.ts, nonce: msg.nonce, step: msg.step, loss: msg.loss })
+        }
+        return this.log(msg.task, msg.peer).addProgress(msg.ts) ? 'applied' : 'duplicate'
+      }
+      case 'release':
+        return this.log(msg.task, msg.peer).addRelease(msg.ts) ? 'applied' : 'duplicate'
+      case 'checkpoint': {
+        const info: CheckpointInfo = { peer: msg.peer, cid: msg.cid, step: msg.step, final: msg.final, heldOutLoss: msg.heldOutLoss, ts: msg.ts }
+        const current = this.checkpoints.get(msg.task)?.get(msg.peer)
+        if (current !== undefined && compareCheckpoints(info, current) <= 0) return current.cid === info.cid ? 'duplicate' : 'superseded'
+        nested(this.checkpoints, msg.task).set(msg.peer, info)
+        return 'applied'
+      }
+    }
+  }
+
+  private log (task: string, peer: string): ClaimLog {
+    const peers = nested(this.logs, task)
+    let log = peers.get(peer)
+    if (log === undefined) {
+      log = new ClaimLog(this.leaseMs, MAX_CLAIMS_PER_PEER_TASK, MAX_EVENTS_PER_PEER_TASK)
+      peers.set(peer, log)
+    }
+    return log
+  }
+
+  /**
+   * Nothing older than `latest receipt - maxAgeMs` is accepted any more, so history before that
+   * can be folded into each claim's state; folding once per second of receipt time is plenty.
+   */
+  private advanceHorizon (receivedAt: number): void {
+    if (receivedAt <= this.latestReceipt) return
+    this.latestReceipt = receivedAt
+    const horizon = receivedAt - this.maxAgeMs
+    if (horizon - this.horizon < 1000) return
+    this.horizon = horizon
+    for (const peers of this.logs.values()) {
+      for (const [peer, log] of peers) {
+        log.fold(horizon)
+        if (log.isEmpty) peers.delete(peer)
+      }
+    }
+  }
+
+  /** Greedy assignment of live claims in (ts, peer id, task) order; see the class comment. */
+  private assign (now: number): Map<string, Holder[]> {
+    const candidates: Array<{ task: string, holder: Holder }> = []
+    for (const [task, peers] of this.logs) {
+      for (const [peer, log] of peers) {
+        const live = log.live(now)
+        if (live.length === 0) continue
+        const leaseUntil = Math.max(...live.map((c) => c.end))
+        candidates.push({ task, holder: { peer, since: live[0].ts, leaseUntil } })
+      }
+    }
+    candidates.sort((a, b) => a.holder.since - b.holder.since || cmp(a.holder.peer, b.holder.peer) || cmp(a.task, b.task))
+    const assigned = new Map<string, Holder[]>()
+    const load = new Map<string, number>()
+    for (const { task, holder } of candidates) {
+      const holders = assigned.get(task) ?? []
+      const held = load.get(holder.peer) ?? 0
+      if (holders.length >= (this.replicas.get(task) ?? 1) || held >= this.maxTasksPerPeer) continue
+      holders.push(holder)
+      assigned.set(task, holders)
+      load.set(holder.peer, held + 1)
+    }
+    return assigned
+  }
+}
+
+function compareCheckpoints (a: CheckpointInfo, b: CheckpointInfo): number {
+  return a.step - b.step || Number(a.final) - Number(b.final) || a.ts - b.ts || cmp(a.cid, b.cid) || cmp(a.peer, b.peer)
+}
+
+function cmp (a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
+}
+
+function nested<V> (map: Map<string, Map<string, V>>, key: string): Map<string, V> {
+  let inner = map.get(key)
+  if (inner === undefined) {
+    inner = new Map()
+    map.set(key, inner)
+  }
+  return inner
+}
