@@ -1,6 +1,7 @@
 import { bootstrap } from '@libp2p/bootstrap'
 import { gossipsub, StrictSign } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
+import { kadDHT, passthroughMapper, removePrivateAddressesMapper, type KadDHT } from '@libp2p/kad-dht'
 import { mdns } from '@libp2p/mdns'
 import { noise } from '@libp2p/noise'
 import { ping } from '@libp2p/ping'
@@ -18,7 +19,10 @@ import type { Ping } from '@libp2p/ping'
 import type { Datastore } from 'interface-datastore'
 import type { Libp2pOptions } from 'libp2p'
 
-export type SwarmServices = { identify: Identify, ping: Ping, pubsub: PubSub }
+export type SwarmServices = { identify: Identify, ping: Ping, pubsub: PubSub, dht: KadDHT }
+
+/** Our DHT speaks its own protocol id, so it never merges with the public IPFS DHT. */
+export const DHT_PROTOCOL = '/hddm/kad/1.0.0'
 
 /** Tests and local simulations listen on an ephemeral loopback port unless told otherwise. */
 export const DEFAULT_LISTEN = ['/ip4/127.0.0.1/tcp/0']
@@ -48,9 +52,11 @@ export interface SwarmLibp2pComponents {
 
 /**
  * The full libp2p configuration of an hddm peer: TCP + Noise + Yamux, identify (gossipsub and
- * bitswap topologies wait for it), ping, gossipsub with StrictSign and run-topic scoring, an
+ * bitswap topologies wait for it), ping, gossipsub with StrictSign and run-topic scoring, a
+ * private Kademlia DHT (peer and content routing inside the swarm: a peer that learns a CID and
+ * its publisher's id from gossip can find the publisher's addresses and other providers), an
  * explicit bootstrap list and optional mDNS. Nothing reaches public infrastructure: no default
- * bootstrappers, DHT, delegated routing, relay, UPnP, autoTLS or WebRTC.
+ * bootstrappers, public DHT, delegated routing, relay, UPnP, autoTLS or WebRTC.
  */
 export function swarmLibp2pOptions (init: SwarmNetworkInit, components: SwarmLibp2pComponents): Libp2pOptions<SwarmServices> {
   const listen = (init.listen ?? DEFAULT_LISTEN).map(a => parseMultiaddr(a, 'listen'))
@@ -62,6 +68,7 @@ export function swarmLibp2pOptions (init: SwarmNetworkInit, components: SwarmLib
     }
   }
 
+  const scope = init.scope ?? 'any'
   const peerDiscovery: NonNullable<Libp2pOptions['peerDiscovery']> = []
   if (bootstrapList.length > 0) peerDiscovery.push(bootstrap({ list: bootstrapList.map(String), timeout: 0 }))
   if (init.mdns != null && init.mdns !== false) peerDiscovery.push(mdns(init.mdns === true ? {} : init.mdns))
@@ -73,11 +80,18 @@ export function swarmLibp2pOptions (init: SwarmNetworkInit, components: SwarmLib
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    connectionGater: scopeGater(init.scope ?? 'any'),
+    connectionGater: scopeGater(scope),
     peerDiscovery,
     services: {
       identify: identify(),
       ping: ping(),
+      dht: kadDHT({
+        protocol: DHT_PROTOCOL,
+        // Every hddm peer answers DHT queries: swarms are small and peers are long-lived.
+        clientMode: false,
+        // On the open internet private addresses are noise; in a lab or on loopback they are all there is.
+        peerInfoMapper: scope === 'any' ? removePrivateAddressesMapper : passthroughMapper
+      }),
       pubsub: gossipsub({
         globalSignaturePolicy: StrictSign,
         allowPublishToZeroTopicPeers: true,

@@ -13,13 +13,16 @@ import { CustomProgressEvent, type ProgressEvent, type ProgressOptions, type Abo
 import { NotStartedError } from '../network/errors.js'
 import { BlockNotFoundError, ContentTooLargeError, NotAFileError } from './errors.js'
 import { fetchDeadline } from './fetch-signal.js'
+import { SwarmRouter } from './libp2p-router.js'
 import type { HeliaWithLibp2p } from '@helia/libp2p'
-import type { Libp2p, ServiceMap } from '@libp2p/interface'
+import { isPeerId, type Libp2p, type PeerId, type ServiceMap } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
 import type { CID } from 'multiformats/cid'
 
 export type StorageProgressEvents =
   | ProgressEvent<'hddm:storage:add:done', { cid: CID, bytes: number }>
   | ProgressEvent<'hddm:storage:pin:done', { cid: CID }>
+  | ProgressEvent<'hddm:storage:provide:done', { cid: CID }>
   | ProgressEvent<'hddm:storage:get:size', { cid: CID, bytes: number }>
   | ProgressEvent<'hddm:storage:get:chunk', { cid: CID, received: number, total: number }>
   | ProgressEvent<'hddm:storage:get:done', { cid: CID, bytes: number }>
@@ -29,8 +32,11 @@ export interface StorageOptions extends AbortOptions, ProgressOptions<StoragePro
 export interface StorageGetOptions extends StorageOptions {
   /** Deadline for the whole fetch; a CID nobody holds fails with FetchTimeoutError. @default DEFAULT_FETCH_TIMEOUT_MS */
   timeoutMs?: number
-  /** Peers known to hold the content (e.g. the publisher's multiaddrs from a checkpoint message). */
-  providers?: Array<Multiaddr | string>
+  /**
+   * Peers known to hold the content: multiaddrs, or peer ids (e.g. the `peer` of a checkpoint
+   * message), whose addresses are then looked up in the swarm DHT.
+   */
+  providers?: Array<Multiaddr | PeerId | string>
   /** Refuse content larger than this many bytes (ContentTooLargeError), checked before downloading. */
   maxBytes?: number
   /** Only read the local blockstore; a missing block is BlockNotFoundError. */
@@ -49,8 +55,9 @@ export interface StorageComponents {
 }
 
 /**
- * Content-addressed storage over the swarm: Helia built light (fs stores, bitswap only, no
- * routers, so nothing reaches public infrastructure). What this node adds is pinned.
+ * Content-addressed storage over the swarm: Helia built light (fs stores, bitswap, routing only
+ * through the swarm's own DHT, so nothing reaches public infrastructure). What this node adds
+ * is pinned.
  */
 export class Storage {
   private readonly init: StorageInit
@@ -75,7 +82,12 @@ export class Storage {
     this.datastore = new FsDatastore(join(this.init.dataDir, 'datastore'))
     await this.blockstore.open()
     await this.datastore.open()
-    const helia = createHeliaLight({ blockstore: this.blockstore, datastore: this.datastore, codecs: [dagJsonCodec] })
+    const helia = createHeliaLight({
+      blockstore: this.blockstore,
+      datastore: this.datastore,
+      codecs: [dagJsonCodec],
+      routers: [new SwarmRouter(this.components.libp2p)]
+    })
     // withLibp2pLight would create a second libp2p node; the swarm already owns one, so we attach
     // it the same way (a `libp2p` property) and let bitswap find it there.
     Object.defineProperty(helia, 'libp2p', { value: this.components.libp2p, enumerable: true })
@@ -172,6 +184,20 @@ export class Storage {
     }
   }
 
+  /**
+   * Announces in the swarm DHT that this node provides `cid`, so that peers can fetch it by CID
+   * alone. Publish a checkpoint's CID on gossip only after this resolves.
+   */
+  async provide (cid: CID, options: StorageGetOptions = {}): Promise<void> {
+    const deadline = fetchDeadline(`provide ${cid.toString()}`, options.signal, options.timeoutMs)
+    try {
+      await this.heliaNode().routing.provide(cid, { signal: deadline.signal })
+    } catch (err) {
+      throw deadline.translate(err)
+    }
+    options.onProgress?.(new CustomProgressEvent('hddm:storage:provide:done', { cid }))
+  }
+
   /** Whether the root block is in the local blockstore (no network). */
   async has (cid: CID): Promise<boolean> {
     return await this.heliaNode().blockstore.has(cid)
@@ -202,8 +228,11 @@ export class Storage {
   private dagJson (): DAGJSON { this.heliaNode(); return this.json as DAGJSON }
 }
 
-function toProviders (providers?: Array<Multiaddr | string>): Multiaddr[] | undefined {
-  return providers?.map(p => typeof p === 'string' ? multiaddr(p) : p)
+function toProviders (providers?: Array<Multiaddr | PeerId | string>): Array<Multiaddr | CID> | undefined {
+  return providers?.map(p => {
+    if (typeof p !== 'string') return isPeerId(p) ? p.toCID() : p
+    return p.startsWith('/') ? multiaddr(p) : peerIdFromString(p).toCID()
+  })
 }
 
 export function createStorage (init: StorageInit, components: StorageComponents): Storage {

@@ -1,0 +1,132 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { cidOfCanonical, encodeCanonical } from '../../src/protocol/canonical.js'
+import { encodeGossipMessage } from '../../src/protocol/codec.js'
+import { newNonce, type GossipMessage } from '../../src/protocol/messages.js'
+import { runTopic } from '../../src/protocol/topics.js'
+import { createGossipValidator } from '../../src/protocol/validate.js'
+import { createTestNode, type TestNode } from '../utils/create-node.js'
+import type { GossipMessageDetail } from '../../src/network/gossip.js'
+
+const MANIFEST = { tasks: [{ id: 'expert-0' }, { id: 'expert-1' }, { id: 'router' }], leaseMs: 60_000 }
+const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
+
+describe('a 5-node swarm on 127.0.0.1 joined through one bootstrap peer', () => {
+  let run: string
+  let otherRun: string
+  let nodes: TestNode[]
+  const inbox = new Map<string, Array<GossipMessageDetail<GossipMessage>>>()
+
+  const claim = (from: TestNode, over: Partial<GossipMessage> = {}): Uint8Array => {
+    const ts = Date.now()
+    return encodeGossipMessage({ v: 1, type: 'claim', run, peer: from.swarm.peerId.toString(), ts, task: 'expert-0', leaseUntil: ts + 30_000, nonce: newNonce(), ...over } as GossipMessage)
+  }
+  const received = (node: TestNode): Array<GossipMessageDetail<GossipMessage>> => inbox.get(node.swarm.peerId.toString()) ?? []
+
+  beforeAll(async () => {
+    run = (await cidOfCanonical(encodeCanonical({ name: 'swarm-test-run' }))).toString()
+    otherRun = (await cidOfCanonical(encodeCanonical({ name: 'another-run' }))).toString()
+    const bootstrap = await createTestNode()
+    const peers = await Promise.all([1, 2, 3, 4].map(async () => await createTestNode({ bootstrap: [bootstrap.addr] })))
+    nodes = [bootstrap, ...peers]
+    for (const node of nodes) {
+      const id = node.swarm.peerId.toString()
+      inbox.set(id, [])
+      node.gossip.addEventListener('message', (evt) => { if (!evt.detail.local) inbox.get(id)?.push(evt.detail) })
+      node.gossip.join(run, createGossipValidator({ run, manifest: MANIFEST }))
+    }
+    // Every peer reaches the others only through the bootstrap peer, which relays the run topic.
+    await vi.waitFor(() => {
+      for (const node of nodes) expect(node.gossip.subscribers(run).length).toBeGreaterThan(0)
+      expect(bootstrap.gossip.subscribers(run)).toHaveLength(4)
+    }, { timeout: 15_000, interval: 50 })
+  })
+
+  afterAll(async () => { await Promise.all((nodes ?? []).map(async (n) => { await n.stop() })) })
+
+  it('connects every peer to the bootstrap peer from its address alone', () => {
+    const bootstrapId = nodes[0].swarm.peerId.toString()
+    for (const node of nodes.slice(1)) {
+      expect(node.swarm.libp2p.getConnections().map(c => c.remotePeer.toString())).toContain(bootstrapId)
+    }
+  })
+
+  it('delivers a message published by one peer to all the others, decoded, with its signer', async () => {
+    const sender = nodes[3]
+    const bytes = claim(sender, { task: 'expert-1' })
+    await sender.gossip.publish(run, bytes)
+    await vi.waitFor(() => {
+      for (const node of nodes) {
+        if (node === sender) continue
+        expect(received(node).some(m => m.from === sender.swarm.peerId.toString() && m.message.type === 'claim' && m.message.task === 'expert-1')).toBe(true)
+      }
+    }, { timeout: 10_000, interval: 25 })
+  })
+
+  it('refuses to publish what peers would reject', async () => {
+    const sender = nodes[1]
+    await expect(sender.gossip.publish(run, claim(sender, { peer: nodes[2].swarm.peerId.toString() }))).rejects.toHaveProperty('name', 'InvalidGossipMessageError')
+    await expect(sender.gossip.publish(otherRun, claim(sender))).rejects.toHaveProperty('name', 'NotJoinedError')
+  })
+
+  it('rejects forged, malformed, oversized and wrong-run messages and drives the sender\'s score below zero', async () => {
+    const attacker = nodes[4]
+    const honest = nodes[2]
+    const topic = runTopic(run)
+    const attackerId = attacker.swarm.peerId.toString()
+    const before = nodes.map(n => received(n).length)
+    // Raw pubsub publishes: the attacker skips its own validator, as a malicious peer would.
+    const bad = [
+      claim(attacker, { peer: honest.swarm.peerId.toString() }), // forged: peer != signer
+      new TextEncoder().encode('{"v":1,"type":"claim",'), // malformed
+      randomBytes(4096), // oversized (cap is 2 KiB)
+      claim(attacker, { run: otherRun }) // wrong run
+    ]
+    for (const bytes of bad) await attacker.swarm.pubsub.publish(topic, bytes)
+
+    const neighbours = nodes.filter(n => n !== attacker && n.swarm.libp2p.getConnections(attacker.swarm.peerId).length > 0)
+    expect(neighbours.length).toBeGreaterThan(0)
+    await vi.waitFor(() => {
+      const rejected = neighbours.reduce((sum, n) => sum + Object.entries(n.gossip.counters(run)).filter(([k]) => k.startsWith('reject:')).reduce((s, [, v]) => s + v, 0), 0)
+      expect(rejected).toBeGreaterThanOrEqual(bad.length)
+      for (const n of neighbours) expect(n.swarm.pubsub.getScore(attackerId)).toBeLessThan(0)
+    }, { timeout: 10_000, interval: 25 })
+    const codes = Object.keys(neighbours[0].gossip.counters(run))
+    expect(codes).toEqual(expect.arrayContaining(['reject:forged', 'reject:malformed', 'reject:too-large', 'reject:wrong-run']))
+    // Two rejections already pass the graylist threshold (-80): the attacker's RPCs are now dropped.
+    expect(neighbours[0].swarm.pubsub.getScore(attackerId)).toBeLessThan(-80)
+
+    // Positive control published after the bad messages were judged: once it has reached every
+    // node, none of the bad messages was delivered anywhere.
+    const control = claim(honest, { task: 'router' })
+    await honest.gossip.publish(run, control)
+    await vi.waitFor(() => {
+      for (const node of nodes) {
+        if (node !== honest) expect(received(node).some(m => m.message.type === 'claim' && m.message.task === 'router')).toBe(true)
+      }
+    }, { timeout: 10_000, interval: 25 })
+    nodes.forEach((node, i) => {
+      const delivered = received(node).slice(before[i])
+      expect(delivered.filter(m => m.from === attackerId)).toEqual([])
+    })
+  })
+
+  it('fetches a 5 MiB blob by CID alone from a peer it was never connected to (DHT provider record)', async () => {
+    const [publisher, fetcher] = [nodes[1], nodes[3]]
+    expect(fetcher.swarm.libp2p.getConnections(publisher.swarm.peerId)).toEqual([])
+    const bytes = randomBytes(5 * 1024 * 1024)
+    const cid = await publisher.storage.addBytes(bytes)
+    await publisher.storage.provide(cid, { timeoutMs: 15_000 })
+    const got = await fetcher.storage.getBytes(cid, { timeoutMs: 30_000 })
+    expect(got.byteLength).toBe(bytes.byteLength)
+    expect(sha(got)).toBe(sha(bytes))
+  })
+
+  it('fetches by CID from a provider named only by its peer id (the gossip `peer` field)', async () => {
+    const [publisher, fetcher] = [nodes[2], nodes[4]]
+    const bytes = randomBytes(1024 * 1024 + 1)
+    const cid = await publisher.storage.addBytes(bytes)
+    const got = await fetcher.storage.getBytes(cid, { timeoutMs: 30_000, providers: [publisher.swarm.peerId.toString()] })
+    expect(sha(got)).toBe(sha(bytes))
+  })
+})
