@@ -26,6 +26,9 @@ export const nonceHex = z.string()
 /** A real CID object, as dag-json decodes a `{"/": "..."}` link. */
 export const cidLink = z.custom<CID>((value) => CID.asCID(value) != null, { message: 'not a CID link' })
 
+/** Codecs a UnixFS file root can have: dag-pb (chunked file) or raw (single block). */
+export const UNIXFS_CODECS: ReadonlySet<number> = new Set([0x70, 0x55])
+
 export function isCanonicalCidString (value: string): boolean {
   try {
     return CID.parse(value).toString() === value

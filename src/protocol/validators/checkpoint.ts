@@ -1,10 +1,8 @@
 import { CID } from 'multiformats/cid'
 import type { CheckpointMessage } from '../messages.js'
+import { UNIXFS_CODECS } from '../schema-helpers.js'
 import { checkDuplicate, checkFreshness, checkOrigin } from './envelope.js'
 import { reject, type MessageValidator } from './result.js'
-
-/** Codecs a UnixFS file root can have: dag-pb for chunked files, raw for a single block. */
-const UNIXFS_CODECS = new Set([0x70, 0x55])
 
 const dedupKey = (msg: CheckpointMessage): string => `${msg.peer}/checkpoint/${msg.task}/${msg.cid}`
 
