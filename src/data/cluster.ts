@@ -25,7 +25,7 @@ export interface ClusterOptions extends AbortOptions, ProgressOptions<ClusterPro
   coarseRestarts?: number
 }
 
-export const CLUSTER_DEFAULTS = { seed: 0, fine: 128, fineSamples: 20_000, fineIterations: 30, coarseRestarts: 16 }
+export const CLUSTER_DEFAULTS = { seed: 0, fine: 128, fineSamples: 10_000, fineIterations: 25, coarseRestarts: 16 }
 
 /** Everything needed to put new images into the same clusters (e.g. a test split). */
 export interface ClusterModel {
@@ -96,8 +96,9 @@ export async function clusterDataset (dataset: Dataset, options: ClusterOptions)
   })
   const fineAssignments = new Int32Array(dataset.count)
   const fineCounts = new Float64Array(fine)
+  const dist = new Float64Array(dataset.count)
   for (let i = 0; i < dataset.count; i++) {
-    const [j] = nearest(features, i, fineFit.centroids, fine, r)
+    const j = nearest(features, i, fineFit.centroids, fine, r, dist)
     fineAssignments[i] = j
     fineCounts[j]++
   }
@@ -139,7 +140,8 @@ export async function clusterDataset (dataset: Dataset, options: ClusterOptions)
 export function assignClusters (model: ClusterModel, dataset: Dataset): Int32Array {
   const features = pcaTransform(model.pca, dataset)
   const fine = model.fineToCluster.length
-  return Int32Array.from({ length: dataset.count }, (_, i) => model.fineToCluster[nearest(features, i, model.fineCentroids, fine, model.pca.components)[0]])
+  const dist = new Float64Array(dataset.count)
+  return Int32Array.from({ length: dataset.count }, (_, i) => model.fineToCluster[nearest(features, i, model.fineCentroids, fine, model.pca.components, dist)])
 }
 
 export function clusteringDigest (k: number, seed: number, fine: number, assignments: Int32Array): string {

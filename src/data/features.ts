@@ -20,8 +20,8 @@ export interface PcaInit {
   seed?: number
 }
 
-export const PCA_DEFAULTS = { components: 32, samples: 10_000, iterations: 16, seed: 0 }
-export const MAX_PCA_DIMS = 3072
+export const PCA_DEFAULTS = { components: 32, samples: 5_000, iterations: 16, seed: 0 }
+export const MAX_PCA_DIMS = 1024
 
 export interface Pca {
   /** Box-pooling factor applied to the images before projection (1 = none). */
@@ -50,17 +50,21 @@ export function fitPca (dataset: Dataset, init: PcaInit = {}): Pca {
   const s1 = new Float64Array(dims)
   const s2 = new Float64Array(dims * dims)
   const x = new Float64Array(dims)
-  const nz = new Int32Array(dims)
+  const nzIndex = new Int32Array(dims)
+  const nzValue = new Float64Array(dims)
   for (const item of picked) {
     pooledVector(dataset, item, pool, x)
     let n = 0
-    for (let i = 0; i < dims; i++) if (x[i] !== 0) nz[n++] = i
+    for (let i = 0; i < dims; i++) {
+      if (x[i] === 0) continue
+      nzIndex[n] = i
+      nzValue[n++] = x[i]
+    }
     for (let a = 0; a < n; a++) {
-      const i = nz[a]
-      const xi = x[i]
-      s1[i] += xi
-      const row = i * dims
-      for (let b = a; b < n; b++) s2[row + nz[b]] += xi * x[nz[b]]
+      const xi = nzValue[a]
+      s1[nzIndex[a]] += xi
+      const row = nzIndex[a] * dims
+      for (let b = a; b < n; b++) s2[row + nzIndex[b]] += xi * nzValue[b]
     }
   }
   const mean = Float64Array.from(s1, v => v / m)

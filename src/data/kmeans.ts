@@ -44,41 +44,68 @@ export async function kmeans (points: Float64Array, d: number, options: KMeansOp
   return best!
 }
 
-/** Index of the nearest centroid and its squared distance; partial sums stop early once worse. */
-export function nearest (points: Float64Array, p: number, centroids: Float64Array, k: number, d: number): [number, number] {
-  let bestJ = 0
-  let bestD = Infinity
+/**
+ * Index of the nearest centroid (ties: lowest index); its squared distance goes to dist[p].
+ * Starting from a guess (the previous assignment) lets partial sums stop early for most
+ * centroids; the answer does not depend on the guess.
+ */
+export function nearest (points: Float64Array, p: number, centroids: Float64Array, k: number, d: number, dist: Float64Array, guess = 0): number {
   const po = p * d
+  let bestJ = guess
+  let bestD = 0
+  for (let t = 0; t < d; t++) {
+    const diff = points[po + t] - centroids[guess * d + t]
+    bestD += diff * diff
+  }
   for (let j = 0; j < k; j++) {
+    if (j === guess) continue
     const co = j * d
     let s = 0
-    for (let t = 0; t < d && s < bestD; t++) {
+    for (let t = 0; t < d && s <= bestD; t++) {
       const diff = points[po + t] - centroids[co + t]
       s += diff * diff
     }
-    if (s < bestD) {
+    if (s < bestD || (s === bestD && j < bestJ)) {
       bestD = s
       bestJ = j
     }
   }
-  return [bestJ, bestD]
+  dist[p] = bestD
+  return bestJ
 }
 
+/**
+ * Lloyd's iterations with Hamerly's bounds (an upper bound on each point's distance to its
+ * centroid, a lower bound on the second nearest) so that most points skip the full scan once
+ * centroids settle. Bounds only decide whether to rescan; every rescan is exact.
+ */
 async function lloyd (points: Float64Array, n: number, d: number, k: number, w: ArrayLike<number>, rng: Random, options: KMeansOptions): Promise<KMeansResult> {
   const centroids = plusPlus(points, n, d, k, w, rng)
   const assignments = new Int32Array(n).fill(-1)
+  const upper = new Float64Array(n).fill(Infinity)
+  const lower = new Float64Array(n)
   const dist = new Float64Array(n)
+  const half = new Float64Array(k)
+  const moved = new Float64Array(k)
   const sums = new Float64Array(k * d)
   const mass = new Float64Array(k)
   const maxIterations = options.maxIterations ?? 50
   let iterations = 0
   for (; iterations < maxIterations; iterations++) {
+    halfGaps(centroids, k, d, half)
     let changed = 0
     for (let p = 0; p < n; p++) {
-      const [j, dj] = nearest(points, p, centroids, k, d)
-      if (j !== assignments[p]) changed++
+      const a = assignments[p]
+      if (a >= 0) {
+        const bound = Math.max(half[a], lower[p])
+        if (upper[p] <= bound) continue
+        upper[p] = Math.sqrt(squaredDistance(points, p, centroids, a, d))
+        if (upper[p] <= bound) continue
+      }
+      const j = scan(points, p, centroids, k, d, dist, lower)
+      if (j !== a) changed++
       assignments[p] = j
-      dist[p] = dj
+      upper[p] = Math.sqrt(dist[p])
     }
     if (changed === 0) break
     sums.fill(0)
@@ -90,27 +117,84 @@ async function lloyd (points: Float64Array, n: number, d: number, k: number, w: 
       for (let t = 0; t < d; t++) sums[j * d + t] += wp * points[p * d + t]
     }
     for (let j = 0; j < k; j++) {
+      const before = centroids.slice(j * d, (j + 1) * d)
       if (mass[j] > 0) {
         for (let t = 0; t < d; t++) centroids[j * d + t] = sums[j * d + t] / mass[j]
-        continue
+      } else {
+        // Empty cluster: move it onto the point that may be farthest from its centroid.
+        let far = 0
+        for (let p = 1; p < n; p++) if (upper[p] > upper[far]) far = p
+        centroids.set(points.subarray(far * d, (far + 1) * d), j * d)
+        upper[far] = 0
       }
-      // Empty cluster: move it onto the farthest point, which then no longer counts as far.
-      let far = 0
-      for (let p = 1; p < n; p++) if (dist[p] > dist[far]) far = p
-      centroids.set(points.subarray(far * d, (far + 1) * d), j * d)
-      dist[far] = 0
+      let m = 0
+      for (let t = 0; t < d; t++) m += (centroids[j * d + t] - before[t]) ** 2
+      moved[j] = Math.sqrt(m)
+    }
+    let maxMove = 0
+    for (let j = 0; j < k; j++) maxMove = Math.max(maxMove, moved[j])
+    for (let p = 0; p < n; p++) {
+      upper[p] += moved[assignments[p]]
+      lower[p] -= maxMove
     }
     await options.onIteration?.(iterations)
   }
   const mass2 = new Float64Array(k)
   let inertia = 0
   for (let p = 0; p < n; p++) {
-    const [j, dj] = nearest(points, p, centroids, k, d)
+    const j = nearest(points, p, centroids, k, d, dist, assignments[p])
     assignments[p] = j
     mass2[j] += w[p]
-    inertia += w[p] * dj
+    inertia += w[p] * dist[p]
   }
   return { centroids, assignments, weights: mass2, inertia, iterations }
+}
+
+/** Full scan: nearest (ties: lowest index) into dist[p], second-nearest distance into second[p]. */
+function scan (points: Float64Array, p: number, centroids: Float64Array, k: number, d: number, dist: Float64Array, second: Float64Array): number {
+  let bestJ = 0
+  let best = Infinity
+  let next = Infinity
+  const po = p * d
+  for (let j = 0; j < k; j++) {
+    // Partial sums stop once this centroid can be neither nearest nor second nearest.
+    let s = 0
+    for (let t = 0; t < d && s < next; t++) {
+      const diff = points[po + t] - centroids[j * d + t]
+      s += diff * diff
+    }
+    if (s < best) {
+      next = best
+      best = s
+      bestJ = j
+    } else if (s < next) {
+      next = s
+    }
+  }
+  dist[p] = best
+  second[p] = Math.sqrt(next)
+  return bestJ
+}
+
+function squaredDistance (points: Float64Array, p: number, centroids: Float64Array, j: number, d: number): number {
+  let s = 0
+  for (let t = 0; t < d; t++) {
+    const diff = points[p * d + t] - centroids[j * d + t]
+    s += diff * diff
+  }
+  return s
+}
+
+/** half[j] = half the distance from centroid j to its nearest other centroid. */
+function halfGaps (centroids: Float64Array, k: number, d: number, half: Float64Array): void {
+  half.fill(Infinity)
+  for (let i = 0; i < k; i++) {
+    for (let j = i + 1; j < k; j++) {
+      const g = Math.sqrt(squaredDistance(centroids, i, centroids, j, d)) / 2
+      if (g < half[i]) half[i] = g
+      if (g < half[j]) half[j] = g
+    }
+  }
 }
 
 /** k-means++ seeding with weights: P(point) proportional to weight * squared distance. */

@@ -1,0 +1,59 @@
+import { execFile } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { describe, expect, it } from 'vitest'
+import { assignClusters, clusterDataset, loadMnist, subsetDataset, takeDataset } from '../../src/data/index.js'
+import { pipelineDigests } from './fixtures/pipeline-digests.js'
+
+describe('two-stage clustering', async () => {
+  const train = await loadMnist()
+  const small = takeDataset(train, 10_000)
+  // Cheap settings where the test is about determinism rather than quality.
+  const quick = { pca: { samples: 1000, iterations: 6 }, fine: 32, fineSamples: 3000 }
+
+  it('is deterministic for a seed and changes with the seed', async () => {
+    const subset = takeDataset(small, 4000)
+    const a = await clusterDataset(subset, { ...quick, k: 4, seed: 1 })
+    const b = await clusterDataset(subset, { ...quick, k: 4, seed: 1 })
+    const c = await clusterDataset(subset, { ...quick, k: 4, seed: 2 })
+    expect(Buffer.from(a.assignments.buffer).equals(Buffer.from(b.assignments.buffer))).toBe(true)
+    expect(b.digest).toBe(a.digest)
+    expect(c.digest).not.toBe(a.digest)
+  })
+
+  it('reports sizes, natural frequencies and purity well above a label-blind assignment', async () => {
+    const result = await clusterDataset(small, { k: 10, seed: 1, fine: 64, fineSamples: 5000, pca: { samples: 2000, iterations: 8 } })
+    expect(result.sizes.reduce((s, n) => s + n, 0)).toBe(small.count)
+    expect(result.pi.reduce((s, p) => s + p, 0)).toBeCloseTo(1, 12)
+    expect([...result.sizes]).toEqual([...result.sizes].sort((x, y) => y - x))
+    for (let k = 0; k < 10; k++) expect(result.sizes[k]).toBe(result.assignments.filter(c => c === k).length)
+    // A random assignment scores about the majority-class fraction (~0.11 on MNIST).
+    expect(result.purity!).toBeGreaterThan(result.majorityFraction! + 0.25)
+    expect(result.labelCounts!.flat().reduce((s, n) => s + n, 0)).toBe(small.count)
+  })
+
+  it('assigns new images with the fitted model consistently with the fit', async () => {
+    const result = await clusterDataset(small, { ...quick, k: 4, seed: 3 })
+    const again = assignClusters(result.model, subsetDataset(small, [0, 1, 2, 3, 4, 5, 6, 7]))
+    expect([...again]).toEqual([...result.assignments.subarray(0, 8)])
+  })
+
+  it('gives the same digests in a fresh process and matches the golden digests', async () => {
+    const here = await pipelineDigests()
+    const script = fileURLToPath(new URL('./fixtures/pipeline-digests.ts', import.meta.url))
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', script], { cwd: fileURLToPath(new URL('../..', import.meta.url)) })
+    expect(JSON.parse(stdout)).toEqual(here)
+    // Golden values: a change here means clustering or shard bytes changed (format, arithmetic or seeding).
+    expect(here.clustering).toBe(GOLDEN.clustering)
+    expect(here.shards[0]).toBe(GOLDEN.firstShard)
+  })
+
+  it('rejects K < 1, K larger than the data and non-integer seeds with InvalidArgumentError', async () => {
+    const tiny = takeDataset(train, 20)
+    for (const options of [{ k: 0 }, { k: 21 }, { k: 2.5 }, { k: 2, seed: 0.5 }, { k: 40, fine: 8 }]) {
+      await expect(clusterDataset(tiny, options)).rejects.toHaveProperty('name', 'InvalidArgumentError')
+    }
+  })
+})
+
+const GOLDEN = { clustering: '6575b5137823b3091e3f4834a754991ad17415c7b7ffab1028f0185e811ca9af', firstShard: '3c19ec86008a8ccef1d19d4bf0a11e28a9c1d8204ba15ef75104b5b919358b00' }
