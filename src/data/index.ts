@@ -40,3 +40,5 @@ export { encodeShard, decodeShard, shardDigest, shardToDataset, buildShards, SHA
 export type { Shard, ShardHeader, ShardSplit, ShardClustering, BuildShardsOptions, ClusterShards } from './shard.js'
 export { ShardBatcher, dropPrompts } from './batcher.js'
 export type { Batch, ShardBatcherInit, ShardBatcherState } from './batcher.js'
+export { encodePng, decodePng, imageGrid } from './png.js'
+export type { RawImage, ImageBatch, ImageGridOptions } from './png.js'
