@@ -9,12 +9,15 @@ import { cidLink, formatIssues, UNIXFS_CODECS } from './schema-helpers.js'
 /** Checkpoints are safetensors files in UnixFS. */
 const checkpointLink = cidLink.refine((cid) => UNIXFS_CODECS.has(cid.code), { message: 'not a UnixFS file CID (dag-pb or raw)' })
 
-/** Routing at inference (DESIGN section 4); `threshold:p` keeps experts with posterior >= p. */
-export const RoutingSchema = z.union([
-  z.enum(['full', 'top1', 'top2']),
-  z.string().regex(/^threshold:(?:0(?:\.\d{1,6})?|1)$/, 'threshold:p with 0 <= p <= 1')
-])
-export type Routing = z.infer<typeof RoutingSchema>
+/**
+ * Routing at inference as text (DESIGN section 4, `parseRouting` in src/diffusion): `full`,
+ * `topK`, or `threshold:p`. Thresholds are rewritten in shortest form (`threshold:0.50` ->
+ * `threshold:0.5`) so that one routing rule gives one manifest CID.
+ */
+export const RoutingTextSchema = z.string()
+  .regex(/^(?:full|top[1-9][0-9]{0,2}|threshold:(?:0(?:\.[0-9]{1,6})?|1(?:\.0{1,6})?))$/, 'full, topK or threshold:p with 0 <= p <= 1')
+  .transform((text) => text.startsWith('threshold:') ? `threshold:${Number(text.slice('threshold:'.length))}` : text)
+export type RoutingText = z.output<typeof RoutingTextSchema>
 
 const EnsembleObject = z.strictObject({
   v: z.literal(1),
@@ -29,7 +32,7 @@ const EnsembleObject = z.strictObject({
     objective: z.enum(['ddpm', 'fm'])
   })).min(1),
   /** Default routing when a sample request does not choose one. */
-  routing: RoutingSchema.default('full')
+  routing: RoutingTextSchema.default('full')
 })
 
 export const EnsembleManifestSchema = EnsembleObject.superRefine((m, ctx) => {

@@ -1,6 +1,6 @@
 import * as dagJson from '@ipld/dag-json'
 import { z } from 'zod'
-import { RoutingSchema } from './ensemble-manifest.js'
+import { RoutingTextSchema } from './ensemble-manifest.js'
 import { InvalidMessageError } from './errors.js'
 import {
   SAMPLE_MAX_COUNT, SAMPLE_MAX_PROMPT_CHARS, SAMPLE_MAX_PROMPTS, SAMPLE_MAX_REQUEST_BYTES,
@@ -22,7 +22,7 @@ export const SampleRequestSchema = z.strictObject({
   steps: z.int().min(1).max(SAMPLE_MAX_STEPS),
   seed: z.int().min(0),
   /** Overrides the ensemble manifest's default routing. */
-  routing: RoutingSchema.optional(),
+  routing: RoutingTextSchema.optional(),
   /** Classifier-free guidance scale; 1 means no guidance. */
   guidance: z.number().min(0).max(20).default(1)
 })

@@ -32,7 +32,7 @@ describe('sample protocol frames', () => {
   })
 
   it('enforces count, steps, request size and schema with typed codes', async () => {
-    const ok = { v: 1, ensemble: (await runCidFor('ensemble')).toString(), prompts: ['one'], count: 1, steps: 1, seed: 0 }
+    const ok = { v: 1 as const, ensemble: (await runCidFor('ensemble')).toString(), prompts: ['one'], count: 1, steps: 1, seed: 0 }
     expect(code(() => encodeSampleRequest({ ...ok, count: SAMPLE_MAX_COUNT + 1 }))).toBe('schema')
     expect(code(() => encodeSampleRequest({ ...ok, steps: SAMPLE_MAX_STEPS + 1 }))).toBe('schema')
     expect(code(() => decodeSampleRequest(new Uint8Array(SAMPLE_MAX_REQUEST_BYTES + 1)))).toBe('too-large')
