@@ -1,7 +1,9 @@
 import type { Command } from 'commander'
+import { registerData } from './data.js'
 
 /** Each command lives in its own file and adds itself to the program; order = help order. */
 export type RegisterCommand = (program: Command) => void
 
 export const commands: RegisterCommand[] = [
+  registerData,
 ]
