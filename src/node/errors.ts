@@ -1,0 +1,20 @@
+import { HddmError } from '../errors.js'
+
+/** A run CID that no reachable peer could supply within the resolve timeout. */
+export class RunNotFoundError extends HddmError {
+  static override name = 'RunNotFoundError'
+  override name = 'RunNotFoundError'
+}
+
+/** The node was asked to do something its status does not allow (e.g. `run` before `start`). */
+export class NodeNotStartedError extends HddmError {
+  static override name = 'NodeNotStartedError'
+  override name = 'NodeNotStartedError'
+  constructor (message = 'the hddm node is not started') { super(message) }
+}
+
+/** A fetched shard or checkpoint does not belong to the task it was fetched for. */
+export class TaskDataMismatchError extends HddmError {
+  static override name = 'TaskDataMismatchError'
+  override name = 'TaskDataMismatchError'
+}
