@@ -10,7 +10,8 @@ import type { Objective } from '../diffusion/objectives/objective.js'
 
 /** Anything that applies named gradients: tf.train.adam, or hddm's native Adam. */
 export interface StepOptimizer {
-  applyGradients: (grads: tf.NamedTensorMap) => void
+  /** tfjs types the map as variables; gradients keyed by variable name are what it reads. */
+  applyGradients: (grads: tf.NamedVariableMap) => void
 }
 
 export interface ExpertBatch {
@@ -44,7 +45,7 @@ export function expertTrainStep (model: DiT, objective: Objective, optimizer: St
     return objective.loss(model.apply(example.input, example.time, tokens), example.target)
   }), model.trainableVariables())
   const gradNorm = clipGradients(grads, clipNorm)
-  optimizer.applyGradients(grads)
+  optimizer.applyGradients(grads as tf.NamedVariableMap)
   const loss = value.dataSync()[0]
   tf.dispose([value, ...Object.values(grads)])
   return { loss, gradNorm }
