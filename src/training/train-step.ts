@@ -11,8 +11,10 @@ import type { Objective } from '../diffusion/objectives/objective.js'
 /** Anything that applies named gradients: tf.train.adam, or hddm's native Adam. */
 export interface StepOptimizer {
   /** tfjs types the map as variables; gradients keyed by variable name are what it reads. */
-  applyGradients: (grads: tf.NamedVariableMap) => void
+  applyGradients: (grads: GradientMap) => void
 }
+
+type GradientMap = Parameters<tf.Optimizer['applyGradients']>[0]
 
 export interface ExpertBatch {
   /** [B, H, W, C] in [-1, 1]. */
@@ -45,7 +47,7 @@ export function expertTrainStep (model: DiT, objective: Objective, optimizer: St
     return objective.loss(model.apply(example.input, example.time, tokens), example.target)
   }), model.trainableVariables())
   const gradNorm = clipGradients(grads, clipNorm)
-  optimizer.applyGradients(grads as tf.NamedVariableMap)
+  optimizer.applyGradients(grads as GradientMap)
   const loss = value.dataSync()[0]
   tf.dispose([value, ...Object.values(grads)])
   return { loss, gradNorm }
