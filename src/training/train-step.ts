@@ -10,10 +10,13 @@ import type { Objective } from '../diffusion/objectives/objective.js'
 
 /** Anything that applies named gradients: tf.train.adam, or hddm's native Adam. */
 export interface StepOptimizer {
-  // Method syntax on purpose: tfjs types its parameter as a map of variables, and a method's
-  // parameter is checked bivariantly, so both tf.train.adam and hddm's Adam fit.
-  applyGradients (grads: tf.NamedTensorMap): void
+  // Method syntax on purpose: a method's parameter is checked bivariantly, so both
+  // tf.train.adam (typed for maps of variables) and hddm's Adam (maps of tensors) fit.
+  applyGradients (grads: GradientMap): void
 }
+
+/** tfjs's own parameter type; gradients keyed by variable name are what every optimizer reads. */
+type GradientMap = Parameters<tf.Optimizer['applyGradients']>[0]
 
 export interface ExpertBatch {
   /** [B, H, W, C] in [-1, 1]. */
@@ -46,7 +49,7 @@ export function expertTrainStep (model: DiT, objective: Objective, optimizer: St
     return objective.loss(model.apply(example.input, example.time, tokens), example.target)
   }), model.trainableVariables())
   const gradNorm = clipGradients(grads, clipNorm)
-  optimizer.applyGradients(grads)
+  optimizer.applyGradients(grads as GradientMap)
   const loss = value.dataSync()[0]
   tf.dispose([value, ...Object.values(grads)])
   return { loss, gradNorm }
