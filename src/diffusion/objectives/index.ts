@@ -5,7 +5,7 @@ import type { Objective, ObjectiveName } from './objective.js'
 
 export type { Objective, ObjectiveName, Predictor, TrainingExample } from './objective.js'
 export { ddpm, type DdpmObjective } from './ddpm.js'
-export { flowMatching, FLOW_TIME_SCALE } from './flow.js'
+export { flowMatching, FLOW_TIME_SCALE, type FlowMatchingOptions } from './flow.js'
 
 export function objectiveByName (name: string): Objective {
   if (name === 'fm') return flowMatching()
