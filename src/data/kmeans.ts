@@ -75,69 +75,97 @@ export function nearest (points: Float64Array, p: number, centroids: Float64Arra
 }
 
 /**
- * Lloyd's iterations with Hamerly's bounds (an upper bound on each point's distance to its
- * centroid, a lower bound on the second nearest) so that most points skip the full scan once
- * centroids settle. Bounds only decide whether to rescan; every rescan is exact.
+ * Lloyd's iterations accelerated by Elkan's bounds: an upper bound on each point's distance to
+ * its centroid and a lower bound per (point, centroid), kept valid through centroid moves by the
+ * triangle inequality. Bounds only decide what to recompute; every comparison that changes an
+ * assignment is made on an exact distance, so the result is the plain Lloyd fixed point.
  */
 async function lloyd (points: Float64Array, n: number, d: number, k: number, w: ArrayLike<number>, rng: Random, options: KMeansOptions): Promise<KMeansResult> {
   const centroids = plusPlus(points, n, d, k, w, rng)
-  const assignments = new Int32Array(n).fill(-1)
-  const upper = new Float64Array(n).fill(Infinity)
-  const lower = new Float64Array(n)
-  const dist = new Float64Array(n)
+  const assignments = new Int32Array(n)
+  const upper = new Float64Array(n)
+  const lower = new Float64Array(n * k)
+  const gap = new Float64Array(k * k)
   const half = new Float64Array(k)
   const moved = new Float64Array(k)
   const sums = new Float64Array(k * d)
   const mass = new Float64Array(k)
+  const dist = new Float64Array(n)
+  for (let p = 0; p < n; p++) {
+    let best = 0
+    for (let j = 0; j < k; j++) {
+      lower[p * k + j] = Math.sqrt(squaredDistance(points, p, centroids, j, d))
+      if (lower[p * k + j] < lower[p * k + best]) best = j
+    }
+    assignments[p] = best
+    upper[p] = lower[p * k + best]
+  }
   const maxIterations = options.maxIterations ?? 50
   let iterations = 0
   for (; iterations < maxIterations; iterations++) {
-    halfGaps(centroids, k, d, half)
-    let changed = 0
-    for (let p = 0; p < n; p++) {
-      const a = assignments[p]
-      if (a >= 0) {
-        const bound = Math.max(half[a], lower[p])
-        if (upper[p] <= bound) continue
-        upper[p] = Math.sqrt(squaredDistance(points, p, centroids, a, d))
-        if (upper[p] <= bound) continue
+    // Centroid geometry: gap[i, j] = d(c_i, c_j) / 2, half[i] = min over j of gap[i, j].
+    half.fill(Infinity)
+    for (let i = 0; i < k; i++) {
+      for (let j = i + 1; j < k; j++) {
+        const g = Math.sqrt(squaredDistance(centroids, i, centroids, j, d)) / 2
+        gap[i * k + j] = gap[j * k + i] = g
+        if (g < half[i]) half[i] = g
+        if (g < half[j]) half[j] = g
       }
-      const j = scan(points, p, centroids, k, d, dist, lower)
-      if (j !== a) changed++
-      assignments[p] = j
-      upper[p] = Math.sqrt(dist[p])
     }
-    if (changed === 0) break
     sums.fill(0)
     mass.fill(0)
     for (let p = 0; p < n; p++) {
-      const j = assignments[p]
+      let a = assignments[p]
+      if (upper[p] > half[a]) {
+        let tight = false
+        for (let j = 0; j < k; j++) {
+          if (j === a || upper[p] <= lower[p * k + j] || upper[p] <= gap[a * k + j]) continue
+          if (!tight) {
+            upper[p] = lower[p * k + a] = Math.sqrt(squaredDistance(points, p, centroids, a, d))
+            tight = true
+            if (upper[p] <= lower[p * k + j] || upper[p] <= gap[a * k + j]) continue
+          }
+          const dj = Math.sqrt(squaredDistance(points, p, centroids, j, d))
+          lower[p * k + j] = dj
+          if (dj < upper[p] || (dj === upper[p] && j < a)) {
+            a = j
+            upper[p] = dj
+          }
+        }
+        assignments[p] = a
+      }
       const wp = w[p]
-      mass[j] += wp
-      for (let t = 0; t < d; t++) sums[j * d + t] += wp * points[p * d + t]
+      mass[a] += wp
+      for (let t = 0; t < d; t++) sums[a * d + t] += wp * points[p * d + t]
     }
+    let changed = false
+    const reseeded = new Set<number>()
     for (let j = 0; j < k; j++) {
-      const before = centroids.slice(j * d, (j + 1) * d)
+      let m = 0
       if (mass[j] > 0) {
-        for (let t = 0; t < d; t++) centroids[j * d + t] = sums[j * d + t] / mass[j]
+        for (let t = 0; t < d; t++) {
+          const c = sums[j * d + t] / mass[j]
+          m += (c - centroids[j * d + t]) ** 2
+          centroids[j * d + t] = c
+        }
       } else {
         // Empty cluster: move it onto the point that may be farthest from its centroid.
-        let far = 0
-        for (let p = 1; p < n; p++) if (upper[p] > upper[far]) far = p
+        let far = -1
+        for (let p = 0; p < n; p++) if (!reseeded.has(p) && (far < 0 || upper[p] > upper[far])) far = p
+        reseeded.add(far)
+        for (let t = 0; t < d; t++) m += (points[far * d + t] - centroids[j * d + t]) ** 2
         centroids.set(points.subarray(far * d, (far + 1) * d), j * d)
-        upper[far] = 0
       }
-      let m = 0
-      for (let t = 0; t < d; t++) m += (centroids[j * d + t] - before[t]) ** 2
       moved[j] = Math.sqrt(m)
-    }
-    let maxMove = 0
-    for (let j = 0; j < k; j++) maxMove = Math.max(maxMove, moved[j])
-    for (let p = 0; p < n; p++) {
-      upper[p] += moved[assignments[p]]
-      lower[p] -= maxMove
+      if (moved[j] > 0) changed = true
     }
     await options.onIteration?.(iterations)
+    if (!changed) break
+    for (let p = 0; p < n; p++) {
+      upper[p] += moved[assignments[p]]
+      for (let j = 0; j < k; j++) lower[p * k + j] = Math.max(0, lower[p * k + j] - moved[j])
+    }
   }
   const mass2 = new Float64Array(k)
   let inertia = 0
@@ -150,32 +178,6 @@ async function lloyd (points: Float64Array, n: number, d: number, k: number, w: 
   return { centroids, assignments, weights: mass2, inertia, iterations }
 }
 
-/** Full scan: nearest (ties: lowest index) into dist[p], second-nearest distance into second[p]. */
-function scan (points: Float64Array, p: number, centroids: Float64Array, k: number, d: number, dist: Float64Array, second: Float64Array): number {
-  let bestJ = 0
-  let best = Infinity
-  let next = Infinity
-  const po = p * d
-  for (let j = 0; j < k; j++) {
-    // Partial sums stop once this centroid can be neither nearest nor second nearest.
-    let s = 0
-    for (let t = 0; t < d && s < next; t++) {
-      const diff = points[po + t] - centroids[j * d + t]
-      s += diff * diff
-    }
-    if (s < best) {
-      next = best
-      best = s
-      bestJ = j
-    } else if (s < next) {
-      next = s
-    }
-  }
-  dist[p] = best
-  second[p] = Math.sqrt(next)
-  return bestJ
-}
-
 function squaredDistance (points: Float64Array, p: number, centroids: Float64Array, j: number, d: number): number {
   let s = 0
   for (let t = 0; t < d; t++) {
@@ -183,18 +185,6 @@ function squaredDistance (points: Float64Array, p: number, centroids: Float64Arr
     s += diff * diff
   }
   return s
-}
-
-/** half[j] = half the distance from centroid j to its nearest other centroid. */
-function halfGaps (centroids: Float64Array, k: number, d: number, half: Float64Array): void {
-  half.fill(Infinity)
-  for (let i = 0; i < k; i++) {
-    for (let j = i + 1; j < k; j++) {
-      const g = Math.sqrt(squaredDistance(centroids, i, centroids, j, d)) / 2
-      if (g < half[i]) half[i] = g
-      if (g < half[j]) half[j] = g
-    }
-  }
 }
 
 /** k-means++ seeding with weights: P(point) proportional to weight * squared distance. */
