@@ -90,7 +90,7 @@ export async function createRun (manifest: RunManifest, store: RunStore, options
   const stored = await store.putJson(resolved, { signal: options.signal })
   // The run id is defined over the canonical encoding; Helia's dag-json must agree with it or
   // peers would fetch a manifest under a CID nobody announced.
-  if (!stored.equals(runId)) throw new InvalidManifestError(`stored manifest CID ${stored.toString()} differs from run id ${runId.toString()}`)
+  if (stored.toString() !== runId.toString()) throw new InvalidManifestError(`stored manifest CID ${stored.toString()} differs from run id ${runId.toString()}`)
   for (const cid of [runId, ...resolvedShards.flatMap(s => [s.train, s.heldOut])]) {
     await store.provide(cid, { signal: options.signal, timeoutMs: 5_000 }).catch(() => {
       // A lone creator has no DHT peers yet; bitswap still serves the blocks to whoever connects.
@@ -121,7 +121,7 @@ export async function resolveRun (runId: CID | string, store: RunStore, options:
     throw err
   }
   const manifest = parseResolvedRunManifest(value)
-  if (!(await runIdOf(manifest)).equals(cid)) throw new InvalidManifestError(`manifest fetched for ${cid.toString()} is not in canonical form`)
+  if ((await runIdOf(manifest)).toString() !== cid.toString()) throw new InvalidManifestError(`manifest fetched for ${cid.toString()} is not in canonical form`)
   return manifest
 }
 

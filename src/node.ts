@@ -1,0 +1,187 @@
+/**
+ * HddmNode: one contributor, composed from the swarm node (libp2p + identity + data-dir lock),
+ * storage (Helia over the same libp2p), the gossip service, this node's view of one run (claim
+ * table) and the task loop that trains claimed tasks in a worker thread.
+ *
+ * Start order: swarm -> storage -> gossip -> run (resolve by CID, or create from a manifest) ->
+ * join the run topic -> task loop. Stop runs in reverse: abort the trainer (it writes a last
+ * checkpoint, which is published and announced) -> release the claim -> leave the topic ->
+ * stop gossip, storage, swarm. A failed start tears down whatever had started.
+ *
+ * @example
+ * ```ts
+ * const node = createHddmNode({ dataDir: '.hddm', run: 'bagu...', bootstrap: ['/ip4/.../p2p/...'] })
+ * node.addEventListener('checkpoint', (e) => console.log(e.detail.task, e.detail.cid))
+ * await node.start()
+ * // ... later, e.g. on SIGINT
+ * await node.stop()
+ * ```
+ */
+import { join } from 'node:path'
+import { TypedEventEmitter } from '@libp2p/interface'
+import { silentLogger, type Logger } from './logger.js'
+import { createGossip, type Gossip } from './network/gossip.js'
+import { createSwarmNode, type ServiceStatus, type SwarmNode, type SwarmNodeInit } from './network/swarm-node.js'
+import { createStorage, type Storage } from './storage/helia.js'
+import { NodeNotStartedError } from './node/errors.js'
+import { createRun, parseRunId, readManifestFile, resolveRun, type RunCreationProgressEvents } from './node/run-creation.js'
+import { RunState } from './node/run-state.js'
+import { TaskLoop, type TaskLoopEvents, type TaskLoopInit } from './node/task-loop.js'
+import type { TaskTrainer } from './node/task-trainer.js'
+import type { TaskCoverage } from './network/claims.js'
+import type { ResolvedRunManifest, RunManifest } from './protocol/run-manifest.js'
+import type { ProgressOptions } from './progress.js'
+
+export type HddmNodeStatus = ServiceStatus
+
+export interface HddmNodeEvents extends TaskLoopEvents {
+  status: CustomEvent<HddmNodeStatus>
+  /** The run is known: its id, and whether this node created it from a manifest. */
+  run: CustomEvent<{ runId: string, created: boolean }>
+}
+
+/** Which run to join: an existing run id, or a manifest (file path or parsed) to create it from. */
+export type RunSource =
+  | { run: string }
+  | { manifestFile: string }
+  | { manifest: RunManifest, baseDir?: string }
+
+export interface HddmNodeInit extends Omit<SwarmNodeInit, 'dataDir' | 'logger'>, ProgressOptions<RunCreationProgressEvents> {
+  /** Identity, lock, peer store, blocks and task checkpoints all live here. */
+  dataDir: string
+  source: RunSource
+  /** Trains claimed tasks; without one the node only serves (gossip and storage). */
+  trainer?: TaskTrainer
+  /** Tasks to train before only serving; default unlimited (0 = serve only). */
+  tasks?: number
+  /** Deadline for fetching the run manifest by id. @default 30_000 */
+  resolveTimeoutMs?: number
+  /** Task loop timings (tests shorten them). */
+  loop?: Omit<TaskLoopInit, 'runDir' | 'maxTasks' | 'logger'>
+  logger?: Logger
+  clock?: () => number
+}
+
+export class HddmNode extends TypedEventEmitter<HddmNodeEvents> {
+  status: HddmNodeStatus = 'stopped'
+  private readonly init: HddmNodeInit
+  private readonly log: Logger
+  private readonly clock: () => number
+  private swarm?: SwarmNode
+  private storage?: Storage
+  private gossip?: Gossip
+  private state?: RunState
+  private loop?: TaskLoop
+
+  constructor (init: HddmNodeInit) {
+    super()
+    this.init = init
+    this.log = (init.logger ?? silentLogger).child('node')
+    this.clock = init.clock ?? Date.now
+  }
+
+  async start (): Promise<void> {
+    if (this.status !== 'stopped') return
+    this.setStatus('starting')
+    try {
+      const { dataDir, logger } = this.init
+      this.swarm = createSwarmNode({ ...this.init, dataDir, logger })
+      await this.swarm.start()
+      this.storage = createStorage({ dataDir, logger }, { libp2p: this.swarm.libp2p })
+      await this.storage.start()
+      this.gossip = createGossip({ logger }, { pubsub: this.swarm.pubsub, peerId: this.swarm.peerId })
+      await this.gossip.start()
+      const { runId, manifest, created } = await this.openRun(this.storage)
+      this.safeDispatchEvent('run', { detail: { runId, created } })
+      const self = this.swarm.peerId.toString()
+      this.state = new RunState({ runId, manifest, self, clock: this.clock }, { gossip: this.gossip })
+      this.state.start()
+      if (this.init.trainer !== undefined) {
+        this.loop = new TaskLoop(
+          { ...this.init.loop, runDir: join(dataDir, 'runs', runId), maxTasks: this.init.tasks, logger },
+          { state: this.state, storage: this.storage, trainer: this.init.trainer, self }
+        )
+        for (const type of ['task', 'step', 'checkpoint', 'idle'] as const) {
+          this.loop.addEventListener(type, (evt) => { this.safeDispatchEvent(type, { detail: evt.detail }) })
+        }
+        this.loop.start()
+      }
+      this.setStatus('started')
+      this.log.info('node started', { peerId: self, runId, addrs: this.multiaddrs() })
+    } catch (err) {
+      await this.teardown()
+      throw err
+    }
+  }
+
+  async stop (): Promise<void> {
+    if (this.status !== 'started') return
+    this.setStatus('stopping')
+    await this.teardown()
+    this.log.info('node stopped')
+  }
+
+  get peerId (): string { return this.started(this.swarm).peerId.toString() }
+  get runId (): string { return this.started(this.state).runId }
+  get manifest (): ResolvedRunManifest { return this.started(this.state).manifest }
+
+  /** Listen addresses with `/p2p/<id>`: what other nodes bootstrap from. */
+  multiaddrs (): string[] { return this.started(this.swarm).getMultiaddrs().map(String) }
+
+  /** Peers connected to this node, and peers subscribed to the run topic. */
+  peers (): { connected: number, run: number } {
+    return { connected: this.started(this.swarm).libp2p.getPeers().length, run: this.started(this.state).peers().length }
+  }
+
+  /** The coverage map: every task with holder, step, loss, lease and last checkpoint. */
+  coverage (): TaskCoverage[] { return this.started(this.state).coverage() }
+
+  /** The storage service, to fetch checkpoints by CID (ensembles, verification). */
+  get blocks (): Storage { return this.started(this.storage) }
+
+  private async openRun (storage: Storage): Promise<{ runId: string, manifest: ResolvedRunManifest, created: boolean }> {
+    const { source } = this.init
+    if ('run' in source) {
+      const manifest = await resolveRun(parseRunId(source.run), storage, { timeoutMs: this.init.resolveTimeoutMs })
+      return { runId: parseRunId(source.run).toString(), manifest, created: false }
+    }
+    const { manifest, baseDir } = 'manifestFile' in source ? await readManifestFile(source.manifestFile) : source
+    const created = await createRun(manifest, storage, { baseDir, onProgress: this.init.onProgress })
+    return { runId: created.runId.toString(), manifest: created.manifest, created: true }
+  }
+
+  /** Reverse start order; each step runs even if an earlier one failed, so nothing is left open. */
+  private async teardown (): Promise<void> {
+    const steps: Array<[string, () => Promise<void> | void]> = [
+      ['task loop', async () => { await this.loop?.stop() }],
+      ['run topic', () => { this.state?.stop() }],
+      ['gossip', async () => { await this.gossip?.stop() }],
+      ['storage', async () => { await this.storage?.stop() }],
+      ['swarm', async () => { await this.swarm?.stop() }]
+    ]
+    for (const [name, step] of steps) {
+      try {
+        await step()
+      } catch (err) {
+        this.log.warn('stop step failed', { step: name }, err)
+      }
+    }
+    this.loop = this.state = this.gossip = this.storage = this.swarm = undefined
+    this.setStatus('stopped')
+  }
+
+  private setStatus (status: HddmNodeStatus): void {
+    this.status = status
+    this.safeDispatchEvent('status', { detail: status })
+  }
+
+  private started<T> (value: T | undefined): T {
+    if (value === undefined || this.status === 'stopped') throw new NodeNotStartedError()
+    return value
+  }
+}
+
+/** Builds an unstarted node; `await node.start()` joins the swarm and the run. */
+export function createHddmNode (init: HddmNodeInit): HddmNode {
+  return new HddmNode(init)
+}

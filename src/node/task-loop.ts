@@ -1,0 +1,255 @@
+/**
+ * The contributor's loop (docs/PROTOCOL.md section 5.2): pick a free task by rendezvous hash,
+ * claim it, confirm after a settle window that the claim won, train it, keep the lease alive,
+ * announce checkpoints by CID, release it, and take the next one.
+ */
+import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { TypedEventEmitter } from '@libp2p/interface'
+import { AbortError } from '../errors.js'
+import { silentLogger, type Logger } from '../logger.js'
+import { pickTask } from '../network/rendezvous.js'
+import { fetchTaskInputs } from './task-inputs.js'
+import type { RunState } from './run-state.js'
+import type { TaskStepDetail, TaskTrainer, TaskTrainRequest } from './task-trainer.js'
+import type { RunTask } from '../protocol/run-manifest.js'
+import type { Storage } from '../storage/helia.js'
+
+export type TaskPhase = 'claiming' | 'lost-claim' | 'fetching' | 'training' | 'done' | 'lost-lease' | 'stopped' | 'failed'
+
+export interface TaskLoopEvents {
+  task: CustomEvent<{ task: string, phase: TaskPhase, resumedFromStep?: number }>
+  step: CustomEvent<TaskStepDetail & { task: string }>
+  checkpoint: CustomEvent<{ task: string, cid: string, step: number, final: boolean, heldOutLoss: number }>
+  /** No task is left for this node (all final, or its `maxTasks` reached); it keeps serving. */
+  idle: CustomEvent<{ completed: number }>
+}
+
+export interface TaskLoopInit {
+  /** Where task directories go: `<runDir>/<task id>/`. */
+  runDir: string
+  /** Tasks to train before only serving; default unlimited. */
+  maxTasks?: number
+  /** Wait after claiming before checking that the claim won. @default 2000 */
+  settleMs?: number
+  /** Period of progress renewals and re-claims. @default min(leaseMs / 4, 5000) */
+  beaconMs?: number
+  /** Listen this long before the first claim, to learn who holds what. @default beaconMs + settleMs */
+  syncMs?: number
+  /** Deadline of each shard or checkpoint fetch. @default 120_000 */
+  fetchTimeoutMs?: number
+  logger?: Logger
+}
+
+export interface TaskLoopComponents {
+  state: RunState
+  storage: Pick<Storage, 'getBytes' | 'addBytes' | 'provide'>
+  trainer: TaskTrainer
+  self: string
+}
+
+export class TaskLoop extends TypedEventEmitter<TaskLoopEvents> {
+  private readonly init: Required<Omit<TaskLoopInit, 'logger'>>
+  private readonly c: TaskLoopComponents
+  private readonly log: Logger
+  private controller?: AbortController
+  private running?: Promise<void>
+  /** Tasks this node lost a claim on recently, and until when it leaves them alone. */
+  private readonly avoid = new Map<string, number>()
+  private completed = 0
+
+  constructor (init: TaskLoopInit, components: TaskLoopComponents) {
+    super()
+    const settleMs = init.settleMs ?? 2000
+    const beaconMs = init.beaconMs ?? Math.min(components.state.manifest.leaseMs / 4, 5000)
+    this.init = {
+      runDir: init.runDir,
+      maxTasks: init.maxTasks ?? Infinity,
+      settleMs,
+      beaconMs,
+      syncMs: init.syncMs ?? beaconMs + settleMs,
+      fetchTimeoutMs: init.fetchTimeoutMs ?? 120_000
+    }
+    this.c = components
+    this.log = (init.logger ?? silentLogger).child('tasks')
+  }
+
+  start (): void {
+    if (this.running !== undefined) return
+    this.controller = new AbortController()
+    const signal = this.controller.signal
+    this.running = this.loop(signal).catch((err) => {
+      if (!signal.aborted) this.log.error('task loop failed', {}, err)
+    })
+  }
+
+  /** Aborts training (the trainer writes a last checkpoint, which is announced) and releases the claim. */
+  async stop (): Promise<void> {
+    this.controller?.abort()
+    await this.running
+    this.running = undefined
+  }
+
+  private async loop (signal: AbortSignal): Promise<void> {
+    if (this.init.maxTasks <= 0) return this.idle()
+    await sleep(this.init.syncMs, undefined, { signal })
+    while (!signal.aborted && this.completed < this.init.maxTasks) {
+      const task = await this.nextTask(signal)
+      if (task === undefined) break
+      if (!(await this.claim(task, signal))) continue
+      await this.work(task, signal)
+    }
+    if (!signal.aborted) this.idle()
+  }
+
+  private idle (): void {
+    this.log.info('no task left for this node; serving', { completed: this.completed })
+    this.safeDispatchEvent('idle', { detail: { completed: this.completed } })
+  }
+
+  /** The next task to claim, waiting for one to free up; undefined when every task is final. */
+  private async nextTask (signal: AbortSignal): Promise<RunTask | undefined> {
+    const { state } = this.c
+    while (true) {
+      if (signal.aborted) throw new AbortError()
+      const now = state.now()
+      const tasks = state.manifest.tasks
+      if (tasks.every((t) => state.lastCheckpoint(t.id)?.final === true)) return undefined
+      const free = new Set(state.table.freeTasks(now))
+      const eligible = tasks.filter((t) => free.has(t.id) && state.lastCheckpoint(t.id)?.final !== true &&
+        (this.avoid.get(t.id) ?? 0) <= now && this.inputsReady(t))
+      if (eligible.length > 0) {
+        // A task this node already has local progress on comes first: that is the restart case.
+        const local = await this.withLocalProgress(eligible)
+        const id = pickTask(this.c.self, (local.length > 0 ? local : eligible).map((t) => t.id))
+        return eligible.find((t) => t.id === id)
+      }
+      await this.changeOrTimeout(this.init.beaconMs, signal)
+    }
+  }
+
+  /** An FM expert initialised from another task waits for that task's final checkpoint. */
+  private inputsReady (task: RunTask): boolean {
+    if (task.kind !== 'expert' || task.init === undefined || !('fromTask' in task.init)) return true
+    return this.c.state.lastCheckpoint(task.init.fromTask)?.final === true
+  }
+
+  private async withLocalProgress (tasks: RunTask[]): Promise<RunTask[]> {
+    const out: RunTask[] = []
+    for (const t of tasks) if (await this.c.trainer.latest(this.taskDir(t.id)) !== undefined) out.push(t)
+    return out
+  }
+
+  private async claim (task: RunTask, signal: AbortSignal): Promise<boolean> {
+    const { state } = this.c
+    this.emitTask(task.id, 'claiming')
+    await state.claim(task.id)
+    await sleep(this.init.settleMs, undefined, { signal })
+    if (state.isHeld(task.id)) return true
+    // Someone claimed earlier: free our slot at once and leave the task alone for a while.
+    this.emitTask(task.id, 'lost-claim')
+    await state.release(task.id)
+    const backoff = this.init.settleMs * (1 + Math.random())
+    this.avoid.set(task.id, state.now() + 4 * backoff)
+    await sleep(backoff, undefined, { signal })
+    return false
+  }
+
+  private async work (task: RunTask, signal: AbortSignal): Promise<void> {
+    const { state, trainer } = this.c
+    const lost = new AbortController()
+    const taskSignal = AbortSignal.any([signal, lost.signal])
+    let latest = { step: 0, loss: 0 }
+    const beacon = setInterval(() => {
+      if (!state.isHeld(task.id)) { lost.abort(); return }
+      // Progress renews the lease; the re-claim lets peers that joined late see who holds the task.
+      Promise.all([state.progress({ task: task.id, step: latest.step, loss: latest.loss }), state.claim(task.id)])
+        .catch((err) => { this.log.warn('lease renewal failed', { task: task.id }, err) })
+    }, this.init.beaconMs)
+    const dir = this.taskDir(task.id)
+    let published = -1
+    let publishing = Promise.resolve()
+    const publish = (request: TaskTrainRequest, path: string, step: number, final: boolean): void => {
+      publishing = publishing.then(async () => {
+        if (step <= published && !final) return
+        await this.publish(task, request, path, final)
+        published = step
+      }).catch((err) => { this.log.warn('checkpoint publication failed', { task: task.id, step }, err) })
+    }
+    try {
+      await mkdir(dir, { recursive: true })
+      this.emitTask(task.id, 'fetching')
+      const request = await fetchTaskInputs(task, dir, { state, storage: this.c.storage, trainer }, { signal: taskSignal, timeoutMs: this.init.fetchTimeoutMs })
+      this.emitTask(task.id, 'training', request.resumedFromStep)
+      const result = await trainer.train(request, {
+        signal: taskSignal,
+        onProgress: (evt) => {
+          if (evt.type === 'hddm:train:step') {
+            latest = { step: evt.detail.step, loss: evt.detail.loss }
+            this.safeDispatchEvent('step', { detail: { task: task.id, ...evt.detail } })
+          } else if (!evt.detail.final) {
+            publish(request, evt.detail.path, evt.detail.step, false)
+          }
+        }
+      })
+      if (result.completed) {
+        publish(request, result.path, result.step, true)
+        await publishing
+        this.completed++
+        this.emitTask(task.id, 'done')
+      } else if (lost.signal.aborted && !signal.aborted) {
+        this.emitTask(task.id, 'lost-lease')
+      } else {
+        // Stopping: the trainer wrote a last checkpoint; announce it so a successor resumes from it.
+        publish(request, result.path, result.step, false)
+        await publishing
+        this.emitTask(task.id, 'stopped')
+      }
+    } catch (err) {
+      if (!taskSignal.aborted) {
+        this.log.error('task failed', { task: task.id }, err)
+        this.emitTask(task.id, 'failed')
+        this.avoid.set(task.id, state.now() + state.manifest.leaseMs)
+      }
+    } finally {
+      clearInterval(beacon)
+      await publishing
+      await state.release(task.id).catch((err) => { this.log.warn('release failed', { task: task.id }, err) })
+    }
+  }
+
+  private async publish (task: RunTask, request: TaskTrainRequest, path: string, final: boolean): Promise<void> {
+    const exported = await this.c.trainer.export(request, path, final)
+    const cid = await this.c.storage.addBytes(exported.bytes)
+    // Peers that are not connected to us find the checkpoint through the swarm DHT; a failed
+    // provide only makes that slower (they can still ask us by peer id), so it does not block.
+    await this.c.storage.provide(cid, { timeoutMs: 10_000 }).catch(() => { this.log.debug('provide failed', { cid: cid.toString() }) })
+    const body = { task: task.id, cid: cid.toString(), step: exported.step, final, heldOutLoss: exported.heldOutLoss }
+    await this.c.state.checkpoint(body)
+    this.log.info('checkpoint announced', body)
+    this.safeDispatchEvent('checkpoint', { detail: body })
+  }
+
+  private taskDir (task: string): string {
+    return join(this.init.runDir, task)
+  }
+
+  private emitTask (task: string, phase: TaskPhase, resumedFromStep?: number): void {
+    this.log.info('task', { task, phase, ...(resumedFromStep === undefined ? {} : { resumedFromStep }) })
+    this.safeDispatchEvent('task', { detail: { task, phase, resumedFromStep } })
+  }
+
+  private async changeOrTimeout (ms: number, signal: AbortSignal): Promise<void> {
+    const changed = new AbortController()
+    const onMessage = (): void => { changed.abort() }
+    this.c.state.addEventListener('message', onMessage, { once: true })
+    try {
+      await sleep(ms, undefined, { signal: AbortSignal.any([signal, changed.signal]) })
+    } catch {
+      if (signal.aborted) throw new AbortError()
+    } finally {
+      this.c.state.removeEventListener('message', onMessage)
+    }
+  }
+}
