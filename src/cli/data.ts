@@ -84,10 +84,10 @@ async function clusterCommand (o: ClusterCommandOptions): Promise<void> {
     `dataset ${dataset.name}: ${dataset.count} images ${dataset.width}x${dataset.height}x${dataset.channels}, sha256 ${report.dataset.sha256.slice(0, 16)}`,
     `clustering K=${clustering.k} fine=${clustering.fine} seed=${clustering.seed}, digest ${clustering.digest.slice(0, 16)}`,
     '',
-    'cluster   size     pi      top labels                       train shard (n, sha256)     held-out shard (n, sha256)'
+    `${'cluster'.padEnd(8)} ${'size'.padEnd(8)} ${'pi'.padEnd(7)} ${'top labels'.padEnd(40)} ${'train shard'.padEnd(23)} held-out shard`
   ]
   for (const c of clusters) {
-    lines.push(`${String(c.cluster).padEnd(9)} ${String(c.size).padEnd(8)} ${c.pi.toFixed(4).padEnd(7)} ${c.topLabels.map(t => `${t.label} ${(100 * t.fraction).toFixed(0)}%`).join(', ').padEnd(32)} ${String(c.train.count).padStart(6)} ${c.train.sha256.slice(0, 16)}     ${String(c.heldOut.count).padStart(5)} ${c.heldOut.sha256.slice(0, 16)}`)
+    lines.push(`${String(c.cluster).padEnd(8)} ${String(c.size).padEnd(8)} ${c.pi.toFixed(4).padEnd(7)} ${c.topLabels.map(t => `${t.label} ${(100 * t.fraction).toFixed(0)}%`).join(', ').padEnd(40)} ${String(c.train.count).padStart(6)} ${c.train.sha256.slice(0, 16)} ${String(c.heldOut.count).padStart(6)} ${c.heldOut.sha256.slice(0, 16)}`)
   }
   lines.push('')
   if (clustering.purity !== undefined) lines.push(`purity ${clustering.purity.toFixed(4)} (a label-blind assignment scores about ${clustering.majorityFraction!.toFixed(4)})`)

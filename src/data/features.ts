@@ -68,40 +68,48 @@ export function fitPca (dataset: Dataset, init: PcaInit = {}): Pca {
     }
   }
   const mean = Float64Array.from(s1, v => v / m)
-  const cov = new Float64Array(dims * dims)
-  for (let i = 0; i < dims; i++) {
-    for (let j = i; j < dims; j++) {
+  // Work only on the values that vary in the sample (MNIST's blank border drops ~20% of them,
+  // ~35% of the cost); the others get zero loadings.
+  const active: number[] = []
+  for (let i = 0; i < dims; i++) if (s2[i * dims + i] / m - mean[i] * mean[i] > 0) active.push(i)
+  const a = active.length
+  if (components > a) throw new InvalidArgumentError(`PCA components (${components}) exceed the ${a} pixel values that vary in the sample`)
+  const cov = new Float64Array(a * a)
+  for (let u = 0; u < a; u++) {
+    for (let v = u; v < a; v++) {
+      const i = active[u]
+      const j = active[v]
       const c = s2[i * dims + j] / m - mean[i] * mean[j]
-      cov[i * dims + j] = c
-      cov[j * dims + i] = c
+      cov[u * a + v] = c
+      cov[v * a + u] = c
     }
   }
 
   const rng = Random.derive(seed, 'pca-start')
-  let q: Float64Array = Float64Array.from({ length: dims * components }, () => rng.nextFloat() - 0.5)
-  orthonormalizeColumns(q, dims, components)
+  let q: Float64Array = Float64Array.from({ length: a * components }, () => rng.nextFloat() - 0.5)
+  orthonormalizeColumns(q, a, components)
   for (let it = 0; it < iterations; it++) {
-    q = symmetricTimes(cov, q, dims, components)
-    orthonormalizeColumns(q, dims, components)
+    q = symmetricTimes(cov, q, a, components)
+    orthonormalizeColumns(q, a, components)
   }
   // Rayleigh-Ritz: rotate the subspace onto the eigenvectors of Q^T C Q.
-  const cq = symmetricTimes(cov, q, dims, components)
+  const cq = symmetricTimes(cov, q, a, components)
   const t = new Float64Array(components * components)
   for (let i = 0; i < components; i++) {
     for (let j = 0; j < components; j++) {
-      let s = 0
-      for (let d = 0; d < dims; d++) s += q[d * components + i] * cq[d * components + j]
-      t[i * components + j] = s
+      let sum = 0
+      for (let u = 0; u < a; u++) sum += q[u * components + i] * cq[u * components + j]
+      t[i * components + j] = sum
     }
   }
   for (let i = 0; i < components; i++) for (let j = i + 1; j < components; j++) t[i * components + j] = t[j * components + i] = (t[i * components + j] + t[j * components + i]) / 2
   const { values, vectors } = symmetricEigen(t, components)
   const basis = new Float64Array(dims * components)
-  for (let d = 0; d < dims; d++) {
+  for (let u = 0; u < a; u++) {
     for (let c = 0; c < components; c++) {
-      let s = 0
-      for (let k = 0; k < components; k++) s += q[d * components + k] * vectors[k * components + c]
-      basis[d * components + c] = s
+      let sum = 0
+      for (let k = 0; k < components; k++) sum += q[u * components + k] * vectors[k * components + c]
+      basis[active[u] * components + c] = sum
     }
   }
   // Sign convention: the largest-magnitude entry of each component is positive.
