@@ -64,6 +64,7 @@ export interface Clustering {
 export async function clusterDataset (dataset: Dataset, options: ClusterOptions): Promise<Clustering> {
   const { k, seed, fine: fineWanted, fineSamples, fineIterations, coarseRestarts } = { ...CLUSTER_DEFAULTS, ...options }
   const signal = options.signal
+  throwIfAborted(signal)
   if (!Number.isInteger(k) || k < 1) throw new InvalidArgumentError(`K must be a positive integer, got ${k}`)
   if (k > dataset.count) throw new InvalidArgumentError(`K=${k} is larger than the ${dataset.count} images`)
   if (!Number.isInteger(fineWanted) || fineWanted < 1) throw new InvalidArgumentError(`fine must be a positive integer, got ${fineWanted}`)

@@ -48,6 +48,16 @@ describe('two-stage clustering', async () => {
     expect(here.shards[0]).toBe(GOLDEN.firstShard)
   })
 
+  it('reports progress by stage and stops on abort', async () => {
+    const subset = takeDataset(small, 1000)
+    const seen = new Set<string>()
+    await clusterDataset(subset, { ...quick, k: 2, seed: 1, onProgress: e => seen.add(e.type) })
+    expect([...seen]).toEqual(['hddm:data:cluster:pca', 'hddm:data:cluster:fine', 'hddm:data:cluster:coarse'])
+    const controller = new AbortController()
+    const run = clusterDataset(subset, { ...quick, k: 2, seed: 1, signal: controller.signal, onProgress: e => { if (e.type === 'hddm:data:cluster:fine') controller.abort() } })
+    await expect(run).rejects.toHaveProperty('name', 'AbortError')
+  })
+
   it('rejects K < 1, K larger than the data and non-integer seeds with InvalidArgumentError', async () => {
     const tiny = takeDataset(train, 20)
     for (const options of [{ k: 0 }, { k: 21 }, { k: 2.5 }, { k: 2, seed: 0.5 }, { k: 40, fine: 8 }]) {
