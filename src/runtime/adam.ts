@@ -8,24 +8,24 @@
  *   p *= 1 - lr wd;  m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2
  *   p -= (lr / bc1) m / (sqrt(v) / sqrt(bc2) + eps),   bc_i = 1 - b_i^step      (torch.optim.AdamW)
  *
- * A parameter is updated in place only while its buffer is ours alone (allocated by the native
- * kernels, never read by user code, one reference); otherwise the step writes a fresh buffer and
- * assigns it, so a tensor or array someone else holds never changes under them.
+ * Buffers are updated in place only while nobody else can see them (adam-step.ts), so a
+ * tensor or array someone else holds never changes under them. Other optimizers (the trainer's
+ * own) can use the same fused step through `adamStepNative`.
  *
  * Checkpoints: getWeights() returns copies named 'iter', '<variable>/m', '<variable>/v';
  * setWeights() takes them back by name, before or after the first step.
  *
  * @example
  * ```ts
- * const opt = new Adam({ learningRate: 1e-4 })
+ * const opt = new AdamW({ learningRate: 1e-4 })
  * opt.minimize(() => loss(model), false, model.trainableVariables())
  * ```
  */
 import * as tf from '@tensorflow/tfjs'
 import { InvalidArgumentError } from '../errors.js'
-import { activeNative, type ActiveNative } from './native/install.js'
+import { adamStepNative } from './adam-step.js'
 
-export interface AdamInit {
+export interface AdamWInit {
   learningRate: number
   beta1?: number
   beta2?: number
@@ -35,14 +35,15 @@ export interface AdamInit {
   weightDecay?: number
 }
 
-interface Moments { m: tf.Tensor, v: tf.Tensor }
+interface Moments { m: tf.Variable, v: tf.Variable }
 
 /** tfjs's NamedTensor (not re-exported by @tensorflow/tfjs). */
 export interface NamedTensor { name: string, tensor: tf.Tensor }
 
-export class Adam extends tf.Optimizer {
+export class AdamW extends tf.Optimizer {
   static get className (): string { return 'HddmAdam' }
-  readonly learningRate: number
+  /** May be changed between steps (learning-rate schedules). */
+  learningRate: number
   readonly beta1: number
   readonly beta2: number
   readonly epsilon: number
@@ -50,9 +51,9 @@ export class Adam extends tf.Optimizer {
   private step = 0
   private readonly moments = new Map<string, Moments>()
   /** Moments restored by setWeights for variables this optimizer has not seen yet. */
-  private readonly pending = new Map<string, Partial<Moments>>()
+  private readonly pending = new Map<string, { m?: tf.Tensor, v?: tf.Tensor }>()
 
-  constructor (init: AdamInit) {
+  constructor (init: AdamWInit) {
     super()
     this.learningRate = init.learningRate
     this.beta1 = init.beta1 ?? 0.9
@@ -71,7 +72,6 @@ export class Adam extends tf.Optimizer {
     this.incrementIterations()
     const bc1 = 1 - this.beta1 ** this.step
     const bc2 = 1 - this.beta2 ** this.step
-    const native = tf.getBackend() === 'cpu' ? activeNative() : undefined
     for (const { name, tensor: grad } of grads) {
       const variable = tf.engine().registeredVariables[name]
       if (variable === undefined) throw new InvalidArgumentError(`no variable named ${name}`)
@@ -80,51 +80,26 @@ export class Adam extends tf.Optimizer {
         throw new InvalidArgumentError(`gradient for ${name} must be float32 of shape ${variable.shape}`)
       }
       const moments = this.momentsFor(name, variable)
-      if (native !== undefined && this.stepNative(native, variable, grad, moments, bc1, bc2)) continue
-      this.stepTfjs(variable, grad, moments, bc1, bc2)
+      const hyper = { ...this.hyper(), biasCorrection1: bc1, biasCorrection2: bc2 }
+      if (!adamStepNative(variable, grad, moments.m, moments.v, hyper)) this.stepTfjs(variable, grad, moments, bc1, bc2)
     }
   }
 
-  /** One fused pass; false when a buffer is not a plain float32 array on the cpu backend. */
-  private stepNative (native: ActiveNative, variable: tf.Variable, grad: tf.Tensor, moments: Moments, bc1: number, bc2: number): boolean {
-    const { backend, pool, addon } = native
-    const [g, m, v] = [grad, moments.m, moments.v].map(t => backend.data.get(t.dataId)?.values)
-    const param = backend.data.get(variable.dataId)
-    if (!(g instanceof Float32Array && m instanceof Float32Array && v instanceof Float32Array) || param === undefined) return false
-    if (!(param.values instanceof Float32Array)) return false
-    const run = (p: Float32Array): void => {
-      addon.adam(p, g, m, v, this.learningRate, this.beta1, this.beta2, this.epsilon, bc1, bc2, this.weightDecay)
-    }
-    if (pool.isOwned(param.values) && param.refCount === 1) {
-      run(param.values)
-      return true
-    }
-    // Copy on write: someone else may see the current buffer.
-    const fresh = pool.take(variable.size)
-    fresh.set(param.values)
-    run(fresh)
-    const info = (backend as unknown as { makeTensorInfo: (s: number[], d: string, v: Float32Array) => tf.TensorInfo }).makeTensorInfo(variable.shape, 'float32', fresh)
-    const updated = tf.engine().makeTensorFromTensorInfo(info)
-    variable.assign(updated)
-    updated.dispose()
-    return true
+  private hyper (): { learningRate: number, beta1: number, beta2: number, epsilon: number, weightDecay: number } {
+    return { learningRate: this.learningRate, beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon, weightDecay: this.weightDecay }
   }
 
   private stepTfjs (variable: tf.Variable, grad: tf.Tensor, moments: Moments, bc1: number, bc2: number): void {
     const { beta1: b1, beta2: b2 } = this
-    const [m, v] = tf.tidy(() => [
-      tf.add(tf.mul(moments.m, b1), tf.mul(grad, 1 - b1)),
-      tf.add(tf.mul(moments.v, b2), tf.mul(tf.square(grad), 1 - b2))
-    ])
     tf.tidy(() => {
+      const m = tf.add(tf.mul(moments.m, b1), tf.mul(grad, 1 - b1))
+      const v = tf.add(tf.mul(moments.v, b2), tf.mul(tf.square(grad), 1 - b2))
+      moments.m.assign(m)
+      moments.v.assign(v)
       const denom = tf.add(tf.mul(tf.sqrt(v), 1 / Math.sqrt(bc2)), this.epsilon)
       const decayed = this.weightDecay > 0 ? tf.mul(variable, 1 - this.learningRate * this.weightDecay) : variable
       variable.assign(tf.sub(decayed, tf.mul(tf.div(m, denom), this.learningRate / bc1)))
     })
-    moments.m.dispose()
-    moments.v.dispose()
-    moments.m = tf.keep(m)
-    moments.v = tf.keep(v)
   }
 
   private momentsFor (name: string, variable: tf.Variable): Moments {
@@ -135,10 +110,9 @@ export class Adam extends tf.Optimizer {
       for (const t of [restored?.m, restored?.v]) {
         if (t !== undefined && t.size !== variable.size) throw new InvalidArgumentError(`restored Adam moments for ${name} have the wrong size`)
       }
-      // Private copies: the in-place path relies on nobody else holding these buffers.
       moments = tf.tidy(() => ({
-        m: tf.keep(restored?.m !== undefined ? tf.add(restored.m, 0) : tf.zerosLike(variable)),
-        v: tf.keep(restored?.v !== undefined ? tf.add(restored.v, 0) : tf.zerosLike(variable))
+        m: tf.variable(restored?.m ?? tf.zerosLike(variable), false),
+        v: tf.variable(restored?.v ?? tf.zerosLike(variable), false)
       }))
       restored?.m?.dispose()
       restored?.v?.dispose()
@@ -165,13 +139,12 @@ export class Adam extends tf.Optimizer {
       const match = /^(.*)\/(m|v)$/.exec(name)
       if (match === null) throw new InvalidArgumentError(`unexpected Adam weight ${name}`)
       const [, variable, which] = match as unknown as [string, string, 'm' | 'v']
-      const copy = tf.keep(tf.add(tensor, 0))
       const existing = this.moments.get(variable)
       if (existing !== undefined) {
-        if (existing[which].size !== copy.size) throw new InvalidArgumentError(`Adam weight ${name} has the wrong size`)
-        existing[which].dispose()
-        existing[which] = copy
+        if (existing[which].size !== tensor.size) throw new InvalidArgumentError(`Adam weight ${name} has the wrong size`)
+        existing[which].assign(tensor)
       } else {
+        const copy = tf.keep(tf.add(tensor, 0))
         const slot = this.pending.get(variable) ?? {}
         slot[which]?.dispose()
         slot[which] = copy

@@ -1,10 +1,11 @@
 import * as tf from '@tensorflow/tfjs'
 import { afterAll, describe, expect, it } from 'vitest'
 import { disposeBackend, initBackend, type BackendName } from '../../src/runtime/backend.js'
-import { Adam, type AdamInit } from '../../src/runtime/adam.js'
+import { AdamW, type AdamWInit } from '../../src/runtime/adam.js'
+import { adamStepNative } from '../../src/runtime/adam-step.js'
 import { nativeAvailable, relErr, values } from './helpers.js'
 
-const SETTINGS: AdamInit = { learningRate: 0.01, beta1: 0.8, beta2: 0.95, epsilon: 1e-6, weightDecay: 0.1 }
+const SETTINGS: AdamWInit = { learningRate: 0.01, beta1: 0.8, beta2: 0.95, epsilon: 1e-6, weightDecay: 0.1 }
 const SHAPES = [[13, 7], [7]]
 
 /** Gradients that change every step, from plain arrays (identical on every backend). */
@@ -17,12 +18,12 @@ async function train (backend: BackendName, steps: number, resumeAt?: number): P
   await initBackend({ backend, threads: 1 })
   const vars = SHAPES.map((s, i) => tf.variable(tf.tensor(values(s.reduce((a, b) => a * b, 1), i + 1), s), true, `adam-test-${backend}-${i}-${Math.random()}`))
   const names = vars.map(v => v.name)
-  let opt = new Adam(SETTINGS)
+  let opt = new AdamW(SETTINGS)
   for (let step = 0; step < steps; step++) {
     if (step === resumeAt) {
       const saved = await opt.getWeights()
       opt.dispose()
-      opt = new Adam(SETTINGS)
+      opt = new AdamW(SETTINGS)
       await opt.setWeights(saved)
       tf.dispose(saved.map(w => w.tensor))
     }
@@ -61,7 +62,7 @@ function reference (steps: number): Float64Array[] {
 
 const backends: BackendName[] = ['cpu', 'wasm', ...(nativeAvailable ? ['native' as const] : [])]
 
-describe('Adam', () => {
+describe('AdamW', () => {
   afterAll(async () => { await disposeBackend() })
 
   it.each(backends)('follows AdamW on %s', async (backend) => {
@@ -79,7 +80,7 @@ describe('Adam', () => {
     await initBackend({ backend: 'native', threads: 1 })
     const init = tf.add(tf.zeros([5, 5]), 1)
     const v = tf.variable(init, true, `adam-cow-${Math.random()}`)
-    const opt = new Adam(SETTINGS)
+    const opt = new AdamW(SETTINGS)
     const step = (): void => { const g = { [v.name]: tf.ones([5, 5]) }; opt.applyGradients(g); tf.dispose(Object.values(g)) }
     step()                             // copies: `init` still shares the buffer
     init.dispose()
@@ -96,10 +97,33 @@ describe('Adam', () => {
     v.dispose()
   })
 
+  it.skipIf(!nativeAvailable)('adamStepNative leaves moments a checkpoint writer has read untouched', async () => {
+    await initBackend({ backend: 'native', threads: 1 })
+    const [p, m, v] = [1, 2, 3].map(i => tf.variable(tf.fill([4, 4], i), false))
+    const g = tf.ones([4, 4])
+    const hyper = { learningRate: 0.1, beta1: 0.9, beta2: 0.99, epsilon: 1e-8, weightDecay: 0, biasCorrection1: 0.1, biasCorrection2: 0.01 }
+    expect(adamStepNative(p, g, m, v, hyper)).toBe(true)
+    const held = m.dataSync()           // as a checkpoint writer would
+    const copy = Float32Array.from(held)
+    expect(adamStepNative(p, g, m, v, hyper)).toBe(true)
+    expect(held).toEqual(copy)
+    expect(m.dataSync()[0]).not.toBe(copy[0])
+    tf.dispose([p, m, v, g])
+  })
+
+  it('adamStepNative declines off the native backend', async () => {
+    await initBackend({ backend: 'cpu' })
+    const [p, m, v] = [1, 2, 3].map(i => tf.variable(tf.fill([2], i), false))
+    const g = tf.ones([2])
+    expect(adamStepNative(p, g, m, v, { learningRate: 0.1, beta1: 0.9, beta2: 0.99, epsilon: 1e-8, weightDecay: 0, biasCorrection1: 0.1, biasCorrection2: 0.01 })).toBe(false)
+    expect(Array.from(p.dataSync())).toEqual([1, 1])
+    tf.dispose([p, m, v, g])
+  })
+
   it.each(backends)('does not leak tensors over many steps on %s', async (backend) => {
     await initBackend({ backend, threads: 1 })
     const v = tf.variable(tf.zeros([8, 8]), true, `adam-leak-${backend}-${Math.random()}`)
-    const opt = new Adam(SETTINGS)
+    const opt = new AdamW(SETTINGS)
     const step = (): void => { const g = { [v.name]: tf.ones([8, 8]) }; opt.applyGradients(g); tf.dispose(Object.values(g)) }
     step()
     const before = tf.memory().numTensors
@@ -110,8 +134,8 @@ describe('Adam', () => {
   })
 
   it('rejects invalid settings and unknown variables with InvalidArgumentError', async () => {
-    expect(() => new Adam({ learningRate: -1 })).toThrow(expect.objectContaining({ name: 'InvalidArgumentError' }))
-    const opt = new Adam({ learningRate: 0.1 })
+    expect(() => new AdamW({ learningRate: -1 })).toThrow(expect.objectContaining({ name: 'InvalidArgumentError' }))
+    const opt = new AdamW({ learningRate: 0.1 })
     const g = tf.ones([2])
     expect(() => { opt.applyGradients({ 'no-such-variable': g }) }).toThrow(expect.objectContaining({ name: 'InvalidArgumentError' }))
     g.dispose()
