@@ -1,9 +1,13 @@
 import type { Command } from 'commander'
 import { registerData } from './data.js'
+import { registerTrain } from './train.js'
+import { registerSample } from './sample.js'
 
 /** Each command lives in its own file and adds itself to the program; order = help order. */
 export type RegisterCommand = (program: Command) => void
 
 export const commands: RegisterCommand[] = [
   registerData,
+  registerTrain,
+  registerSample,
 ]

@@ -2,11 +2,13 @@
  * Adam(W) whose whole state is named after the parameters (moments `adam.m.<name>`,
  * `adam.v.<name>`, plus the update count), so that a checkpoint restores it exactly. The bias
  * corrections are computed from the update count in float64, never accumulated in a tensor:
- * a resumed run applies bit-identical updates. The update is torch.optim.AdamW's:
+ * a resumed run applies bit-identical updates. On the native backend each update is the
+ * runtime's fused in-place step; elsewhere the same formula in tfjs ops (torch.optim.AdamW):
  *   m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;
  *   p = p (1 - lr wd) - (lr / bc1) m / (sqrt(v) / sqrt(bc2) + eps),   bc_i = 1 - b_i^n
  */
 import * as tf from '@tensorflow/tfjs'
+import { adamStepNative } from '../runtime/adam-step.js'
 import { ShapeMismatchError } from '../storage/checkpoint-errors.js'
 import type { Params } from '../model/params.js'
 import type { NamedTensor } from '../storage/safetensors.js'
@@ -42,12 +44,16 @@ export class Adam implements StepOptimizer {
     const { beta1: b1, beta2: b2, epsilon, weightDecay } = this.init
     const n = this.step + 1
     const lr = this.learningRate
-    const stepSize = lr / (1 - b1 ** n)
-    const invSqrtBc2 = 1 / Math.sqrt(1 - b2 ** n)
+    const bc1 = 1 - b1 ** n
+    const bc2 = 1 - b2 ** n
+    const hyper = { learningRate: lr, beta1: b1, beta2: b2, epsilon, weightDecay, biasCorrection1: bc1, biasCorrection2: bc2 }
+    const stepSize = lr / bc1
+    const invSqrtBc2 = 1 / Math.sqrt(bc2)
     tf.tidy(() => {
       for (const [name, g] of Object.entries(grads)) {
         const slot = this.byVariable.get(name)
         if (slot === undefined) throw new Error(`Adam: gradient for unknown variable ${name}`)
+        if (adamStepNative(slot.param, g, slot.m, slot.v, hyper)) continue
         const m = tf.add(tf.mul(slot.m, b1), tf.mul(g, 1 - b1))
         const v = tf.add(tf.mul(slot.v, b2), tf.mul(tf.square(g), 1 - b2))
         slot.m.assign(m)
