@@ -30,6 +30,9 @@ export const DEFAULT_LISTEN = ['/ip4/127.0.0.1/tcp/0']
 /** RPC frame bound for gossip: well above any protocol message cap, so oversized messages reach the validator and are scored. */
 export const MAX_GOSSIP_RPC_BYTES = 1 << 20
 
+/** Per-stream buffer of unread inbound data; storage bounds bitswap's in-flight blocks under it. */
+export const MAX_STREAM_READ_BUFFER_BYTES = 16 * 1024 * 1024
+
 export interface SwarmNetworkInit {
   /** Multiaddrs to listen on. @default DEFAULT_LISTEN */
   listen?: string[]
@@ -79,12 +82,19 @@ export function swarmLibp2pOptions (init: SwarmNetworkInit, components: SwarmLib
     addresses: { listen: listen.map(String), announce: announce.map(String) },
     transports: [tcp()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    // A bitswap reply carries several 1 MiB blocks on one stream and can arrive before the
+    // handler reads it; yamux's 4 MiB default buffer then aborts the stream and the fetch hangs.
+    streamMuxers: [yamux({ streamOptions: { maxReadBufferLength: MAX_STREAM_READ_BUFFER_BYTES } })],
     connectionGater: scopeGater(scope),
+    // The connection monitor and the DHT both ping over /ipfs/ping/1.0.0, whose default limit is
+    // one outbound stream per connection: the second ping fails and, by default, the monitor then
+    // aborts a healthy connection (js-libp2p #3463, #3464). Dead TCP connections still surface as
+    // socket errors and yamux keep-alive failures.
+    connectionMonitor: { abortConnectionOnPingFailure: false },
     peerDiscovery,
     services: {
       identify: identify(),
-      ping: ping(),
+      ping: ping({ maxOutboundStreams: 4, maxInboundStreams: 4 }),
       dht: kadDHT({
         protocol: DHT_PROTOCOL,
         // Every hddm peer answers DHT queries: swarms are small and peers are long-lived.

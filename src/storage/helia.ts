@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { withBitswap } from '@helia/bitswap'
 import { dagJson, type DAGJSON, type GetOptions as DagJsonGetOptions } from '@helia/dag-json'
-import { unixfs, type UnixFS } from '@helia/unixfs'
+import { unixfs, type CatOptions, type UnixFS } from '@helia/unixfs'
 import * as dagJsonCodec from '@ipld/dag-json'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { FsBlockstore } from 'blockstore-fs'
@@ -42,6 +42,14 @@ export interface StorageGetOptions extends StorageOptions {
   /** Only read the local blockstore; a missing block is BlockNotFoundError. */
   offline?: boolean
 }
+
+/**
+ * UnixFS leaves (1 MiB each) wanted at once. The exporter's default is unbounded, and a provider
+ * answers a whole wantlist on one bitswap stream, so a large file could outgrow the receiver's
+ * per-stream read buffer (16 MiB, see network/libp2p.ts) before bitswap starts reading: the
+ * stream is then dropped and the fetch hangs. 8 MiB in flight keeps well under it.
+ */
+const BLOCK_READ_CONCURRENCY = 8
 
 export interface StorageInit {
   /** Blocks go to `<dataDir>/blocks`, Helia's datastore (pins) to `<dataDir>/datastore`. */
@@ -86,7 +94,9 @@ export class Storage {
       blockstore: this.blockstore,
       datastore: this.datastore,
       codecs: [dagJsonCodec],
-      routers: [new SwarmRouter(this.components.libp2p)]
+      routers: [new SwarmRouter(this.components.libp2p)],
+      // Helia's debug logs go where the node's libp2p logs go (the `DEBUG=` namespaces).
+      logger: this.components.libp2p.logger
     })
     // withLibp2pLight would create a second libp2p node; the swarm already owns one, so we attach
     // it the same way (a `libp2p` property) and let bitswap find it there.
@@ -159,7 +169,13 @@ export class Storage {
   /** Streams a UnixFS file chunk by chunk; the size is checked against `maxBytes` before any data moves. */
   async * getStream (cid: CID, options: StorageGetOptions = {}): AsyncGenerator<Uint8Array> {
     const deadline = fetchDeadline(`file ${cid.toString()}`, options.signal, options.timeoutMs)
-    const fetchOptions = { signal: deadline.signal, offline: options.offline, providers: toProviders(options.providers) }
+    // `blockReadConcurrency` is passed through to ipfs-unixfs-exporter; CatOptions omits it.
+    const fetchOptions: CatOptions & { blockReadConcurrency: number } = {
+      signal: deadline.signal,
+      offline: options.offline,
+      providers: toProviders(options.providers),
+      blockReadConcurrency: BLOCK_READ_CONCURRENCY
+    }
     try {
       const stat = await this.unixfs().stat(cid, fetchOptions)
       if (stat.type === 'directory') throw new NotAFileError(`${cid.toString()} is a UnixFS directory`)

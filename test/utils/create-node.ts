@@ -37,7 +37,8 @@ export async function createTestNode (init: Partial<SwarmNodeInit> = {}): Promis
       await gossip.stop()
       await storage.stop()
       await swarm.stop()
-      if (init.dataDir === undefined) await rm(dataDir, { recursive: true, force: true })
+      // Retries: libp2p may still flush a peer-store write while the directory is being removed.
+      if (init.dataDir === undefined) await rm(dataDir, { recursive: true, force: true, maxRetries: 5 })
     }
   }
 }
