@@ -1,0 +1,120 @@
+/**
+ * Training-step throughput of the DiT expert on every CPU path, against PyTorch in the same run.
+ *
+ *   npm run bench test/bench/train-step.ts [-- --steps 5 --presets small,medium --batch 64]
+ *
+ * Each configuration runs in its own child process, one after the other (clean peak RSS, no
+ * two measurements sharing the cores): PyTorch (test/bench/dit_reference.py, Debian's
+ * python3-torch, 1 torch thread, OpenBLAS), native (cpu backend + hddm's kernels), wasm with 2
+ * and 1 threads, and the plain cpu backend for `small` (very slow: 1 measured step).
+ * A step is one expertTrainStep: flow-matching loss, backward, clipping, AdamW.
+ * "x PyTorch" is throughput relative to PyTorch: >= 1.0 means at least as fast.
+ * GFLOP/s counts the matmul FLOPs of forward + backward (3x forward), nothing else.
+ */
+import { spawnSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { loadMnist } from '../../src/data/mnist.js'
+import { flowMatching } from '../../src/diffusion/objectives/flow.js'
+import { EXPERT_PRESETS, tokenCount, type DiTConfig, type ExpertPresetName } from '../../src/model/config.js'
+import { DiT } from '../../src/model/dit.js'
+import { AdamW } from '../../src/runtime/adam.js'
+import { disposeBackend, initBackend, type BackendName } from '../../src/runtime/backend.js'
+import { expertTrainStep } from '../../src/training/train-step.js'
+
+interface Result { msPerStep: number, steps: number, loss: number, peakRssMB: number }
+interface Config { label: string, preset: ExpertPresetName, backend?: BackendName, threads?: number, steps: number, warmup: number }
+
+const PYTHON = '/usr/bin/python3'
+const SELF = fileURLToPath(import.meta.url)
+const REFERENCE = fileURLToPath(new URL('./dit_reference.py', import.meta.url))
+
+/** Matmul FLOPs of one forward pass (2 m k n per product). */
+function forwardFlops (c: DiTConfig, batch: number): number {
+  const D = c.hidden
+  const T = tokenCount(c)
+  const L = c.promptTokens
+  const mm = (m: number, k: number, n: number): number => 2 * m * k * n
+  const perBlock = mm(batch * T, D, 3 * D) + 4 * batch * T * T * D + mm(batch * T, D, D) +   // self-attention
+    mm(batch * T, D, D) + mm(batch * L, D, 2 * D) + 4 * batch * T * L * D + mm(batch * T, D, D) +  // cross-attention
+    mm(batch * T, D, c.mlpRatio * D) + mm(batch * T, c.mlpRatio * D, D)                         // MLP
+  const shared = mm(batch * T, c.patchSize ** 2 * c.channels, D) + mm(batch, 256, D) + mm(batch, D, D) + mm(batch, D, 6 * D) +
+    mm(batch * L, c.vocabSize, c.textDim) + mm(batch * L, c.textDim, D) + mm(batch * T, D, c.patchSize ** 2 * c.channels)
+  return shared + c.depth * perBlock
+}
+
+function median (xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
+}
+
+/** Child: time `steps` training steps after `warmup` on one backend. */
+async function child (backend: BackendName, preset: ExpertPresetName, threads: number, batch: number, steps: number, warmup: number): Promise<void> {
+  await initBackend({ backend, threads })
+  const config = EXPERT_PRESETS[preset]
+  const data = await loadMnist({ split: 'test' })
+  const pixels = data.width * data.height
+  const images = Float32Array.from(data.pixels.subarray(0, batch * pixels), p => p / 127.5 - 1)
+  const tokens = new Int32Array(batch * config.promptTokens).map((_, i) => i % config.vocabSize)
+  const model = new DiT(config, 0)
+  const optimizer = new AdamW({ learningRate: 1e-3 })
+  const times: number[] = []
+  let loss = NaN
+  for (let s = 0; s < warmup + steps; s++) {
+    const u = Float32Array.from({ length: batch }, (_, i) => ((i * 7919 + s * 104729) % 1000) / 1000)
+    const start = performance.now()
+    loss = expertTrainStep(model, flowMatching(), optimizer, { images, tokens }, { u, noiseSeed: s }).loss
+    if (s >= warmup) times.push(performance.now() - start)
+  }
+  const result: Result = { msPerStep: median(times), steps: times.length, loss, peakRssMB: process.resourceUsage().maxRSS / 1024 }
+  console.log(`RESULT ${JSON.stringify(result)}`)
+  optimizer.dispose()
+  model.dispose()
+  await disposeBackend()
+}
+
+function run (c: Config, batch: number): Result | string {
+  const out = c.backend === undefined
+    ? spawnSync(PYTHON, [REFERENCE, '--preset', c.preset, '--batch', String(batch), '--steps', String(c.steps), '--warmup', String(c.warmup)], { encoding: 'utf8' })
+    : spawnSync(process.execPath, ['--import', 'tsx', '--import', './src/polyfills.ts', SELF, '--child', c.backend, c.preset, String(c.threads), String(batch), String(c.steps), String(c.warmup)], { encoding: 'utf8', env: { ...process.env, HDDM_BACKEND: '' } })
+  const line = out.stdout.split('\n').map(l => l.replace(/^RESULT /, '')).reverse().find(l => l.startsWith('{"msPerStep"'))
+  if (line === undefined) return `failed: ${(out.stderr ?? '').trim().split('\n').slice(-1)[0] ?? out.status}`
+  return JSON.parse(line) as Result
+}
+
+async function main (): Promise<void> {
+  const args = process.argv.slice(2)
+  if (args[0] === '--child') {
+    const [, backend, preset, threads, batch, steps, warmup] = args
+    await child(backend as BackendName, preset as ExpertPresetName, Number(threads), Number(batch), Number(steps), Number(warmup))
+    return
+  }
+  const option = (name: string, fallback: string): string => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : fallback }
+  const steps = Number(option('steps', '5'))
+  const batch = Number(option('batch', '64'))
+  const presets = option('presets', 'small,medium').split(',') as ExpertPresetName[]
+  const torch = existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import torch']).status === 0
+  console.log(`train-step benchmark: batch ${batch}, median of ${steps} steps after 2 warm-up steps${torch ? '' : ' (python3-torch not installed: no PyTorch reference)'}`)
+  console.log('| preset | path | ms/step | steps/s | GFLOP/s | x PyTorch | peak RSS MB |')
+  console.log('|---|---|---|---|---|---|---|')
+  for (const preset of presets) {
+    const configs: Config[] = [
+      ...(torch ? [{ label: 'PyTorch 1 thread + OpenBLAS', preset, steps, warmup: 2 }] : []),
+      { label: 'native (cpu + hddm kernels)', preset, backend: 'native', threads: 2, steps, warmup: 2 },
+      { label: 'wasm, 2 threads', preset, backend: 'wasm', threads: 2, steps, warmup: 2 },
+      { label: 'wasm, 1 thread', preset, backend: 'wasm', threads: 1, steps, warmup: 2 },
+      ...(preset === 'small' ? [{ label: 'cpu (pure JS)', preset, backend: 'cpu' as const, threads: 1, steps: 1, warmup: 1 }] : [])
+    ]
+    const gflop = 3 * forwardFlops(EXPERT_PRESETS[preset], batch) / 1e9
+    let reference: number | undefined
+    for (const c of configs) {
+      const r = run(c, batch)
+      if (typeof r === 'string') { console.log(`| ${preset} | ${c.label} | ${r} | | | | |`); continue }
+      if (c.backend === undefined) reference = r.msPerStep
+      const ratio = reference !== undefined ? (reference / r.msPerStep).toFixed(2) : '-'
+      console.log(`| ${preset} | ${c.label} | ${r.msPerStep.toFixed(0)} | ${(1000 / r.msPerStep).toFixed(2)} | ${(gflop / r.msPerStep * 1000).toFixed(1)} | ${ratio} | ${r.peakRssMB.toFixed(0)} |`)
+    }
+  }
+}
+
+await main()
