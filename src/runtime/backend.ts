@@ -44,6 +44,8 @@ export interface BackendInfo {
 
 /** The pthread pool of the wasm build has 8 workers; more would need workers the shim cannot make. */
 const MAX_THREADS = 8
+/** The threads shim patches internals of exactly this bundle. */
+const WASM_SHIM_VERSION = '4.22.0'
 const AUTO_ORDER: BackendName[] = ['tensorflow-gpu', 'tensorflow', 'native', 'wasm', 'cpu']
 
 let current: { info: BackendInfo, teardown: () => void } | undefined
@@ -142,12 +144,16 @@ async function startWasm (threads: number): Promise<Started> {
   const wasm = await import('@tensorflow/tfjs-backend-wasm')
   const factory = tf.findBackendFactory('wasm')
   let note: string | undefined
-  if (threads > 1) {
+  if (threads > 1 && wasm.version_wasm !== WASM_SHIM_VERSION) {
+    note = `wasm threads need @tensorflow/tfjs-backend-wasm ${WASM_SHIM_VERSION} (found ${wasm.version_wasm}), using 1 thread`
+  } else if (threads > 1 && typeof SharedArrayBuffer === 'undefined') {
+    note = 'wasm threads need SharedArrayBuffer, using 1 thread'
+  } else if (threads > 1) {
     tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true)
     wasm.setThreadsCount(threads)
     const ok = await withWasmThreadsShim(threads, async () => await tf.setBackend('wasm')).catch(() => false)
     if (ok) return { threads: wasm.getThreadsCount(), teardown: () => { removeWasm(factory) } }
-    note = 'wasm threads unavailable, using 1 thread'
+    note = 'wasm threads failed to start, using 1 thread'
     // A failed threaded start may leave a half-made backend: start over from the registration.
     removeWasm(factory)
   }
