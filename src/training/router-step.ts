@@ -1,0 +1,45 @@
+/**
+ * One optimisation step of the router: flow-matching noising of clean images at caller-drawn
+ * times, softmax cross-entropy of the router's logits against each image's cluster, global-norm
+ * clipping, the optimizer update. As for experts, all randomness comes from the caller.
+ */
+import * as tf from '@tensorflow/tfjs'
+import type { Router } from '../model/router.js'
+import { clipGradients, type StepOptimizer, type StepResult } from './train-step.js'
+
+export interface RouterBatch {
+  /** [B, H, W, C] in [-1, 1]. */
+  images: Float32Array
+  /** [B] cluster of each image. */
+  clusters: Int32Array
+}
+
+export interface RouterStepRandomness {
+  /** Flow time t in [0, 1) per image (t = 1 is pure noise). */
+  t: Float32Array
+  noiseSeed: number
+}
+
+/** x_t = (1 - t) x0 + t eps: the states the router scores at sampling time. */
+export function flowNoised (x0: tf.Tensor4D, t: Float32Array, noiseSeed: number): tf.Tensor4D {
+  return tf.tidy(() => {
+    const eps = tf.randomNormal(x0.shape, 0, 1, 'float32', noiseSeed)
+    const tb = tf.tensor4d(t, [t.length, 1, 1, 1])
+    return tf.add(tf.mul(tf.sub(1, tb), x0), tf.mul(tb, eps)) as tf.Tensor4D
+  })
+}
+
+export function routerTrainStep (router: Router, optimizer: StepOptimizer, batch: RouterBatch, random: RouterStepRandomness, clipNorm = 1): StepResult {
+  const { imageSize, channels, numExperts } = router.config
+  const B = random.t.length
+  const { value, grads } = tf.variableGrads(() => tf.tidy(() => {
+    const x0 = tf.tensor4d(batch.images, [B, imageSize, imageSize, channels])
+    const logits = router.logits(flowNoised(x0, random.t, random.noiseSeed), tf.tensor1d(random.t))
+    return tf.losses.softmaxCrossEntropy(tf.oneHot(tf.tensor1d(batch.clusters, 'int32'), numExperts), logits) as tf.Scalar
+  }), router.trainableVariables())
+  const gradNorm = clipGradients(grads, clipNorm)
+  optimizer.applyGradients(grads)
+  const loss = value.dataSync()[0]
+  tf.dispose([value, ...Object.values(grads)])
+  return { loss, gradNorm }
+}

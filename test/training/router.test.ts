@@ -1,0 +1,39 @@
+import { describe, it, expect, beforeAll } from 'vitest'
+import * as tf from '@tensorflow/tfjs'
+import { trainRouter, routerCheckpoint } from '../../src/training/router-trainer.js'
+import { decodeCheckpoint, encodeCheckpoint } from '../../src/storage/checkpoint.js'
+import { useTrainingBackend } from '../utils/backend.js'
+import { mnistShards, type TestShards } from './fixtures.js'
+
+let data: TestShards
+beforeAll(async () => {
+  await useTrainingBackend()
+  data = await mnistShards(4, 3000)
+})
+
+describe('router training on real MNIST clusters (K=4)', () => {
+  it('beats the majority baseline at low noise after a short run, less so as noise grows', async () => {
+    const before = tf.memory().numTensors
+    const result = await trainRouter({ shards: data.train, heldOut: data.heldOut, preset: 'router-tiny', training: { steps: 150, batchSize: 32, learningRate: 2e-3, seed: 3 } })
+    const { buckets, majority } = result.evaluation!
+    expect(buckets).toHaveLength(5)
+    expect(result.pi.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 10)
+    const mean = (a: number[]): number => a.reduce((x, y) => x + y) / a.length
+    expect(mean(result.losses.slice(-20))).toBeLessThan(mean(result.losses.slice(0, 20)))
+    // Low noise: the clusters are visible, far above always answering the largest one.
+    expect(buckets[0].accuracy).toBeGreaterThan(majority + 0.2)
+    // Accuracy falls as noise hides the image.
+    expect(buckets[0].accuracy).toBeGreaterThan(buckets[4].accuracy)
+
+    const checkpoint = decodeCheckpoint(encodeCheckpoint(routerCheckpoint(result, 'router-tiny')))
+    expect(checkpoint.metadata).toMatchObject({ network: 'router', preset: 'router-tiny', step: 150 })
+    expect(checkpoint.metadata.config.numExperts).toBe(4)
+    result.router.dispose()
+    expect(tf.memory().numTensors).toBe(before)
+  })
+
+  it('rejects fewer than two clusters and unknown presets', async () => {
+    await expect(trainRouter({ shards: data.train.slice(0, 1), preset: 'router-tiny' })).rejects.toHaveProperty('name', 'InvalidArgumentError')
+    await expect(trainRouter({ shards: data.train, preset: 'router-huge' })).rejects.toHaveProperty('name', 'InvalidArgumentError')
+  })
+})
