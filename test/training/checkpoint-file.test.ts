@@ -1,0 +1,32 @@
+import { describe, it, expect } from 'vitest'
+import { readdir, readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { readCheckpointFile, writeFileAtomic } from '../../src/training/checkpoint-file.js'
+import { withTempDir } from './fixtures.js'
+
+describe('checkpoint files', () => {
+  it('replaces a file atomically and leaves no temporary files behind', async () => {
+    await withTempDir(async dir => {
+      const path = join(dir, 'checkpoint.safetensors')
+      await writeFileAtomic(path, new Uint8Array([1, 2, 3]))
+      await writeFileAtomic(path, new Uint8Array([4, 5]))
+      expect([...await readFile(path)]).toEqual([4, 5])
+      expect(await readdir(dir)).toEqual(['checkpoint.safetensors'])
+    })
+  })
+
+  it('a failed write keeps the previous file and cleans up', async () => {
+    await withTempDir(async dir => {
+      await expect(writeFileAtomic(join(dir, 'missing-dir', 'c.safetensors'), new Uint8Array(4))).rejects.toHaveProperty('code', 'ENOENT')
+      expect(await readdir(dir)).toEqual([])
+    })
+  })
+
+  it('reading a missing file is CheckpointNotFoundError, garbage is CorruptCheckpointError', async () => {
+    await withTempDir(async dir => {
+      await expect(readCheckpointFile(join(dir, 'nope.safetensors'))).rejects.toHaveProperty('name', 'CheckpointNotFoundError')
+      await writeFile(join(dir, 'bad.safetensors'), new Uint8Array(32).fill(255))
+      await expect(readCheckpointFile(join(dir, 'bad.safetensors'))).rejects.toHaveProperty('name', 'CorruptCheckpointError')
+    })
+  })
+})
