@@ -2,6 +2,7 @@ import type { Command } from 'commander'
 import { registerData } from './data.js'
 import { registerTrain } from './train.js'
 import { registerSample } from './sample.js'
+import { registerBootstrap } from './bootstrap.js'
 
 /** Each command lives in its own file and adds itself to the program; order = help order. */
 export type RegisterCommand = (program: Command) => void
@@ -10,4 +11,5 @@ export const commands: RegisterCommand[] = [
   registerData,
   registerTrain,
   registerSample,
+  registerBootstrap,
 ]
