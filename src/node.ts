@@ -23,6 +23,7 @@ import { silentLogger, type Logger } from './logger.js'
 import { createGossip, type Gossip } from './network/gossip.js'
 import { createSwarmNode, type ServiceStatus, type SwarmNode, type SwarmNodeInit } from './network/swarm-node.js'
 import { createStorage, type Storage } from './storage/helia.js'
+import { dialBootstrap, parseBootstrap } from './node/bootstrap-dial.js'
 import { NodeNotStartedError } from './node/errors.js'
 import { createRun, parseRunId, readManifestFile, resolveRun, type RunCreationProgressEvents } from './node/run-creation.js'
 import { RunState } from './node/run-state.js'
@@ -85,12 +86,17 @@ export class HddmNode extends TypedEventEmitter<HddmNodeEvents> {
     this.setStatus('starting')
     try {
       const { dataDir, logger } = this.init
-      this.swarm = createSwarmNode({ ...this.init, dataDir, logger })
+      const bootstrap = this.init.bootstrap ?? []
+      parseBootstrap(bootstrap)
+      this.swarm = createSwarmNode({ ...this.init, bootstrap: [], dataDir, logger })
       await this.swarm.start()
       this.storage = createStorage({ dataDir, logger }, { libp2p: this.swarm.libp2p })
       await this.storage.start()
       this.gossip = createGossip({ logger }, { pubsub: this.swarm.pubsub, peerId: this.swarm.peerId })
       await this.gossip.start()
+      if (bootstrap.length > 0 && await dialBootstrap(this.swarm.libp2p, bootstrap, this.log) === 0) {
+        this.log.warn('no bootstrap peer reachable; waiting for peers to dial in', { bootstrap })
+      }
       const { runId, manifest, created } = await this.openRun(this.storage)
       this.safeDispatchEvent('run', { detail: { runId, created } })
       const self = this.swarm.peerId.toString()
@@ -154,6 +160,7 @@ export class HddmNode extends TypedEventEmitter<HddmNodeEvents> {
   private async teardown (): Promise<void> {
     const steps: Array<[string, () => Promise<void> | void]> = [
       ['task loop', async () => { await this.loop?.stop() }],
+      ['trainer', async () => { await this.init.trainer?.stop?.() }],
       ['run topic', () => { this.state?.stop() }],
       ['gossip', async () => { await this.gossip?.stop() }],
       ['storage', async () => { await this.storage?.stop() }],

@@ -18,3 +18,9 @@ export class TaskDataMismatchError extends HddmError {
   static override name = 'TaskDataMismatchError'
   override name = 'TaskDataMismatchError'
 }
+
+/** A task kind this node cannot train (yet): it leaves such tasks to peers that can. */
+export class UnsupportedTaskError extends HddmError {
+  static override name = 'UnsupportedTaskError'
+  override name = 'UnsupportedTaskError'
+}

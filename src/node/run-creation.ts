@@ -91,10 +91,10 @@ export async function createRun (manifest: RunManifest, store: RunStore, options
   // The run id is defined over the canonical encoding; Helia's dag-json must agree with it or
   // peers would fetch a manifest under a CID nobody announced.
   if (stored.toString() !== runId.toString()) throw new InvalidManifestError(`stored manifest CID ${stored.toString()} differs from run id ${runId.toString()}`)
+  // In the background: a lone creator has no DHT peers yet (a provide would wait for its
+  // timeout), and bitswap serves the blocks to connected peers without it.
   for (const cid of [runId, ...resolvedShards.flatMap(s => [s.train, s.heldOut])]) {
-    await store.provide(cid, { signal: options.signal, timeoutMs: 5_000 }).catch(() => {
-      // A lone creator has no DHT peers yet; bitswap still serves the blocks to whoever connects.
-    })
+    store.provide(cid, { timeoutMs: 30_000 }).catch(() => {})
   }
   options.onProgress?.(new CustomProgressEvent('hddm:run:created', { runId }))
   return { runId, manifest: resolved }

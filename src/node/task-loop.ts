@@ -115,9 +115,9 @@ export class TaskLoop extends TypedEventEmitter<TaskLoopEvents> {
       if (signal.aborted) throw new AbortError()
       const now = state.now()
       const tasks = state.manifest.tasks
-      if (tasks.every((t) => state.lastCheckpoint(t.id)?.final === true)) return undefined
+      if (tasks.every((t) => state.lastCheckpoint(t.id)?.final === true || !this.c.trainer.supports(t))) return undefined
       const free = new Set(state.table.freeTasks(now))
-      const eligible = tasks.filter((t) => free.has(t.id) && state.lastCheckpoint(t.id)?.final !== true &&
+      const eligible = tasks.filter((t) => free.has(t.id) && state.lastCheckpoint(t.id)?.final !== true && this.c.trainer.supports(t) &&
         (this.avoid.get(t.id) ?? 0) <= now && this.inputsReady(t))
       if (eligible.length > 0) {
         // A task this node already has local progress on comes first: that is the restart case.
@@ -194,8 +194,9 @@ export class TaskLoop extends TypedEventEmitter<TaskLoopEvents> {
         }
       })
       if (result.completed) {
-        publish(request, result.path, result.step, true)
         await publishing
+        // Not through the queue: a final checkpoint that cannot be announced fails the task.
+        await this.publish(task, request, result.path, true)
         this.completed++
         this.emitTask(task.id, 'done')
       } else if (lost.signal.aborted && !signal.aborted) {
@@ -222,9 +223,9 @@ export class TaskLoop extends TypedEventEmitter<TaskLoopEvents> {
   private async publish (task: RunTask, request: TaskTrainRequest, path: string, final: boolean): Promise<void> {
     const exported = await this.c.trainer.export(request, path, final)
     const cid = await this.c.storage.addBytes(exported.bytes)
-    // Peers that are not connected to us find the checkpoint through the swarm DHT; a failed
-    // provide only makes that slower (they can still ask us by peer id), so it does not block.
-    await this.c.storage.provide(cid, { timeoutMs: 10_000 }).catch(() => { this.log.debug('provide failed', { cid: cid.toString() }) })
+    // Peers that are not connected to us find the checkpoint through the swarm DHT. The
+    // announcement does not wait for it: fetchers pass our peer id as a provider anyway.
+    this.c.storage.provide(cid, { timeoutMs: 30_000 }).catch(() => { this.log.debug('provide failed', { cid: cid.toString() }) })
     const body = { task: task.id, cid: cid.toString(), step: exported.step, final, heldOutLoss: exported.heldOutLoss }
     await this.c.state.checkpoint(body)
     this.log.info('checkpoint announced', body)

@@ -71,6 +71,8 @@ export interface CheckpointExport {
 }
 
 export interface TaskTrainer {
+  /** Whether this trainer can train the task at all; the node never claims tasks it cannot train. */
+  supports: (task: RunTask) => boolean
   /** Trains until the task's budget is spent or the signal aborts. */
   train: (request: TaskTrainRequest, options?: TaskTrainOptions) => Promise<TaskTrainResult>
   /** The newest resumable checkpoint in a task directory, if any. */
@@ -80,4 +82,6 @@ export interface TaskTrainer {
    * peer that takes the task over continues it exactly), final ones are the publishable export.
    */
   export: (request: TaskTrainRequest, path: string, final: boolean, options?: AbortOptions) => Promise<CheckpointExport>
+  /** Frees the trainer's resources (its worker thread); the node calls it after the task loop stopped. */
+  stop?: () => Promise<void>
 }

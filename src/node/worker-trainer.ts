@@ -1,0 +1,164 @@
+/**
+ * The node's TaskTrainer over src/training's worker-thread Trainer: a manifest task becomes an
+ * expert job (the run's preset and budget, a per-task seed), checkpoints stay in the task's
+ * directory, and what is announced is the resumable file while training and the publishable
+ * export at the end.
+ */
+import { createHash } from 'node:crypto'
+import { open, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { AbortError } from '../errors.js'
+import { silentLogger, type Logger } from '../logger.js'
+import { CustomProgressEvent } from '../progress.js'
+import { decodeCheckpoint, encodeCheckpoint } from '../storage/checkpoint.js'
+import { publishableCheckpoint } from '../training/expert-checkpoint.js'
+import { CHECKPOINT_FILE, type ExpertJob, type TrainResult } from '../training/expert-run.js'
+import { createTrainer, type Trainer } from '../training/trainer.js'
+import { UnsupportedTaskError } from './errors.js'
+import { heldOutLossOffThread } from './held-out-thread.js'
+import type { CheckpointExport, LocalCheckpoint, TaskTrainer, TaskTrainOptions, TaskTrainRequest, TaskTrainResult } from './task-trainer.js'
+import type { BackendChoice } from '../runtime/backend.js'
+import type { RunTask } from '../protocol/run-manifest.js'
+
+export interface WorkerTaskTrainerInit {
+  /** The worker's tfjs backend. @default 'auto' */
+  backend?: BackendChoice
+  threads?: number
+  /** Backend of the held-out evaluation thread; small models evaluate fine on cpu. @default 'cpu' */
+  evalBackend?: BackendChoice
+  logger?: Logger
+}
+
+export class WorkerTaskTrainer implements TaskTrainer {
+  private readonly init: WorkerTaskTrainerInit
+  private readonly log: Logger
+  private trainer?: Trainer
+
+  constructor (init: WorkerTaskTrainerInit = {}) {
+    this.init = init
+    this.log = (init.logger ?? silentLogger).child('trainer')
+  }
+
+  supports (task: RunTask): boolean {
+    return task.kind === 'expert'
+  }
+
+  async train (request: TaskTrainRequest, options: TaskTrainOptions = {}): Promise<TaskTrainResult> {
+    const job = await expertJob(request)
+    const trainer = await this.worker()
+    let last: TrainResult | undefined
+    try {
+      const result = await trainer.run(job, {
+        signal: options.signal,
+        onProgress: (evt) => {
+          if (evt.type === 'hddm:train:step') {
+            const { step, steps, loss, imagesPerSecond, etaSeconds } = evt.detail
+            options.onProgress?.(new CustomProgressEvent('hddm:train:step', { step, totalSteps: steps, loss, imagesPerSecond, etaSeconds }))
+          } else if (evt.type === 'hddm:train:checkpoint') {
+            options.onProgress?.(new CustomProgressEvent('hddm:train:checkpoint', { ...evt.detail, final: evt.detail.step >= job.training!.steps! }))
+          } else {
+            last = evt.detail
+          }
+        }
+      })
+      return { step: result.step, path: result.path, completed: !result.aborted }
+    } catch (err) {
+      // An abort still leaves a last checkpoint (the worker writes it before it reports).
+      if ((err as Error).name === AbortError.name && last !== undefined) return { step: last.step, path: last.path, completed: false }
+      throw err
+    }
+  }
+
+  async latest (dir: string): Promise<LocalCheckpoint | undefined> {
+    const path = join(dir, CHECKPOINT_FILE)
+    const step = await readCheckpointStep(path)
+    return step === undefined ? undefined : { path, step }
+  }
+
+  async export (request: TaskTrainRequest, path: string, final: boolean): Promise<CheckpointExport> {
+    const bytes = await readFile(path)
+    const checkpoint = decodeCheckpoint(bytes)
+    const heldOut = request.shards[0].heldOut
+    const started = performance.now()
+    const heldOutLoss = await heldOutLossOffThread({ checkpoint: bytes, heldOut, evaluation: request.manifest.eval, backend: this.init.evalBackend ?? 'cpu' })
+    this.log.debug('held-out loss', { task: request.task.id, step: checkpoint.metadata.step, heldOutLoss, ms: Math.round(performance.now() - started) })
+    return {
+      bytes: final ? encodeCheckpoint(publishableCheckpoint(checkpoint)) : bytes,
+      step: checkpoint.metadata.step,
+      heldOutLoss
+    }
+  }
+
+  async stop (): Promise<void> {
+    await this.trainer?.stop()
+    this.trainer = undefined
+  }
+
+  private async worker (): Promise<Trainer> {
+    if (this.trainer === undefined) {
+      const trainer = createTrainer({ backend: this.init.backend, threads: this.init.threads, logger: this.init.logger })
+      await trainer.start()
+      this.trainer = trainer
+    }
+    return this.trainer
+  }
+}
+
+export function createWorkerTaskTrainer (init: WorkerTaskTrainerInit = {}): WorkerTaskTrainer {
+  return new WorkerTaskTrainer(init)
+}
+
+async function expertJob (request: TaskTrainRequest): Promise<ExpertJob> {
+  const { task, manifest } = request
+  if (task.kind !== 'expert') throw new UnsupportedTaskError(`task ${task.id}: router training is not available in this version`)
+  const budget = manifest.training.expert
+  return {
+    shard: request.shards[0].train,
+    preset: manifest.model.expert,
+    objective: task.objective,
+    training: {
+      steps: budget.steps,
+      batchSize: budget.batchSize,
+      learningRate: budget.lr,
+      warmupSteps: budget.warmupSteps,
+      checkpointEvery: budget.checkpointEvery,
+      emaDecay: budget.emaDecay,
+      promptDropout: budget.promptDropout,
+      seed: taskSeed(manifest.seed, task.id)
+    },
+    outDir: request.dir,
+    resume: request.resumeFrom === undefined ? undefined : await readFile(request.resumeFrom),
+    init: request.initFrom === undefined ? undefined : await readFile(request.initFrom),
+    timeInput: task.init?.timeMap === 'round' ? 'ddpm-naive' : 'ddpm-snr',
+    run: request.runId
+  }
+}
+
+/** Each task trains with its own seed, derived from the run's, so anyone re-running it gets the same stream. */
+export function taskSeed (runSeed: number, task: string): number {
+  return createHash('sha256').update(`${runSeed}/${task}`).digest().readUInt32BE(0) >>> 1
+}
+
+/** The step in a checkpoint's header, read without loading its tensors; undefined if absent or unreadable. */
+async function readCheckpointStep (path: string): Promise<number | undefined> {
+  let file
+  try {
+    file = await open(path, 'r')
+  } catch {
+    return undefined
+  }
+  try {
+    const prefix = Buffer.alloc(8)
+    await file.read(prefix, 0, 8, 0)
+    const length = Number(prefix.readBigUInt64LE(0))
+    if (length <= 0 || length > 16 * 1024 * 1024) return undefined
+    const header = Buffer.alloc(length)
+    await file.read(header, 0, length, 8)
+    const metadata = JSON.parse(JSON.parse(header.toString('utf8')).__metadata__?.hddm ?? 'null') as { step?: unknown } | null
+    return typeof metadata?.step === 'number' ? metadata.step : undefined
+  } catch {
+    return undefined
+  } finally {
+    await file.close()
+  }
+}

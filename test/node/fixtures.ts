@@ -1,0 +1,43 @@
+import { mkdtemp, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { readManifestFile } from '../../src/node/run-creation.js'
+import { parseRunManifest, type RunManifest, type RunManifestInput } from '../../src/protocol/run-manifest.js'
+
+export interface TinyRunOptions {
+  name?: string
+  steps?: number
+  checkpointEvery?: number
+  leaseMs?: number
+  images?: number
+}
+
+/**
+ * The default run cut down for tests: a few hundred images, a short budget, a short lease and a
+ * cheap held-out evaluation. `name` makes distinct runs (distinct run ids) from the same data.
+ */
+export async function tinyRun (options: TinyRunOptions = {}): Promise<RunManifest> {
+  const { manifest } = await readManifestFile('manifests/default.json')
+  const budget = { ...manifest.training.expert, steps: options.steps ?? 12, batchSize: 16, warmupSteps: 2, checkpointEvery: options.checkpointEvery ?? 4 }
+  const input: RunManifestInput = {
+    ...manifest,
+    name: options.name ?? 'node-test',
+    dataset: { kind: 'mnist', heldOutFraction: 0.05, limit: options.images ?? 600 },
+    clustering: { ...manifest.clustering, fineCentroids: 16 },
+    training: { expert: budget, router: { ...manifest.training.router, steps: budget.steps, batchSize: 16, checkpointEvery: budget.checkpointEvery } },
+    leaseMs: options.leaseMs ?? 5000,
+    eval: { ...manifest.eval, heldOutBatches: 1, batchSize: 16 }
+  }
+  return parseRunManifest(input)
+}
+
+/** Writes a manifest to a temp file, for the CLI. */
+export async function writeManifest (manifest: RunManifest): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'hddm-manifest-'))
+  const path = join(dir, `${manifest.name}.json`)
+  await writeFile(path, JSON.stringify(manifest, null, 2))
+  return path
+}
+
+/** Short protocol timings so that tests claim, settle and renew in about a second. */
+export const FAST_LOOP = { settleMs: 600, beaconMs: 1000, syncMs: 300 }

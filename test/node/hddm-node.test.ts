@@ -1,0 +1,73 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { allFinite, decodeCheckpoint } from '../../src/storage/checkpoint.js'
+import { createHddmNode, type HddmNode, type HddmNodeStatus } from '../../src/node.js'
+import { createWorkerTaskTrainer } from '../../src/node/worker-trainer.js'
+import { FAST_LOOP, tinyRun } from './fixtures.js'
+
+const expertTasks = (node: HddmNode): string[] => node.manifest.tasks.filter((t) => t.kind === 'expert').map((t) => t.id)
+
+async function waitFor (predicate: () => boolean, what: string, timeoutMs = 150_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 200))
+  }
+}
+
+describe('HddmNode: two contributors train every expert task of a run (in-process, TCP on 127.0.0.1)', () => {
+  const dirs: string[] = []
+  const nodes: HddmNode[] = []
+  afterAll(async () => {
+    for (const node of nodes) await node.stop()
+    for (const dir of dirs) await rm(dir, { recursive: true, force: true })
+  }, 60_000)
+
+  it('claims distinct tasks, announces final checkpoints by CID, and the other node fetches and verifies them', { timeout: 200_000 }, async () => {
+    const manifest = await tinyRun({ name: 'hddm-node-test' })
+    const dirA = await mkdtemp(join(tmpdir(), 'hddm-a-'))
+    const dirB = await mkdtemp(join(tmpdir(), 'hddm-b-'))
+    dirs.push(dirA, dirB)
+    const net = { listen: ['/ip4/127.0.0.1/tcp/0'], scope: 'loopback' as const, heartbeatIntervalMs: 200 }
+    const a = createHddmNode({ ...net, dataDir: dirA, source: { manifest }, trainer: createWorkerTaskTrainer({ backend: 'auto' }), loop: FAST_LOOP })
+    const statuses: HddmNodeStatus[] = []
+    a.addEventListener('status', (e) => statuses.push(e.detail))
+    nodes.push(a)
+    await a.start()
+    expect(a.status).toBe('started')
+
+    const b = createHddmNode({ ...net, dataDir: dirB, bootstrap: [a.multiaddrs()[0]], source: { run: a.runId }, trainer: createWorkerTaskTrainer({ backend: 'auto' }), loop: FAST_LOOP })
+    nodes.push(b)
+    const trainedBy = new Map<string, string>()
+    for (const node of [a, b]) {
+      node.addEventListener('task', (e) => { if (e.detail.phase === 'training') trainedBy.set(e.detail.task, node.peerId) })
+    }
+    await b.start()
+    expect(b.runId).toBe(a.runId)
+
+    const finals = (node: HddmNode): number => node.coverage().filter((row) => row.checkpoint?.final === true).length
+    await waitFor(() => finals(a) === 4 && finals(b) === 4, 'final checkpoints of the 4 experts on both nodes')
+    // Both contributors trained: the rendezvous choice spread them over tasks.
+    expect(new Set(trainedBy.values()).size).toBe(2)
+
+    for (const task of expertTasks(b)) {
+      const row = b.coverage().find((r) => r.task === task)!
+      const announcedBy = row.checkpoint!.peer
+      const fetcher = announcedBy === a.peerId ? b : a
+      const { CID } = await import('multiformats/cid')
+      const checkpoint = decodeCheckpoint(await fetcher.blocks.getBytes(CID.parse(row.checkpoint!.cid), { timeoutMs: 30_000, providers: [announcedBy] }))
+      expect(checkpoint.metadata.network).toBe('expert')
+      expect(checkpoint.metadata.step).toBe(manifest.training.expert.steps)
+      expect(checkpoint.metadata.run).toBe(a.runId)
+      expect(allFinite(checkpoint.tensors)).toBe(true)
+      // The final export carries only the weights to sample with.
+      expect([...checkpoint.tensors.keys()].some((name) => name.startsWith('raw.') || name.startsWith('adam.'))).toBe(false)
+      expect(row.checkpoint!.heldOutLoss).toBeGreaterThan(0)
+    }
+
+    await a.stop()
+    expect(statuses).toEqual(['starting', 'started', 'stopping', 'stopped'])
+  })
+})
