@@ -196,6 +196,7 @@ export class TaskLoop extends TypedEventEmitter<TaskLoopEvents> {
       if (result.completed) {
         await publishing
         // Not through the queue: a final checkpoint that cannot be announced fails the task.
+        if (result.path === undefined) throw new TypeError('a completed training run must leave its checkpoint')
         await this.publish(task, request, result.path, true)
         this.completed++
         this.emitTask(task.id, 'done')
@@ -203,7 +204,7 @@ export class TaskLoop extends TypedEventEmitter<TaskLoopEvents> {
         this.emitTask(task.id, 'lost-lease')
       } else {
         // Stopping: the trainer wrote a last checkpoint; announce it so a successor resumes from it.
-        publish(request, result.path, result.step, false)
+        if (result.path !== undefined) publish(request, result.path, result.step, false)
         await publishing
         this.emitTask(task.id, 'stopped')
       }

@@ -51,8 +51,8 @@ export interface TaskTrainOptions extends AbortOptions, ProgressOptions<TaskTrai
 
 export interface TaskTrainResult {
   step: number
-  /** The last checkpoint written (on abort too: the trainer writes one before it returns). */
-  path: string
+  /** The last checkpoint written (experts write one on abort too; an aborted router has none). */
+  path?: string
   /** False when the run was aborted before its budget was spent. */
   completed: boolean
 }

@@ -16,6 +16,7 @@ import { CHECKPOINT_FILE, type ExpertJob, type TrainResult } from '../training/e
 import { createTrainer, type Trainer } from '../training/trainer.js'
 import { UnsupportedTaskError } from './errors.js'
 import { heldOutLossOffThread } from './held-out-thread.js'
+import { ROUTER_FILE, routerHeldOutError, trainRouterTask } from './router-task.js'
 import type { CheckpointExport, LocalCheckpoint, TaskTrainer, TaskTrainOptions, TaskTrainRequest, TaskTrainResult } from './task-trainer.js'
 import type { BackendChoice } from '../runtime/backend.js'
 import type { RunTask } from '../protocol/run-manifest.js'
@@ -40,10 +41,11 @@ export class WorkerTaskTrainer implements TaskTrainer {
   }
 
   supports (task: RunTask): boolean {
-    return task.kind === 'expert'
+    return task.kind === 'expert' || task.kind === 'router'
   }
 
   async train (request: TaskTrainRequest, options: TaskTrainOptions = {}): Promise<TaskTrainResult> {
+    if (request.task.kind === 'router') return await trainRouterTask(request, this.init.backend ?? 'auto', options)
     const job = await expertJob(request)
     const trainer = await this.worker()
     let last: TrainResult | undefined
@@ -70,14 +72,17 @@ export class WorkerTaskTrainer implements TaskTrainer {
   }
 
   async latest (dir: string): Promise<LocalCheckpoint | undefined> {
-    const path = join(dir, CHECKPOINT_FILE)
-    const step = await readCheckpointStep(path)
-    return step === undefined ? undefined : { path, step }
+    for (const path of [join(dir, CHECKPOINT_FILE), join(dir, ROUTER_FILE)]) {
+      const step = await readCheckpointStep(path)
+      if (step !== undefined) return { path, step }
+    }
+    return undefined
   }
 
   async export (request: TaskTrainRequest, path: string, final: boolean): Promise<CheckpointExport> {
     const bytes = await readFile(path)
     const checkpoint = decodeCheckpoint(bytes)
+    if (checkpoint.metadata.network === 'router') return { bytes, step: checkpoint.metadata.step, heldOutLoss: routerHeldOutError(checkpoint) }
     const heldOut = request.shards[0].heldOut
     const started = performance.now()
     const heldOutLoss = await heldOutLossOffThread({ checkpoint: bytes, heldOut, evaluation: request.manifest.eval, backend: this.init.evalBackend ?? 'cpu' })

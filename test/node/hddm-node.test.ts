@@ -7,7 +7,6 @@ import { createHddmNode, type HddmNode, type HddmNodeStatus } from '../../src/no
 import { createWorkerTaskTrainer } from '../../src/node/worker-trainer.js'
 import { FAST_LOOP, tinyRun } from './fixtures.js'
 
-const expertTasks = (node: HddmNode): string[] => node.manifest.tasks.filter((t) => t.kind === 'expert').map((t) => t.id)
 
 async function waitFor (predicate: () => boolean, what: string, timeoutMs = 150_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
@@ -17,7 +16,7 @@ async function waitFor (predicate: () => boolean, what: string, timeoutMs = 150_
   }
 }
 
-describe('HddmNode: two contributors train every expert task of a run (in-process, TCP on 127.0.0.1)', () => {
+describe('HddmNode: two contributors train every task of a run (in-process, TCP on 127.0.0.1)', () => {
   const dirs: string[] = []
   const nodes: HddmNode[] = []
   afterAll(async () => {
@@ -26,7 +25,7 @@ describe('HddmNode: two contributors train every expert task of a run (in-proces
   }, 60_000)
 
   it('claims distinct tasks, announces final checkpoints by CID, and the other node fetches and verifies them', { timeout: 200_000 }, async () => {
-    const manifest = await tinyRun({ name: 'hddm-node-test' })
+    const manifest = await tinyRun({ name: 'hddm-node-test', checkpointEvery: 6 })
     const dirA = await mkdtemp(join(tmpdir(), 'hddm-a-'))
     const dirB = await mkdtemp(join(tmpdir(), 'hddm-b-'))
     dirs.push(dirA, dirB)
@@ -48,18 +47,18 @@ describe('HddmNode: two contributors train every expert task of a run (in-proces
     expect(b.runId).toBe(a.runId)
 
     const finals = (node: HddmNode): number => node.coverage().filter((row) => row.checkpoint?.final === true).length
-    await waitFor(() => finals(a) === 4 && finals(b) === 4, 'final checkpoints of the 4 experts on both nodes')
+    await waitFor(() => finals(a) === 5 && finals(b) === 5, 'final checkpoints of the 4 experts and the router on both nodes')
     // Both contributors trained: the rendezvous choice spread them over tasks.
     expect(new Set(trainedBy.values()).size).toBe(2)
 
-    for (const task of expertTasks(b)) {
-      const row = b.coverage().find((r) => r.task === task)!
+    for (const task of b.manifest.tasks) {
+      const row = b.coverage().find((r) => r.task === task.id)!
       const announcedBy = row.checkpoint!.peer
       const fetcher = announcedBy === a.peerId ? b : a
       const { CID } = await import('multiformats/cid')
       const checkpoint = decodeCheckpoint(await fetcher.blocks.getBytes(CID.parse(row.checkpoint!.cid), { timeoutMs: 30_000, providers: [announcedBy] }))
-      expect(checkpoint.metadata.network).toBe('expert')
-      expect(checkpoint.metadata.step).toBe(manifest.training.expert.steps)
+      expect(checkpoint.metadata.network).toBe(task.kind)
+      expect(checkpoint.metadata.step).toBe(manifest.training[task.kind].steps)
       expect(checkpoint.metadata.run).toBe(a.runId)
       expect(allFinite(checkpoint.tensors)).toBe(true)
       // The final export carries only the weights to sample with.
