@@ -91,6 +91,9 @@ export function swarmLibp2pOptions (init: SwarmNetworkInit, components: SwarmLib
     // aborts a healthy connection (js-libp2p #3463, #3464). Dead TCP connections still surface as
     // socket errors and yamux keep-alive failures.
     connectionMonitor: { abortConnectionOnPingFailure: false },
+    // Loopback peers are processes on this machine (simulations, tests): exempt from the
+    // per-host inbound rate limit (5/s), which otherwise refuses a burst of local peers joining.
+    connectionManager: { allow: ['/ip4/127.0.0.0/ipcidr/8', '/ip6/::1/ipcidr/128'] },
     peerDiscovery,
     services: {
       identify: identify(),

@@ -7,6 +7,7 @@ import { silentLogger, type Logger } from '../logger.js'
 import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js'
 import { NotStartedError } from './errors.js'
 import { loadOrCreateIdentity } from './identity.js'
+import { BootstrapRedial } from './redial.js'
 import { swarmLibp2pOptions, type SwarmNetworkInit, type SwarmServices } from './libp2p.js'
 import type { PubSub } from './pubsub.js'
 import type { PeerId } from '@libp2p/interface'
@@ -37,6 +38,7 @@ export class SwarmNode {
   private node?: SwarmLibp2p
   private lock?: DataDirLock
   private datastore?: FsDatastore
+  private redial?: BootstrapRedial
 
   constructor (init: SwarmNodeInit) {
     this.init = init
@@ -68,6 +70,8 @@ export class SwarmNode {
         privateKey = await generateKeyPair('Ed25519')
       }
       this.node = await createLibp2p(swarmLibp2pOptions(this.init, { privateKey, datastore: this.datastore }))
+      this.redial = new BootstrapRedial(this.node, { addresses: this.init.bootstrap ?? [] }, this.log)
+      this.redial.start()
       this.status = 'started'
       this.log.info('swarm node started', { peerId: this.node.peerId.toString(), addrs: this.node.getMultiaddrs().map(String) })
     } catch (err) {
@@ -84,6 +88,8 @@ export class SwarmNode {
   }
 
   private async teardown (): Promise<void> {
+    this.redial?.stop()
+    this.redial = undefined
     await this.node?.stop()
     this.node = undefined
     await this.datastore?.close()

@@ -1,0 +1,148 @@
+/**
+ * Swarm benchmark: gossip latency across 16 nodes and bitswap throughput against plain TCP.
+ *
+ *   npx tsx --import ./src/polyfills.ts test/bench/swarm.ts [--nodes 16] [--messages 60] [--mib 64]
+ *
+ * Everything runs in this one process on 127.0.0.1 (real TCP, Noise, Yamux, fs blockstores), so
+ * absolute numbers depend on the machine; the throughput ratios compare paths measured in the same
+ * run on the same bytes.
+ */
+import { createHash, randomBytes } from 'node:crypto'
+import { createServer, connect, type AddressInfo } from 'node:net'
+import { parseArgs } from 'node:util'
+import { cidOfCanonical, encodeCanonical } from '../../src/protocol/canonical.js'
+import { encodeGossipMessage } from '../../src/protocol/codec.js'
+import { newNonce } from '../../src/protocol/messages.js'
+import { createGossipValidator } from '../../src/protocol/validate.js'
+import { createTestNode, type TestNode } from '../utils/create-node.js'
+
+const { values } = parseArgs({ options: { nodes: { type: 'string', default: '16' }, messages: { type: 'string', default: '60' }, mib: { type: 'string', default: '64' } } })
+const NODES = Number(values.nodes)
+const MESSAGES = Number(values.messages)
+const BYTES = Number(values.mib) * 1024 * 1024
+const MANIFEST = { tasks: [{ id: 'expert-0' }, { id: 'router' }], leaseMs: 60_000 }
+
+const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]
+const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
+
+async function until (check: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+async function gossipLatency (): Promise<void> {
+  const run = (await cidOfCanonical(encodeCanonical({ bench: 'swarm', at: Date.now() }))).toString()
+  const bootstrap = await createTestNode()
+  const peers = await Promise.all(Array.from({ length: NODES - 1 }, async () => await createTestNode({ bootstrap: [bootstrap.addr] })))
+  const nodes = [bootstrap, ...peers]
+  const arrivals = new Map<string, number[]>()
+  for (const node of nodes) {
+    node.gossip.join(run, createGossipValidator({ run, manifest: MANIFEST }))
+    node.gossip.addEventListener('message', (evt) => {
+      if (evt.detail.local || evt.detail.message.type !== 'claim') return
+      arrivals.get(evt.detail.message.nonce)?.push(performance.now())
+    })
+  }
+  const started = performance.now()
+  await until(() => bootstrap.gossip.subscribers(run).length === NODES - 1 && nodes.every((n) => n.gossip.subscribers(run).length > 0), 60_000, 'run topic subscriptions')
+    .catch((err) => { console.log(nodes.map((n) => `${n.swarm.libp2p.getConnections().length}/${n.swarm.libp2p.getPeers().length}/${n.gossip.subscribers(run).length}/${n.swarm.pubsub.getPeers().length}`).join(' ')); throw err })
+  console.log(`${NODES} nodes joined through one bootstrap peer; all subscribed to the run after ${(performance.now() - started).toFixed(0)} ms`)
+  const stats = (xs: number[]): string => { xs.sort((a, b) => a - b); return `min ${xs[0]}, median ${percentile(xs, 0.5)}, max ${xs[xs.length - 1]}` }
+  console.log(`per node: connections ${stats(nodes.map((n) => n.swarm.libp2p.getConnections().length))}; run subscribers ${stats(nodes.map((n) => n.gossip.subscribers(run).length))}`)
+
+  const latencies: number[] = []
+  let delivered = 0
+  for (let i = 0; i < MESSAGES; i++) {
+    const sender = nodes[1 + (i % (NODES - 1))]
+    const ts = Date.now()
+    const nonce = newNonce()
+    const bytes = encodeGossipMessage({ v: 1, type: 'claim', run, peer: sender.swarm.peerId.toString(), ts, task: 'expert-0', leaseUntil: ts + 30_000, nonce })
+    const times: number[] = []
+    arrivals.set(nonce, times)
+    const sentAt = performance.now()
+    await sender.gossip.publish(run, bytes)
+    await until(() => times.length >= NODES - 1, 10_000, `message ${i} on every node`).catch(() => {})
+    delivered += times.length
+    latencies.push(...times.map((t) => t - sentAt))
+  }
+  latencies.sort((a, b) => a - b)
+  console.log(`gossip: ${MESSAGES} messages x ${NODES - 1} receivers, delivered ${delivered}/${MESSAGES * (NODES - 1)}; latency p50 ${percentile(latencies, 0.5).toFixed(1)} ms, p99 ${percentile(latencies, 0.99).toFixed(1)} ms, max ${latencies[latencies.length - 1].toFixed(1)} ms`)
+  await Promise.all(nodes.map(async (n) => { await n.stop() }))
+}
+
+/** Plain TCP loopback: the same bytes through one socket, no encryption or muxing. */
+async function tcpCopy (bytes: Uint8Array): Promise<number> {
+  const server = createServer()
+  const received = new Promise<number>((resolve) => {
+    server.once('connection', (socket) => {
+      let n = 0
+      socket.on('data', (chunk: Buffer) => { n += chunk.byteLength; if (n >= bytes.byteLength) resolve(performance.now()) })
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const socket = connect((server.address() as AddressInfo).port, '127.0.0.1')
+  await new Promise((resolve) => socket.once('connect', resolve))
+  const start = performance.now()
+  socket.end(bytes)
+  const end = await received
+  socket.destroy()
+  server.close()
+  return end - start
+}
+
+/** A libp2p stream (TCP + Noise + Yamux) between the same two nodes: separates transport cost from bitswap's. */
+async function libp2pCopy (a: TestNode, b: TestNode, bytes: Uint8Array): Promise<number> {
+  const protocol = '/hddm/bench/copy/1.0.0'
+  const done = Promise.withResolvers<number>()
+  await b.swarm.libp2p.handle(protocol, async (stream) => {
+    let n = 0
+    for await (const chunk of stream) {
+      n += chunk.byteLength
+      if (n >= bytes.byteLength) { done.resolve(performance.now()); break }
+    }
+    await stream.close()
+  })
+  const stream = await a.swarm.libp2p.dialProtocol(b.swarm.getMultiaddrs()[0], protocol)
+  const start = performance.now()
+  for (let offset = 0; offset < bytes.byteLength; offset += 256 * 1024) {
+    if (!stream.send(bytes.subarray(offset, offset + 256 * 1024))) await stream.onDrain()
+  }
+  const end = await done.promise
+  await stream.close()
+  await b.swarm.libp2p.unhandle(protocol)
+  return end - start
+}
+
+async function throughput (): Promise<void> {
+  const bytes = randomBytes(BYTES)
+  const a = await createTestNode()
+  const b = await createTestNode({ bootstrap: [a.addr] })
+  await until(() => b.swarm.libp2p.getConnections(a.swarm.peerId).length > 0, 15_000, 'connection')
+
+  let t = performance.now()
+  const cid = await a.storage.addBytes(bytes)
+  const addMs = performance.now() - t
+  t = performance.now()
+  const got = await b.storage.getBytes(cid, { timeoutMs: 600_000 })
+  const bitswapMs = performance.now() - t
+  if (sha(got) !== sha(bytes)) throw new Error('bitswap returned different bytes')
+  const libp2pMs = await libp2pCopy(a, b, bytes)
+  const tcpMs = await tcpCopy(bytes)
+
+  const mib = BYTES / (1024 * 1024)
+  const rate = (ms: number): string => `${(mib / (ms / 1000)).toFixed(1)} MiB/s`
+  console.log(`storage add ${mib} MiB (UnixFS, fs blockstore, pinned): ${addMs.toFixed(0)} ms (${rate(addMs)})`)
+  console.log(`bitswap fetch ${mib} MiB, fs blockstores on both ends: ${bitswapMs.toFixed(0)} ms (${rate(bitswapMs)})`)
+  console.log(`libp2p stream copy (tcp+noise+yamux): ${libp2pMs.toFixed(0)} ms (${rate(libp2pMs)})`)
+  console.log(`plain TCP loopback copy: ${tcpMs.toFixed(0)} ms (${rate(tcpMs)})`)
+  console.log(`ratio bitswap / plain TCP: ${(bitswapMs / tcpMs).toFixed(1)}x slower; bitswap / libp2p stream: ${(bitswapMs / libp2pMs).toFixed(1)}x; libp2p stream / plain TCP: ${(libp2pMs / tcpMs).toFixed(1)}x`)
+  await b.stop()
+  await a.stop()
+}
+
+console.log(`node ${process.version}, ${(await import('node:os')).cpus().length} cores`)
+await gossipLatency()
+await throughput()
