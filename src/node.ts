@@ -24,6 +24,7 @@ import { createGossip, type Gossip } from './network/gossip.js'
 import { createSwarmNode, type ServiceStatus, type SwarmNode, type SwarmNodeInit } from './network/swarm-node.js'
 import { createStorage, type Storage } from './storage/helia.js'
 import { dialBootstrap, parseBootstrap } from './node/bootstrap-dial.js'
+import { handleCoverage, queryCoverage } from './node/coverage-protocol.js'
 import { NodeNotStartedError } from './node/errors.js'
 import { createRun, parseRunId, readManifestFile, resolveRun, type RunCreationProgressEvents } from './node/run-creation.js'
 import { RunState } from './node/run-state.js'
@@ -102,6 +103,8 @@ export class HddmNode extends TypedEventEmitter<HddmNodeEvents> {
       const self = this.swarm.peerId.toString()
       this.state = new RunState({ runId, manifest, self, clock: this.clock }, { gossip: this.gossip })
       this.state.start()
+      const state = this.state
+      await handleCoverage(this.swarm.libp2p, (run) => run === runId ? state.coverage() : undefined)
       if (this.init.trainer !== undefined) {
         this.loop = new TaskLoop(
           { ...this.init.loop, runDir: join(dataDir, 'runs', runId), maxTasks: this.init.tasks, logger },
@@ -141,6 +144,17 @@ export class HddmNode extends TypedEventEmitter<HddmNodeEvents> {
 
   /** The coverage map: every task with holder, step, loss, lease and last checkpoint. */
   coverage (): TaskCoverage[] { return this.started(this.state).coverage() }
+
+  /**
+   * Coverage maps of this run as the connected peers see them (peers that do not answer are
+   * skipped): what a node that just joined, or `hddm-node status`, knows beyond its own view.
+   */
+  async peerCoverage (timeoutMs = 5000): Promise<TaskCoverage[][]> {
+    const libp2p = this.started(this.swarm).libp2p
+    const runId = this.runId
+    const answers = await Promise.allSettled(libp2p.getPeers().map(async (peer) => await queryCoverage(libp2p, peer, runId, timeoutMs)))
+    return answers.flatMap((a) => a.status === 'fulfilled' ? [a.value] : [])
+  }
 
   /** The storage service, to fetch checkpoints by CID (ensembles, verification). */
   get blocks (): Storage { return this.started(this.storage) }

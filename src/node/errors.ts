@@ -24,3 +24,9 @@ export class UnsupportedTaskError extends HddmError {
   static override name = 'UnsupportedTaskError'
   override name = 'UnsupportedTaskError'
 }
+
+/** A peer did not answer a coverage query with a coverage map of the run asked about. */
+export class CoverageQueryError extends HddmError {
+  static override name = 'CoverageQueryError'
+  override name = 'CoverageQueryError'
+}

@@ -1,0 +1,94 @@
+import { once } from 'node:events'
+import { InvalidArgumentError } from '../errors.js'
+import { createLogger, type LogFormat } from '../logger.js'
+import { loadBootstrapList } from '../network/bootstrap-list.js'
+import { createHddmNode, type RunSource } from '../node.js'
+import { createWorkerTaskTrainer } from '../node/worker-trainer.js'
+import { BACKEND_CHOICES, type BackendChoice } from '../runtime/backend.js'
+import { jsonEvents, liveView } from './node-output.js'
+import { choiceOption, integerOption } from './number-options.js'
+import type { NetworkScope } from '../network/gater.js'
+import type { Command } from 'commander'
+import type { RegisterCommand } from './commands.js'
+
+export interface StartOptions {
+  run?: string
+  manifest?: string
+  bootstrap?: string[]
+  bootstrapList?: string
+  dataDir: string
+  listen: string[]
+  announce: string[]
+  scope: NetworkScope
+  backend: BackendChoice
+  tasks?: number
+  resolveTimeout: number
+  logFormat: LogFormat
+}
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
+
+/**
+ * `hddm-node start`: join the swarm and a run (or create the run from a manifest file), train
+ * free tasks and publish their checkpoints, then keep serving until SIGINT/SIGTERM, which
+ * writes and announces a last checkpoint and releases the claim before exiting.
+ */
+export const registerStart: RegisterCommand = (program: Command) => {
+  program.command('start')
+    .description('Join the swarm and a run, train free tasks, publish checkpoints by CID; Ctrl-C checkpoints, releases and stops')
+    .option('--run <cid>', 'the run to join (its manifest CID)')
+    .option('--manifest <file>', 'create the run from a manifest file (clusters the data, stores the shards, prints the run CID)')
+    .option('--bootstrap <multiaddr>', 'bootstrap peer /ip4/.../tcp/.../p2p/<id> (repeatable; default: the bootstrap list file)', collect)
+    .option('--bootstrap-list <file>', 'bootstrap list file (default: bootstrap/peers.json of the package)')
+    .option('--data-dir <dir>', 'identity key, lock, peer store, blocks and task checkpoints', '.hddm')
+    .option('--listen <multiaddr>', 'address to listen on (repeatable)', collect, [])
+    .option('--announce <multiaddr>', 'address to advertise instead, e.g. a public IP or DNS name (repeatable)', collect, [])
+    .option('--scope <scope>', 'which addresses may be dialled: loopback | private | any', choiceOption('--scope', ['loopback', 'private', 'any'] as const), 'any')
+    .option('--backend <name>', `tfjs backend of the training worker: ${BACKEND_CHOICES.join(' | ')}`, choiceOption('--backend', BACKEND_CHOICES), 'auto')
+    .option('--tasks <n>', 'tasks to train before only serving (0 = serve only)', integerOption('--tasks', 0))
+    .option('--resolve-timeout <ms>', 'give up fetching the run manifest after this long', integerOption('--resolve-timeout', 1), 30_000)
+    .option('--log-format <format>', 'human | json (logs go to stderr; stdout is the live view on a terminal, JSON events otherwise)', choiceOption('--log-format', ['human', 'json'] as const), 'human')
+    .action(async (options: StartOptions) => { await start(options) })
+}
+
+async function start (o: StartOptions): Promise<void> {
+  const source = runSource(o)
+  const logger = createLogger({ format: o.logFormat })
+  const bootstrap = o.bootstrap ?? await loadBootstrapList(o.bootstrapList)
+  const node = createHddmNode({
+    dataDir: o.dataDir,
+    source,
+    listen: o.listen.length > 0 ? o.listen : undefined,
+    announce: o.announce,
+    bootstrap,
+    scope: o.scope,
+    tasks: o.tasks,
+    resolveTimeoutMs: o.resolveTimeout,
+    trainer: createWorkerTaskTrainer({ backend: o.backend, logger }),
+    logger
+  })
+  const interactive = process.stdout.isTTY && o.logFormat === 'human'
+  const output = interactive ? undefined : jsonEvents(node)
+  const stopping = Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')])
+  try {
+    await Promise.race([node.start(), stopping])
+    if (node.status !== 'started') return
+    if (interactive) {
+      process.stdout.write(`run ${node.runId}\npeer ${node.peerId}\n${node.multiaddrs().map((a) => `listening ${a}\n`).join('')}`)
+    } else {
+      process.stdout.write(JSON.stringify({ event: 'started', ts: Date.now(), runId: node.runId, peerId: node.peerId, multiaddrs: node.multiaddrs() }) + '\n')
+    }
+    const view = interactive ? liveView(node) : undefined
+    await stopping
+    view?.stop()
+    logger.info('stopping: last checkpoint, release, leave')
+  } finally {
+    await node.stop()
+    output?.stop()
+  }
+}
+
+function runSource (o: StartOptions): RunSource {
+  if ((o.run === undefined) === (o.manifest === undefined)) throw new InvalidArgumentError('give exactly one of --run <cid> or --manifest <file>')
+  return o.run !== undefined ? { run: o.run } : { manifestFile: o.manifest as string }
+}
