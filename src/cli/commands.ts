@@ -3,6 +3,8 @@ import { registerData } from './data.js'
 import { registerTrain } from './train.js'
 import { registerSample } from './sample.js'
 import { registerBootstrap } from './bootstrap.js'
+import { registerStart } from './start.js'
+import { registerStatus } from './status.js'
 
 /** Each command lives in its own file and adds itself to the program; order = help order. */
 export type RegisterCommand = (program: Command) => void
@@ -12,4 +14,6 @@ export const commands: RegisterCommand[] = [
   registerTrain,
   registerSample,
   registerBootstrap,
+  registerStart,
+  registerStatus,
 ]
