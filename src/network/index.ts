@@ -1,0 +1,34 @@
+/**
+ * The swarm: one libp2p node per peer, its identity, and run gossip.
+ *
+ * - {@link createSwarmNode} builds libp2p 3 with TCP + Noise + Yamux, identify, ping, gossipsub
+ *   (StrictSign, run-topic scoring), a private Kademlia DHT (`/hddm/kad/1.0.0`), an explicit
+ *   bootstrap list and optional mDNS. Never the public defaults: no IPFS bootstrappers, public
+ *   DHT, delegated routing, relay, UPnP, autoTLS or WebRTC. With a `dataDir` the node takes
+ *   `<dataDir>/LOCK` ({@link DataDirInUseError} if another live process holds it) and keeps its
+ *   Ed25519 key in `<dataDir>/identity.key` (mode 0600), so the same directory is the same peer.
+ * - {@link createGossip} joins runs: one topic per run (`/hddm/1/run/<runCID>`), a validator per
+ *   topic (src/protocol's `createGossipValidator`) whose REJECTs lower the sender's gossipsub
+ *   score ({@link RUN_TOPIC_SCORE_PARAMS}: one reject puts it under the gossip threshold, two
+ *   under the graylist threshold), and typed `message` events with the decoded message and signer.
+ *
+ * @example
+ * ```ts
+ * const swarm = createSwarmNode({ dataDir, listen: ['/ip4/0.0.0.0/tcp/4711'], bootstrap: await loadBootstrapList() })
+ * await swarm.start()
+ * const gossip = createGossip({}, { pubsub: swarm.pubsub, peerId: swarm.peerId })
+ * await gossip.start()
+ * gossip.join(runCid, createGossipValidator({ run: runCid, manifest }))
+ * gossip.addEventListener('message', (evt) => { table.apply(evt.detail.message, Date.now()) })
+ * await gossip.publish(runCid, encodeGossipMessage(claim))
+ * ```
+ */
+export * from './errors.js'
+export { createSwarmNode, SwarmNode, type SwarmNodeInit, type SwarmLibp2p, type ServiceStatus } from './swarm-node.js'
+export { swarmLibp2pOptions, DEFAULT_LISTEN, DHT_PROTOCOL, MAX_GOSSIP_RPC_BYTES, MAX_STREAM_READ_BUFFER_BYTES, type SwarmNetworkInit, type SwarmServices } from './libp2p.js'
+export { scopeGater, inScope, type NetworkScope } from './gater.js'
+export { loadOrCreateIdentity, IDENTITY_FILE } from './identity.js'
+export { acquireDataDirLock, LOCK_FILE, type DataDirLock } from './data-dir-lock.js'
+export { createGossip, Gossip, type GossipInit, type GossipComponents, type GossipEvents, type GossipMessageDetail, type GossipCounters, type RunValidator, type RunValidation } from './gossip.js'
+export { RUN_TOPIC_SCORE_PARAMS, setTopicScoreParams, type PubSub } from './pubsub.js'
+export { loadBootstrapList, BootstrapListSchema, DEFAULT_BOOTSTRAP_LIST, type BootstrapList } from './bootstrap-list.js'
