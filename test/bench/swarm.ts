@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util'
 import { cidOfCanonical, encodeCanonical } from '../../src/protocol/canonical.js'
 import { encodeGossipMessage } from '../../src/protocol/codec.js'
 import { newNonce } from '../../src/protocol/messages.js'
+import { runTopic } from '../../src/protocol/topics.js'
 import { createGossipValidator } from '../../src/protocol/validate.js'
 import { createTestNode, type TestNode } from '../utils/create-node.js'
 
@@ -68,6 +69,7 @@ async function gossipLatency (): Promise<void> {
     delivered += times.length
     latencies.push(...times.map((t) => t - sentAt))
   }
+  console.log(`after the messages, per node: connections ${stats(nodes.map((n) => n.swarm.libp2p.getConnections().length))}; run subscribers ${stats(nodes.map((n) => n.gossip.subscribers(run).length))}; mesh peers ${stats(nodes.map((n) => n.swarm.pubsub.getMeshPeers(runTopic(run)).length))}`)
   latencies.sort((a, b) => a - b)
   console.log(`gossip: ${MESSAGES} messages x ${NODES - 1} receivers, delivered ${delivered}/${MESSAGES * (NODES - 1)}; latency p50 ${percentile(latencies, 0.5).toFixed(1)} ms, p99 ${percentile(latencies, 0.99).toFixed(1)} ms, max ${latencies[latencies.length - 1].toFixed(1)} ms`)
   await Promise.all(nodes.map(async (n) => { await n.stop() }))
