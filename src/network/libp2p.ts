@@ -16,7 +16,6 @@ import type { Identify } from '@libp2p/identify'
 import type { PrivateKey } from '@libp2p/interface'
 import type { MulticastDNSInit } from '@libp2p/mdns'
 import type { Ping } from '@libp2p/ping'
-import type { Datastore } from 'interface-datastore'
 import type { Libp2pOptions } from 'libp2p'
 
 export type SwarmServices = { identify: Identify, ping: Ping, pubsub: PubSub, dht: KadDHT }
@@ -50,7 +49,7 @@ export interface SwarmNetworkInit {
 
 export interface SwarmLibp2pComponents {
   privateKey: PrivateKey
-  datastore?: Datastore
+  datastore?: Libp2pOptions['datastore']
 }
 
 /**

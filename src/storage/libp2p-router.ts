@@ -1,5 +1,5 @@
 import { peerIdFromCID } from '@libp2p/peer-id'
-import type { Peer, Provider, Router, RoutingOptions } from '@helia/interface'
+import type { Peer, Provider, Router, RoutingOptions } from 'helia'
 import type { Libp2p, PeerInfo } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
