@@ -3,15 +3,14 @@
 import '../polyfills.js'
 import { Command } from 'commander'
 import { reportAndExit } from './errors.js'
-import { commands } from './commands.js'
+import { commandsFor } from './commands.js'
 
 const program = new Command('hddm-node')
   .description('Train diffusion experts peer to peer and sample from their ensemble')
   .showHelpAfterError()
 
-for (const register of commands) register(program)
-
 try {
+  for (const register of await commandsFor(process.argv.slice(2))) register(program)
   await program.parseAsync(process.argv)
   // Background handles (wasm worker threads, timers of stopped services) must not keep a
   // finished command alive.

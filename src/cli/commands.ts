@@ -1,19 +1,25 @@
 import type { Command } from 'commander'
-import { registerData } from './data.js'
-import { registerTrain } from './train.js'
-import { registerSample } from './sample.js'
-import { registerBootstrap } from './bootstrap.js'
-import { registerStart } from './start.js'
-import { registerStatus } from './status.js'
 
-/** Each command lives in its own file and adds itself to the program; order = help order. */
+/** Each command lives in its own file and adds itself to the program. */
 export type RegisterCommand = (program: Command) => void
 
-export const commands: RegisterCommand[] = [
-  registerData,
-  registerTrain,
-  registerSample,
-  registerBootstrap,
-  registerStart,
-  registerStatus,
-]
+/**
+ * Command modules by name, loaded on demand: a command pulls in tfjs, libp2p or Helia, and
+ * loading them all costs seconds that `hddm-node data cluster` should not pay. bin.ts loads
+ * only the command on the command line (all of them for the top-level help). Order = help order.
+ */
+export const commandModules: Record<string, () => Promise<RegisterCommand>> = {
+  data: async () => (await import('./data.js')).registerData,
+  train: async () => (await import('./train.js')).registerTrain,
+  sample: async () => (await import('./sample.js')).registerSample,
+  bootstrap: async () => (await import('./bootstrap.js')).registerBootstrap,
+  start: async () => (await import('./start.js')).registerStart,
+  status: async () => (await import('./status.js')).registerStatus
+}
+
+/** The command modules a command line needs: the named command, or every one (help, typos). */
+export async function commandsFor (argv: string[]): Promise<RegisterCommand[]> {
+  const name = argv.find(arg => !arg.startsWith('-'))
+  const names = name !== undefined && Object.hasOwn(commandModules, name) ? [name] : Object.keys(commandModules)
+  return await Promise.all(names.map(async n => await commandModules[n]()))
+}
