@@ -45,7 +45,7 @@ describe('DDPM -> FM initialisation', () => {
     tf.dispose([x0, eps])
   })
 
-  it('a converted DDPM expert learns FM faster than a fresh one on the same batches', async () => {
+  it('a converted DDPM expert learns FM faster than a fresh one on the same batches', { timeout: 180_000 }, async () => {
     await withTempDir(async dir => {
       await trainExpert(job(`${dir}/ddpm`, { objective: 'ddpm', training: { steps: 150, batchSize: 16, warmupSteps: 10, learningRate: 2e-3, seed: 2 } }))
       const ddpmBytes = await readFile(`${dir}/ddpm/checkpoint.safetensors`)
