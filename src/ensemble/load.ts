@@ -4,20 +4,16 @@
  * checkpoint's metadata and every tensor must match it (ShapeMismatchError otherwise).
  */
 import * as tf from '@tensorflow/tfjs'
-import { DiT } from '../model/dit.js'
 import { Router } from '../model/router.js'
-import type { DiTConfig, RouterConfig } from '../model/config.js'
-import { ddpm, flowMatching, type Objective } from '../diffusion/objectives/index.js'
-import { cosineSchedule } from '../diffusion/schedule.js'
+import type { RouterConfig } from '../model/config.js'
 import type { ConditionalNetwork } from '../diffusion/guidance.js'
 import { assignParams, type Checkpoint, type CheckpointMetadata } from '../storage/checkpoint.js'
 import { CorruptCheckpointError } from '../storage/checkpoint-errors.js'
+import { loadExpert as loadTrainedExpert, type LoadedExpert as TrainedExpert, type LoadExpertOptions } from '../training/expert-model.js'
 
-export interface LoadedExpert {
-  model: DiT
-  objective: Objective
+/** An expert ready for the ensemble: training's loaded expert plus its network as a function. */
+export interface LoadedExpert extends TrainedExpert {
   network: ConditionalNetwork
-  metadata: CheckpointMetadata
   dispose: () => void
 }
 
@@ -29,28 +25,16 @@ export interface LoadedRouter {
   dispose: () => void
 }
 
-export function objectiveOf (metadata: CheckpointMetadata): Objective {
-  if (metadata.objective === 'fm') return flowMatching()
-  if (metadata.objective === 'ddpm') return ddpm(cosineSchedule(metadata.schedule?.T ?? 1000))
-  throw new CorruptCheckpointError(`expert checkpoint names no known objective (${String(metadata.objective)})`)
-}
-
-export function loadExpert (checkpoint: Checkpoint): LoadedExpert {
-  if (checkpoint.metadata.network !== 'expert') throw new CorruptCheckpointError(`expected an expert checkpoint, got a ${checkpoint.metadata.network}`)
-  const objective = objectiveOf(checkpoint.metadata)
-  const model = new DiT(checkpoint.metadata.config as unknown as DiTConfig)
-  try {
-    assignParams(model.params, checkpoint.tensors)
-  } catch (err) {
-    model.dispose()
-    throw err
-  }
+/**
+ * Loads an expert with training's loader (which honours the checkpoint's tokenizer and the time
+ * input of DDPM-initialised flow experts) and binds its network for sampling.
+ */
+export function loadExpert (checkpoint: Checkpoint, options: LoadExpertOptions = {}): LoadedExpert {
+  const expert = loadTrainedExpert(checkpoint, options)
   return {
-    model,
-    objective,
-    network: (x, time, tokens) => model.apply(x, time, tokens),
-    metadata: checkpoint.metadata,
-    dispose: () => { model.dispose() }
+    ...expert,
+    network: (x, time, tokens) => expert.model.apply(x, time, tokens),
+    dispose: () => { expert.model.dispose() }
   }
 }
 

@@ -21,7 +21,7 @@ function expertCheckpoint (objective: 'ddpm' | 'fm', cluster: number): LoadedExp
   const out = model.params.get('final_layer.linear.weight')
   out.assign(tf.randomNormal(out.shape, 0, 0.05, 'float32', cluster))
   const bytes = encodeCheckpoint({
-    metadata: { format: CHECKPOINT_FORMAT, network: 'expert', config: { ...config }, objective, schedule: { kind: 'cosine', T: 1000 }, cluster, step: 0 },
+    metadata: { format: CHECKPOINT_FORMAT, network: 'expert', config: { ...config }, objective, schedule: { kind: 'cosine', T: 1000 }, cluster, step: 0, extra: { tokenizer: tokenizer.toJSON() } },
     tensors: paramsToTensors(model.params)
   })
   model.dispose()
