@@ -1,6 +1,7 @@
 /**
- * One held-out evaluation in its own thread: the node's main thread must keep its heartbeats
+ * Held-out evaluations in their own thread: the node's main thread must keep its heartbeats
  * and leases on time, and even a tiny model's forward passes take seconds on a cold backend.
+ * The thread lives as long as its evaluator and answers one job per message.
  */
 import '../polyfills.js'
 import { parentPort, workerData } from 'node:worker_threads'
@@ -9,22 +10,26 @@ import { decodeCheckpoint } from '../storage/checkpoint.js'
 import { expertHeldOutLoss, type HeldOutEval } from './held-out.js'
 
 export interface HeldOutJob {
+  id: number
   checkpoint: Uint8Array
   heldOut: Uint8Array
   evaluation: HeldOutEval
-  backend: BackendChoice
 }
 
-export type HeldOutReply = { loss: number } | { error: { name: string, message: string } }
+export type HeldOutReply = { id: number, loss: number } | { id: number, error: { name: string, message: string } }
 
 const port = parentPort
 if (port === null) throw new Error('held-out-worker.ts must run in a worker thread')
-const job = workerData as HeldOutJob
-try {
-  await initBackend({ backend: job.backend, threads: 1 })
-  port.postMessage({ loss: expertHeldOutLoss(decodeCheckpoint(job.checkpoint), job.heldOut, job.evaluation) } satisfies HeldOutReply)
-} catch (err) {
-  port.postMessage({ error: { name: (err as Error).name, message: (err as Error).message } } satisfies HeldOutReply)
-} finally {
-  await disposeBackend()
-}
+const ready = initBackend({ backend: (workerData as { backend: BackendChoice }).backend, threads: 1 })
+port.on('message', (message: HeldOutJob | 'stop') => {
+  if (message === 'stop') {
+    port.removeAllListeners('message')
+    void disposeBackend()
+    return
+  }
+  ready.then(() => {
+    port.postMessage({ id: message.id, loss: expertHeldOutLoss(decodeCheckpoint(message.checkpoint), message.heldOut, message.evaluation) } satisfies HeldOutReply)
+  }).catch((err: Error) => {
+    port.postMessage({ id: message.id, error: { name: err.name, message: err.message } } satisfies HeldOutReply)
+  })
+})

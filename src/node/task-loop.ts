@@ -168,15 +168,28 @@ export class TaskLoop extends TypedEventEmitter<TaskLoopEvents> {
         .catch((err) => { this.log.warn('lease renewal failed', { task: task.id }, err) })
     }, this.init.beaconMs)
     const dir = this.taskDir(task.id)
+    // Checkpoints are announced latest-first: when evaluation and upload fall behind training,
+    // older checkpoints are skipped rather than queued (each announcement supersedes the last).
     let published = -1
-    let publishing = Promise.resolve()
-    const publish = (request: TaskTrainRequest, path: string, step: number, final: boolean): void => {
-      publishing = publishing.then(async () => {
-        if (step <= published && !final) return
-        await this.publish(task, request, path, final)
-        published = step
-      }).catch((err) => { this.log.warn('checkpoint publication failed', { task: task.id, step }, err) })
+    let pending: { path: string, step: number } | undefined
+    let publisher: Promise<void> | undefined
+    const publish = (request: TaskTrainRequest, path: string, step: number): void => {
+      pending = { path, step }
+      publisher ??= (async () => {
+        while (pending !== undefined) {
+          const next = pending
+          pending = undefined
+          if (next.step <= published) continue
+          try {
+            published = await this.publish(task, request, next.path, false)
+          } catch (err) {
+            this.log.warn('checkpoint publication failed', { task: task.id, step: next.step }, err)
+          }
+        }
+        publisher = undefined
+      })()
     }
+    const drain = async (): Promise<void> => { while (publisher !== undefined) await publisher }
     try {
       await mkdir(dir, { recursive: true })
       this.emitTask(task.id, 'fetching')
@@ -189,12 +202,13 @@ export class TaskLoop extends TypedEventEmitter<TaskLoopEvents> {
             latest = { step: evt.detail.step, loss: evt.detail.loss }
             this.safeDispatchEvent('step', { detail: { task: task.id, ...evt.detail } })
           } else if (!evt.detail.final) {
-            publish(request, evt.detail.path, evt.detail.step, false)
+            publish(request, evt.detail.path, evt.detail.step)
           }
         }
       })
       if (result.completed) {
-        await publishing
+        pending = undefined
+        await drain()
         // Not through the queue: a final checkpoint that cannot be announced fails the task.
         if (result.path === undefined) throw new TypeError('a completed training run must leave its checkpoint')
         await this.publish(task, request, result.path, true)
@@ -204,8 +218,8 @@ export class TaskLoop extends TypedEventEmitter<TaskLoopEvents> {
         this.emitTask(task.id, 'lost-lease')
       } else {
         // Stopping: the trainer wrote a last checkpoint; announce it so a successor resumes from it.
-        if (result.path !== undefined) publish(request, result.path, result.step, false)
-        await publishing
+        if (result.path !== undefined) publish(request, result.path, result.step)
+        await drain()
         this.emitTask(task.id, 'stopped')
       }
     } catch (err) {
@@ -216,12 +230,13 @@ export class TaskLoop extends TypedEventEmitter<TaskLoopEvents> {
       }
     } finally {
       clearInterval(beacon)
-      await publishing
+      await drain()
       await state.release(task.id).catch((err) => { this.log.warn('release failed', { task: task.id }, err) })
     }
   }
 
-  private async publish (task: RunTask, request: TaskTrainRequest, path: string, final: boolean): Promise<void> {
+  /** Exports, stores and announces a checkpoint; returns the step it holds. */
+  private async publish (task: RunTask, request: TaskTrainRequest, path: string, final: boolean): Promise<number> {
     const exported = await this.c.trainer.export(request, path, final)
     const cid = await this.c.storage.addBytes(exported.bytes)
     // Peers that are not connected to us find the checkpoint through the swarm DHT. The
@@ -231,6 +246,7 @@ export class TaskLoop extends TypedEventEmitter<TaskLoopEvents> {
     await this.c.state.checkpoint(body)
     this.log.info('checkpoint announced', body)
     this.safeDispatchEvent('checkpoint', { detail: body })
+    return exported.step
   }
 
   private taskDir (task: string): string {

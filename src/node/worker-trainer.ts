@@ -15,7 +15,7 @@ import { publishableCheckpoint } from '../training/expert-checkpoint.js'
 import { CHECKPOINT_FILE, type ExpertJob, type TrainResult } from '../training/expert-run.js'
 import { createTrainer, type Trainer } from '../training/trainer.js'
 import { UnsupportedTaskError } from './errors.js'
-import { heldOutLossOffThread } from './held-out-thread.js'
+import { HeldOutEvaluator } from './held-out-thread.js'
 import { ROUTER_FILE, routerHeldOutError, trainRouterTask } from './router-task.js'
 import type { CheckpointExport, LocalCheckpoint, TaskTrainer, TaskTrainOptions, TaskTrainRequest, TaskTrainResult } from './task-trainer.js'
 import type { BackendChoice } from '../runtime/backend.js'
@@ -34,10 +34,12 @@ export class WorkerTaskTrainer implements TaskTrainer {
   private readonly init: WorkerTaskTrainerInit
   private readonly log: Logger
   private trainer?: Trainer
+  private readonly evaluator: HeldOutEvaluator
 
   constructor (init: WorkerTaskTrainerInit = {}) {
     this.init = init
     this.log = (init.logger ?? silentLogger).child('trainer')
+    this.evaluator = new HeldOutEvaluator(init.evalBackend ?? 'cpu')
   }
 
   supports (task: RunTask): boolean {
@@ -85,7 +87,7 @@ export class WorkerTaskTrainer implements TaskTrainer {
     if (checkpoint.metadata.network === 'router') return { bytes, step: checkpoint.metadata.step, heldOutLoss: routerHeldOutError(checkpoint) }
     const heldOut = request.shards[0].heldOut
     const started = performance.now()
-    const heldOutLoss = await heldOutLossOffThread({ checkpoint: bytes, heldOut, evaluation: request.manifest.eval, backend: this.init.evalBackend ?? 'cpu' })
+    const heldOutLoss = await this.evaluator.evaluate({ checkpoint: bytes, heldOut, evaluation: request.manifest.eval })
     this.log.debug('held-out loss', { task: request.task.id, step: checkpoint.metadata.step, heldOutLoss, ms: Math.round(performance.now() - started) })
     return {
       bytes: final ? encodeCheckpoint(publishableCheckpoint(checkpoint)) : bytes,
@@ -97,6 +99,7 @@ export class WorkerTaskTrainer implements TaskTrainer {
   async stop (): Promise<void> {
     await this.trainer?.stop()
     this.trainer = undefined
+    await this.evaluator.stop()
   }
 
   private async worker (): Promise<Trainer> {
