@@ -14,7 +14,8 @@ export const commandModules: Record<string, () => Promise<RegisterCommand>> = {
   sample: async () => (await import('./sample.js')).registerSample,
   bootstrap: async () => (await import('./bootstrap.js')).registerBootstrap,
   start: async () => (await import('./start.js')).registerStart,
-  status: async () => (await import('./status.js')).registerStatus
+  status: async () => (await import('./status.js')).registerStatus,
+  simulate: async () => (await import('./simulate.js')).registerSimulate
 }
 
 /** The command modules a command line needs: the named command, or every one (help, typos). */
