@@ -9,7 +9,7 @@ import { imageGrid } from '../data/png.js'
 import { BACKEND_CHOICES, disposeBackend, initBackend, type BackendChoice } from '../runtime/backend.js'
 import { readCheckpointFile } from '../training/checkpoint-file.js'
 import { loadExpert } from '../training/expert-model.js'
-import { sampleExpert, type ExpertSamplerName } from '../training/sample-expert.js'
+import { sampleExpert, type SamplerName } from '../ensemble/sample.js'
 import type { RegisterCommand } from './commands.js'
 import { choiceOption, integerOption, numberOption } from './number-options.js'
 
@@ -18,7 +18,7 @@ interface SampleCommandOptions {
   prompt: string[]
   n: number
   steps: number
-  sampler: ExpertSamplerName
+  sampler: SamplerName
   guidance: number
   seed: number
   preset?: string
@@ -54,7 +54,8 @@ async function sampleCommand (o: SampleCommandOptions): Promise<void> {
   try {
     const samples = await sampleExpert(expert, { prompts: o.prompt, count: o.n, steps: o.steps, sampler: o.sampler, guidance: o.guidance, seed: o.seed })
     const out = resolve(o.out)
-    await writeFile(out, imageGrid({ width: samples.width, height: samples.height, channels: samples.channels, pixels: samples.images }, { cols: o.n, scale: o.scale }))
+    const [, height, width, channels] = samples.shape
+    await writeFile(out, imageGrid({ width, height, channels, pixels: samples.images }, { cols: o.n, scale: o.scale }))
     const summary = {
       out, prompts: o.prompt, perPrompt: o.n, steps: o.steps, sampler: o.sampler, guidance: o.guidance, seed: o.seed,
       objective: expert.metadata.objective, preset: expert.metadata.preset, step: expert.metadata.step, seconds: (performance.now() - started) / 1000

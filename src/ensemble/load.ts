@@ -30,7 +30,11 @@ export interface LoadedRouter {
  * input of DDPM-initialised flow experts) and binds its network for sampling.
  */
 export function loadExpert (checkpoint: Checkpoint, options: LoadExpertOptions = {}): LoadedExpert {
-  const expert = loadTrainedExpert(checkpoint, options)
+  return adaptExpert(loadTrainedExpert(checkpoint, options))
+}
+
+/** Binds an already loaded expert's network for sampling (disposing it disposes the model). */
+export function adaptExpert (expert: TrainedExpert): LoadedExpert {
   return {
     ...expert,
     network: (x, time, tokens) => expert.model.apply(x, time, tokens),

@@ -12,7 +12,8 @@ import { sampleEuler } from '../diffusion/samplers/euler.js'
 import { sampleHeun } from '../diffusion/samplers/heun.js'
 import { expertForwardFlops, routerForwardFlops } from '../model/param-count.js'
 import type { Tokenizer } from '../data/tokenizer.js'
-import type { LoadedExpert, LoadedRouter } from './load.js'
+import { adaptExpert, type LoadedExpert, type LoadedRouter } from './load.js'
+import type { LoadedExpert as TrainedExpert } from '../training/expert-model.js'
 
 export interface EnsembleMember {
   cluster: number
@@ -30,7 +31,7 @@ export interface SampleEnsembleRequest extends SampleOptions {
   seed: number
   routing: Routing
   guidance: number
-  sampler?: 'euler' | 'heun'
+  sampler?: SamplerName
 }
 
 export interface SampleEnsembleResult {
@@ -57,10 +58,17 @@ function memberPosterior (router: LoadedRouter | undefined, clusters: number[]):
   })
 }
 
+export type SamplerName = 'euler' | 'heun'
+
 export async function sampleEnsemble (request: SampleEnsembleRequest): Promise<SampleEnsembleResult> {
-  const { members, prompts, tokenizer } = request
+  const { members, prompts, tokenizer, steps, guidance } = request
   if (members.length === 0) throw new InvalidArgumentError('no experts to sample from')
   if (prompts.length === 0) throw new InvalidArgumentError('no prompts')
+  if (!Number.isInteger(steps) || steps < 1) throw new InvalidArgumentError(`steps must be a positive integer, got ${steps}`)
+  if (!(guidance >= 0 && Number.isFinite(guidance))) throw new InvalidArgumentError(`guidance must be a non-negative number, got ${guidance}`)
+  if (!Number.isSafeInteger(request.seed)) throw new InvalidArgumentError(`seed must be an integer, got ${request.seed}`)
+  const sampler = request.sampler ?? 'euler'
+  if (sampler !== 'euler' && sampler !== 'heun') throw new InvalidArgumentError(`unknown sampler "${String(sampler)}" (expected euler or heun)`)
   const config = members[0].expert.model.config
   for (const m of members) {
     const c = m.expert.model.config
@@ -84,7 +92,7 @@ export async function sampleEnsemble (request: SampleEnsembleRequest): Promise<S
   const { field, usage } = ensembleField({ experts, posterior, routing: request.routing, tokens, nullTokens, guidance: request.guidance })
   const noise = tf.randomNormal(shape, 0, 1, 'float32', request.seed) as tf.Tensor4D
   try {
-    const sample = request.sampler === 'heun' ? sampleHeun : sampleEuler
+    const sample = sampler === 'heun' ? sampleHeun : sampleEuler
     const out = await sample(field, noise, flowSigmas(request.steps), request)
     const images = out.dataSync() as Float32Array
     out.dispose()
@@ -100,4 +108,29 @@ export async function sampleEnsemble (request: SampleEnsembleRequest): Promise<S
   } finally {
     tf.dispose([tokens, nullTokens, noise])
   }
+}
+
+export interface SampleExpertRequest extends SampleOptions {
+  /** One row of `count` images per prompt, prompt-major. */
+  prompts: string[]
+  count: number
+  steps: number
+  sampler?: SamplerName
+  /** Classifier-free guidance scale (1 = none). */
+  guidance?: number
+  seed?: number
+}
+
+/** One expert alone: an ensemble of one member, no router. */
+export async function sampleExpert (expert: TrainedExpert, request: SampleExpertRequest): Promise<SampleEnsembleResult> {
+  if (!Number.isInteger(request.count) || request.count < 1) throw new InvalidArgumentError(`count must be a positive integer, got ${request.count}`)
+  return await sampleEnsemble({
+    ...request,
+    members: [{ cluster: expert.metadata.cluster ?? 0, expert: adaptExpert(expert) }],
+    tokenizer: expert.tokenizer,
+    prompts: request.prompts.flatMap(p => new Array<string>(request.count).fill(p)),
+    seed: request.seed ?? 0,
+    guidance: request.guidance ?? 1,
+    routing: { kind: 'full' }
+  })
 }

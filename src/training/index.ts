@@ -41,7 +41,6 @@ export { publishableCheckpoint, readTrainerState, RAW_PREFIX, type TrainerState 
 export { expertConfig, expertObjective, loadExpert, TIME_INPUTS, type TimeInput, type ExpertExtra, type LoadedExpert, type LoadExpertOptions } from './expert-model.js'
 export { initFlowFromDdpm, initFromCheckpoint, REINITIALISED_PREFIX } from './ddpm-to-fm.js'
 export { writeFileAtomic, readCheckpointFile } from './checkpoint-file.js'
-export { sampleExpert, type SampleExpertRequest, type ExpertSamples, type ExpertSamplerName } from './sample-expert.js'
 export { routerTrainStep, flowNoised, type RouterBatch, type RouterStepRandomness } from './router-step.js'
 export {
   trainRouter, evaluateRouter, routerCheckpoint, routerConfig, ROUTER_TRAINING_DEFAULTS,
