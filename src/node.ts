@@ -19,6 +19,7 @@
  */
 import { join } from 'node:path'
 import { TypedEventEmitter } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { silentLogger, type Logger } from './logger.js'
 import { createGossip, type Gossip } from './network/gossip.js'
 import { createSwarmNode, type ServiceStatus, type SwarmNode, type SwarmNodeInit } from './network/swarm-node.js'
@@ -154,6 +155,11 @@ export class HddmNode extends TypedEventEmitter<HddmNodeEvents> {
     const runId = this.runId
     const answers = await Promise.allSettled(libp2p.getPeers().map(async (peer) => await queryCoverage(libp2p, peer, runId, timeoutMs)))
     return answers.flatMap((a) => a.status === 'fulfilled' ? [a.value] : [])
+  }
+
+  /** Round-trip time to a peer over /ipfs/ping (dials it if needed), in ms. */
+  async ping (peer: string, options: { signal?: AbortSignal } = {}): Promise<number> {
+    return await this.started(this.swarm).libp2p.services.ping.ping(peerIdFromString(peer), options)
   }
 
   /** The storage service, to fetch checkpoints by CID (ensembles, verification). */

@@ -1,7 +1,8 @@
 /**
- * Held-out evaluations in their own thread: the node's main thread must keep its heartbeats
- * and leases on time, and even a tiny model's forward passes take seconds on a cold backend.
- * The thread lives as long as its evaluator and answers one job per message.
+ * One held-out evaluation in its own short-lived thread: the node's main thread must keep its
+ * heartbeats and leases on time, and even a tiny model's forward passes take seconds on a cold
+ * backend. (A long-lived evaluator thread next to the native training thread stalled both in a
+ * 3-process simulation; one thread per evaluation did not, so that is what this is.)
  */
 import '../polyfills.js'
 import { parentPort, workerData } from 'node:worker_threads'
@@ -10,26 +11,22 @@ import { decodeCheckpoint } from '../storage/checkpoint.js'
 import { expertHeldOutLoss, type HeldOutEval } from './held-out.js'
 
 export interface HeldOutJob {
-  id: number
   checkpoint: Uint8Array
   heldOut: Uint8Array
   evaluation: HeldOutEval
+  backend: BackendChoice
 }
 
-export type HeldOutReply = { id: number, loss: number } | { id: number, error: { name: string, message: string } }
+export type HeldOutReply = { loss: number } | { error: { name: string, message: string } }
 
 const port = parentPort
 if (port === null) throw new Error('held-out-worker.ts must run in a worker thread')
-const ready = initBackend({ backend: (workerData as { backend: BackendChoice }).backend, threads: 1 })
-port.on('message', (message: HeldOutJob | 'stop') => {
-  if (message === 'stop') {
-    port.removeAllListeners('message')
-    void disposeBackend()
-    return
-  }
-  ready.then(() => {
-    port.postMessage({ id: message.id, loss: expertHeldOutLoss(decodeCheckpoint(message.checkpoint), message.heldOut, message.evaluation) } satisfies HeldOutReply)
-  }).catch((err: Error) => {
-    port.postMessage({ id: message.id, error: { name: err.name, message: err.message } } satisfies HeldOutReply)
-  })
-})
+const job = workerData as HeldOutJob
+try {
+  await initBackend({ backend: job.backend, threads: 1 })
+  port.postMessage({ loss: expertHeldOutLoss(decodeCheckpoint(job.checkpoint), job.heldOut, job.evaluation) } satisfies HeldOutReply)
+} catch (err) {
+  port.postMessage({ error: { name: (err as Error).name, message: (err as Error).message } } satisfies HeldOutReply)
+} finally {
+  await disposeBackend()
+}

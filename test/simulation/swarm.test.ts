@@ -1,0 +1,105 @@
+/**
+ * The swarm as users run it: separate `hddm-node` processes on 127.0.0.1 (a bootstrap peer and
+ * contributors), a tiny budget, and an in-process observer peer that watches the run's gossip,
+ * pings contributors while they train, and fetches every final checkpoint by CID.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { CID } from 'multiformats/cid'
+import { afterAll, describe, expect, it } from 'vitest'
+import { createHddmNode, type HddmNode } from '../../src/node.js'
+import { allFinite, decodeCheckpoint } from '../../src/storage/checkpoint.js'
+import { tinyRun, writeManifest } from '../node/fixtures.js'
+import { runCli, stop, waitFor, type CliProcess } from './processes.js'
+
+const LOOPBACK = ['--listen', '/ip4/127.0.0.1/tcp/0', '--scope', 'loopback', '--log-format', 'json']
+
+describe('a swarm of hddm-node processes on 127.0.0.1', () => {
+  const processes: CliProcess[] = []
+  let observer: HddmNode | undefined
+  let root: string
+  afterAll(async () => {
+    await observer?.stop()
+    await Promise.all(processes.map(stop))
+    if (root !== undefined) await rm(root, { recursive: true, force: true })
+  }, 90_000)
+
+  const start = (name: string, args: string[]): CliProcess => {
+    const p = runCli(['start', ...args, '--data-dir', join(root, name), ...LOOPBACK])
+    processes.push(p)
+    return p
+  }
+  const trainingEvent = (p: CliProcess, task: string, from = 0): Record<string, unknown> | undefined =>
+    p.events.slice(from).find((e) => e.event === 'task' && e.task === task && e.phase === 'training')
+
+  it('finishes every task despite a SIGKILLed contributor (taken over from its announced checkpoint) and a restarted one (resumed from its own)', { timeout: 420_000 }, async () => {
+    root = await mkdtemp(join(tmpdir(), 'hddm-swarm-'))
+    const manifest = await tinyRun({ name: 'swarm-test', steps: 30, checkpointEvery: 5, leaseMs: 15000, images: 400 })
+    const bootstrap = runCli(['bootstrap', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', join(root, 'bootstrap'), '--json', '--log-format', 'json'])
+    processes.push(bootstrap)
+    const bootstrapAddr = (await waitFor(() => bootstrap.events.find((e) => Array.isArray(e.multiaddrs)), 'the bootstrap peer') as { multiaddrs: string[] }).multiaddrs[0]
+
+    const creator = start('node-1', ['--manifest', await writeManifest(manifest), '--bootstrap', bootstrapAddr])
+    const started = await waitFor(() => creator.events.find((e) => e.event === 'started'), 'the run to be created') as { runId: string, multiaddrs: string[] }
+    const peers = ['--bootstrap', bootstrapAddr, '--bootstrap', started.multiaddrs[0], '--run', started.runId]
+    const victim = start('node-2', peers)
+    let restarted = start('node-3', peers)
+
+    observer = createHddmNode({ dataDir: join(root, 'observer'), source: { run: started.runId }, bootstrap: [bootstrapAddr, started.multiaddrs[0]], listen: ['/ip4/127.0.0.1/tcp/0'], scope: 'loopback', tasks: 0 })
+    await observer.start()
+    const watcher = observer
+
+    // Responsiveness: while the creator trains, pings keep answering and no healthy lease lapses.
+    await waitFor(() => creator.events.find((e) => e.event === 'step'), 'the creator to train')
+    const rtts: number[] = []
+    for (let i = 0; i < 5; i++) rtts.push(await watcher.ping(started.multiaddrs[0].split('/p2p/')[1]))
+    expect(Math.max(...rtts)).toBeLessThan(manifest.leaseMs / 4)
+
+    // SIGKILL node-2 once it has announced a checkpoint past step 0 of its task.
+    const victimId = (await waitFor(() => victim.events.find((e) => e.event === 'started'), 'node-2 to start') as { peerId: string }).peerId
+    const killed = await waitFor(() => watcher.coverage().find((r) => r.checkpoint?.peer === victimId && !r.checkpoint.final && r.checkpoint.step > 0), 'a checkpoint announced by node-2')
+    victim.child.kill('SIGKILL')
+
+    // Kill node-3 the same way and restart it at once on the same data directory.
+    const restartedId = (await waitFor(() => restarted.events.find((e) => e.event === 'started'), 'node-3 to start') as { peerId: string }).peerId
+    const ownRow = await waitFor(() => watcher.coverage().find((r) => r.checkpoint?.peer === restartedId && !r.checkpoint.final && r.checkpoint.step > 0), 'a checkpoint announced by node-3')
+    restarted.child.kill('SIGKILL')
+    await restarted.exited
+    restarted = start('node-3', peers)
+
+    const total = manifest.tasks.length
+    await waitFor(() => watcher.coverage().filter((r) => r.checkpoint?.final === true).length === total, 'every task to reach a final checkpoint', 300_000)
+
+    // The killed node's task was taken over (after its lease) from its announced checkpoint, not from step 0.
+    const takeover = [creator, restarted].map((p) => trainingEvent(p, killed.task)).find((e) => e !== undefined && (e.resumedFromStep as number) > 0)
+    expect(takeover).toBeDefined()
+    // The restarted node went back to its own task, from its own local checkpoint.
+    const resumed = trainingEvent(restarted, ownRow.task)
+    expect(resumed?.resumedFromStep).toBeGreaterThan(0)
+
+    for (const row of watcher.coverage()) {
+      const bytes = await watcher.blocks.getBytes(CID.parse(row.checkpoint!.cid), { timeoutMs: 30_000, providers: [row.checkpoint!.peer] })
+      const checkpoint = decodeCheckpoint(bytes)
+      const task = manifest.tasks.find((t) => t.id === row.task)!
+      expect(checkpoint.metadata.network).toBe(task.kind)
+      expect(checkpoint.metadata.step).toBe(manifest.training[task.kind].steps)
+      expect(checkpoint.metadata.run).toBe(started.runId)
+      expect(allFinite(checkpoint.tensors)).toBe(true)
+    }
+    // No lease lapsed on a healthy node (the creator was never killed).
+    expect(creator.events.filter((e) => e.event === 'task' && e.phase === 'lost-lease')).toEqual([])
+  })
+
+  it('refuses a run CID that never resolves: one line naming the error, non-zero exit', { timeout: 90_000 }, async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hddm-unknown-'))
+    try {
+      const p = runCli(['start', '--run', 'baguqeeraui3ubmbbrwvbfnyzqmwlrj5o5cm3kvbzqkqq3hh4qlmk4iajpx5q', '--resolve-timeout', '1000', '--data-dir', dir, ...LOOPBACK])
+      expect(await p.exited).toBe(1)
+      expect(p.stderr()).toMatch(/^hddm-node: RunNotFoundError: /m)
+      expect(p.stderr()).not.toMatch(/\n\s+at /)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})
