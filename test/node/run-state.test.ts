@@ -1,0 +1,74 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createRun } from '../../src/node/run-creation.js'
+import { RunState } from '../../src/node/run-state.js'
+import { mergeCoverage } from '../../src/node/coverage.js'
+import { handleCoverage, queryCoverage } from '../../src/node/coverage-protocol.js'
+import { createTestNode, type TestNode } from '../utils/create-node.js'
+import { tinyRun } from './fixtures.js'
+import type { ResolvedRunManifest } from '../../src/protocol/run-manifest.js'
+
+async function until (predicate: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 20_000
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
+describe('run state: two runs in one swarm (3 nodes on 127.0.0.1)', () => {
+  const nodes: TestNode[] = []
+  const runs: Array<{ id: string, manifest: ResolvedRunManifest }> = []
+  // states[node][run]
+  const states: RunState[][] = []
+
+  beforeAll(async () => {
+    for (let i = 0; i < 3; i++) nodes.push(await createTestNode())
+    for (const n of nodes.slice(1)) await n.swarm.libp2p.dial(nodes[0].swarm.getMultiaddrs()[0])
+    for (const name of ['run-x', 'run-y']) {
+      const created = await createRun(await tinyRun({ name, images: 200 }), nodes[0].storage)
+      runs.push({ id: created.runId.toString(), manifest: created.manifest })
+    }
+    for (const n of nodes) {
+      states.push(runs.map((run) => {
+        const state = new RunState({ runId: run.id, manifest: run.manifest, self: n.swarm.peerId.toString(), clock: Date.now }, { gossip: n.gossip })
+        state.start()
+        return state
+      }))
+    }
+    // Wait until every node sees the others subscribed to both topics.
+    await until(() => states.every((s) => s.every((state) => state.peers().length === 2)), 'subscriptions')
+  })
+  afterAll(async () => {
+    for (const s of states) for (const state of s) state.stop()
+    for (const n of nodes) await n.stop()
+  })
+
+  it('keeps claims, progress and checkpoints of one run out of the other run\'s table', async () => {
+    const [x, y] = [0, 1]
+    await states[1][x].claim('expert-0')
+    await states[2][y].claim('expert-0')
+    await states[2][y].progress({ task: 'expert-0', step: 7, loss: 0.5 })
+    const peer1 = nodes[1].swarm.peerId.toString()
+    const peer2 = nodes[2].swarm.peerId.toString()
+    await until(() => states[0][x].table.holderOf('expert-0', Date.now()) === peer1 && states[0][y].table.holderOf('expert-0', Date.now()) === peer2, 'both claims')
+    for (const s of states) {
+      const holderX = s[x].table.holderOf('expert-0', Date.now())
+      const holderY = s[y].table.holderOf('expert-0', Date.now())
+      expect(holderX === undefined || holderX === peer1).toBe(true)
+      expect(holderY === undefined || holderY === peer2).toBe(true)
+    }
+    // Nothing was refused either: the runs never even see each other's messages.
+    for (const n of nodes) for (const run of runs) expect(Object.keys(n.gossip.counters(run.id)).filter((k) => k !== 'accept')).toEqual([])
+  })
+
+  it('answers coverage queries for its run only, and merges views by holder and best checkpoint', async () => {
+    const [x] = [0]
+    await handleCoverage(nodes[1].swarm.libp2p, (run) => run === runs[x].id ? states[1][x].coverage() : undefined)
+    const remote = await queryCoverage(nodes[0].swarm.libp2p, nodes[1].swarm.peerId, runs[x].id)
+    expect(remote.find((r) => r.task === 'expert-0')?.holders[0]?.peer).toBe(nodes[1].swarm.peerId.toString())
+    await expect(queryCoverage(nodes[0].swarm.libp2p, nodes[1].swarm.peerId, runs[1].id)).rejects.toHaveProperty('name', 'CoverageQueryError')
+    const merged = mergeCoverage([states[2][x].coverage(), remote])
+    expect(merged.map((r) => r.task)).toEqual(runs[x].manifest.tasks.map((t) => t.id))
+    expect(merged.find((r) => r.task === 'expert-0')?.free).toBe(false)
+  })
+})
