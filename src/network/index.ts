@@ -32,3 +32,6 @@ export { acquireDataDirLock, LOCK_FILE, type DataDirLock } from './data-dir-lock
 export { createGossip, Gossip, type GossipInit, type GossipComponents, type GossipEvents, type GossipMessageDetail, type GossipCounters, type RunValidator, type RunValidation } from './gossip.js'
 export { RUN_TOPIC_SCORE_PARAMS, setTopicScoreParams, type PubSub } from './pubsub.js'
 export { loadBootstrapList, BootstrapListSchema, DEFAULT_BOOTSTRAP_LIST, type BootstrapList } from './bootstrap-list.js'
+export { createSampleService, SampleService, type SampleHandler, type SampleHandlerOptions, type SampleImage, type SampleServiceInit, type SampleServiceComponents } from './sample-service.js'
+export { requestSamples, type RequestSamplesOptions, type RemoteSampleProgressEvent } from './sample-client.js'
+export { SampleRefusedError, SampleProtocolError } from './sample-errors.js'

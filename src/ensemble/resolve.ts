@@ -1,0 +1,61 @@
+/**
+ * An ensemble from its manifest CID: fetch the manifest (dag-json), then the router and every
+ * expert checkpoint by CID, check each (finite values, the objective and cluster the manifest
+ * states, the run it names), and load them. Anyone holding only the ensemble CID can sample.
+ */
+import type { CID } from 'multiformats/cid'
+import { parseEnsembleManifest, type EnsembleManifest } from '../protocol/ensemble-manifest.js'
+import { parseRouting, type Routing } from '../diffusion/routing.js'
+import { allFinite, decodeCheckpoint, type Checkpoint } from '../storage/checkpoint.js'
+import { CorruptCheckpointError, ShapeMismatchError } from '../storage/checkpoint-errors.js'
+import { loadExpert, loadRouter, type LoadedRouter } from './load.js'
+import type { EnsembleMember } from './sample.js'
+import type { Tokenizer } from '../data/tokenizer.js'
+import type { Storage } from '../storage/helia.js'
+import type { AbortOptions } from '../progress.js'
+
+export interface LoadedEnsemble {
+  id: string
+  manifest: EnsembleManifest
+  router: LoadedRouter
+  members: EnsembleMember[]
+  tokenizer: Tokenizer
+  routing: Routing
+  dispose: () => void
+}
+
+export interface ResolveEnsembleOptions extends AbortOptions {
+  timeoutMs?: number
+  /** Only use blocks already held locally (a server that does not fetch for strangers). */
+  offline?: boolean
+}
+
+async function fetchCheckpoint (storage: Pick<Storage, 'getBytes'>, cid: CID, options: ResolveEnsembleOptions): Promise<Checkpoint> {
+  const checkpoint = decodeCheckpoint(await storage.getBytes(cid, options))
+  if (!allFinite(checkpoint.tensors)) throw new CorruptCheckpointError(`checkpoint ${cid.toString()} has NaN or Inf values`)
+  return checkpoint
+}
+
+export async function resolveEnsemble (storage: Pick<Storage, 'getJson' | 'getBytes'>, id: CID, options: ResolveEnsembleOptions = {}): Promise<LoadedEnsemble> {
+  const manifest = parseEnsembleManifest(await storage.getJson(id, options))
+  const routerCheckpoint = await fetchCheckpoint(storage, manifest.router, options)
+  const expertCheckpoints: Checkpoint[] = []
+  for (const e of manifest.experts) {
+    const checkpoint = await fetchCheckpoint(storage, e.cid, options)
+    const m = checkpoint.metadata
+    if (m.objective !== e.objective || (m.cluster !== undefined && m.cluster !== e.cluster) || (m.run !== undefined && m.run !== manifest.run.toString())) {
+      throw new ShapeMismatchError(`checkpoint ${e.cid.toString()} is ${String(m.objective)} on cluster ${String(m.cluster)} of run ${String(m.run)}, the manifest says ${e.objective} on cluster ${e.cluster} of ${manifest.run.toString()}`)
+    }
+    expertCheckpoints.push(checkpoint)
+  }
+  const router = loadRouter(routerCheckpoint)
+  const members: EnsembleMember[] = []
+  const dispose = (): void => { router.dispose(); for (const m of members) m.expert.dispose() }
+  try {
+    manifest.experts.forEach((e, i) => members.push({ cluster: e.cluster, expert: loadExpert(expertCheckpoints[i]) }))
+  } catch (err) {
+    dispose()
+    throw err
+  }
+  return { id: id.toString(), manifest, router, members, tokenizer: members[0].expert.tokenizer, routing: parseRouting(manifest.routing), dispose }
+}

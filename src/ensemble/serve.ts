@@ -1,0 +1,83 @@
+/**
+ * The sample service's handler: ensembles by CID, loaded once and kept, sampled with the same
+ * function as local sampling (so a remote draw equals a local one for the same seed), each
+ * image encoded as PNG. By default it serves only ensembles whose blocks it already holds:
+ * fetching and loading a stranger's model on request is a free amplification attack.
+ */
+import { CID } from 'multiformats/cid'
+import { encodePng } from '../data/png.js'
+import { parseRouting } from '../diffusion/routing.js'
+import { BlockNotFoundError, FetchTimeoutError } from '../storage/errors.js'
+import { SampleRefusedError } from '../network/sample-errors.js'
+import { resolveEnsemble, type LoadedEnsemble } from './resolve.js'
+import { sampleEnsemble } from './sample.js'
+import type { SampleHandler, SampleImage } from '../network/sample-service.js'
+import type { SampleRequest } from '../protocol/sample-messages.js'
+import type { Storage } from '../storage/helia.js'
+
+export interface EnsembleSampleHandlerInit {
+  storage: Pick<Storage, 'getJson' | 'getBytes'>
+  /** Fetch unknown ensembles from the swarm (with fetchTimeoutMs) instead of refusing them. */
+  serveAny?: boolean
+  fetchTimeoutMs?: number
+}
+
+export interface EnsembleSampleHandler {
+  handler: SampleHandler
+  dispose: () => void
+}
+
+/** [-1, 1] floats of image i -> 8-bit PNG. */
+function toPng (images: Float32Array, shape: [number, number, number, number], i: number): Uint8Array {
+  const [, height, width, channels] = shape
+  const size = height * width * channels
+  const pixels = new Uint8Array(size)
+  for (let p = 0; p < size; p++) pixels[p] = Math.min(255, Math.max(0, Math.round((images[i * size + p] + 1) * 127.5)))
+  return encodePng({ width, height, channels, pixels })
+}
+
+export function ensembleSampleHandler (init: EnsembleSampleHandlerInit): EnsembleSampleHandler {
+  const loaded = new Map<string, Promise<LoadedEnsemble>>()
+
+  const ensembleFor = async (id: string): Promise<LoadedEnsemble> => {
+    let pending = loaded.get(id)
+    if (pending === undefined) {
+      pending = resolveEnsemble(init.storage, CID.parse(id), init.serveAny === true ? { timeoutMs: init.fetchTimeoutMs ?? 60_000 } : { offline: true })
+      loaded.set(id, pending)
+      // A failed load is not cached: the blocks may arrive later.
+      pending.catch(() => { loaded.delete(id) })
+    }
+    try {
+      return await pending
+    } catch (err) {
+      if (err instanceof BlockNotFoundError || err instanceof FetchTimeoutError) throw new SampleRefusedError('unknown-ensemble', `ensemble ${id} is not held here`)
+      throw new SampleRefusedError('invalid-ensemble', `ensemble ${id} cannot be loaded: ${err instanceof Error ? err.message : String(err)}`)
+    }
+  }
+
+  const handler: SampleHandler = async (request: SampleRequest, options): Promise<SampleImage[]> => {
+    const ensemble = await ensembleFor(request.ensemble)
+    const prompts = Array.from({ length: request.count }, (_, i) => request.prompts[i % request.prompts.length])
+    const result = await sampleEnsemble({
+      members: ensemble.members,
+      router: ensemble.router,
+      tokenizer: ensemble.tokenizer,
+      prompts,
+      steps: request.steps,
+      seed: request.seed,
+      routing: request.routing !== undefined ? parseRouting(request.routing) : ensemble.routing,
+      guidance: request.guidance,
+      signal: options.signal,
+      onProgress: (e) => { options.onProgress(e.detail.i + 1, e.detail.steps) }
+    })
+    return prompts.map((prompt, i) => ({ prompt, png: toPng(result.images, result.shape, i) }))
+  }
+
+  return {
+    handler,
+    dispose: () => {
+      for (const pending of loaded.values()) pending.then(e => { e.dispose() }, () => {})
+      loaded.clear()
+    }
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * The sample protocol `/hddm/sample/1.0.0` (docs/PROTOCOL.md), server side. One request frame
+ * in; progress frames, one PNG frame per image, then `done` or a typed `error` out. The service
+ * owns the protocol and its limits (request size and read time, concurrency, a per-peer rate
+ * limit, a time limit, cancellation when the stream closes); the images come from an injected
+ * handler, so this module knows nothing of models.
+ */
+import { lpStream } from '@libp2p/utils'
+import { silentLogger, type Logger } from '../logger.js'
+import { InvalidMessageError } from '../protocol/errors.js'
+import {
+  SAMPLE_MAX_CONCURRENT, SAMPLE_MAX_REQUEST_BYTES, SAMPLE_RATE_LIMIT_REQUESTS, SAMPLE_RATE_LIMIT_WINDOW_MS
+} from '../protocol/limits.js'
+import { decodeSampleRequest, encodeSampleFrame, type SampleRequest, type SampleResponseFrame } from '../protocol/sample-messages.js'
+import { SAMPLE_PROTOCOL } from '../protocol/topics.js'
+import { SampleRefusedError } from './sample-errors.js'
+import type { Libp2p, Stream } from '@libp2p/interface'
+
+export interface SampleImage {
+  prompt: string
+  png: Uint8Array
+}
+
+export interface SampleHandlerOptions {
+  signal: AbortSignal
+  onProgress: (step: number, steps: number) => void
+}
+
+/** Draws the images of a valid request; throws SampleRefusedError to refuse with a code. */
+export type SampleHandler = (request: SampleRequest, options: SampleHandlerOptions) => Promise<SampleImage[]>
+
+export interface SampleServiceInit {
+  maxConcurrent?: number
+  /** At most `requests` per peer per `windowMs`. */
+  rateLimit?: { requests: number, windowMs: number }
+  /** The request frame must arrive within this time. */
+  requestTimeoutMs?: number
+  /** A whole job's time limit. */
+  timeLimitMs?: number
+  logger?: Logger
+}
+
+export interface SampleServiceComponents {
+  libp2p: Pick<Libp2p, 'handle' | 'unhandle'>
+  handler: SampleHandler
+}
+
+/** Peers remembered by the rate limiter at most; the oldest is forgotten first. */
+const MAX_TRACKED_PEERS = 4096
+
+export class SampleService {
+  private readonly init: Required<Omit<SampleServiceInit, 'logger'>>
+  private readonly log: Logger
+  private readonly recent = new Map<string, number[]>()
+  private readonly running = new Set<AbortController>()
+  private started = false
+
+  constructor (init: SampleServiceInit, private readonly components: SampleServiceComponents) {
+    this.init = {
+      maxConcurrent: init.maxConcurrent ?? SAMPLE_MAX_CONCURRENT,
+      rateLimit: init.rateLimit ?? { requests: SAMPLE_RATE_LIMIT_REQUESTS, windowMs: SAMPLE_RATE_LIMIT_WINDOW_MS },
+      requestTimeoutMs: init.requestTimeoutMs ?? 5_000,
+      timeLimitMs: init.timeLimitMs ?? 300_000
+    }
+    this.log = (init.logger ?? silentLogger).child('sample-service')
+  }
+
+  /** Jobs in progress. */
+  get active (): number { return this.running.size }
+
+  async start (): Promise<void> {
+    if (this.started) return
+    await this.components.libp2p.handle(SAMPLE_PROTOCOL, async (stream, connection) => {
+      await this.serve(stream, connection.remotePeer.toString())
+    }, { maxInboundStreams: 32 })
+    this.started = true
+  }
+
+  async stop (): Promise<void> {
+    if (!this.started) return
+    await this.components.libp2p.unhandle(SAMPLE_PROTOCOL)
+    for (const job of this.running) job.abort()
+    this.started = false
+  }
+
+  private async serve (stream: Stream, peer: string): Promise<void> {
+    const lp = lpStream(stream, { maxDataLength: SAMPLE_MAX_REQUEST_BYTES })
+    const send = async (frame: SampleResponseFrame): Promise<void> => { await lp.write(encodeSampleFrame(frame)) }
+    const refuse = async (code: SampleRefusedError['code'], message: string): Promise<void> => {
+      this.log.debug('sample request refused', { peer, code, message })
+      await send({ type: 'error', code, message })
+      await stream.close()
+    }
+    try {
+      // [limit] per-peer rate and global concurrency are checked before reading anything.
+      if (!this.admit(peer)) { await refuse('rate-limited', `more than ${this.init.rateLimit.requests} requests in ${this.init.rateLimit.windowMs} ms`); return }
+      if (this.running.size >= this.init.maxConcurrent) { await refuse('busy', `${this.running.size} requests in progress`); return }
+
+      let request: SampleRequest
+      try {
+        request = decodeSampleRequest((await lp.read({ signal: AbortSignal.timeout(this.init.requestTimeoutMs) })).subarray())
+      } catch (err) {
+        await refuse('bad-request', err instanceof InvalidMessageError ? err.message : `no valid request frame within ${this.init.requestTimeoutMs} ms`)
+        return
+      }
+      if (this.running.size >= this.init.maxConcurrent) { await refuse('busy', `${this.running.size} requests in progress`); return }
+      await this.run(request, stream, send, refuse)
+    } catch (err) {
+      // The peer went away or broke framing mid-answer: nothing to tell it, nothing to keep.
+      stream.abort(err instanceof Error ? err : new Error(String(err)))
+    }
+  }
+
+  private async run (request: SampleRequest, stream: Stream, send: (f: SampleResponseFrame) => Promise<void>, refuse: (code: SampleRefusedError['code'], message: string) => Promise<void>): Promise<void> {
+    const job = new AbortController()
+    const cancel = (): void => { job.abort() }
+    // A closed or reset stream cancels the work: nobody is left to receive it.
+    stream.addEventListener('close', cancel)
+    const timer = setTimeout(cancel, this.init.timeLimitMs)
+    this.running.add(job)
+    let progress = Promise.resolve()
+    try {
+      const images = await this.components.handler(request, {
+        signal: job.signal,
+        onProgress: (step, steps) => { progress = progress.then(async () => { await send({ type: 'progress', step, steps }) }) }
+      })
+      await progress
+      for (const [index, image] of images.entries()) await send({ type: 'image', index, prompt: image.prompt, png: image.png as Uint8Array<ArrayBuffer> })
+      await send({ type: 'done', count: images.length })
+      await stream.close()
+    } catch (err) {
+      if (job.signal.aborted && stream.status !== 'open') return
+      if (err instanceof SampleRefusedError) await refuse(err.code, err.message)
+      else if (job.signal.aborted) await refuse('busy', `the ${this.init.timeLimitMs} ms time limit ran out`)
+      else {
+        this.log.warn('sample request failed', {}, err)
+        await refuse('internal', 'the server failed to draw the samples')
+      }
+    } finally {
+      clearTimeout(timer)
+      stream.removeEventListener('close', cancel)
+      this.running.delete(job)
+    }
+  }
+
+  /** Sliding-window rate limit per peer; records the attempt when admitted. */
+  private admit (peer: string): boolean {
+    const now = Date.now()
+    const times = (this.recent.get(peer) ?? []).filter(t => now - t < this.init.rateLimit.windowMs)
+    if (times.length >= this.init.rateLimit.requests) { this.recent.set(peer, times); return false }
+    times.push(now)
+    this.recent.delete(peer)
+    this.recent.set(peer, times)
+    if (this.recent.size > MAX_TRACKED_PEERS) this.recent.delete(this.recent.keys().next().value as string)
+    return true
+  }
+}
+
+export function createSampleService (init: SampleServiceInit, components: SampleServiceComponents): SampleService {
+  return new SampleService(init, components)
+}

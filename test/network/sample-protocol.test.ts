@@ -1,0 +1,168 @@
+import { describe, it, expect, beforeAll, afterAll, vi } from 'vitest'
+import * as tf from '@tensorflow/tfjs'
+import * as dagJson from '@ipld/dag-json'
+import { lpStream } from '@libp2p/utils'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createTestNode, type TestNode } from '../utils/create-node.js'
+import { useTrainingBackend } from '../utils/backend.js'
+import { EXPERT_PRESETS, ROUTER_PRESETS } from '../../src/model/config.js'
+import { DiT } from '../../src/model/dit.js'
+import { Router } from '../../src/model/router.js'
+import { CHECKPOINT_FORMAT, encodeCheckpoint, paramsToTensors, type CheckpointMetadata } from '../../src/storage/checkpoint.js'
+import { Tokenizer } from '../../src/data/tokenizer.js'
+import { decodePng } from '../../src/data/png.js'
+import { ensembleIdOf, parseEnsembleManifest } from '../../src/protocol/ensemble-manifest.js'
+import { decodeSampleFrame } from '../../src/protocol/sample-messages.js'
+import { SAMPLE_PROTOCOL } from '../../src/protocol/topics.js'
+import { createSampleService, type SampleHandler, type SampleService } from '../../src/network/sample-service.js'
+import { requestSamples } from '../../src/network/sample-client.js'
+import { ensembleSampleHandler, type EnsembleSampleHandler } from '../../src/ensemble/serve.js'
+import { resolveEnsemble } from '../../src/ensemble/resolve.js'
+import { sampleEnsemble } from '../../src/ensemble/sample.js'
+import { parseRouting } from '../../src/diffusion/routing.js'
+import type { CID } from 'multiformats/cid'
+
+const tokenizer = Tokenizer.fromPrompts(['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'], { maxLength: 4 })
+const expertConfig = { ...EXPERT_PRESETS.tiny, vocabSize: tokenizer.vocabSize, promptTokens: 4 }
+const routerConfig = { ...ROUTER_PRESETS['router-tiny'], numExperts: 2 }
+
+let server: TestNode
+let client: TestNode
+let service: SampleService
+let handler: EnsembleSampleHandler
+let ensembleId: CID
+let poisonedId: CID
+const outcomes: string[] = []
+
+/** A tiny expert checkpoint with a non-zero output layer, added to the server's blockstore. */
+async function addExpert (node: TestNode, run: string, objective: 'ddpm' | 'fm', cluster: number, poison = false): Promise<CID> {
+  const model = new DiT(expertConfig, 20 + cluster)
+  const out = model.params.get('final_layer.linear.weight')
+  out.assign(tf.randomNormal(out.shape, 0, 0.05, 'float32', cluster))
+  const tensors = paramsToTensors(model.params)
+  if (poison) tensors.get('blocks.0.mlp.fc1.weight')!.data[3] = Number.NaN
+  model.dispose()
+  const metadata: CheckpointMetadata = { format: CHECKPOINT_FORMAT, network: 'expert', config: { ...expertConfig }, objective, schedule: { kind: 'cosine', T: 1000 }, cluster, step: 1, run, extra: { tokenizer: tokenizer.toJSON() } }
+  return await node.storage.addBytes(encodeCheckpoint({ metadata, tensors }))
+}
+
+async function addEnsemble (node: TestNode, poison: boolean): Promise<CID> {
+  const run = await node.storage.putJson({ test: 'sample-protocol' })
+  const router = new Router(routerConfig, 3)
+  const routerCid = await node.storage.addBytes(encodeCheckpoint({ metadata: { format: CHECKPOINT_FORMAT, network: 'router', config: { ...routerConfig }, step: 1, run: run.toString() }, tensors: paramsToTensors(router.params) }))
+  router.dispose()
+  const manifest = parseEnsembleManifest({
+    v: 1, run, k: 2, router: routerCid,
+    experts: [
+      { cid: await addExpert(node, run.toString(), 'ddpm', 0, poison), cluster: 0, objective: 'ddpm' },
+      { cid: await addExpert(node, run.toString(), 'fm', 1), cluster: 1, objective: 'fm' }
+    ]
+  })
+  const id = await node.storage.putJson(manifest)
+  expect(id.equals(await ensembleIdOf(manifest))).toBe(true)
+  return id
+}
+
+/** Sends raw bytes (or nothing) as the request and returns the first frame the server answers with. */
+async function rawExchange (payload: Uint8Array | undefined): Promise<ReturnType<typeof decodeSampleFrame>> {
+  const stream = await client.swarm.libp2p.dialProtocol(multiaddr(server.addr), SAMPLE_PROTOCOL)
+  const lp = lpStream(stream, { maxDataLength: 1 << 20 })
+  if (payload !== undefined) await lp.write(payload)
+  const frame = decodeSampleFrame((await lp.read({ signal: AbortSignal.timeout(10_000) })).subarray())
+  await stream.close().catch(() => {})
+  return frame
+}
+
+beforeAll(async () => {
+  await useTrainingBackend()
+  server = await createTestNode()
+  client = await createTestNode()
+  ensembleId = await addEnsemble(server, false)
+  poisonedId = await addEnsemble(server, true)
+  handler = ensembleSampleHandler({ storage: server.storage })
+  // Records how each job ended, so a test can tell a cancelled job from one that ran out.
+  const recording: SampleHandler = async (req, options) => {
+    try {
+      const images = await handler.handler(req, options)
+      outcomes.push('finished')
+      return images
+    } catch (err) {
+      outcomes.push((err as Error).name)
+      throw err
+    }
+  }
+  service = createSampleService({ requestTimeoutMs: 500, rateLimit: { requests: 13, windowMs: 60_000 } }, { libp2p: server.swarm.libp2p, handler: recording })
+  await service.start()
+  await client.swarm.libp2p.dial(multiaddr(server.addr))
+}, 120_000)
+
+afterAll(async () => {
+  await service?.stop()
+  handler?.dispose()
+  await client?.stop()
+  await server?.stop()
+})
+
+const request = { v: 1 as const, ensemble: '', prompts: ['seven', 'two'], count: 3, steps: 3, seed: 5, routing: 'top1', guidance: 2 }
+
+describe('/hddm/sample/1.0.0', () => {
+  it('remote samples equal local samples for the same request and seed', async () => {
+    const progress: number[] = []
+    const remote = await requestSamples(client.swarm.libp2p, multiaddr(server.addr), { ...request, ensemble: ensembleId.toString() }, { onProgress: e => progress.push(e.detail.step) })
+    expect(remote.map(r => r.prompt)).toEqual(['seven', 'two', 'seven'])
+    expect(progress).toEqual([1, 2, 3])
+
+    const local = await resolveEnsemble(server.storage, ensembleId, { offline: true })
+    const drawn = await sampleEnsemble({ members: local.members, router: local.router, tokenizer: local.tokenizer, prompts: ['seven', 'two', 'seven'], steps: 3, seed: 5, routing: parseRouting('top1'), guidance: 2 })
+    local.dispose()
+    const size = 28 * 28
+    remote.forEach((r, i) => {
+      const png = decodePng(r.png)
+      const expected = Uint8Array.from(drawn.images.subarray(i * size, (i + 1) * size), v => Math.min(255, Math.max(0, Math.round((v + 1) * 127.5))))
+      expect(png.pixels).toEqual(expected)
+    })
+  })
+
+  it('answers hostile requests with typed errors and keeps serving', async () => {
+    const base = { ...request, ensemble: ensembleId.toString() }
+    expect(await rawExchange(dagJson.encode({ ...base, count: 1_000_000 }))).toMatchObject({ type: 'error', code: 'bad-request' })
+    expect(await rawExchange(Uint8Array.from({ length: 300 }, (_, i) => (i * 37) & 0xff))).toMatchObject({ type: 'error', code: 'bad-request' })
+    expect(await rawExchange(new Uint8Array(8192).fill(7))).toMatchObject({ type: 'error', code: 'bad-request' })
+    expect(await rawExchange(undefined)).toMatchObject({ type: 'error', code: 'bad-request' })   // a stream that never sends
+    const unknown = (await client.storage.putJson({ not: 'held by the server' })).toString()
+    await expect(requestSamples(client.swarm.libp2p, multiaddr(server.addr), { ...base, ensemble: unknown })).rejects.toMatchObject({ name: 'SampleRefusedError', code: 'unknown-ensemble' })
+    await expect(requestSamples(client.swarm.libp2p, multiaddr(server.addr), { ...base, ensemble: poisonedId.toString() })).rejects.toMatchObject({ name: 'SampleRefusedError', code: 'invalid-ensemble' })
+    const images = await requestSamples(client.swarm.libp2p, multiaddr(server.addr), { ...base, count: 1 })
+    expect(images).toHaveLength(1)
+  })
+
+  it('stops drawing when the client goes away', async () => {
+    const controller = new AbortController()
+    const run = requestSamples(client.swarm.libp2p, multiaddr(server.addr), { ...request, ensemble: ensembleId.toString(), steps: 250 }, {
+      signal: controller.signal,
+      onProgress: e => { if (e.detail.step === 2) controller.abort() }
+    })
+    const before = outcomes.length
+    await expect(run).rejects.toMatchObject({ name: 'AbortError' })
+    await vi.waitFor(() => { expect(service.active).toBe(0) }, { timeout: 20_000 })
+    expect(outcomes.slice(before)).toEqual(['AbortError'])
+  })
+
+  it('caps concurrency and rate per peer, then serves other peers', async () => {
+    const base = { ...request, ensemble: ensembleId.toString(), count: 2, steps: 6 }
+    const burst = await Promise.allSettled(Array.from({ length: 8 }, async () => await requestSamples(client.swarm.libp2p, multiaddr(server.addr), base)))
+    const codes = burst.map(r => r.status === 'fulfilled' ? 'ok' : (r.reason as { code?: string }).code)
+    expect(codes.filter(c => c === 'ok').length).toBeGreaterThanOrEqual(1)
+    expect(codes.filter(c => c === 'busy' || c === 'rate-limited').length).toBeGreaterThanOrEqual(1)
+    expect(codes.every(c => c === 'ok' || c === 'busy' || c === 'rate-limited')).toBe(true)
+    // this peer has now used its window; it is refused, another peer is served
+    await expect(requestSamples(client.swarm.libp2p, multiaddr(server.addr), base)).rejects.toMatchObject({ code: 'rate-limited' })
+    const other = await createTestNode()
+    try {
+      expect(await requestSamples(other.swarm.libp2p, multiaddr(server.addr), { ...base, count: 1, steps: 2 })).toHaveLength(1)
+    } finally {
+      await other.stop()
+    }
+    expect(service.active).toBe(0)
+  })
+})
