@@ -1,0 +1,76 @@
+/**
+ * Images per second of the ensemble sampler by routing, against a single expert, same run.
+ *
+ *   npm run bench test/bench/ensemble-sampling.ts [-- --preset small --images 16 --steps 10 --rounds 3]
+ *
+ * Four experts (2 DDPM, 2 flow matching, random weights: throughput does not depend on what
+ * they learned) and a router of the matching `router-*` size, on the fastest backend. Each
+ * configuration keeps its best of `rounds` (the machine is shared). The ratio column is
+ * throughput relative to one expert sampled alone: top-1 should cost about one expert plus the
+ * router, full about four experts plus the router.
+ */
+import * as tf from '@tensorflow/tfjs'
+import { EXPERT_PRESETS, ROUTER_PRESETS, type ExpertPresetName } from '../../src/model/config.js'
+import { DiT } from '../../src/model/dit.js'
+import { Router } from '../../src/model/router.js'
+import { CHECKPOINT_FORMAT, paramsToTensors } from '../../src/storage/checkpoint.js'
+import { loadExpert, loadRouter, type LoadedExpert } from '../../src/ensemble/load.js'
+import { sampleEnsemble, type EnsembleMember } from '../../src/ensemble/sample.js'
+import { parseRouting } from '../../src/diffusion/routing.js'
+import { Tokenizer } from '../../src/data/tokenizer.js'
+import { disposeBackend, initBackend } from '../../src/runtime/backend.js'
+
+const arg = (name: string, fallback: string): string => {
+  const i = process.argv.indexOf(`--${name}`)
+  return i >= 0 ? process.argv[i + 1] : fallback
+}
+const preset = arg('preset', 'small') as ExpertPresetName
+const images = Number(arg('images', '16'))
+const steps = Number(arg('steps', '10'))
+const rounds = Number(arg('rounds', '3'))
+
+const backend = await initBackend({ backend: 'auto' })
+const tokenizer = Tokenizer.fromPrompts(['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'])
+const config = { ...EXPERT_PRESETS[preset], vocabSize: tokenizer.vocabSize, promptTokens: tokenizer.maxLength }
+const routerConfig = { ...(preset === 'tiny' ? ROUTER_PRESETS['router-tiny'] : ROUTER_PRESETS['router-small']), numExperts: 4 }
+
+function expert (objective: 'ddpm' | 'fm', cluster: number): LoadedExpert {
+  const model = new DiT(config, cluster)
+  const tensors = paramsToTensors(model.params)
+  model.dispose()
+  return loadExpert({ metadata: { format: CHECKPOINT_FORMAT, network: 'expert', config: { ...config }, objective, cluster, step: 0, extra: { tokenizer: tokenizer.toJSON() } }, tensors })
+}
+const members: EnsembleMember[] = (['ddpm', 'fm', 'ddpm', 'fm'] as const).map((objective, cluster) => ({ cluster, expert: expert(objective, cluster) }))
+const r = new Router(routerConfig, 9)
+const router = loadRouter({ metadata: { format: CHECKPOINT_FORMAT, network: 'router', config: { ...routerConfig }, step: 0 }, tensors: paramsToTensors(r.params) })
+r.dispose()
+
+const prompts = Array.from({ length: images }, (_, i) => tokenizer.vocab[3 + (i % 10)])
+async function measure (routing: string | 'single'): Promise<{ seconds: number, gflopsPerImage: number }> {
+  let best = Infinity
+  let gflopsPerImage = 0
+  for (let round = 0; round < rounds; round++) {
+    const started = performance.now()
+    const result = routing === 'single'
+      ? await sampleEnsemble({ members: [members[1]], tokenizer, prompts, steps, seed: round, routing: parseRouting('full'), guidance: 2 })
+      : await sampleEnsemble({ members, router, tokenizer, prompts, steps, seed: round, routing: parseRouting(routing), guidance: 2 })
+    best = Math.min(best, (performance.now() - started) / 1000)
+    gflopsPerImage = result.flops.perImage / 1e9
+  }
+  return { seconds: best, gflopsPerImage }
+}
+
+await measure('single') // warm-up: kernels, pool
+const single = await measure('single')
+console.log(`backend ${backend.name} (${backend.threads} threads), preset ${preset}, ${images} images, ${steps} Euler steps, guidance 2, best of ${rounds}`)
+console.log('| sampler | images/s | GFLOP/image | x single expert (throughput) |')
+console.log('|---|---|---|---|')
+console.log(`| single expert | ${(images / single.seconds).toFixed(2)} | ${single.gflopsPerImage.toFixed(3)} | 1.00 |`)
+for (const routing of ['top1', 'top2', 'full']) {
+  const m = await measure(routing)
+  console.log(`| ensemble ${routing} | ${(images / m.seconds).toFixed(2)} | ${m.gflopsPerImage.toFixed(3)} | ${(single.seconds / m.seconds).toFixed(2)} |`)
+}
+for (const m of members) m.expert.dispose()
+router.dispose()
+tf.disposeVariables()
+await disposeBackend()
