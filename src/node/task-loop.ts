@@ -172,24 +172,24 @@ export class TaskLoop extends TypedEventEmitter<TaskLoopEvents> {
     // older checkpoints are skipped rather than queued (each announcement supersedes the last).
     let published = -1
     let pending: { path: string, step: number } | undefined
-    let publisher: Promise<void> | undefined
+    let chain = Promise.resolve()
     const publish = (request: TaskTrainRequest, path: string, step: number): void => {
+      const queued = pending !== undefined
       pending = { path, step }
-      publisher ??= (async () => {
-        while (pending !== undefined) {
-          const next = pending
-          pending = undefined
-          if (next.step <= published) continue
-          try {
-            published = await this.publish(task, request, next.path, false)
-          } catch (err) {
-            this.log.warn('checkpoint publication failed', { task: task.id, step: next.step }, err)
-          }
+      // A queued publication takes the newest pending checkpoint when its turn comes.
+      if (queued) return
+      chain = chain.then(async () => {
+        const next = pending
+        pending = undefined
+        if (next === undefined || next.step <= published) return
+        try {
+          published = await this.publish(task, request, next.path, false)
+        } catch (err) {
+          this.log.warn('checkpoint publication failed', { task: task.id, step: next.step }, err)
         }
-        publisher = undefined
-      })()
+      })
     }
-    const drain = async (): Promise<void> => { while (publisher !== undefined) await publisher }
+    const drain = async (): Promise<void> => { await chain }
     try {
       await mkdir(dir, { recursive: true })
       this.emitTask(task.id, 'fetching')
