@@ -24,6 +24,8 @@ export interface EpsToVelocityOptions {
   timeMap?: TimeMap
   /** Rescale the input by (a+b); off only to show what skipping it costs. */
   rescale?: boolean
+  /** |x0h| bound (default X0_CLAMP); the data range when it is known (1 for images in [-1, 1]). */
+  x0Clamp?: number
 }
 
 export const X0_DENOMINATOR_FLOOR = 0.01
@@ -55,9 +57,10 @@ export function inputRescale (t: number): number {
 export function epsToVelocity (epsModel: EpsModel, x: tf.Tensor4D, t: number, schedule: Schedule, options: EpsToVelocityOptions = {}): tf.Tensor4D {
   const step = (options.timeMap ?? 'snr') === 'snr' ? snrMatchedStep(schedule, t) : naiveStep(t)
   const scale = (options.rescale ?? true) ? inputRescale(t) : 1
+  const clamp = options.x0Clamp ?? X0_CLAMP
   return tf.tidy(() => {
     const epsHat = epsModel(tf.mul(x, scale) as tf.Tensor4D, step)
-    const x0Hat = tf.clipByValue(tf.div(tf.sub(x, tf.mul(epsHat, t)), Math.max(1 - t, X0_DENOMINATOR_FLOOR)), -X0_CLAMP, X0_CLAMP)
+    const x0Hat = tf.clipByValue(tf.div(tf.sub(x, tf.mul(epsHat, t)), Math.max(1 - t, X0_DENOMINATOR_FLOOR)), -clamp, clamp)
     return tf.sub(epsHat, x0Hat) as tf.Tensor4D
   })
 }

@@ -46,7 +46,7 @@ export interface RouterConfig {
 export const TIME_FREQUENCY_DIM = 256
 
 export const EXPERT_PRESETS = {
-  tiny: { imageSize: 28, channels: 1, patchSize: 7, hidden: 32, depth: 2, heads: 2, mlpRatio: 4, adaln: 'single', promptTokens: 4, vocabSize: 16, textDim: 16 },
+  tiny: { imageSize: 28, channels: 1, patchSize: 7, hidden: 64, depth: 2, heads: 2, mlpRatio: 4, adaln: 'single', promptTokens: 4, vocabSize: 16, textDim: 16 },
   small: { imageSize: 28, channels: 1, patchSize: 4, hidden: 128, depth: 4, heads: 4, mlpRatio: 4, adaln: 'single', promptTokens: 4, vocabSize: 16, textDim: 64 },
   medium: { imageSize: 28, channels: 1, patchSize: 4, hidden: 192, depth: 6, heads: 6, mlpRatio: 4, adaln: 'single', promptTokens: 4, vocabSize: 16, textDim: 64 },
   xl2: { imageSize: 32, channels: 4, patchSize: 2, hidden: 1152, depth: 28, heads: 16, mlpRatio: 4, adaln: 'single', promptTokens: 120, vocabSize: 32128, textDim: 768 }

@@ -31,11 +31,19 @@ export function expertConfig (preset: string, tokenizer: Tokenizer): DiTConfig {
   return { ...EXPERT_PRESETS[preset as ExpertPresetName], vocabSize: tokenizer.vocabSize, promptTokens: tokenizer.maxLength }
 }
 
+/**
+ * hddm's images are scaled to [-1, 1] (src/data/batcher.ts), so a clean image never leaves that
+ * range and the eps -> v conversion clamps its x0 estimate there. DESIGN's +-20 suits unbounded
+ * latents; on pixels it let one poor eps estimate near t = 1 saturate whole samples (measured:
+ * a tiny DDPM expert sampled to values of +-21 with it, within [-2.0, 2.6] with 1).
+ */
+export const PIXEL_X0_CLAMP = 1
+
 /** The objective an expert trains and samples with. */
 export function expertObjective (objective: ObjectiveName, timeInput: TimeInput = 'fm'): Objective {
   if (objective === 'ddpm') {
     if (timeInput !== 'fm') throw new InvalidArgumentError(`time input "${timeInput}" applies to flow-matching experts only`)
-    return ddpm()
+    return ddpm(cosineSchedule(1000), { x0Clamp: PIXEL_X0_CLAMP })
   }
   if (timeInput === 'fm') return flowMatching()
   const schedule = cosineSchedule(1000)

@@ -56,6 +56,14 @@ describe('eps -> velocity conversion on a Gaussian mixture', () => {
     expect(errors.reduce((a, b) => a + b) / errors.length).toBeGreaterThan(0.05)
   })
 
+  it('bounds the x0 estimate near t = 1 by the clamp (default 20, the data range when given)', () => {
+    const x = tf.fill([1, 1, 1, 2], 5) as tf.Tensor4D
+    const zeroEps = (xs: tf.Tensor4D): tf.Tensor4D => tf.zerosLike(xs)
+    expect(Array.from(epsToVelocity(zeroEps, x, 0.999, schedule).dataSync())).toEqual([-20, -20])
+    expect(Array.from(epsToVelocity(zeroEps, x, 0.999, schedule, { x0Clamp: 1 }).dataSync())).toEqual([-1, -1])
+    x.dispose()
+  })
+
   it('inverts: eps and x0 recovered from the velocity', () => {
     const t = 0.37
     const x0 = tf.randomNormal([8, 1, 1, 2], 0, 1, 'float32', 1) as tf.Tensor4D

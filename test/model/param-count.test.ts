@@ -24,6 +24,12 @@ describe('parameter counts', () => {
     }
   })
 
+  it('every expert preset is wide enough to carry a whole patch (else eps at high noise is unlearnable)', () => {
+    for (const [name, c] of Object.entries(EXPERT_PRESETS)) {
+      expect(c.hidden, name).toBeGreaterThanOrEqual(c.patchSize * c.patchSize * c.channels)
+    }
+  })
+
   it('has 16D^2+19D parameters per AdaLN-Single block', () => {
     const D = EXPERT_PRESETS.xl2.hidden
     expect(expertParamCount(EXPERT_PRESETS.xl2).perBlock).toBe(16 * D * D + 19 * D)
