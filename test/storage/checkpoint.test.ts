@@ -82,7 +82,7 @@ describe('model checkpoints', () => {
     assignParams(b.params, ckpt.tensors)
     for (const [name, v] of a.params.variables) expect(b.params.get(name).dataSync()).toEqual(v.dataSync())
 
-    const other = new DiT({ ...EXPERT_PRESETS.tiny, hidden: 64 }, 1)
+    const other = new DiT({ ...EXPERT_PRESETS.tiny, hidden: 2 * EXPERT_PRESETS.tiny.hidden }, 1)
     expect(() => assignParams(other.params, ckpt.tensors)).toThrow(expect.objectContaining({ name: 'ShapeMismatchError' }))
     expect(() => decodeCheckpoint(encodeSafetensors({ tensors: new Map(), metadata: {} }))).toThrow(expect.objectContaining({ name: 'CorruptCheckpointError' }))
     for (const m of [a, b, other]) m.dispose()
