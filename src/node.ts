@@ -17,6 +17,7 @@
  * await node.stop()
  * ```
  */
+import { CheckpointMirror } from './node/checkpoint-mirror.js'
 import { join } from 'node:path'
 import { TypedEventEmitter } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -75,6 +76,7 @@ export class HddmNode extends TypedEventEmitter<HddmNodeEvents> {
   private gossip?: Gossip
   private state?: RunState
   private loop?: TaskLoop
+  private mirror?: CheckpointMirror
 
   constructor (init: HddmNodeInit) {
     super()
@@ -105,6 +107,8 @@ export class HddmNode extends TypedEventEmitter<HddmNodeEvents> {
       this.state = new RunState({ runId, manifest, self, clock: this.clock }, { gossip: this.gossip })
       this.state.start()
       const state = this.state
+      this.mirror = new CheckpointMirror({ logger }, { state, storage: this.storage })
+      this.mirror.start()
       await handleCoverage(this.swarm.libp2p, (run) => run === runId ? state.coverage() : undefined)
       if (this.init.trainer !== undefined) {
         this.loop = new TaskLoop(
@@ -181,6 +185,7 @@ export class HddmNode extends TypedEventEmitter<HddmNodeEvents> {
     const steps: Array<[string, () => Promise<void> | void]> = [
       ['task loop', async () => { await this.loop?.stop() }],
       ['trainer', async () => { await this.init.trainer?.stop?.() }],
+      ['checkpoint mirror', async () => { await this.mirror?.stop() }],
       ['run topic', () => { this.state?.stop() }],
       ['gossip', async () => { await this.gossip?.stop() }],
       ['storage', async () => { await this.storage?.stop() }],
@@ -193,7 +198,7 @@ export class HddmNode extends TypedEventEmitter<HddmNodeEvents> {
         this.log.warn('stop step failed', { step: name }, err)
       }
     }
-    this.loop = this.state = this.gossip = this.storage = this.swarm = undefined
+    this.loop = this.mirror = this.state = this.gossip = this.storage = this.swarm = undefined
     this.setStatus('stopped')
   }
 

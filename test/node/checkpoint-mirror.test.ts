@@ -1,0 +1,40 @@
+import { describe, it, expect, afterAll } from 'vitest'
+import { TypedEventEmitter } from '@libp2p/interface'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createTestNode, type TestNode } from '../utils/create-node.js'
+import { CheckpointMirror } from '../../src/node/checkpoint-mirror.js'
+import type { RunStateEvents } from '../../src/node/run-state.js'
+import type { GossipMessage } from '../../src/protocol/messages.js'
+
+describe('checkpoint mirror', () => {
+  const nodes: TestNode[] = []
+  afterAll(async () => { await Promise.all(nodes.map(async n => { await n.stop() })) })
+
+  it('keeps an announced checkpoint fetchable after its announcer is gone', async () => {
+    const [trainer, mirrorNode, successor] = await Promise.all([createTestNode(), createTestNode(), createTestNode()])
+    nodes.push(mirrorNode, successor)
+    await mirrorNode.swarm.libp2p.dial(multiaddr(trainer.addr))
+    await successor.swarm.libp2p.dial(multiaddr(mirrorNode.addr))
+
+    const bytes = Uint8Array.from({ length: 3 << 20 }, (_, i) => (i * 7919) & 0xff)
+    const cid = await trainer.storage.addBytes(bytes)
+    const events = new TypedEventEmitter<RunStateEvents>()
+    const mirror = new CheckpointMirror({ timeoutMs: 20_000 }, { state: events, storage: mirrorNode.storage })
+    mirror.start()
+    const announce = (step: number, c = cid.toString(), local = false): void => {
+      const message = { v: 1, type: 'checkpoint', run: 'r', peer: trainer.swarm.peerId.toString(), ts: Date.now(), task: 'expert-0', cid: c, step, final: false, heldOutLoss: 0.5 } as unknown as GossipMessage
+      events.safeDispatchEvent('message', { detail: { run: 'r', message, from: message.peer, local } })
+    }
+    announce(10, cid.toString(), true)  // our own announcement: nothing to fetch
+    await mirror.idle()
+    expect(await mirrorNode.storage.has(cid)).toBe(false)
+    announce(10)
+    await mirror.idle()
+    expect(await mirrorNode.storage.has(cid)).toBe(true)
+
+    await trainer.stop()  // the trainer dies; the successor gets the checkpoint from the mirror
+    const fetched = await successor.storage.getBytes(cid, { timeoutMs: 20_000 })
+    expect(fetched).toEqual(bytes)
+    await mirror.stop()
+  })
+})
