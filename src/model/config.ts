@@ -7,7 +7,8 @@
  */
 export type AdaLNKind = 'single' | 'zero'
 
-export interface DiTConfig {
+/** The shape every DiT here shares: the expert and the router. */
+export interface TransformerShape {
   /** Input side length (square), channels: 28x28x1 for MNIST, 32x32x4 latents for the paper. */
   imageSize: number
   channels: number
@@ -19,6 +20,9 @@ export interface DiTConfig {
   heads: number
   /** MLP width = mlpRatio * D (4 in DiT). */
   mlpRatio: number
+}
+
+export interface DiTConfig extends TransformerShape {
   /** 'single' = PixArt-alpha AdaLN-Single (one global modulation); 'zero' = DiT per-block AdaLN-Zero. */
   adaln: AdaLNKind
   /** Prompt tokens per example (padded) and vocabulary size of the tokenizer. */
@@ -31,14 +35,7 @@ export interface DiTConfig {
   textDim: number
 }
 
-export interface RouterConfig {
-  imageSize: number
-  channels: number
-  patchSize: number
-  hidden: number
-  depth: number
-  heads: number
-  mlpRatio: number
+export interface RouterConfig extends TransformerShape {
   /** Number of experts (clusters) the router scores. */
   numExperts: number
 }

@@ -1,8 +1,8 @@
 import { InvalidArgumentError } from '../errors.js'
-import type { DiTConfig, RouterConfig } from './config.js'
+import type { TransformerShape } from './config.js'
 
 /** Shapes that cannot build a network fail early with a typed error, not deep inside tfjs. */
-export function validateDiTConfig (c: DiTConfig | RouterConfig): void {
+export function validateDiTConfig (c: TransformerShape): void {
   const positive = ['imageSize', 'channels', 'patchSize', 'hidden', 'depth', 'heads', 'mlpRatio'] as const
   for (const key of positive) {
     if (!Number.isInteger(c[key]) || c[key] <= 0) throw new InvalidArgumentError(`model config: ${key} must be a positive integer, got ${c[key]}`)
