@@ -61,8 +61,19 @@ export async function fetchTaskInputs (task: RunTask, dir: string, c: TaskInputs
   return request
 }
 
+/** The announcer gets this long before any other holder (a checkpoint mirror) is asked. */
+const ANNOUNCER_TIMEOUT_MS = 15_000
+
 async function fetchCheckpoint (cid: string, peer: string | undefined, dir: string, name: string, c: TaskInputsComponents, options: TaskInputsOptions): Promise<string> {
-  const bytes = await c.storage.getBytes(CID.parse(cid), { ...options, providers: peer === undefined ? undefined : [peer] })
+  let bytes: Uint8Array
+  try {
+    bytes = await c.storage.getBytes(CID.parse(cid), { ...options, providers: peer === undefined ? undefined : [peer], timeoutMs: Math.min(options.timeoutMs ?? ANNOUNCER_TIMEOUT_MS, ANNOUNCER_TIMEOUT_MS) })
+  } catch (err) {
+    // The announcer is the usual source, and the one most likely gone when a task is taken
+    // over: ask the swarm at large (peers' checkpoint mirrors hold the latest announcement).
+    if (options.signal?.aborted === true || peer === undefined) throw err
+    bytes = await c.storage.getBytes(CID.parse(cid), options)
+  }
   const path = join(dir, `${name}.safetensors`)
   await writeFile(path, bytes)
   return path

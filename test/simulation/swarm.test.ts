@@ -33,11 +33,10 @@ describe('a swarm of hddm-node processes on 127.0.0.1', () => {
   const trainingEvent = (p: CliProcess, task: string, from = 0): Record<string, unknown> | undefined =>
     p.events.slice(from).find((e) => e.event === 'task' && e.task === task && e.phase === 'training')
 
-  // Skipped for now: since the tiny preset was widened (D 32 -> 64) the killed contributor's task
-  // is not finished within the test's budget: the survivors sit idle waiting (load ~0) instead of
-  // taking it over. A liveness bug in the takeover path (fetching the dead peer's announced
-  // checkpoint), handed on in the closing note with the diagnostics below; the checkpoint mirror
-  // (test/node/checkpoint-mirror.test.ts) addresses the durability half.
+  // Skipped: liveness holds (the killed task is finished by a survivor), but not resume-from-
+  // checkpoint: the survivor's fetch of the dead peer's checkpoint, retried without a provider
+  // list, does not reach the observer's mirrored copy (135 s, then it starts over). See the
+  // closing note of session 1; the assertion prints each node's task events.
   it.skip('finishes every task despite a SIGKILLed contributor (taken over from its announced checkpoint) and a restarted one (resumed from its own)', { timeout: 420_000 }, async () => {
     root = await mkdtemp(join(tmpdir(), 'hddm-swarm-'))
     const manifest = await tinyRun({ name: 'swarm-test', steps: 30, checkpointEvery: 5, leaseMs: 15000, images: 400 })
@@ -67,6 +66,13 @@ describe('a swarm of hddm-node processes on 127.0.0.1', () => {
     // SIGKILL node-2 once it has announced a checkpoint past step 0 of its task.
     const victimId = (await waitFor(() => victim.events.find((e) => e.event === 'started'), 'node-2 to start') as { peerId: string }).peerId
     const killed = await waitFor(() => watcher.coverage().find((r) => r.checkpoint?.peer === victimId && !r.checkpoint.final && r.checkpoint.step > 0), 'a checkpoint announced by node-2')
+    // Kill it once a peer (the observer's checkpoint mirror) holds a copy: a checkpoint nobody
+    // else has dies with its trainer, and the successor then starts over (tested separately).
+    const mirrored = CID.parse(killed.checkpoint!.cid)
+    for (let tries = 0; !(await watcher.blocks.has(mirrored)); tries++) {
+      if (tries > 240) throw new Error('timed out waiting for the observer to mirror node-2\'s checkpoint')
+      await new Promise((resolve) => setTimeout(resolve, 250))
+    }
     victim.child.kill('SIGKILL')
 
     // Kill node-3 the same way and restart it at once on the same data directory.
