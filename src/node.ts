@@ -18,6 +18,7 @@
  * ```
  */
 import { CheckpointMirror } from './node/checkpoint-mirror.js'
+import { CheckpointSync, type CheckpointSyncInit } from './node/checkpoint-sync.js'
 import { join } from 'node:path'
 import { TypedEventEmitter } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -62,6 +63,8 @@ export interface HddmNodeInit extends Omit<SwarmNodeInit, 'dataDir' | 'logger'>,
   resolveTimeoutMs?: number
   /** Task loop timings (tests shorten them). */
   loop?: Omit<TaskLoopInit, 'runDir' | 'maxTasks' | 'logger'>
+  /** Catching up on checkpoints announced before this node listened (tests shorten it). */
+  checkpointSync?: Omit<CheckpointSyncInit, 'logger'>
   logger?: Logger
   clock?: () => number
 }
@@ -77,6 +80,7 @@ export class HddmNode extends TypedEventEmitter<HddmNodeEvents> {
   private state?: RunState
   private loop?: TaskLoop
   private mirror?: CheckpointMirror
+  private sync?: CheckpointSync
 
   constructor (init: HddmNodeInit) {
     super()
@@ -110,6 +114,9 @@ export class HddmNode extends TypedEventEmitter<HddmNodeEvents> {
       this.mirror = new CheckpointMirror({ logger }, { state, storage: this.storage })
       this.mirror.start()
       await handleCoverage(this.swarm.libp2p, (run) => run === runId ? state.coverage() : undefined)
+      // Before the first claim: a task finished while this node was away must not be trained again.
+      this.sync = new CheckpointSync({ ...this.init.checkpointSync, logger }, { libp2p: this.swarm.libp2p, state, storage: this.storage })
+      await this.sync.start()
       if (this.init.trainer !== undefined) {
         this.loop = new TaskLoop(
           { ...this.init.loop, runDir: join(dataDir, 'runs', runId), maxTasks: this.init.tasks, logger },
@@ -185,6 +192,7 @@ export class HddmNode extends TypedEventEmitter<HddmNodeEvents> {
     const steps: Array<[string, () => Promise<void> | void]> = [
       ['task loop', async () => { await this.loop?.stop() }],
       ['trainer', async () => { await this.init.trainer?.stop?.() }],
+      ['checkpoint sync', async () => { await this.sync?.stop() }],
       ['checkpoint mirror', async () => { await this.mirror?.stop() }],
       ['run topic', () => { this.state?.stop() }],
       ['gossip', async () => { await this.gossip?.stop() }],
@@ -198,7 +206,7 @@ export class HddmNode extends TypedEventEmitter<HddmNodeEvents> {
         this.log.warn('stop step failed', { step: name }, err)
       }
     }
-    this.loop = this.mirror = this.state = this.gossip = this.storage = this.swarm = undefined
+    this.loop = this.sync = this.mirror = this.state = this.gossip = this.storage = this.swarm = undefined
     this.setStatus('stopped')
   }
 

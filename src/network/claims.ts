@@ -158,6 +158,23 @@ export class ClaimTable {
     return best
   }
 
+  /**
+   * Records a checkpoint learned outside gossip (a peer's coverage map, after the checkpoint's
+   * content was checked). Unlike a claim, a checkpoint does not expire, so it has no freshness
+   * window: the same ordering as for announcements decides whether it supersedes what is known.
+   */
+  adoptCheckpoint (task: string, info: CheckpointInfo): ApplyOutcome {
+    if (!this.replicas.has(task)) return 'unknown-task'
+    return this.putCheckpoint(task, info)
+  }
+
+  private putCheckpoint (task: string, info: CheckpointInfo): ApplyOutcome {
+    const current = this.checkpoints.get(task)?.get(info.peer)
+    if (current !== undefined && compareCheckpoints(info, current) <= 0) return current.cid === info.cid ? 'duplicate' : 'superseded'
+    nested(this.checkpoints, task).set(info.peer, info)
+    return 'applied'
+  }
+
   private record (msg: GossipMessage): ApplyOutcome {
     switch (msg.type) {
       case 'claim':
@@ -172,13 +189,8 @@ export class ClaimTable {
       }
       case 'release':
         return this.log(msg.task, msg.peer).addRelease(msg.ts) ? 'applied' : 'duplicate'
-      case 'checkpoint': {
-        const info: CheckpointInfo = { peer: msg.peer, cid: msg.cid, step: msg.step, final: msg.final, heldOutLoss: msg.heldOutLoss, ts: msg.ts }
-        const current = this.checkpoints.get(msg.task)?.get(msg.peer)
-        if (current !== undefined && compareCheckpoints(info, current) <= 0) return current.cid === info.cid ? 'duplicate' : 'superseded'
-        nested(this.checkpoints, msg.task).set(msg.peer, info)
-        return 'applied'
-      }
+      case 'checkpoint':
+        return this.putCheckpoint(msg.task, { peer: msg.peer, cid: msg.cid, step: msg.step, final: msg.final, heldOutLoss: msg.heldOutLoss, ts: msg.ts })
     }
   }
 
@@ -236,7 +248,7 @@ export class ClaimTable {
   }
 }
 
-function compareCheckpoints (a: CheckpointInfo, b: CheckpointInfo): number {
+export function compareCheckpoints (a: CheckpointInfo, b: CheckpointInfo): number {
   return a.step - b.step || Number(a.final) - Number(b.final) || a.ts - b.ts || cmp(a.cid, b.cid) || cmp(a.peer, b.peer)
 }
 

@@ -4,9 +4,9 @@
  * that fill in the envelope so callers only say what they mean.
  */
 import { TypedEventEmitter } from '@libp2p/interface'
-import { ClaimTable, type CheckpointInfo, type TaskCoverage } from '../network/claims.js'
+import { ClaimTable, type ApplyOutcome, type CheckpointInfo, type TaskCoverage } from '../network/claims.js'
 import { encodeGossipMessage } from '../protocol/codec.js'
-import { newNonce, type GossipMessage } from '../protocol/messages.js'
+import { newNonce, type CheckpointMessage, type GossipMessage } from '../protocol/messages.js'
 import { createGossipValidator } from '../protocol/validate.js'
 import type { Gossip, GossipMessageDetail } from '../network/gossip.js'
 import type { ResolvedRunManifest } from '../protocol/run-manifest.js'
@@ -90,6 +90,20 @@ export class RunState extends TypedEventEmitter<RunStateEvents> {
 
   async release (task: string): Promise<void> {
     await this.send({ type: 'release', task })
+  }
+
+  /**
+   * A checkpoint this node missed on gossip (it joined later, or the message was lost), learned
+   * from `via`'s coverage map after its content was checked (checkpoint-sync.ts). Listeners see
+   * it as the announcement it stands for.
+   */
+  adoptCheckpoint (task: string, info: CheckpointInfo, via: string): ApplyOutcome {
+    const outcome = this.table.adoptCheckpoint(task, info)
+    if (outcome === 'applied') {
+      const message: CheckpointMessage = { v: 1, run: this.runId, peer: info.peer, ts: info.ts, type: 'checkpoint', task, cid: info.cid, step: info.step, final: info.final, heldOutLoss: info.heldOutLoss }
+      this.safeDispatchEvent('message', { detail: { run: this.runId, message, from: via, local: false } })
+    }
+    return outcome
   }
 
   private async send (body: { type: GossipMessage['type'] } & Record<string, unknown>, ts = this.clock()): Promise<void> {

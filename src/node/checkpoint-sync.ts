@@ -1,0 +1,154 @@
+/**
+ * Catches up on checkpoint announcements this node did not hear. Gossip only carries what is
+ * said while one listens: a node that joins (or restarts) after a task's announcement would
+ * otherwise train a finished task again, or take over a task from step 0 instead of from its
+ * last checkpoint. So the node asks run peers for their coverage maps (at start, then each new
+ * peer once, and everyone every `resyncMs` against lost messages), and adopts a checkpoint it
+ * lacks only after fetching it by CID and checking that its content says what the map says:
+ * this run, this task's network, objective and cluster, this step, and the full budget if final.
+ * A peer therefore cannot make a task look finished without producing such a checkpoint, the
+ * same bar as a signed announcement (the held-out gate at assembly judges its quality).
+ */
+import { peerIdFromString } from '@libp2p/peer-id'
+import { CID } from 'multiformats/cid'
+import { silentLogger, type Logger } from '../logger.js'
+import { compareCheckpoints, type CheckpointInfo } from '../network/claims.js'
+import { allFinite, decodeCheckpoint } from '../storage/checkpoint.js'
+import { CorruptCheckpointError } from '../storage/checkpoint-errors.js'
+import { queryCoverage } from './coverage-protocol.js'
+import { TaskDataMismatchError } from './errors.js'
+import type { RunState } from './run-state.js'
+import type { RunTask } from '../protocol/run-manifest.js'
+import type { Storage } from '../storage/helia.js'
+import type { Libp2p } from '@libp2p/interface'
+
+export interface CheckpointSyncInit {
+  /** Ask every run peer again this often (lost gossip). @default 60_000 */
+  resyncMs?: number
+  /** Look for run peers not asked yet this often. @default 2_000 */
+  pollMs?: number
+  /** Per coverage query. @default 5_000 */
+  queryTimeoutMs?: number
+  /** Per checkpoint fetch. @default 60_000 */
+  fetchTimeoutMs?: number
+  logger?: Logger
+}
+
+export interface CheckpointSyncComponents {
+  libp2p: Libp2p
+  state: Pick<RunState, 'runId' | 'manifest' | 'peers' | 'lastCheckpoint' | 'adoptCheckpoint'>
+  storage: Pick<Storage, 'getBytes'>
+}
+
+export class CheckpointSync {
+  private readonly init: Required<Omit<CheckpointSyncInit, 'logger'>>
+  private readonly log: Logger
+  private readonly asked = new Set<string>()
+  private readonly controller = new AbortController()
+  private timer?: ReturnType<typeof setInterval>
+  private running?: Promise<void>
+  private lastFullSync = 0
+
+  constructor (init: CheckpointSyncInit, private readonly c: CheckpointSyncComponents) {
+    this.init = {
+      resyncMs: init.resyncMs ?? 60_000,
+      pollMs: init.pollMs ?? 2_000,
+      queryTimeoutMs: init.queryTimeoutMs ?? 5_000,
+      fetchTimeoutMs: init.fetchTimeoutMs ?? 60_000
+    }
+    this.log = (init.logger ?? silentLogger).child('checkpoint-sync')
+  }
+
+  /**
+   * Asks the peers connected now, waits for that round (at most `timeoutMs`), then keeps
+   * polling in the background.
+   */
+  async start (timeoutMs = 20_000): Promise<void> {
+    this.lastFullSync = Date.now()
+    const first = this.round(this.c.libp2p.getPeers().map(String))
+    const deadline = new Promise<void>((resolve) => { setTimeout(resolve, timeoutMs).unref() })
+    await Promise.race([first, deadline])
+    this.timer = setInterval(() => { this.tick() }, this.init.pollMs)
+  }
+
+  async stop (): Promise<void> {
+    clearInterval(this.timer)
+    this.controller.abort()
+    await this.running
+  }
+
+  private tick (): void {
+    if (this.running !== undefined) return
+    const peers = this.c.state.peers()
+    // A peer that left and comes back is asked again.
+    for (const peer of this.asked) if (!peers.includes(peer)) this.asked.delete(peer)
+    const full = Date.now() - this.lastFullSync >= this.init.resyncMs
+    if (full) this.lastFullSync = Date.now()
+    const due = full ? peers : peers.filter((p) => !this.asked.has(p))
+    if (due.length > 0) void this.round(due)
+  }
+
+  private async round (peers: string[]): Promise<void> {
+    if (this.running !== undefined) return await this.running
+    this.running = this.ask(peers).finally(() => { this.running = undefined })
+    await this.running
+  }
+
+  private async ask (peers: string[]): Promise<void> {
+    const { libp2p, state } = this.c
+    const signal = this.controller.signal
+    for (const peer of peers) {
+      if (signal.aborted) return
+      this.asked.add(peer)
+      let rows
+      try {
+        rows = await queryCoverage(libp2p, peerIdFromString(peer), state.runId, this.init.queryTimeoutMs)
+      } catch (err) {
+        // Bootstrap peers and peers of other runs have no map for this run: nothing to learn.
+        this.log.debug('no coverage from peer', { peer, reason: (err as Error).message })
+        continue
+      }
+      for (const row of rows) {
+        const task = state.manifest.tasks.find((t) => t.id === row.task)
+        const info = row.checkpoint
+        if (task === undefined || info === undefined) continue
+        const known = state.lastCheckpoint(task.id)
+        if (known !== undefined && compareCheckpoints(info, known) <= 0) continue
+        await this.adopt(task, info, peer)
+      }
+    }
+  }
+
+  private async adopt (task: RunTask, info: CheckpointInfo, via: string): Promise<void> {
+    try {
+      const bytes = await this.c.storage.getBytes(CID.parse(info.cid), {
+        timeoutMs: this.init.fetchTimeoutMs,
+        providers: [...new Set([info.peer, via])],
+        signal: this.controller.signal
+      })
+      this.check(task, info, bytes)
+      const outcome = this.c.state.adoptCheckpoint(task.id, info, via)
+      this.log.info('adopted a checkpoint missed on gossip', { task: task.id, cid: info.cid, step: info.step, final: info.final, via, outcome })
+    } catch (err) {
+      if (this.controller.signal.aborted) return
+      this.log.warn('refused a checkpoint from a coverage map', { task: task.id, cid: info.cid, via }, err)
+    }
+  }
+
+  /** The checkpoint's own metadata must say what the coverage row claims. */
+  private check (task: RunTask, info: CheckpointInfo, bytes: Uint8Array): void {
+    const { metadata, tensors } = decodeCheckpoint(bytes)
+    const { runId, manifest } = this.c.state
+    const budget = manifest.training[task.kind].steps
+    const claimed = `${info.cid} (claimed: ${task.id}, step ${info.step}${info.final ? ', final' : ''})`
+    if (metadata.run !== runId) throw new TaskDataMismatchError(`${claimed} belongs to run ${String(metadata.run)}`)
+    if (metadata.network !== task.kind) throw new TaskDataMismatchError(`${claimed} is a ${metadata.network} checkpoint`)
+    if (task.kind === 'expert' && (metadata.objective !== task.objective || metadata.cluster !== task.cluster)) {
+      throw new TaskDataMismatchError(`${claimed} is ${String(metadata.objective)} on cluster ${String(metadata.cluster)}`)
+    }
+    if (metadata.step !== info.step || (info.final && metadata.step !== budget)) {
+      throw new TaskDataMismatchError(`${claimed} holds step ${metadata.step} of ${budget}`)
+    }
+    if (!allFinite(tensors)) throw new CorruptCheckpointError(`${claimed} has NaN or Inf values`)
+  }
+}
