@@ -5,13 +5,16 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { allFinite, decodeCheckpoint } from '../../src/storage/checkpoint.js'
 import { createHddmNode, type HddmNode, type HddmNodeStatus } from '../../src/node.js'
 import { createWorkerTaskTrainer } from '../../src/node/worker-trainer.js'
+import { captureLog } from '../utils/log-capture.js'
 import { FAST_LOOP, tinyRun } from './fixtures.js'
 
 
-async function waitFor (predicate: () => boolean, what: string, timeoutMs = 150_000): Promise<void> {
+const log = captureLog()
+
+async function waitFor (predicate: () => boolean, what: string, timeoutMs = 300_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; the nodes logged:\n${log.tail()}`)
     await new Promise((resolve) => setTimeout(resolve, 200))
   }
 }
@@ -20,24 +23,26 @@ describe('HddmNode: two contributors train every task of a run (in-process, TCP 
   const dirs: string[] = []
   const nodes: HddmNode[] = []
   afterAll(async () => {
-    for (const node of nodes) await node.stop()
+    const stopped = Promise.all(nodes.map(async (node) => { await node.stop() }))
+    const late = setTimeout(() => { console.error(`nodes still stopping after 100 s; they logged:\n${log.tail()}`) }, 100_000)
+    await stopped.finally(() => { clearTimeout(late) })
     for (const dir of dirs) await rm(dir, { recursive: true, force: true })
-  }, 60_000)
+  }, 150_000)
 
-  it('claims distinct tasks, announces final checkpoints by CID, and the other node fetches and verifies them', { timeout: 200_000 }, async () => {
-    const manifest = await tinyRun({ name: 'hddm-node-test', checkpointEvery: 6 })
+  it('claims distinct tasks, announces final checkpoints by CID, and the other node fetches and verifies them', { timeout: 400_000 }, async () => {
+    const manifest = await tinyRun({ name: 'hddm-node-test', checkpointEvery: 6, leaseMs: 15_000 })
     const dirA = await mkdtemp(join(tmpdir(), 'hddm-a-'))
     const dirB = await mkdtemp(join(tmpdir(), 'hddm-b-'))
     dirs.push(dirA, dirB)
     const net = { listen: ['/ip4/127.0.0.1/tcp/0'], scope: 'loopback' as const, heartbeatIntervalMs: 200 }
-    const a = createHddmNode({ ...net, dataDir: dirA, source: { manifest }, trainer: createWorkerTaskTrainer({ backend: 'auto' }), loop: FAST_LOOP })
+    const a = createHddmNode({ ...net, dataDir: dirA, source: { manifest }, trainer: createWorkerTaskTrainer({ backend: 'auto' }), loop: FAST_LOOP, logger: log.logger('A') })
     const statuses: HddmNodeStatus[] = []
     a.addEventListener('status', (e) => statuses.push(e.detail))
     nodes.push(a)
     await a.start()
     expect(a.status).toBe('started')
 
-    const b = createHddmNode({ ...net, dataDir: dirB, bootstrap: [a.multiaddrs()[0]], source: { run: a.runId }, trainer: createWorkerTaskTrainer({ backend: 'auto' }), loop: FAST_LOOP })
+    const b = createHddmNode({ ...net, dataDir: dirB, bootstrap: [a.multiaddrs()[0]], source: { run: a.runId }, trainer: createWorkerTaskTrainer({ backend: 'auto' }), loop: FAST_LOOP, logger: log.logger('B') })
     nodes.push(b)
     const trainedBy = new Map<string, string>()
     for (const node of [a, b]) {
