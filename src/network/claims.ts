@@ -51,6 +51,12 @@ export interface TaskCoverage {
   /** True while the task has fewer holders than replicas. */
   free: boolean
   checkpoint?: CheckpointInfo
+  /**
+   * Every final checkpoint announced for the task, best first (compareCheckpoints): with
+   * replicas there may be several, and assembly verifies each and keeps the best by held-out
+   * loss. Absent while the task has none.
+   */
+  finals?: CheckpointInfo[]
 }
 
 interface ProgressInfo { ts: number, nonce: string, step: number, loss: number }
@@ -145,7 +151,8 @@ export class ClaimTable {
         return p === undefined ? h : { ...h, step: p.step, loss: p.loss, progressAt: p.ts }
       })
       const checkpoint = this.lastCheckpoint(task)
-      return { task, replicas, holders, free: holders.length < replicas, ...(checkpoint === undefined ? {} : { checkpoint }) }
+      const finals = this.checkpointsOf(task).filter((c) => c.final)
+      return { task, replicas, holders, free: holders.length < replicas, ...(checkpoint === undefined ? {} : { checkpoint }), ...(finals.length === 0 ? {} : { finals }) }
     })
   }
 
@@ -156,6 +163,11 @@ export class ClaimTable {
       if (best === undefined || compareCheckpoints(c, best) > 0) best = c
     }
     return best
+  }
+
+  /** Every checkpoint remembered for `task` (each peer's most advanced), best first. */
+  checkpointsOf (task: string): CheckpointInfo[] {
+    return [...this.checkpoints.get(task)?.values() ?? []].sort((a, b) => compareCheckpoints(b, a))
   }
 
   /**

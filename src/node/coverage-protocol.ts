@@ -26,6 +26,9 @@ const HolderSchema = z.object({
   loss: z.number().optional(),
   progressAt: z.number().optional()
 })
+const CheckpointSchema = z.object({ peer: z.string(), cid: z.string(), step: z.number(), final: z.boolean(), heldOutLoss: z.number(), ts: z.number() })
+/** Replicas are at most MAX_REPLICAS; a peer that remembers more finals is either confused or lying. */
+const MAX_FINALS_PER_TASK = 64
 const CoverageSchema = z.object({
   run: z.string(),
   tasks: z.array(z.object({
@@ -33,7 +36,9 @@ const CoverageSchema = z.object({
     replicas: z.number(),
     holders: z.array(HolderSchema),
     free: z.boolean(),
-    checkpoint: z.object({ peer: z.string(), cid: z.string(), step: z.number(), final: z.boolean(), heldOutLoss: z.number(), ts: z.number() }).optional()
+    checkpoint: CheckpointSchema.optional(),
+    // Added after 1.0.0 shipped: older peers omit it (and strip it when parsing), which is fine.
+    finals: z.array(CheckpointSchema).max(MAX_FINALS_PER_TASK).optional()
   }))
 })
 

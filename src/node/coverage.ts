@@ -1,9 +1,10 @@
 /**
  * Coverage maps from several views (this node's and its peers'), merged into one: per task, the
- * union of holders (each peer once, with its latest lease and progress) and the most advanced
- * checkpoint, by the claim table's own order (step, then final, then latest).
+ * union of holders (each peer once, with its latest lease and progress), the most advanced
+ * checkpoint, by the claim table's own order (step, then final, then latest), and the union of
+ * the final checkpoints (replicas).
  */
-import type { CheckpointInfo, Holder, TaskCoverage } from '../network/claims.js'
+import { compareCheckpoints, type CheckpointInfo, type Holder, type TaskCoverage } from '../network/claims.js'
 
 export function mergeCoverage (views: TaskCoverage[][]): TaskCoverage[] {
   const rows = new Map<string, TaskCoverage>()
@@ -16,6 +17,8 @@ export function mergeCoverage (views: TaskCoverage[][]): TaskCoverage[] {
       }
       seen.holders = mergeHolders(seen.holders, row.holders)
       seen.checkpoint = better(seen.checkpoint, row.checkpoint)
+      const finals = mergeFinals(seen.finals, row.finals)
+      if (finals !== undefined) seen.finals = finals
       seen.free = seen.holders.length < seen.replicas
     }
   }
@@ -29,6 +32,13 @@ function mergeHolders (a: Holder[], b: Holder[]): Holder[] {
     if (seen === undefined || (h.progressAt ?? h.since) > (seen.progressAt ?? seen.since)) byPeer.set(h.peer, { ...h, leaseUntil: Math.max(h.leaseUntil, seen?.leaseUntil ?? 0) })
   }
   return [...byPeer.values()].sort((x, y) => x.since - y.since || (x.peer < y.peer ? -1 : 1))
+}
+
+/** The union of both views' final checkpoints, each (peer, cid) once, best first. */
+function mergeFinals (a?: CheckpointInfo[], b?: CheckpointInfo[]): CheckpointInfo[] | undefined {
+  if (a === undefined || b === undefined) return a ?? b
+  const byKey = new Map([...a, ...b].map((c) => [`${c.peer}/${c.cid}`, c]))
+  return [...byKey.values()].sort((x, y) => compareCheckpoints(y, x))
 }
 
 function better (a?: CheckpointInfo, b?: CheckpointInfo): CheckpointInfo | undefined {
