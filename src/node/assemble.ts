@@ -1,19 +1,20 @@
 /**
- * From a finished run to a model: fetch every task's final checkpoint by CID, check it (shapes
- * via loading, finite values), name the ensemble (router + experts) by its manifest CID, and
- * sample a grid of every prompt of the run.
+ * From a finished run to a model: verify every final checkpoint announced for every task
+ * (replicas included; src/ensemble/verify.ts), keep the best acceptable one per task, name the
+ * ensemble (router + experts) by its manifest CID, and load it to sample a grid of every
+ * prompt of the run. A refused checkpoint costs only itself; assembly fails with
+ * NoAcceptableCheckpointError only when a task is left without an acceptable one.
  */
-import { CID } from 'multiformats/cid'
+import type { CID } from 'multiformats/cid'
 import { decodeShard } from '../data/shard.js'
 import { imageGrid } from '../data/png.js'
 import { Tokenizer } from '../data/tokenizer.js'
 import { parseRouting } from '../diffusion/routing.js'
+import { candidatesFromCoverage } from '../ensemble/candidates.js'
 import { loadExpert, loadRouter, type LoadedExpert, type LoadedRouter } from '../ensemble/load.js'
 import { sampleEnsemble } from '../ensemble/sample.js'
-import { ensembleIdOf, type EnsembleManifestInput } from '../protocol/ensemble-manifest.js'
-import { allFinite, decodeCheckpoint, type Checkpoint } from '../storage/checkpoint.js'
-import { CorruptCheckpointError } from '../storage/checkpoint-errors.js'
-import { TaskDataMismatchError } from './errors.js'
+import { ensembleFromVerification, verifyCheckpoints, type CheckpointCandidate, type Verification, type VerifyCheckpointsOptions } from '../ensemble/verify.js'
+import type { EnsembleManifestInput } from '../protocol/ensemble-manifest.js'
 import type { TaskCoverage } from '../network/claims.js'
 import type { ResolvedRunManifest } from '../protocol/run-manifest.js'
 import type { Storage } from '../storage/helia.js'
@@ -21,15 +22,20 @@ import type { Storage } from '../storage/helia.js'
 export interface AssembleInit {
   runId: string
   manifest: ResolvedRunManifest
-  coverage: TaskCoverage[]
+  /** Coverage maps (this node's, its peers'): their final checkpoints are the candidates. */
+  coverage: TaskCoverage[] | TaskCoverage[][]
+  /** Candidates given by hand instead of the coverage's. */
+  candidates?: CheckpointCandidate[]
   storage: Pick<Storage, 'getBytes' | 'putJson'>
 }
 
 export interface AssembledEnsemble {
   ensembleId: CID
   manifest: EnsembleManifestInput
-  /** Final checkpoint CID per task id. */
+  /** Chosen checkpoint CID per task id. */
   checkpoints: Record<string, string>
+  /** Every candidate's verdict (accepted or refused, with the reason). */
+  verification: Verification
   /** Every distinct prompt of the run, sorted. */
   prompts: string[]
   tokenizer: Tokenizer
@@ -38,39 +44,12 @@ export interface AssembledEnsemble {
   dispose: () => void
 }
 
-export async function assembleEnsemble (init: AssembleInit, timeoutMs = 60_000): Promise<AssembledEnsemble> {
-  const { manifest, coverage, storage } = init
-  const checkpoints: Record<string, string> = {}
-  const fetched = new Map<string, Checkpoint>()
-  for (const task of manifest.tasks) {
-    const info = coverage.find((row) => row.task === task.id)?.checkpoint
-    if (info?.final !== true) throw new TaskDataMismatchError(`task ${task.id} has no final checkpoint yet`)
-    const checkpoint = decodeCheckpoint(await storage.getBytes(CID.parse(info.cid), { timeoutMs, providers: [info.peer] }))
-    if (!allFinite(checkpoint.tensors)) throw new CorruptCheckpointError(`checkpoint ${info.cid} of ${task.id} has NaN or Inf values`)
-    if (checkpoint.metadata.run !== init.runId) throw new TaskDataMismatchError(`checkpoint ${info.cid} of ${task.id} belongs to run ${String(checkpoint.metadata.run)}`)
-    checkpoints[task.id] = info.cid
-    fetched.set(task.id, checkpoint)
-  }
-  const routerTask = manifest.tasks.find((t) => t.kind === 'router')!
-  const router = loadRouter(fetched.get(routerTask.id)!)
-  const experts: AssembledEnsemble['experts'] = []
-  try {
-    for (const task of manifest.tasks) {
-      if (task.kind === 'expert') experts.push({ cluster: task.cluster, expert: loadExpert(fetched.get(task.id)!) })
-    }
-  } catch (err) {
-    router.dispose()
-    for (const e of experts) e.expert.dispose()
-    throw err
-  }
-  const ensemble: EnsembleManifestInput = {
-    v: 1,
-    run: CID.parse(init.runId),
-    k: manifest.k,
-    router: CID.parse(checkpoints[routerTask.id]),
-    experts: manifest.tasks.flatMap((t) => t.kind === 'expert' ? [{ cid: CID.parse(checkpoints[t.id]), cluster: t.cluster, objective: t.objective }] : [])
-  }
-  const ensembleId = await ensembleIdOf(ensemble)
+export async function assembleEnsemble (init: AssembleInit, timeoutMs = 60_000, options: VerifyCheckpointsOptions = {}): Promise<AssembledEnsemble> {
+  const { manifest, storage } = init
+  const views = init.coverage.length > 0 && Array.isArray(init.coverage[0]) ? init.coverage as TaskCoverage[][] : [init.coverage as TaskCoverage[]]
+  const verification = await verifyCheckpoints({ runId: init.runId, manifest, storage, timeoutMs }, init.candidates ?? candidatesFromCoverage(views), options)
+  const { id: ensembleId, manifest: ensemble } = await ensembleFromVerification(init.runId, manifest, verification)
+  const checkpoints = Object.fromEntries([...verification.chosen].map(([task, v]) => [task, v.cid.toString()]))
   const prompts = new Set<string>()
   let tokenizer: Tokenizer | undefined
   for (const shard of manifest.resolved.shards) {
@@ -78,10 +57,23 @@ export async function assembleEnsemble (init: AssembleInit, timeoutMs = 60_000):
     header.prompts.forEach((p) => prompts.add(p))
     tokenizer ??= Tokenizer.fromJSON(header.tokenizer)
   }
+  const routerTask = manifest.tasks.find((t) => t.kind === 'router')!
+  const router = loadRouter(verification.chosen.get(routerTask.id)!.checkpoint)
+  const experts: AssembledEnsemble['experts'] = []
+  try {
+    for (const task of manifest.tasks) {
+      if (task.kind === 'expert') experts.push({ cluster: task.cluster, expert: loadExpert(verification.chosen.get(task.id)!.checkpoint) })
+    }
+  } catch (err) {
+    router.dispose()
+    for (const e of experts) e.expert.dispose()
+    throw err
+  }
   return {
     ensembleId,
     manifest: ensemble,
     checkpoints,
+    verification,
     prompts: [...prompts].sort(),
     tokenizer: tokenizer!,
     router,

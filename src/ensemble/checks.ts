@@ -1,0 +1,109 @@
+/**
+ * The checks a fetched checkpoint must pass before it may enter an ensemble (docs/PROTOCOL.md
+ * section 7.1), each failing with a CheckpointRefusedError that names its reason. Nothing here
+ * trusts what a peer announced: the held-out loss is recomputed from the checkpoint with the
+ * run's fixed eval seed on the task's held-out shard, so every peer gets the same number.
+ */
+import { decodeShard } from '../data/shard.js'
+import { Tokenizer } from '../data/tokenizer.js'
+import { expertHeldOutLoss } from '../node/held-out.js'
+import { allFinite, decodeCheckpoint, type Checkpoint } from '../storage/checkpoint.js'
+import { CorruptCheckpointError, ShapeMismatchError } from '../storage/checkpoint-errors.js'
+import { expertConfig } from '../training/expert-model.js'
+import { evaluateRouter, routerConfig } from '../training/router-trainer.js'
+import { CheckpointRefusedError } from './errors.js'
+import { loadRouter } from './load.js'
+import type { ResolvedRunManifest, RunTask } from '../protocol/run-manifest.js'
+
+export function decodeCandidate (bytes: Uint8Array): Checkpoint {
+  try {
+    return decodeCheckpoint(bytes)
+  } catch (err) {
+    throw new CheckpointRefusedError('corrupt', `not a checkpoint: ${(err as Error).message}`)
+  }
+}
+
+/**
+ * The task a checkpoint stands for: the one it was offered for, which its metadata must match,
+ * or for a checkpoint given by hand (no task) the run's task its metadata names.
+ */
+export function taskOf (manifest: ResolvedRunManifest, checkpoint: Checkpoint, offeredFor?: string): RunTask {
+  const m = checkpoint.metadata
+  const matches = (t: RunTask): boolean => t.kind === m.network && (t.kind === 'router' || (t.objective === m.objective && t.cluster === m.cluster))
+  const describe = m.network === 'router' ? 'a router' : `a ${String(m.objective)} expert of cluster ${String(m.cluster)}`
+  if (offeredFor === undefined) {
+    const task = manifest.tasks.find(matches)
+    if (task === undefined) throw new CheckpointRefusedError('wrong-task', `${describe} matches no task of the run`)
+    return task
+  }
+  const task = manifest.tasks.find((t) => t.id === offeredFor)
+  if (task === undefined) throw new CheckpointRefusedError('wrong-task', `the run has no task ${offeredFor}`)
+  if (!matches(task)) throw new CheckpointRefusedError('wrong-task', `offered for ${task.id} but it is ${describe}`)
+  return task
+}
+
+export function checkRun (checkpoint: Checkpoint, runId: string): void {
+  if (checkpoint.metadata.run !== runId) throw new CheckpointRefusedError('wrong-run', `trained in run ${String(checkpoint.metadata.run)}, not ${runId}`)
+}
+
+/**
+ * The config the run's preset gives (experts: sized to the run's tokenizer, which must be the
+ * run's too); the tensors' shapes are checked when the network is loaded for evaluation.
+ */
+export function checkShape (manifest: ResolvedRunManifest, task: RunTask, checkpoint: Checkpoint): void {
+  const m = checkpoint.metadata
+  let expected: Record<string, unknown>
+  if (task.kind === 'router') {
+    expected = { ...routerConfig(manifest.model.router, manifest.k) }
+  } else {
+    let tokenizer: Tokenizer
+    try {
+      tokenizer = Tokenizer.fromJSON(m.extra?.tokenizer)
+    } catch {
+      throw new CheckpointRefusedError('corrupt', 'expert checkpoint has no valid tokenizer')
+    }
+    if (tokenizer.digest !== manifest.resolved.tokenizerDigest) throw new CheckpointRefusedError('wrong-shape', 'its tokenizer is not the run\'s')
+    expected = { ...expertConfig(manifest.model.expert, tokenizer) }
+  }
+  const preset = task.kind === 'router' ? manifest.model.router : manifest.model.expert
+  const keys = new Set([...Object.keys(expected), ...Object.keys(m.config)])
+  const differing = [...keys].filter((k) => m.config[k] !== expected[k])
+  if (differing.length > 0) {
+    throw new CheckpointRefusedError('wrong-shape', `its config differs from preset ${preset} in ${differing.map((k) => `${k} (${String(m.config[k])}, expected ${String(expected[k])})`).join(', ')}`)
+  }
+}
+
+export function checkFinite (checkpoint: Checkpoint): void {
+  if (!allFinite(checkpoint.tensors)) throw new CheckpointRefusedError('non-finite', 'it has NaN or Inf values')
+}
+
+/** Held-out shards by cluster, fetched once per verification. */
+export type HeldOutShards = (cluster: number) => Promise<Uint8Array>
+
+/**
+ * Expert: the objective's loss on its own cluster's held-out shard, refused above the run's bound
+ * for its objective. Router: 1 - mean held-out accuracy over flow-time buckets on every cluster's
+ * held-out shard (the manifest sets no bound for it; the number only chooses among replicas).
+ */
+export async function recomputeHeldOutLoss (manifest: ResolvedRunManifest, task: RunTask, checkpoint: Checkpoint, heldOut: HeldOutShards): Promise<number> {
+  try {
+    if (task.kind === 'router') {
+      const shards = await Promise.all(manifest.resolved.shards.map(async (s) => decodeShard(await heldOut(s.cluster))))
+      const router = loadRouter(checkpoint)
+      try {
+        const { buckets } = evaluateRouter(router.model, shards, { seed: manifest.eval.seed })
+        return 1 - buckets.reduce((sum, b) => sum + b.accuracy, 0) / buckets.length
+      } finally {
+        router.dispose()
+      }
+    }
+    const loss = expertHeldOutLoss(checkpoint, await heldOut(task.cluster), manifest.eval)
+    const bound = manifest.eval.heldOutLossMax[task.objective]
+    if (!(loss <= bound)) throw new CheckpointRefusedError('held-out-loss', `recomputed held-out loss ${loss.toFixed(4)} is above the run's bound ${bound} for ${task.objective}`)
+    return loss
+  } catch (err) {
+    if (err instanceof ShapeMismatchError) throw new CheckpointRefusedError('wrong-shape', err.message)
+    if (err instanceof CorruptCheckpointError) throw new CheckpointRefusedError('corrupt', err.message)
+    throw err
+  }
+}

@@ -1,0 +1,28 @@
+import { HddmError } from '../hddm-error.js'
+
+/**
+ * Why a candidate checkpoint may not enter an ensemble (docs/PROTOCOL.md section 7.1), a bounded
+ * set so that it can label output and metrics:
+ * - `fetch-timeout`: no peer supplied the bytes in time;
+ * - `corrupt`: not a checkpoint (not a UnixFS file, not safetensors, no hddm header, too large);
+ * - `wrong-run`: its metadata names another run;
+ * - `wrong-task`: another network, objective or cluster than the task it was offered for;
+ * - `wrong-shape`: another config, tokenizer or tensor shapes than the run's preset;
+ * - `non-finite`: NaN or Inf values;
+ * - `held-out-loss`: its recomputed held-out loss is above the run manifest's bound.
+ */
+export type RefusalReason = 'fetch-timeout' | 'corrupt' | 'wrong-run' | 'wrong-task' | 'wrong-shape' | 'non-finite' | 'held-out-loss'
+
+/** One check a candidate checkpoint failed; `reason` says which. */
+export class CheckpointRefusedError extends HddmError {
+  static override name = 'CheckpointRefusedError'
+  override name = 'CheckpointRefusedError'
+  constructor (readonly reason: RefusalReason, message: string) { super(message) }
+}
+
+/** Some task of the run has no checkpoint that passed verification, so there is no ensemble to name. */
+export class NoAcceptableCheckpointError extends HddmError {
+  static override name = 'NoAcceptableCheckpointError'
+  override name = 'NoAcceptableCheckpointError'
+  constructor (readonly tasks: string[], message = `no acceptable final checkpoint for ${tasks.join(', ')}`) { super(message) }
+}

@@ -1,0 +1,205 @@
+/**
+ * Verification before assembly (DESIGN section 6, docs/PROTOCOL.md section 7.1): every
+ * candidate final checkpoint of every task, replicas included, is fetched by CID with a
+ * deadline and accepted or refused with a typed reason; among a task's accepted replicas the
+ * lowest recomputed held-out loss wins (announced losses are shown, never trusted). One bad
+ * checkpoint costs only itself: assembly fails only for a task left with no acceptable one.
+ */
+import { peerIdFromString } from '@libp2p/peer-id'
+import { CID } from 'multiformats/cid'
+import { AbortError } from '../errors.js'
+import { expertParamCount, routerParamCount } from '../model/param-count.js'
+import { EXPERT_PRESETS, ROUTER_PRESETS, type DiTConfig } from '../model/config.js'
+import { CustomProgressEvent, type AbortOptions, type ProgressEvent, type ProgressOptions } from '../progress.js'
+import { ensembleIdOf, type EnsembleManifestInput, type RoutingText } from '../protocol/ensemble-manifest.js'
+import { FetchTimeoutError } from '../storage/errors.js'
+import { checkFinite, checkRun, checkShape, decodeCandidate, recomputeHeldOutLoss, taskOf } from './checks.js'
+import { CheckpointRefusedError, NoAcceptableCheckpointError, type RefusalReason } from './errors.js'
+import type { ResolvedRunManifest, RunTask } from '../protocol/run-manifest.js'
+import type { Checkpoint } from '../storage/checkpoint.js'
+import type { Storage } from '../storage/helia.js'
+
+export interface CheckpointCandidate {
+  /** The task it is offered for; absent for a CID given by hand (its metadata then names the task). */
+  task?: string
+  cid: string
+  /** Peers that announced or reported it: asked for its blocks besides the swarm. */
+  peers?: string[]
+  /** The held-out loss it was announced with: shown next to the recomputed one, never trusted. */
+  announcedLoss?: number
+}
+
+export interface CheckpointVerdict {
+  /** The task it stands for (absent if that could not be told: not fetched, not a checkpoint). */
+  task?: string
+  cid: string
+  accepted: boolean
+  reason?: RefusalReason
+  message?: string
+  /** Recomputed: an expert's held-out loss on its cluster, the router's held-out error. */
+  heldOutLoss?: number
+  announcedLoss?: number
+  step?: number
+  /** The accepted checkpoint the ensemble uses for its task (best recomputed held-out loss). */
+  chosen: boolean
+}
+
+export interface VerifiedCheckpoint {
+  task: RunTask
+  cid: CID
+  checkpoint: Checkpoint
+  heldOutLoss: number
+}
+
+export interface Verification {
+  /** One per distinct (task, CID) candidate, in the order given. */
+  verdicts: CheckpointVerdict[]
+  /** The chosen checkpoint of each task that has an acceptable one, by task id. */
+  chosen: Map<string, VerifiedCheckpoint>
+  /** Tasks without an acceptable checkpoint, in manifest order. */
+  missing: string[]
+}
+
+export interface VerifyCheckpointsInit {
+  runId: string
+  manifest: ResolvedRunManifest
+  storage: Pick<Storage, 'getBytes'>
+  /** Deadline of each fetch (a checkpoint, a held-out shard). @default 60_000 */
+  timeoutMs?: number
+}
+
+export type VerifyProgressEvents =
+  | ProgressEvent<'hddm:ensemble:verify:fetch', { cid: string, task?: string }>
+  | ProgressEvent<'hddm:ensemble:verify:verdict', CheckpointVerdict>
+
+export interface VerifyCheckpointsOptions extends AbortOptions, ProgressOptions<VerifyProgressEvents> {}
+
+/** Resumable checkpoints carry raw weights and two Adam moments next to the EMA weights. */
+const MAX_TENSOR_GROUPS = 4
+const MAX_HEADER_BYTES = 16 << 20
+
+/** The largest file that can be a checkpoint of the run's presets: anything larger is refused unread. */
+function maxCheckpointBytes (manifest: ResolvedRunManifest): number {
+  // A generous vocabulary: the real one is in the tokenizer, which is only known after decoding.
+  const expert = expertParamCount({ ...EXPERT_PRESETS[manifest.model.expert as keyof typeof EXPERT_PRESETS], vocabSize: 1 << 16 } as DiTConfig).total
+  const router = routerParamCount({ ...ROUTER_PRESETS[manifest.model.router as keyof typeof ROUTER_PRESETS], numExperts: manifest.k })
+  return 4 * MAX_TENSOR_GROUPS * Math.max(expert, router) + MAX_HEADER_BYTES
+}
+
+/**
+ * Fetches and checks every candidate, then picks the best accepted one per task.
+ * @throws AbortError when the signal fires; FetchTimeoutError when a held-out shard cannot be
+ * fetched (without the run's own data nothing can be judged).
+ */
+export async function verifyCheckpoints (init: VerifyCheckpointsInit, candidates: CheckpointCandidate[], options: VerifyCheckpointsOptions = {}): Promise<Verification> {
+  const { manifest, storage } = init
+  const timeoutMs = init.timeoutMs ?? 60_000
+  const shards = new Map<number, Promise<Uint8Array>>()
+  const heldOut = async (cluster: number): Promise<Uint8Array> => {
+    let pending = shards.get(cluster)
+    if (pending === undefined) {
+      pending = storage.getBytes(manifest.resolved.shards[cluster].heldOut, { timeoutMs, signal: options.signal })
+      shards.set(cluster, pending)
+    }
+    return await pending
+  }
+
+  const verdicts: CheckpointVerdict[] = []
+  const accepted: Array<VerifiedCheckpoint & { verdict: CheckpointVerdict }> = []
+  for (const candidate of dedupe(candidates)) {
+    if (options.signal?.aborted === true) throw new AbortError()
+    const verdict: CheckpointVerdict = { task: candidate.task, cid: candidate.cid, accepted: false, chosen: false, ...(candidate.announcedLoss !== undefined ? { announcedLoss: candidate.announcedLoss } : {}) }
+    options.onProgress?.(new CustomProgressEvent('hddm:ensemble:verify:fetch', { cid: candidate.cid, task: candidate.task }))
+    try {
+      const cid = parseCid(candidate.cid)
+      const checkpoint = decodeCandidate(await fetchCandidate(storage, cid, candidate.peers ?? [], { timeoutMs, maxBytes: maxCheckpointBytes(manifest), signal: options.signal }))
+      verdict.step = checkpoint.metadata.step
+      checkRun(checkpoint, init.runId)
+      const task = taskOf(manifest, checkpoint, candidate.task)
+      verdict.task = task.id
+      checkShape(manifest, task, checkpoint)
+      checkFinite(checkpoint)
+      verdict.heldOutLoss = await recomputeHeldOutLoss(manifest, task, checkpoint, heldOut)
+      verdict.accepted = true
+      accepted.push({ task, cid, checkpoint, heldOutLoss: verdict.heldOutLoss, verdict })
+    } catch (err) {
+      if (!(err instanceof CheckpointRefusedError)) throw err
+      verdict.reason = err.reason
+      verdict.message = err.message
+    }
+    verdicts.push(verdict)
+    options.onProgress?.(new CustomProgressEvent('hddm:ensemble:verify:verdict', verdict))
+  }
+
+  const chosen = new Map<string, VerifiedCheckpoint>()
+  for (const a of accepted) {
+    const best = chosen.get(a.task.id)
+    if (best === undefined || a.heldOutLoss < best.heldOutLoss || (a.heldOutLoss === best.heldOutLoss && a.cid.toString() < best.cid.toString())) {
+      chosen.set(a.task.id, { task: a.task, cid: a.cid, checkpoint: a.checkpoint, heldOutLoss: a.heldOutLoss })
+    }
+  }
+  for (const a of accepted) a.verdict.chosen = chosen.get(a.task.id)?.cid.equals(a.cid) === true
+  const missing = manifest.tasks.filter((t) => !chosen.has(t.id)).map((t) => t.id)
+  return { verdicts, chosen, missing }
+}
+
+/**
+ * The ensemble manifest of a verification's chosen checkpoints, and its CID (the model's name).
+ * @throws NoAcceptableCheckpointError when some task has none
+ */
+export async function ensembleFromVerification (runId: string, manifest: ResolvedRunManifest, verification: Verification, routing: RoutingText = 'full'): Promise<{ id: CID, manifest: EnsembleManifestInput }> {
+  if (verification.missing.length > 0) throw new NoAcceptableCheckpointError(verification.missing)
+  const { chosen } = verification
+  const router = manifest.tasks.find((t) => t.kind === 'router')!
+  const ensemble: EnsembleManifestInput = {
+    v: 1,
+    run: CID.parse(runId),
+    k: manifest.k,
+    router: chosen.get(router.id)!.cid,
+    experts: manifest.tasks.flatMap((t) => t.kind === 'expert' ? [{ cid: chosen.get(t.id)!.cid, cluster: t.cluster, objective: t.objective }] : []),
+    routing
+  }
+  return { id: await ensembleIdOf(ensemble), manifest: ensemble }
+}
+
+/** One candidate per (task, CID); the peers that offered it are merged. */
+function dedupe (candidates: CheckpointCandidate[]): CheckpointCandidate[] {
+  const byKey = new Map<string, CheckpointCandidate>()
+  for (const c of candidates) {
+    const key = `${c.task ?? ''}\u0000${c.cid}`
+    const seen = byKey.get(key)
+    if (seen === undefined) byKey.set(key, { ...c, peers: [...new Set(c.peers ?? [])] })
+    else seen.peers = [...new Set([...(seen.peers ?? []), ...(c.peers ?? [])])]
+  }
+  return [...byKey.values()]
+}
+
+/** Peer ids from coverage maps are hints: one that does not parse is skipped, not fatal. */
+function isPeerId (peer: string): boolean {
+  try {
+    peerIdFromString(peer)
+    return true
+  } catch {
+    return false
+  }
+}
+
+function parseCid (text: string): CID {
+  try {
+    return CID.parse(text)
+  } catch {
+    throw new CheckpointRefusedError('corrupt', `${text} is not a CID`)
+  }
+}
+
+async function fetchCandidate (storage: Pick<Storage, 'getBytes'>, cid: CID, peers: string[], options: { timeoutMs: number, maxBytes: number, signal?: AbortSignal }): Promise<Uint8Array> {
+  try {
+    const providers = peers.filter(isPeerId)
+    return await storage.getBytes(cid, { ...options, providers: providers.length > 0 ? providers : undefined })
+  } catch (err) {
+    if (options.signal?.aborted === true) throw new AbortError()
+    if (err instanceof FetchTimeoutError) throw new CheckpointRefusedError('fetch-timeout', `no peer supplied it within ${options.timeoutMs} ms`)
+    // Not a UnixFS file, larger than any checkpoint of the run, or undecodable blocks.
+    throw new CheckpointRefusedError('corrupt', `not a checkpoint file: ${(err as Error).message}`)
+  }
+}

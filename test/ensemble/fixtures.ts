@@ -1,0 +1,63 @@
+/**
+ * A heterogeneous run small enough to train in seconds: K=2 MNIST clusters, a DDPM expert on
+ * cluster 0, a flow-matching expert on cluster 1 and a router, created in real Helia storage;
+ * checkpoints are trained in-process for a handful of steps with the training loop itself.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createRun } from '../../src/node/run-creation.js'
+import { parseRunManifest, type ResolvedRunManifest } from '../../src/protocol/run-manifest.js'
+import { decodeCheckpoint, encodeCheckpoint } from '../../src/storage/checkpoint.js'
+import { trainExpert } from '../../src/training/expert-run.js'
+import { publishableCheckpoint } from '../../src/training/expert-checkpoint.js'
+import { routerCheckpoint, trainRouter } from '../../src/training/router-trainer.js'
+import { tinyRun } from '../node/fixtures.js'
+import type { Storage } from '../../src/storage/helia.js'
+
+export interface EnsembleRun {
+  runId: string
+  manifest: ResolvedRunManifest
+}
+
+export async function createEnsembleRun (storage: Storage, name = 'ensemble-test'): Promise<EnsembleRun> {
+  const base = await tinyRun({ name, images: 300 })
+  const manifest = parseRunManifest({
+    ...base,
+    k: 2,
+    tasks: [
+      { id: 'expert-0', kind: 'expert', cluster: 0, objective: 'ddpm' },
+      { id: 'expert-1', kind: 'expert', cluster: 1, objective: 'fm' },
+      { id: 'router', kind: 'router' }
+    ]
+  })
+  const created = await createRun(manifest, storage)
+  return { runId: created.runId.toString(), manifest: created.manifest }
+}
+
+/** A publishable expert checkpoint of the run's task trained for `steps` steps (30 pass the default bounds). */
+export async function trainedExpert (run: EnsembleRun, storage: Storage, task: string, steps: number, seed = 3): Promise<Uint8Array> {
+  const t = run.manifest.tasks.find((x) => x.id === task)
+  if (t?.kind !== 'expert') throw new Error(`${task} is not an expert task`)
+  const shard = await storage.getBytes(run.manifest.resolved.shards[t.cluster].train)
+  const dir = await mkdtemp(join(tmpdir(), 'hddm-ensemble-train-'))
+  try {
+    const result = await trainExpert({
+      shard, preset: run.manifest.model.expert, objective: t.objective, outDir: dir, run: run.runId,
+      training: { steps, batchSize: 16, learningRate: 1e-3, warmupSteps: 2, checkpointEvery: steps, emaDecay: 0.9, seed }
+    })
+    return encodeCheckpoint(publishableCheckpoint(decodeCheckpoint(await readFile(result.path))))
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+export async function trainedRouter (run: EnsembleRun, storage: Storage, steps = 20): Promise<Uint8Array> {
+  const shards = await Promise.all(run.manifest.resolved.shards.map(async (s) => await storage.getBytes(s.train)))
+  const result = await trainRouter({ shards, preset: run.manifest.model.router, training: { steps, batchSize: 16, learningRate: 2e-3, warmupSteps: 2, seed: 3 } })
+  try {
+    return encodeCheckpoint(routerCheckpoint(result, run.manifest.model.router, { run: run.runId }))
+  } finally {
+    result.router.dispose()
+  }
+}

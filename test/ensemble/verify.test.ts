@@ -1,0 +1,135 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import * as tf from '@tensorflow/tfjs'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { DiT } from '../../src/model/dit.js'
+import { EXPERT_PRESETS } from '../../src/model/config.js'
+import { decodeCheckpoint, encodeCheckpoint, paramsToTensors, type Checkpoint } from '../../src/storage/checkpoint.js'
+import { ensembleFromVerification, verifyCheckpoints, type CheckpointCandidate } from '../../src/ensemble/verify.js'
+import { assembleEnsemble } from '../../src/node/assemble.js'
+import { useTrainingBackend } from '../utils/backend.js'
+import { createTestNode, type TestNode } from '../utils/create-node.js'
+import { createEnsembleRun, trainedExpert, trainedRouter, type EnsembleRun } from './fixtures.js'
+import type { TaskCoverage } from '../../src/network/claims.js'
+
+let node: TestNode
+let run: EnsembleRun
+const cids: Record<string, string> = {}
+
+/** A variant of a checkpoint: metadata and tensors edited by `edit`. */
+function variant (bytes: Uint8Array, edit: (c: Checkpoint) => void): Uint8Array {
+  const checkpoint = decodeCheckpoint(bytes)
+  checkpoint.metadata = structuredClone(checkpoint.metadata)
+  checkpoint.tensors = new Map([...checkpoint.tensors].map(([k, t]) => [k, { shape: [...t.shape], data: Float32Array.from(t.data) }]))
+  edit(checkpoint)
+  return encodeCheckpoint(checkpoint)
+}
+
+/** An expert of another shape (or random weights) that is otherwise a perfect member of the run. */
+function untrainedExpert (like: Uint8Array, config: Record<string, unknown>, scale: number): Uint8Array {
+  const base = decodeCheckpoint(like)
+  const model = new DiT({ ...base.metadata.config, ...config } as never, 7)
+  for (const v of model.params.variables.values()) v.assign(tf.randomNormal(v.shape, 0, scale, 'float32', 11))
+  const tensors = paramsToTensors(model.params)
+  model.dispose()
+  return encodeCheckpoint({ metadata: { ...base.metadata, config: { ...base.metadata.config, ...config } }, tensors })
+}
+
+beforeAll(async () => {
+  await useTrainingBackend()
+  node = await createTestNode()
+  run = await createEnsembleRun(node.storage, 'verify-test')
+  const add = async (name: string, bytes: Uint8Array): Promise<void> => { cids[name] = (await node.storage.addBytes(bytes)).toString() }
+  const ddpm = await trainedExpert(run, node.storage, 'expert-0', 40)
+  await add('ddpm', ddpm)
+  await add('ddpmShort', await trainedExpert(run, node.storage, 'expert-0', 20, 5))
+  const fm = await trainedExpert(run, node.storage, 'expert-1', 30)
+  await add('fm', fm)
+  await add('router', await trainedRouter(run, node.storage))
+  await add('nan', variant(fm, (c) => { c.tensors.get('blocks.0.mlp.fc1.weight')!.data[5] = Number.NaN }))
+  await add('otherPreset', untrainedExpert(ddpm, { hidden: EXPERT_PRESETS.small.hidden, depth: EXPERT_PRESETS.small.depth }, 0.02))
+  await add('cutTensor', variant(ddpm, (c) => {
+    const t = c.tensors.get('blocks.1.attn.proj.weight')!
+    c.tensors.set('blocks.1.attn.proj.weight', { shape: [t.shape[0] - 1, t.shape[1]], data: t.data.subarray(t.shape[1]) })
+  }))
+  await add('otherRun', variant(ddpm, (c) => { c.metadata.run = 'bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy' }))
+  await add('random', untrainedExpert(fm, {}, 0.5))
+  await add('garbage', Uint8Array.from({ length: 4096 }, (_, i) => (i * 131) & 0xff))
+  // A CID nobody holds: its bytes were never stored anywhere.
+  cids.absent = CID.create(1, raw.code, await sha256.digest(new TextEncoder().encode('never stored'))).toString()
+}, 120_000)
+
+afterAll(async () => { await node?.stop() })
+
+describe('verification before assembly', () => {
+  it('refuses each bad checkpoint with its reason and takes the better replica by recomputed held-out loss', { timeout: 60_000 }, async () => {
+    // The worse replica claims the better loss: announced numbers are never trusted.
+    const candidates: CheckpointCandidate[] = [
+      { task: 'expert-0', cid: cids.ddpmShort, announcedLoss: 0.01 },
+      { task: 'expert-0', cid: cids.ddpm, announcedLoss: 0.8 },
+      { task: 'expert-1', cid: cids.fm },
+      { task: 'router', cid: cids.router },
+      { task: 'expert-1', cid: cids.nan },
+      { task: 'expert-0', cid: cids.otherPreset },
+      { task: 'expert-0', cid: cids.cutTensor },
+      { task: 'expert-0', cid: cids.otherRun },
+      { task: 'expert-1', cid: cids.random },
+      { task: 'expert-1', cid: cids.ddpm },
+      { task: 'expert-1', cid: cids.garbage },
+      { task: 'expert-1', cid: cids.absent }
+    ]
+    const tensors = tf.memory().numTensors
+    const result = await verifyCheckpoints({ runId: run.runId, manifest: run.manifest, storage: node.storage, timeoutMs: 1500 }, candidates)
+    expect(tf.memory().numTensors).toBe(tensors)
+    const verdict = (cid: string, task?: string): (typeof result.verdicts)[number] => result.verdicts.find((v) => v.cid === cid && (task === undefined || v.task === task))!
+    expect(Object.fromEntries(['nan', 'otherPreset', 'cutTensor', 'otherRun', 'random', 'garbage', 'absent'].map((k) => [k, verdict(cids[k]).reason]))).toEqual({
+      nan: 'non-finite',
+      otherPreset: 'wrong-shape',
+      cutTensor: 'wrong-shape',
+      otherRun: 'wrong-run',
+      random: 'held-out-loss',
+      garbage: 'corrupt',
+      absent: 'fetch-timeout'
+    })
+    // A good DDPM checkpoint offered for the FM task is refused for that task only.
+    expect(verdict(cids.ddpm, 'expert-1')).toMatchObject({ accepted: false, reason: 'wrong-task' })
+    expect(verdict(cids.random, 'expert-1').heldOutLoss).toBeUndefined()
+
+    const short = verdict(cids.ddpmShort)
+    const long = verdict(cids.ddpm, 'expert-0')
+    expect(short).toMatchObject({ accepted: true, chosen: false })
+    expect(long).toMatchObject({ accepted: true, chosen: true })
+    expect(long.heldOutLoss!).toBeLessThan(short.heldOutLoss!)
+    expect(long.heldOutLoss!).toBeLessThanOrEqual(run.manifest.eval.heldOutLossMax.ddpm)
+    expect(verdict(cids.fm)).toMatchObject({ accepted: true, chosen: true })
+    expect(verdict(cids.router)).toMatchObject({ accepted: true, chosen: true })
+    expect(result.missing).toEqual([])
+    expect(Object.fromEntries([...result.chosen].map(([task, v]) => [task, v.cid.toString()]))).toEqual({ 'expert-0': cids.ddpm, 'expert-1': cids.fm, router: cids.router })
+
+    // Anyone recomputes the same numbers: a second verification agrees exactly.
+    const again = await verifyCheckpoints({ runId: run.runId, manifest: run.manifest, storage: node.storage }, [{ cid: cids.ddpm }])
+    expect(again.verdicts[0]).toMatchObject({ task: 'expert-0', accepted: true, heldOutLoss: long.heldOutLoss })
+
+    const { manifest } = await ensembleFromVerification(run.runId, run.manifest, result, 'top1')
+    expect(manifest.experts.map((e) => [e.cluster, e.objective, e.cid.toString()])).toEqual([[0, 'ddpm', cids.ddpm], [1, 'fm', cids.fm]])
+  })
+
+  it('assembles from coverage rows with replicas, and fails with a typed error when a task has nothing acceptable', { timeout: 60_000 }, async () => {
+    const info = (cid: string, peer: string, heldOutLoss: number): NonNullable<TaskCoverage['checkpoint']> => ({ peer, cid, step: 1, final: true, heldOutLoss, ts: 1 })
+    const rows: TaskCoverage[] = [
+      { task: 'expert-0', replicas: 2, holders: [], free: true, checkpoint: info(cids.ddpmShort, 'peer-a', 0.01), finals: [info(cids.ddpmShort, 'peer-a', 0.01), info(cids.ddpm, 'peer-b', 0.9)] },
+      { task: 'expert-1', replicas: 1, holders: [], free: true, checkpoint: info(cids.fm, 'peer-a', 1) },
+      { task: 'router', replicas: 1, holders: [], free: true, checkpoint: info(cids.router, 'peer-a', 0.5) }
+    ]
+    const ensemble = await assembleEnsemble({ runId: run.runId, manifest: run.manifest, coverage: rows, storage: node.storage })
+    try {
+      expect(ensemble.checkpoints).toEqual({ 'expert-0': cids.ddpm, 'expert-1': cids.fm, router: cids.router })
+      expect(ensemble.verification.verdicts).toHaveLength(4)
+    } finally {
+      ensemble.dispose()
+    }
+    rows[1] = { ...rows[1], checkpoint: info(cids.random, 'peer-a', 0.1) }
+    await expect(assembleEnsemble({ runId: run.runId, manifest: run.manifest, coverage: rows, storage: node.storage })).rejects.toMatchObject({ name: 'NoAcceptableCheckpointError', tasks: ['expert-1'] })
+  })
+})
