@@ -90,7 +90,8 @@ export async function sampleEnsemble (request: SampleEnsembleRequest): Promise<S
   const experts: EnsembleExpert[] = members.map(m => ({ objective: m.expert.objective, network: m.expert.network }))
   const posterior = memberPosterior(request.router, members.map(m => m.cluster))
   const { field, usage } = ensembleField({ experts, posterior, routing: request.routing, tokens, nullTokens, guidance: request.guidance })
-  const noise = tf.randomNormal(shape, 0, 1, 'float32', request.seed) as tf.Tensor4D
+  // tfjs takes a seed of 0 as "no seed" (Math.random); 2^53 is no safe integer, so no other seed maps there.
+  const noise = tf.randomNormal(shape, 0, 1, 'float32', request.seed === 0 ? 2 ** 53 : request.seed) as tf.Tensor4D
   try {
     const sample = sampler === 'heun' ? sampleHeun : sampleEuler
     const out = await sample(field, noise, flowSigmas(request.steps), request)

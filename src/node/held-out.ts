@@ -28,7 +28,8 @@ export function expertHeldOutLoss (checkpoint: Checkpoint, heldOutShard: Uint8Ar
       const u = Float32Array.from({ length: B }, () => times.nextFloat())
       total += tf.tidy(() => {
         const x0 = tf.tensor4d(batch.images, [B, imageSize, imageSize, channels])
-        const eps = tf.randomNormal([B, imageSize, imageSize, channels], 0, 1, 'float32', evaluation.seed * 7919 + b) as tf.Tensor4D
+        // tfjs takes a seed of 0 as "no seed" (Math.random): +1 keeps batch 0 of eval seed 0 seeded.
+        const eps = tf.randomNormal([B, imageSize, imageSize, channels], 0, 1, 'float32', evaluation.seed * 7919 + b + 1) as tf.Tensor4D
         const example = objective.trainingExample(x0, eps, u)
         const tokens = tf.tensor2d(batch.tokens, [B, promptTokens], 'int32')
         return objective.loss(model.apply(example.input, example.time, tokens), example.target).dataSync()[0]
