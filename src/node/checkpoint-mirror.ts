@@ -2,8 +2,10 @@
  * Keeps a copy of every task's latest announced checkpoint. A checkpoint announced by CID is
  * only as durable as the peers holding its blocks: when its trainer dies (the case leases
  * exist for), the successor must fetch it from someone else. Each node therefore fetches the
- * newest checkpoint announced for each task, one at a time, and serves it over bitswap.
- * Superseded announcements are skipped, so a slow mirror never falls behind by more than one.
+ * newest checkpoint announced for each task and serves it over bitswap. Tasks are mirrored
+ * independently (one fetch in flight per task), so a fetch stuck on a dead announcer delays
+ * only its own task; superseded announcements are skipped, so a slow mirror never falls behind
+ * by more than one.
  */
 import { CID } from 'multiformats/cid'
 import { silentLogger, type Logger } from '../logger.js'
@@ -20,15 +22,17 @@ export interface CheckpointMirrorInit {
 
 export interface CheckpointMirrorComponents {
   state: Pick<RunState, 'addEventListener' | 'removeEventListener'>
-  storage: Pick<Storage, 'getBytes' | 'has'>
+  storage: Pick<Storage, 'getBytes'>
 }
 
 interface Wanted { cid: string, peer: string, step: number }
 
 export class CheckpointMirror {
+  /** The newest announcement per task not yet being fetched. */
   private readonly wanted = new Map<string, Wanted>()
+  /** The fetch loop of each task that has one running. */
+  private readonly active = new Map<string, Promise<void>>()
   private readonly controller = new AbortController()
-  private draining?: Promise<void>
   private readonly log: Logger
   private readonly timeoutMs: number
 
@@ -43,31 +47,32 @@ export class CheckpointMirror {
   async stop (): Promise<void> {
     this.c.state.removeEventListener('message', this.onMessage)
     this.controller.abort()
-    await this.draining
+    await this.idle()
   }
 
   /** Resolves when every wanted checkpoint has been fetched or given up on (tests). */
-  async idle (): Promise<void> { await this.draining }
+  async idle (): Promise<void> {
+    while (this.active.size > 0) await Promise.all(this.active.values())
+  }
 
   private onMessage (evt: CustomEvent<GossipMessageDetail<GossipMessage>>): void {
     const { message, local } = evt.detail
     if (local || message.type !== 'checkpoint') return
-    const current = this.wanted.get(message.task)
+    const { task } = message
+    const current = this.wanted.get(task)
     if (current !== undefined && current.step >= message.step) return
-    this.wanted.set(message.task, { cid: message.cid, peer: message.peer, step: message.step })
-    this.draining ??= this.drain().finally(() => { this.draining = undefined })
+    this.wanted.set(task, { cid: message.cid, peer: message.peer, step: message.step })
+    if (!this.active.has(task)) this.active.set(task, this.drain(task).finally(() => { this.active.delete(task) }))
   }
 
-  private async drain (): Promise<void> {
-    while (this.wanted.size > 0 && !this.controller.signal.aborted) {
-      const [task, want] = this.wanted.entries().next().value as [string, Wanted]
+  private async drain (task: string): Promise<void> {
+    for (let want = this.wanted.get(task); want !== undefined && !this.controller.signal.aborted; want = this.wanted.get(task)) {
       this.wanted.delete(task)
       try {
-        const cid = CID.parse(want.cid)
-        if (!await this.c.storage.has(cid)) {
-          await this.c.storage.getBytes(cid, { providers: [want.peer], timeoutMs: this.timeoutMs, signal: this.controller.signal })
-          this.log.debug('mirrored checkpoint', { task, cid: want.cid, step: want.step })
-        }
+        // Always through getBytes, never a root-block `has`: a copy cut short by a dead announcer
+        // has the root but not every leaf, and only the whole file can be served on.
+        await this.c.storage.getBytes(CID.parse(want.cid), { providers: [want.peer], timeoutMs: this.timeoutMs, signal: this.controller.signal })
+        this.log.debug('mirrored checkpoint', { task, cid: want.cid, step: want.step })
       } catch (err) {
         // The announcer may be gone already; the next announcement (or a replica) will do.
         if (!this.controller.signal.aborted) this.log.debug('could not mirror checkpoint', { task, cid: want.cid, error: err instanceof Error ? err.message : String(err) })
