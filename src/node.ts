@@ -168,9 +168,21 @@ export class HddmNode extends TypedEventEmitter<HddmNodeEvents> {
     return answers.flatMap((a) => a.status === 'fulfilled' ? [a.value] : [])
   }
 
-  /** Round-trip time to a peer over /ipfs/ping (dials it if needed), in ms. */
+  /**
+   * Round-trip time to a peer over /ipfs/ping (dials it if needed), in ms. The connection
+   * monitors of every connected peer ping over the same protocol with few streams allowed, so a
+   * stream can be reset under us; that says nothing about the peer, and the ping is tried again.
+   */
   async ping (peer: string, options: { signal?: AbortSignal } = {}): Promise<number> {
-    return await this.started(this.swarm).libp2p.services.ping.ping(peerIdFromString(peer), options)
+    const { ping } = this.started(this.swarm).libp2p.services
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await ping.ping(peerIdFromString(peer), options)
+      } catch (err) {
+        if (attempt === 3 || options.signal?.aborted === true) throw err
+        await new Promise((resolve) => setTimeout(resolve, 100 * attempt))
+      }
+    }
   }
 
   /** The storage service, to fetch checkpoints by CID (ensembles, verification). */
