@@ -1,0 +1,47 @@
+/**
+ * The expert x cluster held-out loss matrix: entry (i, j) is expert i's objective loss on
+ * cluster j's held-out shard, with the node's recomputable held-out evaluation (fixed seeds).
+ * Healthy experts specialise: each row's smallest entry is on its own cluster (diagonal
+ * dominance). DDPM (eps-MSE) and FM (v-MSE) losses have different scales, so compare within a
+ * row, never across objectives.
+ */
+import { expertHeldOutLoss, type HeldOutEval } from '../node/held-out.js'
+import type { Checkpoint } from '../storage/checkpoint.js'
+import { throwIfAborted } from '../errors.js'
+import type { AbortOptions } from '../progress.js'
+
+export interface LossMatrix {
+  /** Row labels: each expert's cluster and objective. */
+  experts: Array<{ cluster: number, objective: string }>
+  /** losses[i][j]: expert i on held-out cluster j. */
+  losses: number[][]
+  /** Rows whose smallest loss is on the expert's own cluster. */
+  diagonalDominantRows: number
+  evaluation: HeldOutEval
+}
+
+export const LOSS_MATRIX_EVAL: HeldOutEval = { heldOutBatches: 4, batchSize: 64, seed: 7 }
+
+export async function expertClusterLossMatrix (experts: Array<{ cluster: number, checkpoint: Checkpoint }>, heldOutShards: Uint8Array[], evaluation: HeldOutEval = LOSS_MATRIX_EVAL, options: AbortOptions = {}): Promise<LossMatrix> {
+  const losses: number[][] = []
+  let diagonalDominantRows = 0
+  for (const e of experts) {
+    const row: number[] = []
+    for (const shard of heldOutShards) {
+      throwIfAborted(options.signal)
+      row.push(expertHeldOutLoss(e.checkpoint, shard, evaluation))
+      await new Promise(resolve => setImmediate(resolve))
+    }
+    if (row.indexOf(Math.min(...row)) === e.cluster) diagonalDominantRows++
+    losses.push(row)
+  }
+  return { experts: experts.map(e => ({ cluster: e.cluster, objective: String(e.checkpoint.metadata.objective) })), losses, diagonalDominantRows, evaluation }
+}
+
+/** The matrix as aligned text rows (for the CLI and the docs). */
+export function formatLossMatrix (m: LossMatrix): string[] {
+  const header = ['expert \\ cluster', ...m.losses[0]?.map((_, j) => String(j)) ?? []]
+  const rows = m.losses.map((row, i) => [`${m.experts[i].cluster} (${m.experts[i].objective})`, ...row.map(v => v.toFixed(4))])
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map(r => r[c].length)))
+  return [header, ...rows].map(r => r.map((v, c) => v.padStart(widths[c])).join('  '))
+}
