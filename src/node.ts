@@ -3,10 +3,11 @@
  * storage (Helia over the same libp2p), the gossip service, this node's view of one run (claim
  * table) and the task loop that trains claimed tasks in a worker thread.
  *
- * Start order: swarm -> storage -> gossip -> run (resolve by CID, or create from a manifest) ->
- * join the run topic -> task loop. Stop runs in reverse: abort the trainer (it writes a last
- * checkpoint, which is published and announced) -> release the claim -> leave the topic ->
- * stop gossip, storage, swarm. A failed start tears down whatever had started.
+ * Start order: swarm -> storage -> sample service (/hddm/sample/1.0.0) -> gossip -> run
+ * (resolve by CID, or create from a manifest) -> join the run topic -> task loop. Stop runs in
+ * reverse: abort the trainer (it writes a last checkpoint, which is published and announced) ->
+ * release the claim -> leave the topic -> stop gossip, the sample service, storage, swarm. A
+ * failed start tears down whatever had started.
  *
  * @example
  * ```ts
@@ -26,6 +27,8 @@ import { silentLogger, type Logger } from './logger.js'
 import { createGossip, type Gossip } from './network/gossip.js'
 import { createSwarmNode, type ServiceStatus, type SwarmNode, type SwarmNodeInit } from './network/swarm-node.js'
 import { createStorage, type Storage } from './storage/helia.js'
+import { createSampleService, type SampleService, type SampleServiceInit } from './network/sample-service.js'
+import { ensembleSampleHandler, type EnsembleSampleHandler } from './ensemble/serve.js'
 import { dialBootstrap, parseBootstrap } from './node/bootstrap-dial.js'
 import { handleCoverage, queryCoverage } from './node/coverage-protocol.js'
 import { NodeNotStartedError } from './node/errors.js'
@@ -65,6 +68,13 @@ export interface HddmNodeInit extends Omit<SwarmNodeInit, 'dataDir' | 'logger'>,
   loop?: Omit<TaskLoopInit, 'runDir' | 'maxTasks' | 'logger'>
   /** Catching up on checkpoints announced before this node listened (tests shorten it). */
   checkpointSync?: Omit<CheckpointSyncInit, 'logger'>
+  /**
+   * Sample for ensembles this node does not hold: fetch them from the swarm on request. Off by
+   * default, because fetching and loading a stranger's model on request is free amplification.
+   */
+  serveAny?: boolean
+  /** Limits of the /hddm/sample/1.0.0 server (defaults: docs/PROTOCOL.md section 8). */
+  sampleService?: Omit<SampleServiceInit, 'logger'> & { fetchTimeoutMs?: number }
   logger?: Logger
   clock?: () => number
 }
@@ -81,6 +91,8 @@ export class HddmNode extends TypedEventEmitter<HddmNodeEvents> {
   private loop?: TaskLoop
   private mirror?: CheckpointMirror
   private sync?: CheckpointSync
+  private sampleHandler?: EnsembleSampleHandler
+  private samples?: SampleService
 
   constructor (init: HddmNodeInit) {
     super()
@@ -100,6 +112,10 @@ export class HddmNode extends TypedEventEmitter<HddmNodeEvents> {
       await this.swarm.start()
       this.storage = createStorage({ dataDir, logger }, { libp2p: this.swarm.libp2p })
       await this.storage.start()
+      const { fetchTimeoutMs, ...limits } = this.init.sampleService ?? {}
+      this.sampleHandler = ensembleSampleHandler({ storage: this.storage, serveAny: this.init.serveAny === true, fetchTimeoutMs })
+      this.samples = createSampleService({ ...limits, logger }, { libp2p: this.swarm.libp2p, handler: this.sampleHandler.handler })
+      await this.samples.start()
       this.gossip = createGossip({ logger }, { pubsub: this.swarm.pubsub, peerId: this.swarm.peerId })
       await this.gossip.start()
       if (bootstrap.length > 0 && await dialBootstrap(this.swarm.libp2p, bootstrap, this.log) === 0) {
@@ -208,6 +224,7 @@ export class HddmNode extends TypedEventEmitter<HddmNodeEvents> {
       ['checkpoint mirror', async () => { await this.mirror?.stop() }],
       ['run topic', () => { this.state?.stop() }],
       ['gossip', async () => { await this.gossip?.stop() }],
+      ['sample service', async () => { await this.samples?.stop(); this.sampleHandler?.dispose() }],
       ['storage', async () => { await this.storage?.stop() }],
       ['swarm', async () => { await this.swarm?.stop() }]
     ]
@@ -218,7 +235,7 @@ export class HddmNode extends TypedEventEmitter<HddmNodeEvents> {
         this.log.warn('stop step failed', { step: name }, err)
       }
     }
-    this.loop = this.sync = this.mirror = this.state = this.gossip = this.storage = this.swarm = undefined
+    this.loop = this.sync = this.mirror = this.state = this.gossip = this.samples = this.sampleHandler = this.storage = this.swarm = undefined
     this.setStatus('stopped')
   }
 

@@ -4,7 +4,7 @@ import { createLogger, type LogFormat } from '../logger.js'
 import { loadBootstrapList } from '../network/bootstrap-list.js'
 import { createHddmNode, type RunSource } from '../node.js'
 import { createWorkerTaskTrainer } from '../node/worker-trainer.js'
-import { BACKEND_CHOICES, type BackendChoice } from '../runtime/backend.js'
+import { BACKEND_CHOICES, initBackend, type BackendChoice } from '../runtime/backend.js'
 import { jsonEvents, liveView } from './node-output.js'
 import { choiceOption, integerOption } from './number-options.js'
 import type { NetworkScope } from '../network/gater.js'
@@ -23,6 +23,7 @@ export interface StartOptions {
   backend: BackendChoice
   tasks?: number
   resolveTimeout: number
+  serveAny: boolean
   logFormat: LogFormat
 }
 
@@ -30,7 +31,8 @@ const collect = (value: string, previous: string[] = []): string[] => [...previo
 
 /**
  * `hddm-node start`: join the swarm and a run (or create the run from a manifest file), train
- * free tasks and publish their checkpoints, then keep serving until SIGINT/SIGTERM, which
+ * free tasks and publish their checkpoints, serve samples of the ensembles it holds over
+ * /hddm/sample/1.0.0 (any ensemble with --serve-any), then keep serving until SIGINT/SIGTERM, which
  * writes and announces a last checkpoint and releases the claim before exiting.
  */
 export const registerStart: RegisterCommand = (program: Command) => {
@@ -44,8 +46,9 @@ export const registerStart: RegisterCommand = (program: Command) => {
     .option('--listen <multiaddr>', 'address to listen on (repeatable)', collect, [])
     .option('--announce <multiaddr>', 'address to advertise instead, e.g. a public IP or DNS name (repeatable)', collect, [])
     .option('--scope <scope>', 'which addresses may be dialled: loopback | private | any', choiceOption('--scope', ['loopback', 'private', 'any'] as const), 'any')
-    .option('--backend <name>', `tfjs backend of the training worker: ${BACKEND_CHOICES.join(' | ')}`, choiceOption('--backend', BACKEND_CHOICES), 'auto')
+    .option('--backend <name>', `tfjs backend of the training worker and of sample serving: ${BACKEND_CHOICES.join(' | ')}`, choiceOption('--backend', BACKEND_CHOICES), 'auto')
     .option('--tasks <n>', 'tasks to train before only serving (0 = serve only)', integerOption('--tasks', 0))
+    .option('--serve-any', 'answer sample requests for ensembles this node does not hold by fetching them from the swarm (default: only ensembles held here)', false)
     .option('--resolve-timeout <ms>', 'give up fetching the run manifest after this long', integerOption('--resolve-timeout', 1), 30_000)
     .option('--log-format <format>', 'human | json (logs go to stderr; stdout is the live view on a terminal, JSON events otherwise)', choiceOption('--log-format', ['human', 'json'] as const), 'human')
     .action(async (options: StartOptions) => { await start(options) })
@@ -55,6 +58,9 @@ async function start (o: StartOptions): Promise<void> {
   const source = runSource(o)
   const logger = createLogger({ format: o.logFormat })
   const bootstrap = o.bootstrap ?? await loadBootstrapList(o.bootstrapList)
+  // Training runs in worker threads with their own backend; this one draws samples for
+  // /hddm/sample/1.0.0 on the main thread, so one thread keeps the node's I/O responsive.
+  await initBackend({ backend: o.backend, threads: 1, logger })
   const node = createHddmNode({
     dataDir: o.dataDir,
     source,
@@ -64,6 +70,7 @@ async function start (o: StartOptions): Promise<void> {
     scope: o.scope,
     tasks: o.tasks,
     resolveTimeoutMs: o.resolveTimeout,
+    serveAny: o.serveAny,
     trainer: createWorkerTaskTrainer({ backend: o.backend, logger }),
     logger
   })
