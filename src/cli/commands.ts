@@ -15,6 +15,7 @@ export const commandModules: Record<string, () => Promise<RegisterCommand>> = {
   bootstrap: async () => (await import('./bootstrap.js')).registerBootstrap,
   start: async () => (await import('./start.js')).registerStart,
   status: async () => (await import('./status.js')).registerStatus,
+  ensemble: async () => (await import('./ensemble.js')).registerEnsemble,
   simulate: async () => (await import('./simulate.js')).registerSimulate
 }
 

@@ -11,7 +11,7 @@ import { AbortError } from '../errors.js'
 import { expertParamCount, routerParamCount } from '../model/param-count.js'
 import { EXPERT_PRESETS, ROUTER_PRESETS, type DiTConfig } from '../model/config.js'
 import { CustomProgressEvent, type AbortOptions, type ProgressEvent, type ProgressOptions } from '../progress.js'
-import { ensembleIdOf, type EnsembleManifestInput, type RoutingText } from '../protocol/ensemble-manifest.js'
+import { ensembleIdOf, parseEnsembleManifest, type EnsembleManifest, type EnsembleManifestInput, type RoutingText } from '../protocol/ensemble-manifest.js'
 import { FetchTimeoutError } from '../storage/errors.js'
 import { checkFinite, checkRun, checkShape, decodeCandidate, recomputeHeldOutLoss, taskOf } from './checks.js'
 import { CheckpointRefusedError, NoAcceptableCheckpointError, type RefusalReason } from './errors.js'
@@ -144,10 +144,11 @@ export async function verifyCheckpoints (init: VerifyCheckpointsInit, candidates
 }
 
 /**
- * The ensemble manifest of a verification's chosen checkpoints, and its CID (the model's name).
+ * The ensemble manifest of a verification's chosen checkpoints (parsed: stored as is, it gets
+ * the CID `id`), and that CID, the model's name.
  * @throws NoAcceptableCheckpointError when some task has none
  */
-export async function ensembleFromVerification (runId: string, manifest: ResolvedRunManifest, verification: Verification, routing: RoutingText = 'full'): Promise<{ id: CID, manifest: EnsembleManifestInput }> {
+export async function ensembleFromVerification (runId: string, manifest: ResolvedRunManifest, verification: Verification, routing: RoutingText = 'full'): Promise<{ id: CID, manifest: EnsembleManifest }> {
   if (verification.missing.length > 0) throw new NoAcceptableCheckpointError(verification.missing)
   const { chosen } = verification
   const router = manifest.tasks.find((t) => t.kind === 'router')!
@@ -159,7 +160,7 @@ export async function ensembleFromVerification (runId: string, manifest: Resolve
     experts: manifest.tasks.flatMap((t) => t.kind === 'expert' ? [{ cid: chosen.get(t.id)!.cid, cluster: t.cluster, objective: t.objective }] : []),
     routing
   }
-  return { id: await ensembleIdOf(ensemble), manifest: ensemble }
+  return { id: await ensembleIdOf(ensemble), manifest: parseEnsembleManifest(ensemble) }
 }
 
 /** One candidate per (task, CID); the peers that offered it are merged. */
