@@ -1,6 +1,7 @@
 /**
- * `hddm-node sample`: one expert, locally. Loads a checkpoint (resumable or publishable; the
- * EMA weights), samples one row of images per prompt and writes a PNG grid.
+ * `hddm-node sample`: one row of images per prompt into a PNG grid, either from one expert
+ * checkpoint file (`--checkpoint`, resumable or publishable; the EMA weights), or from an
+ * ensemble by its CID (`--ensemble`), drawn here or by a peer (sample-ensemble.ts).
  */
 import { writeFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
@@ -12,9 +13,25 @@ import { loadExpert } from '../training/expert-model.js'
 import { sampleExpert, type SamplerName } from '../ensemble/sample.js'
 import type { RegisterCommand } from './commands.js'
 import { choiceOption, integerOption, numberOption } from './number-options.js'
+import { InvalidArgumentError } from '../errors.js'
+import { createLogger, type LogFormat } from '../logger.js'
+import { loadBootstrapList } from '../network/bootstrap-list.js'
+import type { NetworkScope } from '../network/gater.js'
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
 
 interface SampleCommandOptions {
-  checkpoint: string
+  checkpoint?: string
+  ensemble?: string
+  routing?: string
+  outDir?: string
+  peer?: string
+  bootstrap?: string[]
+  bootstrapList?: string
+  dataDir?: string
+  scope: NetworkScope
+  timeout: number
+  logFormat?: LogFormat
   prompt: string[]
   n: number
   steps: number
@@ -30,24 +47,48 @@ interface SampleCommandOptions {
 
 export const registerSample: RegisterCommand = (program: Command) => {
   program.command('sample')
-    .description('Sample one expert locally into a PNG grid (one row per prompt)')
-    .requiredOption('--checkpoint <file>', 'expert checkpoint (.safetensors)')
-    .requiredOption('--prompt <text>', 'a prompt; repeat for several rows', (value: string, previous: string[] = []) => [...previous, value])
+    .description('Sample one expert checkpoint, or an ensemble by CID (here or on a peer), into a PNG grid (one row per prompt)')
+    .option('--checkpoint <file>', 'expert checkpoint (.safetensors)')
+    .option('--ensemble <cid>', 'ensemble manifest CID (from hddm-node ensemble); blocks missing here are fetched from the swarm')
+    .requiredOption('--prompt <text>', 'a prompt; repeat for several rows', collect)
     .option('-n, --n <count>', 'images per prompt', integerOption('-n', 1), 8)
     .option('--steps <n>', 'sampler steps', integerOption('--steps', 1), 50)
     .option('--sampler <name>', 'euler or heun', choiceOption('--sampler', ['euler', 'heun'] as const), 'euler')
     .option('--guidance <w>', 'classifier-free guidance scale (1 = none)', numberOption('--guidance', 0), 3)
     .option('--seed <n>', 'noise seed', integerOption('--seed'), 1)
+    .option('--routing <rule>', 'ensemble routing: full | top1 | top2 | threshold:p (default: the manifest\'s)')
     .option('--preset <name>', 'refuse a checkpoint of another preset')
     .option('--scale <k>', 'integer upscaling of each tile in the PNG', integerOption('--scale', 1), 2)
     .requiredOption('--out <file>', 'PNG to write')
+    .option('--out-dir <dir>', 'ensemble: also write one PNG per image here')
+    .option('--peer <multiaddr>', 'ensemble: ask this peer to draw over /hddm/sample/1.0.0 (/ip4/.../tcp/.../p2p/<id>)')
+    .option('--bootstrap <multiaddr>', 'ensemble, local: peers to fetch missing blocks from (repeatable; default: the bootstrap list file)', collect)
+    .option('--bootstrap-list <file>', 'bootstrap list file (default: bootstrap/peers.json of the package)')
+    .option('--data-dir <dir>', 'ensemble: blocks and identity (default .hddm; with --peer a throwaway identity)')
+    .option('--scope <scope>', 'ensemble: loopback | private | any', choiceOption('--scope', ['loopback', 'private', 'any'] as const), 'any')
+    .option('--timeout <ms>', 'ensemble: deadline for fetching its blocks, or for the peer\'s answer', integerOption('--timeout', 1), 600_000)
+    .option('--log-format <format>', 'ensemble: human | json (logs on stderr; none by default)', choiceOption('--log-format', ['human', 'json'] as const))
     .option('--backend <name>', BACKEND_CHOICES.join(' | '), choiceOption('--backend', BACKEND_CHOICES), 'auto')
     .option('--json', 'print one JSON object', false)
     .action(async (options: SampleCommandOptions) => { await sampleCommand(options) })
 }
 
 async function sampleCommand (o: SampleCommandOptions): Promise<void> {
-  const checkpoint = await readCheckpointFile(resolve(o.checkpoint))
+  if ((o.checkpoint === undefined) === (o.ensemble === undefined)) throw new InvalidArgumentError('give exactly one of --checkpoint <file> or --ensemble <cid>')
+  if (o.ensemble !== undefined) {
+    const { sampleEnsembleCommand } = await import('./sample-ensemble.js')
+    await sampleEnsembleCommand({
+      ...o,
+      ensemble: o.ensemble,
+      bootstrap: o.peer !== undefined ? [] : o.bootstrap ?? await loadBootstrapList(o.bootstrapList),
+      logger: o.logFormat === undefined ? undefined : createLogger({ format: o.logFormat })
+    })
+    return
+  }
+  for (const [flag, value] of [['--routing', o.routing], ['--out-dir', o.outDir], ['--peer', o.peer]] as const) {
+    if (value !== undefined) throw new InvalidArgumentError(`${flag} applies to --ensemble only`)
+  }
+  const checkpoint = await readCheckpointFile(resolve(o.checkpoint!))
   await initBackend({ backend: o.backend })
   const expert = loadExpert(checkpoint, { preset: o.preset })
   const started = performance.now()

@@ -27,8 +27,8 @@ export interface EnsembleSampleHandler {
   dispose: () => void
 }
 
-/** [-1, 1] floats of image i -> 8-bit PNG. */
-function toPng (images: Float32Array, shape: [number, number, number, number], i: number): Uint8Array {
+/** [-1, 1] floats of image i -> 8-bit PNG (the sample CLI writes local draws the same way, byte for byte). */
+export function toPng (images: Float32Array, shape: [number, number, number, number], i: number): Uint8Array {
   const [, height, width, channels] = shape
   const size = height * width * channels
   const pixels = new Uint8Array(size)

@@ -1,0 +1,168 @@
+/**
+ * `hddm-node sample --ensemble CID`: an ensemble by its manifest CID, drawn here (fetching what
+ * this data directory lacks from the swarm) or, with --peer, by a remote node over
+ * /hddm/sample/1.0.0. Both paths end in the same PNG bytes per image, so for one request and
+ * seed a remote grid equals a local one (on the same tfjs backend: floating point differs
+ * between backends).
+ */
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { multiaddr } from '@multiformats/multiaddr'
+import { CID } from 'multiformats/cid'
+import { decodePng, imageGrid } from '../data/png.js'
+import { parseRouting } from '../diffusion/routing.js'
+import { InvalidArgumentError } from '../errors.js'
+import { silentLogger, type Logger } from '../logger.js'
+import { resolveEnsemble } from '../ensemble/resolve.js'
+import { sampleEnsemble, type SampleEnsembleResult } from '../ensemble/sample.js'
+import { toPng } from '../ensemble/serve.js'
+import { requestSamples } from '../network/sample-client.js'
+import { createSwarmNode } from '../network/swarm-node.js'
+import { dialBootstrap } from '../node/bootstrap-dial.js'
+import { SAMPLE_MAX_COUNT } from '../protocol/limits.js'
+import { initBackend, type BackendChoice } from '../runtime/backend.js'
+import { createStorage } from '../storage/helia.js'
+import type { NetworkScope } from '../network/gater.js'
+import type { SamplerName } from '../ensemble/sample.js'
+
+export interface EnsembleSampleOptions {
+  ensemble: string
+  prompt: string[]
+  n: number
+  steps: number
+  sampler: SamplerName
+  guidance: number
+  seed: number
+  routing?: string
+  scale: number
+  out: string
+  outDir?: string
+  peer?: string
+  bootstrap: string[]
+  dataDir?: string
+  scope: NetworkScope
+  timeout: number
+  backend: BackendChoice
+  json: boolean
+  logger?: Logger
+}
+
+interface Drawn {
+  pngs: Uint8Array[]
+  /** Local draws only: the remote protocol does not report it. */
+  usage?: Array<{ cluster: number, objective: string, meanWeight: number, evaluations: number }>
+  flops?: SampleEnsembleResult['flops']
+}
+
+export async function sampleEnsembleCommand (o: EnsembleSampleOptions): Promise<void> {
+  let ensemble: CID
+  try {
+    ensemble = CID.parse(o.ensemble)
+  } catch {
+    throw new InvalidArgumentError(`--ensemble must be a CID, got ${o.ensemble}`)
+  }
+  if (o.routing !== undefined) parseRouting(o.routing)
+  // One row of n images per prompt, prompt-major: the same list goes to the sampler or the peer.
+  const prompts = o.prompt.flatMap((p) => new Array<string>(o.n).fill(p))
+  const started = performance.now()
+  let drawn: Drawn
+  if (o.peer !== undefined) {
+    if (o.sampler !== 'euler') throw new InvalidArgumentError('--peer draws with the euler sampler only (the sample protocol has no sampler field)')
+    if (prompts.length > SAMPLE_MAX_COUNT) throw new InvalidArgumentError(`a peer draws at most ${SAMPLE_MAX_COUNT} images per request, asked for ${prompts.length}`)
+    drawn = await drawRemote(ensemble, prompts, o)
+  } else {
+    drawn = await drawLocal(ensemble, prompts, o)
+  }
+  const files = await writeImages(drawn.pngs, prompts, o)
+  const summary = {
+    ensemble: ensemble.toString(), mode: o.peer !== undefined ? 'remote' : 'local', ...(o.peer !== undefined ? { peer: o.peer } : {}),
+    out: files.out, images: files.images, prompts: o.prompt, perPrompt: o.n, steps: o.steps, routing: o.routing ?? 'manifest default',
+    guidance: o.guidance, seed: o.seed, usage: drawn.usage, flops: drawn.flops, seconds: (performance.now() - started) / 1000
+  }
+  if (o.json) {
+    process.stdout.write(JSON.stringify(summary) + '\n')
+    return
+  }
+  const lines = [`wrote ${files.out} (${o.prompt.length} x ${o.n} images, ${o.steps} steps, ${summary.mode}${o.peer !== undefined ? ` via ${o.peer}` : ''})`]
+  if (o.outDir !== undefined) lines.push(`wrote ${files.images.length} PNGs to ${resolve(o.outDir)}`)
+  if (drawn.usage !== undefined) {
+    lines.push('expert usage (router weight per expert, mean over images and steps):')
+    for (const u of drawn.usage) lines.push(`  cluster ${u.cluster} ${u.objective.padEnd(4)} ${u.meanWeight.toFixed(3)}  (${u.evaluations} evaluations)`)
+  } else {
+    lines.push('expert usage: not reported by a remote peer')
+  }
+  process.stdout.write(lines.join('\n') + '\n')
+}
+
+async function drawLocal (id: CID, prompts: string[], o: EnsembleSampleOptions): Promise<Drawn> {
+  const logger = o.logger ?? silentLogger
+  const dataDir = o.dataDir ?? '.hddm'
+  const swarm = createSwarmNode({ dataDir, scope: o.scope, logger })
+  await swarm.start()
+  const storage = createStorage({ dataDir, logger }, { libp2p: swarm.libp2p })
+  try {
+    await storage.start()
+    if (o.bootstrap.length > 0) await dialBootstrap(swarm.libp2p, o.bootstrap, logger)
+    await initBackend({ backend: o.backend, logger })
+    const ensemble = await resolveEnsemble(storage, id, { timeoutMs: o.timeout })
+    try {
+      const result = await sampleEnsemble({
+        members: ensemble.members,
+        router: ensemble.router,
+        tokenizer: ensemble.tokenizer,
+        prompts,
+        steps: o.steps,
+        seed: o.seed,
+        routing: o.routing !== undefined ? parseRouting(o.routing) : ensemble.routing,
+        guidance: o.guidance,
+        sampler: o.sampler
+      })
+      return {
+        pngs: prompts.map((_, i) => toPng(result.images, result.shape, i)),
+        usage: result.usage.map((u, k) => ({ ...u, objective: ensemble.manifest.experts[k].objective })),
+        flops: result.flops
+      }
+    } finally {
+      ensemble.dispose()
+    }
+  } finally {
+    await storage.stop()
+    await swarm.stop()
+  }
+}
+
+async function drawRemote (id: CID, prompts: string[], o: EnsembleSampleOptions): Promise<Drawn> {
+  // A throwaway identity unless a data directory is given: asking a peer needs no blocks.
+  const swarm = createSwarmNode({ dataDir: o.dataDir, scope: o.scope, logger: o.logger })
+  await swarm.start()
+  try {
+    const images = await requestSamples(swarm.libp2p, multiaddr(o.peer!), {
+      v: 1, ensemble: id.toString(), prompts, count: prompts.length, steps: o.steps, seed: o.seed, guidance: o.guidance,
+      ...(o.routing !== undefined ? { routing: o.routing } : {})
+    }, { timeoutMs: o.timeout })
+    return { pngs: images.map((image) => image.png) }
+  } finally {
+    await swarm.stop()
+  }
+}
+
+/** The grid (one row per prompt) and, with --out-dir, one PNG per image as drawn. */
+async function writeImages (pngs: Uint8Array[], prompts: string[], o: EnsembleSampleOptions): Promise<{ out: string, images: string[] }> {
+  const decoded = pngs.map((png) => decodePng(png))
+  const { width, height, channels } = decoded[0]
+  const pixels = new Uint8Array(decoded.length * width * height * channels)
+  decoded.forEach((image, i) => { pixels.set(image.pixels, i * width * height * channels) })
+  const out = resolve(o.out)
+  await writeFile(out, imageGrid({ width, height, channels, pixels }, { cols: o.n, scale: o.scale }))
+  const images: string[] = []
+  if (o.outDir !== undefined) {
+    const dir = resolve(o.outDir)
+    await mkdir(dir, { recursive: true })
+    for (const [i, png] of pngs.entries()) {
+      const file = join(dir, `${String(i).padStart(3, '0')}-${prompts[i].replace(/[^a-z0-9]+/gi, '-').slice(0, 40)}.png`)
+      await writeFile(file, png)
+      images.push(file)
+    }
+  }
+  return { out, images }
+}
