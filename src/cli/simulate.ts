@@ -112,7 +112,8 @@ async function simulate (o: SimulateOptions): Promise<void> {
       process.stdout.write([
         `run        ${runId}`,
         `ensemble   ${ensembleCid.toString()}`,
-        ...Object.entries(ensemble.checkpoints).map(([task, cid]) => `${task.padEnd(10)} ${cid}`),
+        // Every final checkpoint was verified (held-out loss recomputed); refused ones say why.
+        ...ensemble.verification.verdicts.map((v) => `${(v.task ?? '-').padEnd(10)} ${v.cid} ${v.accepted ? `held-out ${v.heldOutLoss!.toFixed(4)}${v.chosen ? '' : ' (replica not chosen)'}` : `refused, ${String(v.reason)}: ${String(v.message)}`}`),
         `samples    ${gridFile} (${ensemble.prompts.length} prompts x 8)`,
         `timings    all tasks final at ${trained}, total ${elapsed()}`
       ].join('\n') + '\n')
