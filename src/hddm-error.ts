@@ -21,6 +21,25 @@ export class AbortError extends HddmError {
   constructor (message = 'The operation was aborted') { super(message) }
 }
 
+/**
+ * The disk (or the user's quota) is full. Whatever was being written was not committed, and
+ * what had been written before is intact: free space, then resume.
+ */
+export class DiskFullError extends HddmError {
+  static override name = 'DiskFullError'
+  override name = 'DiskFullError'
+}
+
+/** Whether `err` (or an error it wraps) is the operating system saying the disk is full. */
+export function isDiskFull (err: unknown): boolean {
+  for (let e = err as { code?: unknown, cause?: unknown, message?: unknown } | undefined, depth = 0; e != null && depth < 5; e = e.cause as typeof e, depth++) {
+    if (e.code === 'ENOSPC' || e.code === 'EDQUOT') return true
+    // Some stores rewrap the error as text only (datastore-fs: `new PutFailedError(String(err))`).
+    if (typeof e.message === 'string' && /\b(ENOSPC|EDQUOT)\b/.test(e.message)) return true
+  }
+  return false
+}
+
 /** Throws an AbortError if the signal has fired; call between units of long work. */
 export function throwIfAborted (signal?: AbortSignal): void {
   if (signal?.aborted === true) throw new AbortError()

@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { FsDatastore } from 'datastore-fs'
 import { createLibp2p, type Libp2p } from 'libp2p'
+import { stopInOrder } from '../lifecycle.js'
 import { silentLogger, type Logger } from '../logger.js'
 import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js'
 import { NotStartedError } from './errors.js'
@@ -88,14 +89,13 @@ export class SwarmNode {
   }
 
   private async teardown (): Promise<void> {
-    this.redial?.stop()
-    this.redial = undefined
-    await this.node?.stop()
-    this.node = undefined
-    await this.datastore?.close()
-    this.datastore = undefined
-    await this.lock?.release()
-    this.lock = undefined
+    await stopInOrder([
+      ['bootstrap redial', () => { this.redial?.stop() }],
+      ['libp2p', async () => { await this.node?.stop() }],
+      ['peer store', async () => { await this.datastore?.close() }],
+      ['data directory lock', async () => { await this.lock?.release() }]
+    ], this.log)
+    this.redial = this.node = this.datastore = this.lock = undefined
     this.status = 'stopped'
   }
 }

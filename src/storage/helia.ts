@@ -10,10 +10,12 @@ import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { FsBlockstore } from 'blockstore-fs'
 import { FsDatastore } from 'datastore-fs'
 import { createHeliaLight, type Helia } from 'helia'
+import { stopInOrder } from '../lifecycle.js'
 import { silentLogger, type Logger } from '../logger.js'
 import { NotStartedError } from '../network/errors.js'
 import { CustomProgressEvent, type AbortOptions, type ProgressEvent, type ProgressOptions } from '../progress.js'
 import { BlockNotFoundError, ContentTooLargeError, NotAFileError } from './errors.js'
+import { DiskFullError, isDiskFull } from '../hddm-error.js'
 import { fetchDeadline } from './fetch-signal.js'
 import { SwarmRouter } from './libp2p-router.js'
 import type { HeliaWithLibp2p } from '@helia/libp2p'
@@ -109,36 +111,44 @@ export class Storage {
   }
 
   async stop (): Promise<void> {
-    await this.helia?.stop()
-    await this.blockstore?.close()
-    await this.datastore?.close()
+    await stopInOrder([
+      ['helia', async () => { await this.helia?.stop() }],
+      ['blockstore', async () => { await this.blockstore?.close() }],
+      ['datastore', async () => { await this.datastore?.close() }]
+    ], this.log)
     this.helia = this.fs = this.json = this.blockstore = this.datastore = undefined
   }
 
   /** Stores bytes as a UnixFS file (1 MiB raw leaves, CIDv1) and pins it. */
   async addBytes (bytes: Uint8Array, options: StorageOptions = {}): Promise<CID> {
-    const cid = await this.unixfs().addBytes(bytes, { signal: options.signal })
-    options.onProgress?.(new CustomProgressEvent('hddm:storage:add:done', { cid, bytes: bytes.byteLength }))
-    await this.pin(cid, options)
-    return cid
+    return await this.writing(`${bytes.byteLength} bytes`, async () => {
+      const cid = await this.unixfs().addBytes(bytes, { signal: options.signal })
+      options.onProgress?.(new CustomProgressEvent('hddm:storage:add:done', { cid, bytes: bytes.byteLength }))
+      await this.pin(cid, options)
+      return cid
+    })
   }
 
   /** Streams a large file (a checkpoint, a data shard) into UnixFS without holding it whole, and pins it. */
   async addStream (source: AsyncIterable<Uint8Array>, options: StorageOptions = {}): Promise<CID> {
     let bytes = 0
     const counted = (async function * () { for await (const chunk of source) { bytes += chunk.byteLength; yield chunk } })()
-    const cid = await this.unixfs().addByteStream(counted, { signal: options.signal })
-    options.onProgress?.(new CustomProgressEvent('hddm:storage:add:done', { cid, bytes }))
-    await this.pin(cid, options)
-    return cid
+    return await this.writing('a stream', async () => {
+      const cid = await this.unixfs().addByteStream(counted, { signal: options.signal })
+      options.onProgress?.(new CustomProgressEvent('hddm:storage:add:done', { cid, bytes }))
+      await this.pin(cid, options)
+      return cid
+    })
   }
 
   /** Stores a value as dag-json (the CID is the same wherever the same value is stored) and pins it. */
   async putJson (value: unknown, options: StorageOptions = {}): Promise<CID> {
-    const cid = await this.dagJson().add(value, { signal: options.signal })
-    options.onProgress?.(new CustomProgressEvent('hddm:storage:add:done', { cid, bytes: 0 }))
-    await this.pin(cid, options)
-    return cid
+    return await this.writing('a dag-json value', async () => {
+      const cid = await this.dagJson().add(value, { signal: options.signal })
+      options.onProgress?.(new CustomProgressEvent('hddm:storage:add:done', { cid, bytes: 0 }))
+      await this.pin(cid, options)
+      return cid
+    })
   }
 
   async getJson<T = unknown> (cid: CID, options: StorageGetOptions = {}): Promise<T> {
@@ -230,7 +240,18 @@ export class Storage {
     options.onProgress?.(new CustomProgressEvent('hddm:storage:pin:done', { cid }))
   }
 
+  /** A full disk fails a write with a typed error; blocks already stored stay valid (content-addressed). */
+  private async writing<T> (what: string, write: () => Promise<T>): Promise<T> {
+    try {
+      return await write()
+    } catch (err) {
+      if (isDiskFull(err)) throw new DiskFullError(`no space left in ${this.init.dataDir} to store ${what}`)
+      throw err
+    }
+  }
+
   private translate (err: unknown, cid: CID, byDeadline: (err: unknown) => unknown): unknown {
+    if (isDiskFull(err)) return new DiskFullError(`no space left in ${this.init.dataDir} to store the blocks of ${cid.toString()}`)
     if ((err as Error)?.name === 'BlockNotFoundWhileOfflineError') return new BlockNotFoundError(`${cid.toString()} is not in the local blockstore`)
     return byDeadline(err)
   }

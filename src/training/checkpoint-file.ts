@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto'
 import { open, readFile, rename, rm } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { decodeCheckpoint, type Checkpoint } from '../storage/checkpoint.js'
+import { DiskFullError, isDiskFull } from '../errors.js'
 import { CheckpointNotFoundError } from './errors.js'
 
 export async function writeFileAtomic (path: string, bytes: Uint8Array): Promise<void> {
@@ -23,6 +24,7 @@ export async function writeFileAtomic (path: string, bytes: Uint8Array): Promise
     await rename(temp, path)
   } catch (err) {
     await rm(temp, { force: true })
+    if (isDiskFull(err)) throw new DiskFullError(`no space left to write ${path} (${bytes.byteLength} bytes); the previous file there, if any, is intact`)
     throw err
   }
   await syncDirectory(dirname(path))

@@ -3,7 +3,7 @@
  * {type, detail} objects (Events do not survive structured clone); errors cross as
  * {name, message} and are rebuilt as the same typed class on the main side.
  */
-import { AbortError, HddmError, InvalidArgumentError } from '../errors.js'
+import { AbortError, DiskFullError, HddmError, InvalidArgumentError } from '../errors.js'
 import { InvalidDatasetError, InvalidShardError, InvalidTokenizerError } from '../data/errors.js'
 import { BackendUnavailableError } from '../runtime/errors.js'
 import type { BackendChoice, BackendInfo } from '../runtime/backend.js'
@@ -37,7 +37,7 @@ type ErrorClass = new (message: string) => HddmError
 /** The typed errors a training job can end with; anything else arrives as a TrainerWorkerError. */
 const KNOWN_ERRORS: ErrorClass[] = [
   InvalidArgumentError, AbortError, InvalidDatasetError, InvalidShardError, InvalidTokenizerError, BackendUnavailableError as unknown as ErrorClass,
-  CorruptCheckpointError, ShapeMismatchError, CheckpointNotFoundError, NonFiniteLossError, ResumeMismatchError, TrainerWorkerError
+  CorruptCheckpointError, ShapeMismatchError, CheckpointNotFoundError, NonFiniteLossError, ResumeMismatchError, TrainerWorkerError, DiskFullError
 ]
 const BY_NAME = new Map(KNOWN_ERRORS.map(c => [c.name, c]))
 
