@@ -23,6 +23,7 @@ import { CheckpointSync, type CheckpointSyncInit } from './node/checkpoint-sync.
 import { join } from 'node:path'
 import { TypedEventEmitter } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
+import { stopInOrder } from './lifecycle.js'
 import { silentLogger, type Logger } from './logger.js'
 import { createGossip, type Gossip } from './network/gossip.js'
 import { createSwarmNode, type ServiceStatus, type SwarmNode, type SwarmNodeInit } from './network/swarm-node.js'
@@ -217,7 +218,7 @@ export class HddmNode extends TypedEventEmitter<HddmNodeEvents> {
 
   /** Reverse start order; each step runs even if an earlier one failed, so nothing is left open. */
   private async teardown (): Promise<void> {
-    const steps: Array<[string, () => Promise<void> | void]> = [
+    await stopInOrder([
       ['task loop', async () => { await this.loop?.stop() }],
       ['trainer', async () => { await this.init.trainer?.stop?.() }],
       ['checkpoint sync', async () => { await this.sync?.stop() }],
@@ -227,14 +228,7 @@ export class HddmNode extends TypedEventEmitter<HddmNodeEvents> {
       ['sample service', async () => { await this.samples?.stop(); this.sampleHandler?.dispose() }],
       ['storage', async () => { await this.storage?.stop() }],
       ['swarm', async () => { await this.swarm?.stop() }]
-    ]
-    for (const [name, step] of steps) {
-      try {
-        await step()
-      } catch (err) {
-        this.log.warn('stop step failed', { step: name }, err)
-      }
-    }
+    ], this.log)
     this.loop = this.sync = this.mirror = this.state = this.gossip = this.samples = this.sampleHandler = this.storage = this.swarm = undefined
     this.setStatus('stopped')
   }
