@@ -12,6 +12,7 @@ export const commandModules: Record<string, () => Promise<RegisterCommand>> = {
   data: async () => (await import('./data.js')).registerData,
   train: async () => (await import('./train.js')).registerTrain,
   sample: async () => (await import('./sample.js')).registerSample,
+  eval: async () => (await import('./eval.js')).registerEval,
   bootstrap: async () => (await import('./bootstrap.js')).registerBootstrap,
   start: async () => (await import('./start.js')).registerStart,
   status: async () => (await import('./status.js')).registerStatus,

@@ -1,9 +1,11 @@
 /**
  * The expert x cluster held-out loss matrix: entry (i, j) is expert i's objective loss on
  * cluster j's held-out shard, with the node's recomputable held-out evaluation (fixed seeds).
- * Healthy experts specialise: each row's smallest entry is on its own cluster (diagonal
- * dominance). DDPM (eps-MSE) and FM (v-MSE) losses have different scales, so compare within a
- * row, never across objectives.
+ * Healthy experts specialise. Two readings of diagonal dominance are reported: per row (the
+ * expert's smallest loss is on its own cluster; clusters differ in difficulty, so an easy cluster
+ * can win every row) and per column (on its own cluster's data the expert beats every other
+ * expert of its objective: the same data, so the fairer test). DDPM (eps-MSE) and FM (v-MSE)
+ * losses have different scales: never compare across objectives.
  */
 import { expertHeldOutLoss, type HeldOutEval } from '../node/held-out.js'
 import type { Checkpoint } from '../storage/checkpoint.js'
@@ -17,6 +19,8 @@ export interface LossMatrix {
   losses: number[][]
   /** Rows whose smallest loss is on the expert's own cluster. */
   diagonalDominantRows: number
+  /** Experts that beat every other expert of their objective on their own cluster's held-out data. */
+  ownClusterBest: number
   evaluation: HeldOutEval
 }
 
@@ -35,7 +39,9 @@ export async function expertClusterLossMatrix (experts: Array<{ cluster: number,
     if (row.indexOf(Math.min(...row)) === e.cluster) diagonalDominantRows++
     losses.push(row)
   }
-  return { experts: experts.map(e => ({ cluster: e.cluster, objective: String(e.checkpoint.metadata.objective) })), losses, diagonalDominantRows, evaluation }
+  const rows = experts.map(e => ({ cluster: e.cluster, objective: String(e.checkpoint.metadata.objective) }))
+  const ownClusterBest = rows.filter((r, i) => rows.every((o, j) => j === i || o.objective !== r.objective || losses[j][r.cluster] > losses[i][r.cluster])).length
+  return { experts: rows, losses, diagonalDominantRows, ownClusterBest, evaluation }
 }
 
 /** The matrix as aligned text rows (for the CLI and the docs). */

@@ -1,0 +1,118 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest'
+import { execFile } from 'node:child_process'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import * as tf from '@tensorflow/tfjs'
+import { buildShards, clusterDataset, decodePng, encodeShard, loadMnist, takeDataset, Tokenizer } from '../../src/data/index.js'
+import { EXPERT_PRESETS, ROUTER_PRESETS } from '../../src/model/config.js'
+import { DiT } from '../../src/model/dit.js'
+import { Router } from '../../src/model/router.js'
+import { parseEnsembleManifest } from '../../src/protocol/ensemble-manifest.js'
+import { disposeBackend } from '../../src/runtime/index.js'
+import { CHECKPOINT_FORMAT, encodeCheckpoint, paramsToTensors, type Checkpoint } from '../../src/storage/checkpoint.js'
+import type { CID } from 'multiformats/cid'
+import { createTestNode } from '../utils/create-node.js'
+import { useTrainingBackend } from '../utils/backend.js'
+
+interface Run { code: number, stdout: string, stderr: string }
+
+async function cli (...args: string[]): Promise<Run> {
+  return await new Promise(resolve => {
+    execFile('npx', ['tsx', 'src/cli/bin.ts', ...args], { cwd: process.cwd(), timeout: 180_000 }, (err, stdout, stderr) => {
+      resolve({ code: err === null ? 0 : (typeof err.code === 'number' ? err.code : -1), stdout, stderr })
+    })
+  })
+}
+
+let dir: string
+let dataDir: string
+let ensembleId: string
+const files: Record<string, string> = {}
+
+/** A tiny ensemble of two clusters (a DDPM and an FM expert, random weights with a non-zero output layer) in a node's blockstore and as files. */
+beforeAll(async () => {
+  await useTrainingBackend()
+  dir = await mkdtemp(join(tmpdir(), 'hddm-eval-cli-'))
+  dataDir = join(dir, 'node')
+  const data = takeDataset(await loadMnist({ split: 'test' }), 400)
+  const shards = buildShards(data, await clusterDataset(data, { k: 2, seed: 0, fine: 8 }), { heldOutFraction: 0.2, seed: 0 })
+  await mkdir(join(dir, 'shards'))
+  for (const s of shards) await writeFile(join(dir, 'shards', `cluster-${s.cluster}.held-out.hddmshard`), encodeShard(s.heldOut))
+  const tokenizer = Tokenizer.fromJSON(shards[0].train.header.tokenizer)
+  const expertConfig = { ...EXPERT_PRESETS.tiny, vocabSize: tokenizer.vocabSize, promptTokens: tokenizer.maxLength }
+  const routerConfig = { ...ROUTER_PRESETS['router-tiny'], numExperts: 2 }
+  const node = await createTestNode({ dataDir })
+  try {
+    const run = await node.storage.putJson({ test: 'eval-cli' })
+    const add = async (name: string, checkpoint: Checkpoint): Promise<CID> => {
+      const bytes = encodeCheckpoint(checkpoint)
+      files[name] = join(dir, `${name}.safetensors`)
+      await writeFile(files[name], bytes)
+      return await node.storage.addBytes(bytes)
+    }
+    const router = new Router(routerConfig, 3)
+    const routerCid = await add('router', { metadata: { format: CHECKPOINT_FORMAT, network: 'router', config: { ...routerConfig }, step: 1, run: run.toString() }, tensors: paramsToTensors(router.params) })
+    router.dispose()
+    const experts = []
+    for (const [cluster, objective] of [[0, 'ddpm'], [1, 'fm']] as const) {
+      const model = new DiT(expertConfig, 20 + cluster)
+      const out = model.params.get('final_layer.linear.weight')
+      out.assign(tf.randomNormal(out.shape, 0, 0.05, 'float32', cluster))
+      const cid = await add(`expert-${cluster}`, {
+        metadata: { format: CHECKPOINT_FORMAT, network: 'expert', config: { ...expertConfig }, preset: 'tiny', objective, schedule: { kind: 'cosine', T: 1000 }, cluster, step: 1, run: run.toString(), extra: { tokenizer: tokenizer.toJSON() } },
+        tensors: paramsToTensors(model.params)
+      })
+      model.dispose()
+      experts.push({ cid, cluster, objective })
+    }
+    ensembleId = (await node.storage.putJson(parseEnsembleManifest({ v: 1, run, k: 2, router: routerCid, experts }))).toString()
+  } finally {
+    await node.stop()
+    await disposeBackend()
+  }
+}, 120_000)
+
+afterAll(async () => { await rm(dir, { recursive: true, force: true }) })
+
+describe('hddm-node eval', () => {
+  it('scores an ensemble by CID for two routings, with the loss matrix, and writes JSON and a grid', async () => {
+    const json = join(dir, 'eval.json')
+    const grid = join(dir, 'grid.png')
+    const run = await cli('eval', '--ensemble', ensembleId, '--data-dir', dataDir, '--routing', 'top1', '--routing', 'full',
+      '--samples', '20', '--steps', '2', '--held-out', join(dir, 'shards'), '--json', json, '--grid', grid, '--backend', 'native')
+    expect(run.stderr).toBe('')
+    expect(run.code).toBe(0)
+    expect(run.stdout).toMatch(/^top1 +FID \d+\.\d+/m)
+    expect(run.stdout).toMatch(/^full +FID \d+\.\d+/m)
+    const out = JSON.parse(await readFile(json, 'utf8'))
+    expect(out.ensemble).toBe(ensembleId)
+    expect(out.results.map((r: { routing: string }) => r.routing)).toEqual(['top1', 'full'])
+    for (const r of out.results) {
+      expect(r.count).toBe(20)
+      expect(r.fid).toBeGreaterThan(0)
+      expect(r.promptAccuracy.accuracy).toBeGreaterThanOrEqual(0)
+      expect(r.diversity.prompts).toBe(10)
+    }
+    // top-1 evaluates one expert per image, full both.
+    expect(out.results[0].gflopsPerSample).toBeLessThan(out.results[1].gflopsPerSample)
+    expect(out.lossMatrix.losses).toHaveLength(2)
+    expect(out.lossMatrix.losses.flat().every((v: number) => Number.isFinite(v) && v > 0)).toBe(true)
+    const png = decodePng(await readFile(grid))
+    expect(png.width).toBe(2 * (56 + 2) + 2)
+  }, 180_000)
+
+  it('takes local checkpoint files instead of a CID, and refuses to run without either', async () => {
+    const run = await cli('eval', '--router', files.router, '--expert', `0=${files['expert-0']}`, '--expert', `1=${files['expert-1']}`,
+      '--samples', '20', '--steps', '1', '--backend', 'native')
+    expect(run.stderr).toBe('')
+    expect(run.code).toBe(0)
+    expect(run.stdout).toMatch(/^full +FID \d+\.\d+.*\(20 samples/m)
+    const bad = await cli('eval', '--samples', '20')
+    expect(bad.code).toBe(1)
+    expect(bad.stderr).toContain('hddm-node: InvalidArgumentError:')
+    const few = await cli('eval', '--router', files.router, '--expert', `0=${files['expert-0']}`, '--samples', '10', '--backend', 'native')
+    expect(few.code).toBe(1)
+    expect(few.stderr).toContain('hddm-node: InvalidArgumentError: --samples must be at least 20')
+  }, 180_000)
+})
