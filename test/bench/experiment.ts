@@ -1,0 +1,431 @@
+/**
+ * The paper's table at small scale (issue 7), resumable: every trained checkpoint and every
+ * evaluation is a file under --state; a rerun skips what is done and resumes an interrupted
+ * training segment from its last checkpoint (the trainer's resume is draw-for-draw exact).
+ *
+ *   npm run bench test/bench/experiment.ts -- --state tmp/experiment [--steps 400] [--samples 300] ...
+ *   npm run bench test/bench/experiment.ts -- --state tmp/experiment --report   (tables + plot from what exists)
+ *
+ * What it trains, at equal total training compute (expert steps x batch):
+ * - homogeneous FM: K flow-matching experts, S steps each, one per cluster;
+ * - homogeneous DDPM: K DDPM experts, S steps each, same clusters and seeds;
+ * - heterogeneous: the DDPM experts of the planTasks clusters (floor(i K / D), i < D; K=4, D=2:
+ *   clusters 0 and 2) and the FM experts of the others, reused from the two ensembles above;
+ * - monolith: one FM model on the union of the K train shards, K x S steps;
+ * - one router (router-small) shared by every ensemble.
+ * Each ensemble is sampled with top-1, top-2 and full routing; intermediate checkpoints give the
+ * FID-against-compute curve (top-1). Side studies: DDPM -> FM initialisation against FM from
+ * scratch (held-out loss by step), AdaLN-Single against AdaLN-Zero (parameters, FID at equal steps).
+ */
+import { existsSync, readFileSync } from 'node:fs'
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import {
+  assignClusters, buildShards, clusterDataset, decodeShard, encodeShard, imageGrid, loadDataset, Random, ShardBatcher,
+  shardToDataset, subsetDataset, Tokenizer, type Dataset, type Shard
+} from '../../src/data/index.js'
+import { parseRouting } from '../../src/diffusion/routing.js'
+import { loadExpert, loadRouter } from '../../src/ensemble/load.js'
+import type { EnsembleMember } from '../../src/ensemble/index.js'
+import {
+  evaluateEnsemble, expertClusterLossMatrix, formatLossMatrix, loadClassifier, referenceStatistics,
+  type EnsembleEvaluation, type FeatureClassifier, type ReferenceStatistics
+} from '../../src/eval/index.js'
+import { EXPERT_PRESETS, type DiTConfig, type ExpertPresetName } from '../../src/model/config.js'
+import { DiT } from '../../src/model/dit.js'
+import { expertForwardFlops, expertParamCount } from '../../src/model/param-count.js'
+import { expertHeldOutLoss } from '../../src/node/held-out.js'
+import { initBackend } from '../../src/runtime/index.js'
+import { CHECKPOINT_FORMAT, decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../../src/storage/checkpoint.js'
+import {
+  Adam, Ema, expertObjective, expertTrainStep, learningRateAt, publishableCheckpoint, resolveTrainingConfig, routerCheckpoint,
+  trainExpert, trainRouter, CHECKPOINT_FILE, type ExpertTrainingConfig
+} from '../../src/training/index.js'
+import { writeExperimentReport } from './experiment-report.js'
+
+const { values: args } = parseArgs({
+  options: {
+    state: { type: 'string', default: 'tmp/experiment' },
+    dataset: { type: 'string', default: 'mnist' },
+    preset: { type: 'string', default: 'small' },
+    k: { type: 'string', default: '4' },
+    ddpm: { type: 'string', default: '2' },
+    steps: { type: 'string', default: '400' },
+    batch: { type: 'string', default: '32' },
+    lr: { type: 'string', default: '7e-4' },
+    warmup: { type: 'string', default: '100' },
+    seed: { type: 'string', default: '1' },
+    'data-seed': { type: 'string', default: '0' },
+    'router-steps': { type: 'string', default: '400' },
+    'convert-steps': { type: 'string', default: '' },
+    'convert-cluster': { type: 'string', default: '1' },
+    'adaln-steps': { type: 'string', default: '' },
+    samples: { type: 'string', default: '300' },
+    'sample-steps': { type: 'string', default: '20' },
+    guidance: { type: 'string', default: '2' },
+    'eval-seed': { type: 'string', default: '11' },
+    curve: { type: 'string', default: '0.25,0.5' },
+    report: { type: 'boolean', default: false }
+  }
+})
+
+const num = (name: keyof typeof args): number => {
+  const v = Number(args[name])
+  if (!Number.isFinite(v)) throw new Error(`--${name} must be a number, got ${String(args[name])}`)
+  return v
+}
+const state = resolve(args.state!)
+const preset = args.preset!
+const K = num('k')
+const D = num('ddpm')
+const S = num('steps')
+const B = num('batch')
+const seed = num('seed')
+const convertCluster = num('convert-cluster')
+const convertSteps = args['convert-steps'] !== '' ? num('convert-steps') : Math.round(S / 2)
+const adalnSteps = args['adaln-steps'] !== '' ? num('adaln-steps') : Math.round(S / 2)
+const curve = args.curve!.split(',').filter(s => s !== '').map(Number)
+const milestones = [...new Set([...curve.map(f => Math.round(f * S)), S])].filter(m => m > 0).sort((a, b) => a - b)
+/** The FM expert of the conversion cluster is checkpointed finely: its trajectory is the from-scratch curve. */
+const convertEvery = Math.max(1, Math.round(convertSteps / 8))
+const convertStops = Array.from({ length: Math.ceil(convertSteps / convertEvery) }, (_, i) => Math.min(convertSteps, (i + 1) * convertEvery))
+const ddpmClusters = Array.from({ length: D }, (_, i) => Math.floor(i * K / D))
+const training: Partial<ExpertTrainingConfig> = { batchSize: B, learningRate: num('lr'), warmupSteps: num('warmup'), lrSchedule: 'constant', seed, checkpointEvery: 50 }
+const evalSettings = { samples: num('samples'), steps: num('sample-steps'), guidance: num('guidance'), seed: num('eval-seed') }
+const HELD_OUT = { heldOutBatches: 4, batchSize: 64, seed: 7 }
+const started = performance.now()
+
+function log (what: string, detail: Record<string, unknown> = {}): void {
+  console.log(JSON.stringify({ t: Math.round((performance.now() - started) / 1000), what, ...detail }))
+}
+
+async function writeJson (path: string, value: unknown): Promise<void> {
+  await writeFile(path + '.tmp', JSON.stringify(value, null, 2) + '\n')
+  await rename(path + '.tmp', path)
+}
+
+async function readJson<T> (path: string): Promise<T> {
+  return JSON.parse(await readFile(path, 'utf8')) as T
+}
+
+// ---------------------------------------------------------------------------------------------
+// Settings: a rerun must use the same ones (other steps or seeds would mix two experiments).
+
+const settings = { dataset: args.dataset, preset, K, D, ddpmClusters, S, B, training, seed, dataSeed: num('data-seed'), routerSteps: num('router-steps'), convertCluster, convertSteps, adalnSteps, milestones, evalSettings }
+await mkdir(state, { recursive: true })
+const settingsPath = join(state, 'settings.json')
+if (existsSync(settingsPath)) {
+  const saved = await readJson<typeof settings>(settingsPath)
+  const a = JSON.stringify({ ...saved, evalSettings: undefined })
+  const b = JSON.stringify({ ...settings, evalSettings: undefined })
+  if (a !== b) throw new Error(`${settingsPath} holds other settings; use another --state or the same flags:\n${a}\n${b}`)
+} else {
+  await writeJson(settingsPath, settings)
+}
+
+if (args.report === true) {
+  await writeExperimentReport(state)
+  process.exit(0)
+}
+
+const backend = await initBackend({ backend: 'native' })
+log('start', { backend: backend.name, settings })
+
+// ---------------------------------------------------------------------------------------------
+// Data: the run's clusters and shards, plus the monolith's shard (the union of the K train shards).
+
+const shardDir = join(state, 'shards')
+await mkdir(shardDir, { recursive: true })
+const shardFile = (name: string): string => join(shardDir, `${name}.hddmshard`)
+if (!existsSync(shardFile('monolith.train'))) {
+  const dataset = await loadDataset(args.dataset!)
+  const clustering = await clusterDataset(dataset, { k: K, seed: settings.dataSeed })
+  const shards = buildShards(dataset, clustering, { heldOutFraction: 0.05, seed: settings.dataSeed })
+  for (const s of shards) {
+    await writeFile(shardFile(`cluster-${s.cluster}.train`), encodeShard(s.train))
+    await writeFile(shardFile(`cluster-${s.cluster}.held-out`), encodeShard(s.heldOut))
+  }
+  // Test images by the run's cluster model: the reference of a single expert's FID.
+  const test = await loadDataset(`${args.dataset!}:test`)
+  await writeJson(join(state, 'test-clusters.json'), Array.from(assignClusters(clustering.model, test)))
+  await writeJson(join(state, 'clustering.json'), { sizes: clustering.sizes, pi: clustering.pi, labelCounts: clustering.labelCounts, purity: clustering.purity })
+  const tokenizer = Tokenizer.fromJSON(shards[0].train.header.tokenizer)
+  const union = unionDataset(shards.map(s => shardToDataset(s.train)))
+  const mono = buildShards(union, { k: 1, assignments: new Int32Array(union.count), digest: 'monolith' }, { heldOutFraction: 0, seed: settings.dataSeed, tokenizer })[0]
+  await writeFile(shardFile('monolith.train'), encodeShard(mono.train))
+  log('data', { sizes: clustering.sizes, monolith: union.count })
+}
+const trainShards = await Promise.all(Array.from({ length: K }, async (_, c) => await readFile(shardFile(`cluster-${c}.train`))))
+const heldOutShards = await Promise.all(Array.from({ length: K }, async (_, c) => await readFile(shardFile(`cluster-${c}.held-out`))))
+const monolithShard = await readFile(shardFile('monolith.train'))
+
+function unionDataset (parts: Dataset[]): Dataset {
+  const first = parts[0]
+  const count = parts.reduce((n, p) => n + p.count, 0)
+  const pixels = new Uint8Array(parts.reduce((n, p) => n + p.pixels.length, 0))
+  const labels = new Int32Array(count)
+  let o = 0
+  let l = 0
+  for (const p of parts) { pixels.set(p.pixels, o); o += p.pixels.length; labels.set(p.labels!, l); l += p.count }
+  return { name: 'monolith', width: first.width, height: first.height, channels: first.channels, count, pixels, labels, classNames: first.classNames, prompts: parts.flatMap(p => p.prompts) }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Training: each model trains in segments up to its milestones; each milestone's EMA weights are
+// kept as a publishable checkpoint, with its held-out loss.
+
+interface ModelSpec { name: string, objective: 'fm' | 'ddpm', shard: Uint8Array, cluster: number | 'all', stops: number[], init?: string }
+
+const expertDir = join(state, 'experts')
+const milestonePath = (name: string, step: number): string => join(expertDir, name, `step-${step}.safetensors`)
+
+const specs: ModelSpec[] = [
+  ...Array.from({ length: K }, (_, c): ModelSpec => ({
+    name: `fm-c${c}`,
+    objective: 'fm',
+    shard: trainShards[c],
+    cluster: c,
+    stops: c === convertCluster ? [...new Set([...milestones, ...convertStops, adalnSteps])].sort((a, b) => a - b) : milestones
+  })),
+  ...Array.from({ length: K }, (_, c): ModelSpec => ({ name: `ddpm-c${c}`, objective: 'ddpm', shard: trainShards[c], cluster: c, stops: milestones })),
+  { name: 'monolith-fm', objective: 'fm', shard: monolithShard, cluster: 'all', stops: milestones.map(m => K * m) }
+]
+
+async function trainTo (spec: ModelSpec, step: number): Promise<void> {
+  if (existsSync(milestonePath(spec.name, step))) return
+  const outDir = join(expertDir, spec.name)
+  const resumePath = join(outDir, CHECKPOINT_FILE)
+  let resume: Uint8Array | undefined
+  if (existsSync(resumePath)) {
+    resume = await readFile(resumePath)
+    const at = decodeCheckpoint(resume).metadata.step ?? 0
+    if (at > step) throw new Error(`${spec.name}: resumable checkpoint is at step ${at}, past milestone ${step}; delete ${resumePath} to retrain`)
+  }
+  const init = resume === undefined && spec.init !== undefined ? await readFile(spec.init) : undefined
+  const segmentStart = performance.now()
+  let last = { step: 0, loss: NaN }
+  const result = await trainExpert({
+    shard: spec.shard, preset, objective: spec.objective, outDir,
+    training: { ...training, steps: step },
+    ...(resume !== undefined ? { resume } : {}),
+    ...(init !== undefined ? { init } : {})
+  }, {
+    onProgress: (e) => {
+      if (e.type !== 'hddm:train:step') return
+      last = { step: e.detail.step, loss: e.detail.loss }
+      if (e.detail.step % 50 === 0) log('step', { model: spec.name, step: e.detail.step, loss: Number(e.detail.loss.toFixed(4)), imagesPerSecond: Math.round(e.detail.imagesPerSecond) })
+    }
+  })
+  const checkpoint = publishableCheckpoint(decodeCheckpoint(await readFile(result.path)))
+  await writeFile(milestonePath(spec.name, step) + '.tmp', encodeCheckpoint(checkpoint))
+  await rename(milestonePath(spec.name, step) + '.tmp', milestonePath(spec.name, step))
+  const heldOut = spec.cluster === 'all'
+    ? heldOutShards.map(h => expertHeldOutLoss(checkpoint, h, HELD_OUT))
+    : [expertHeldOutLoss(checkpoint, heldOutShards[spec.cluster], HELD_OUT)]
+  await writeJson(milestonePath(spec.name, step).replace('.safetensors', '.json'), {
+    model: spec.name, step, loss: result.loss, lastLoggedLoss: last.loss, heldOut, seconds: (performance.now() - segmentStart) / 1000
+  })
+  log('milestone', { model: spec.name, step, heldOut: heldOut.map(v => Number(v.toFixed(4))), seconds: Math.round((performance.now() - segmentStart) / 1000) })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Router: one for every ensemble.
+
+const routerPath = join(state, 'router.safetensors')
+if (!existsSync(routerPath)) {
+  const t0 = performance.now()
+  const result = await trainRouter({ shards: trainShards, heldOut: heldOutShards, preset: 'router-small', training: { steps: settings.routerSteps, batchSize: 64, seed } }, {
+    onProgress: (e) => { if (e.detail.step % 50 === 0) log('router', { step: e.detail.step, loss: Number(e.detail.loss.toFixed(4)) }) }
+  })
+  await writeFile(routerPath, encodeCheckpoint(routerCheckpoint(result, 'router-small')))
+  result.router.dispose()
+  log('router done', { evaluation: result.evaluation, seconds: Math.round((performance.now() - t0) / 1000) })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Evaluation helpers.
+
+const classifier: FeatureClassifier = await loadClassifier(args.dataset!)
+const testSet = await loadDataset(`${args.dataset!}:test`)
+const reference: ReferenceStatistics = referenceStatistics(classifier, testSet)
+const evalDir = join(state, 'eval')
+const gridDir = join(state, 'grids')
+await mkdir(evalDir, { recursive: true })
+await mkdir(gridDir, { recursive: true })
+const routerCheckpointFile = decodeCheckpoint(await readFile(routerPath))
+
+interface Configuration { name: string, members: Array<{ cluster: number, model: string }>, router: boolean }
+const configurations: Configuration[] = [
+  { name: 'homogeneous-fm', members: Array.from({ length: K }, (_, c) => ({ cluster: c, model: `fm-c${c}` })), router: true },
+  { name: 'homogeneous-ddpm', members: Array.from({ length: K }, (_, c) => ({ cluster: c, model: `ddpm-c${c}` })), router: true },
+  { name: 'heterogeneous', members: Array.from({ length: K }, (_, c) => ({ cluster: c, model: `${ddpmClusters.includes(c) ? 'ddpm' : 'fm'}-c${c}` })), router: true },
+  { name: 'monolith', members: [{ cluster: 0, model: 'monolith-fm' }], router: false }
+]
+
+/** The milestone of a configuration's models that matches `m` expert-steps of compute per expert. */
+const modelStep = (model: string, m: number): number => model === 'monolith-fm' ? K * m : m
+
+async function evaluateConfiguration (config: Configuration, m: number, routing: string): Promise<void> {
+  const file = join(evalDir, `${config.name}.${routing}.step-${m}.json`)
+  if (existsSync(file)) return
+  const members: EnsembleMember[] = []
+  const router = config.router ? loadRouter(routerCheckpointFile) : undefined
+  try {
+    for (const { cluster, model } of config.members) {
+      members.push({ cluster, expert: loadExpert(decodeCheckpoint(await readFile(milestonePath(model, modelStep(model, m))))) })
+    }
+    const t0 = performance.now()
+    const { evaluation, images, shape, prompts } = await evaluateEnsemble({
+      members, router, tokenizer: members[0].expert.tokenizer, routing: parseRouting(routing), classifier, reference, ...evalSettings
+    })
+    const computeGflops = trainingGflops(config, m)
+    await writeJson(file, { configuration: config.name, step: m, trainingGflops: computeGflops, members: config.members, evaluation })
+    if (m === S) await writeFile(join(gridDir, `${config.name}.${routing}.png`), sampleGrid(images, shape, prompts, 8))
+    log('eval', { configuration: config.name, routing, step: m, fid: Number(evaluation.fid.toFixed(2)), diversity: Number(evaluation.diversity.mean.toFixed(3)), accuracy: evaluation.promptAccuracy.accuracy, gflopsPerSample: Number(evaluation.gflopsPerSample.toFixed(3)), seconds: Math.round((performance.now() - t0) / 1000) })
+  } finally {
+    router?.dispose()
+    for (const member of members) member.expert.dispose()
+  }
+}
+
+/** Training compute of a configuration at `m` steps per expert: steps x batch x 3 forward passes (forward + backward). */
+function trainingGflops (config: Configuration, m: number): number {
+  const cfg = expertConfigOf(preset)
+  const perImage = 3 * expertForwardFlops(cfg)
+  const expertSteps = config.name === 'monolith' ? K * m : config.members.length * m
+  return expertSteps * B * perImage / 1e9
+}
+
+function expertConfigOf (name: string): DiTConfig {
+  const tokenizer = Tokenizer.fromJSON(decodeShard(trainShards[0]).header.tokenizer)
+  return { ...EXPERT_PRESETS[name as ExpertPresetName], vocabSize: tokenizer.vocabSize, promptTokens: tokenizer.maxLength }
+}
+
+/** One row per class, `perRow` samples each (prompts cycle through the classes). */
+function sampleGrid (images: Float32Array, shape: [number, number, number, number], prompts: string[], perRow: number): Uint8Array {
+  const [, h, w, c] = shape
+  const size = h * w * c
+  const classes = [...new Set(prompts)]
+  const rows: Float32Array[] = []
+  for (const p of classes) {
+    const idx = prompts.flatMap((q, i) => q === p ? [i] : []).slice(0, perRow)
+    for (const i of idx) rows.push(images.subarray(i * size, (i + 1) * size))
+  }
+  const pixels = new Float32Array(rows.length * size)
+  rows.forEach((r, i) => pixels.set(r, i * size))
+  return imageGrid({ width: w, height: h, channels: c, pixels }, { cols: perRow, scale: 2 })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The schedule: milestone by milestone, every model, then the curve point (top-1) of every
+// configuration; the full table (all routings) at the last milestone.
+
+for (const m of milestones) {
+  for (const spec of specs) {
+    for (const stop of spec.stops.filter(s => s <= (spec.cluster === 'all' ? K * m : m))) await trainTo(spec, stop)
+  }
+  for (const config of configurations) {
+    const routings = config.router ? (m === S ? ['top1', 'top2', 'full'] : ['top1']) : ['full']
+    for (const routing of routings) await evaluateConfiguration(config, m, routing)
+  }
+}
+
+// DDPM -> FM initialisation against FM from scratch on the same cluster, same seeds and batches.
+const convertSpec: ModelSpec = {
+  name: `fm-from-ddpm-c${convertCluster}`,
+  objective: 'fm',
+  shard: trainShards[convertCluster],
+  cluster: convertCluster,
+  stops: convertStops,
+  init: milestonePath(`ddpm-c${convertCluster}`, S)
+}
+for (const stop of convertSpec.stops) await trainTo(convertSpec, stop)
+
+// AdaLN-Zero: the same FM expert (cluster, seed, batches, noise) with per-block modulation MLPs.
+const zeroName = `fm-adaln-zero-c${convertCluster}`
+if (!existsSync(milestonePath(zeroName, adalnSteps))) await trainAdaLNZero(zeroName, adalnSteps)
+for (const [name, kind] of [[`fm-c${convertCluster}`, 'single'], [zeroName, 'zero']] as const) {
+  const file = join(evalDir, `adaln-${kind}.step-${adalnSteps}.json`)
+  if (existsSync(file)) continue
+  const checkpoint = decodeCheckpoint(await readFile(milestonePath(name, adalnSteps)))
+  const expert = loadExpert(checkpoint)
+  try {
+    const { reference: clusterReference, prompts } = clusterTestReference(convertCluster)
+    const { evaluation } = await evaluateEnsemble({
+      members: [{ cluster: convertCluster, expert }], tokenizer: expert.tokenizer, routing: { kind: 'full' }, classifier, reference: clusterReference, prompts, ...evalSettings
+    })
+    const params = expertParamCount(expert.model.config)
+    await writeJson(file, { adaln: kind, model: name, step: adalnSteps, params, evaluation })
+    log('adaln', { kind, params: params.total, fid: Number(evaluation.fid.toFixed(2)) })
+  } finally {
+    expert.dispose()
+  }
+}
+
+/** The test images the run's cluster model puts in cluster c, and their prompts (the classes in their natural mix). */
+function clusterTestReference (c: number): { reference: ReferenceStatistics, prompts: string[] } {
+  const assignment: number[] = JSON.parse(readFileSync(join(state, 'test-clusters.json'), 'utf8'))
+  const rows = assignment.flatMap((a, i) => a === c ? [i] : [])
+  const subset = subsetDataset(testSet, rows, `${testSet.name}/cluster-${c}`)
+  const order = Random.derive(evalSettings.seed, 'adaln/prompts').permutation(subset.count)
+  return { reference: referenceStatistics(classifier, subset), prompts: Array.from(order, i => subset.prompts[i]) }
+}
+
+// Expert x cluster held-out loss matrices of the final experts (and the monolith's row).
+const matrixFile = join(evalDir, `loss-matrix.step-${S}.json`)
+if (!existsSync(matrixFile)) {
+  const rows: Array<{ cluster: number, checkpoint: Checkpoint }> = []
+  for (const objective of ['fm', 'ddpm']) for (let c = 0; c < K; c++) rows.push({ cluster: c, checkpoint: decodeCheckpoint(await readFile(milestonePath(`${objective}-c${c}`, S))) })
+  const matrix = await expertClusterLossMatrix(rows, heldOutShards, HELD_OUT)
+  const monolith = heldOutShards.map(h => expertHeldOutLoss(decodeCheckpoint(readFileSync(milestonePath('monolith-fm', K * S))), h, HELD_OUT))
+  await writeJson(matrixFile, { ...matrix, monolith })
+  for (const line of formatLossMatrix(matrix)) log('loss-matrix', { line })
+}
+
+await writeExperimentReport(state)
+log('done', { seconds: Math.round((performance.now() - started) / 1000) })
+
+// ---------------------------------------------------------------------------------------------
+
+async function trainAdaLNZero (name: string, steps: number): Promise<void> {
+  const t0 = performance.now()
+  const shard: Shard = decodeShard(trainShards[convertCluster])
+  const tokenizer = Tokenizer.fromJSON(shard.header.tokenizer)
+  const config: DiTConfig = { ...expertConfigOf(preset), adaln: 'zero' }
+  const c = resolveTrainingConfig({ ...training, steps })
+  const model = new DiT(config, c.seed)
+  const ema = new Ema(model.params, c.emaDecay)
+  const adam = new Adam(model.params, { learningRate: c.learningRate, beta1: c.beta1, beta2: c.beta2, epsilon: c.epsilon, weightDecay: c.weightDecay })
+  const batcher = new ShardBatcher(shard, { batchSize: c.batchSize, seed: c.seed, promptDropout: c.promptDropout })
+  const times = Random.derive(c.seed, 'train/time')
+  const noise = Random.derive(c.seed, 'train/noise')
+  const objective = expertObjective('fm')
+  try {
+    for (let step = 0; step < steps; step++) {
+      const batch = batcher.next()
+      const u = Float32Array.from({ length: c.batchSize }, () => times.nextFloat())
+      adam.learningRate = learningRateAt(step, c)
+      const { loss } = expertTrainStep(model, objective, adam, batch, { u, noiseSeed: noise.nextUint32() }, c.clipNorm)
+      ema.update()
+      if ((step + 1) % 50 === 0) log('step', { model: name, step: step + 1, loss: Number(loss.toFixed(4)) })
+      await new Promise(resolve => setImmediate(resolve))
+    }
+    const checkpoint: Checkpoint = {
+      metadata: {
+        format: CHECKPOINT_FORMAT, network: 'expert', config: { ...config }, preset: `${preset}+adaln-zero`, objective: 'fm',
+        cluster: convertCluster, step: steps, extra: { tokenizer: tokenizer.toJSON(), training: c }
+      },
+      tensors: ema.toTensors()
+    }
+    await mkdir(join(expertDir, name), { recursive: true })
+    await writeFile(milestonePath(name, steps), encodeCheckpoint(checkpoint))
+    const heldOut = [expertHeldOutLoss(checkpoint, heldOutShards[convertCluster], HELD_OUT)]
+    await writeJson(milestonePath(name, steps).replace('.safetensors', '.json'), { model: name, step: steps, heldOut, seconds: (performance.now() - t0) / 1000 })
+    log('milestone', { model: name, step: steps, heldOut, seconds: Math.round((performance.now() - t0) / 1000) })
+  } finally {
+    adam.dispose()
+    ema.dispose()
+    model.dispose()
+  }
+}
