@@ -26,7 +26,7 @@ describe('HddmNode: two contributors train every task of a run (in-process, TCP 
     const stopped = Promise.all(nodes.map(async (node) => { await node.stop() }))
     const late = setTimeout(() => { console.error(`nodes still stopping after 100 s; they logged:\n${log.tail()}`) }, 100_000)
     await stopped.finally(() => { clearTimeout(late) })
-    for (const dir of dirs) await rm(dir, { recursive: true, force: true })
+    for (const dir of dirs) await rm(dir, { recursive: true, force: true, maxRetries: 5 })
   }, 150_000)
 
   it('claims distinct tasks, announces final checkpoints by CID, and the other node fetches and verifies them', { timeout: 400_000 }, async () => {

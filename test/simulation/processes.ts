@@ -19,7 +19,8 @@ export function runCli (args: string[]): CliProcess {
       events.push(JSON.parse(line) as Record<string, unknown>)
     } catch {}
   })
-  const exited = new Promise<number | null>((resolve) => { child.on('exit', (code) => { resolve(code) }) })
+  // 'close', not 'exit': only then has every line the process printed been read into `events`.
+  const exited = new Promise<number | null>((resolve) => { child.on('close', (code) => { resolve(code) }) })
   return { child, events, stderr: () => stderr, exited }
 }
 
