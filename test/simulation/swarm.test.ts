@@ -29,6 +29,67 @@ async function holdersOnDisk (root: string, cid: CID): Promise<string> {
   return out.join(', ')
 }
 
+type Event = Record<string, unknown>
+
+/**
+ * The latest checkpoint a process announced for the task it is training now, if past step 0:
+ * its last task event is 'training' and a checkpoint of that task followed it.
+ */
+function midTask (p: CliProcess): Event | undefined {
+  const lastTask = p.events.findLast((e) => e.event === 'task')
+  if (lastTask?.phase !== 'training') return undefined
+  const since = p.events.slice(p.events.indexOf(lastTask))
+  return since.findLast((e) => e.event === 'checkpoint' && e.task === lastTask.task && e.final === false && (e.step as number) > 0)
+}
+
+function firstMidTask (candidates: CliProcess[]): { process: CliProcess, checkpoint: Event } | undefined {
+  for (const p of candidates) {
+    const checkpoint = midTask(p)
+    if (checkpoint !== undefined) return { process: p, checkpoint }
+  }
+  return undefined
+}
+
+async function holdsWhole (node: HddmNode, cid: string): Promise<boolean> {
+  return await node.blocks.getBytes(CID.parse(cid), { offline: true }).then(() => true, () => false)
+}
+
+/** Waits until `node` holds every one of `cids` whole (its checkpoint mirror fetches them). */
+async function mirroredWhole (node: HddmNode, cids: string[], timeline: () => string): Promise<void> {
+  for (const cid of cids) {
+    for (let tries = 0; !(await holdsWhole(node, cid)); tries++) {
+      if (tries > 240) throw new Error(`timed out waiting for the observer to mirror ${cid}\n${timeline()}`)
+      await new Promise((resolve) => setTimeout(resolve, 250))
+    }
+  }
+}
+
+/**
+ * Stops (SIGSTOP) `victim` at a moment when the last checkpoint it announced for `task` is held
+ * whole by `observer` (which then serves it like any mirror): a checkpoint nobody else has dies with its trainer, and the successor
+ * then starts over. Returns that checkpoint. The gossip goes out before the process prints the
+ * event, so the observer's own view of the task counts as well.
+ */
+async function freezeOnceMirrored (observer: HddmNode, victim: CliProcess, task: string, timeline: () => string): Promise<{ task: string, step: number }> {
+  const victimId = (victim.events.find((e) => e.event === 'started') as { peerId: string }).peerId
+  for (let tries = 0; tries < 60; tries++) {
+    const printed = victim.events.findLast((e) => e.event === 'checkpoint' && e.task === task)
+    const heard = observer.coverage().find((r) => r.task === task && r.checkpoint?.peer === victimId)?.checkpoint
+    const latest = [printed, heard].filter((c) => c !== undefined).sort((a, b) => (b.step as number) - (a.step as number))[0]
+    // The mirror may lag behind a fast trainer; fetching the latest directly closes the gap.
+    const fetched = latest !== undefined && await observer.blocks.getBytes(CID.parse(latest.cid as string), { timeoutMs: 10_000 }).then(() => true, () => false)
+    if (fetched) {
+      victim.child.kill('SIGSTOP')
+      await new Promise((resolve) => setTimeout(resolve, 500))
+      const after = [victim.events.findLast((e) => e.event === 'checkpoint' && e.task === task), observer.coverage().find((r) => r.task === task)?.checkpoint]
+      if (after.every((c) => c === undefined || (c.step as number) <= (latest.step as number))) return { task, step: latest.step as number }
+      victim.child.kill('SIGCONT')
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250))
+  }
+  throw new Error(`timed out waiting for the observer to mirror a checkpoint of ${task} from the victim\n${timeline()}`)
+}
+
 const LOOPBACK = ['--listen', '/ip4/127.0.0.1/tcp/0', '--scope', 'loopback', '--log-format', 'json']
 
 describe('a swarm of hddm-node processes on 127.0.0.1', () => {
@@ -49,72 +110,67 @@ describe('a swarm of hddm-node processes on 127.0.0.1', () => {
   const trainingEvent = (p: CliProcess, task: string, from = 0): Record<string, unknown> | undefined =>
     p.events.slice(from).find((e) => e.event === 'task' && e.task === task && e.phase === 'training')
 
-  it('finishes every task despite a SIGKILLed contributor (taken over from its announced checkpoint) and a restarted one (resumed from its own)', { timeout: 420_000 }, async () => {
+  it('finishes every task despite a SIGKILLed contributor (taken over from its announced checkpoint) and a restarted one (resumed from its own)', { timeout: 480_000 }, async () => {
     root = await mkdtemp(join(tmpdir(), 'hddm-swarm-'))
-    const manifest = await tinyRun({ name: 'swarm-test', steps: 30, checkpointEvery: 5, leaseMs: 40_000, images: 400 })
+    // Which contributor gets which task, and when, is up to the swarm; the test picks its victims
+    // from what the processes print, so 60 steps only make sure that each one is mid-task a while.
+    const manifest = await tinyRun({ name: 'swarm-test', steps: 60, checkpointEvery: 5, leaseMs: 40_000, images: 400 })
     const bootstrap = runCli(['bootstrap', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', join(root, 'bootstrap'), '--json', '--log-format', 'json'])
     processes.push(bootstrap)
     const bootstrapAddr = (await waitFor(() => bootstrap.events.find((e) => Array.isArray(e.multiaddrs)), 'the bootstrap peer') as { multiaddrs: string[] }).multiaddrs[0]
 
     const creator = start('node-1', ['--manifest', await writeManifest(manifest), '--bootstrap', bootstrapAddr])
     const started = await waitFor(() => creator.events.find((e) => e.event === 'started'), 'the run to be created') as { runId: string, multiaddrs: string[] }
-    const peers = ['--bootstrap', bootstrapAddr, '--bootstrap', started.multiaddrs[0], '--run', started.runId]
-    const victim = start('node-2', peers)
-    let restarted = start('node-3', peers)
-
+    // The observer listens before the other contributors start, so it sees every announcement.
     observer = createHddmNode({ dataDir: join(root, 'observer'), source: { run: started.runId }, bootstrap: [bootstrapAddr, started.multiaddrs[0]], listen: ['/ip4/127.0.0.1/tcp/0'], scope: 'loopback', tasks: 0 })
     await observer.start()
     const watcher = observer
+    const peers = ['--bootstrap', bootstrapAddr, '--bootstrap', started.multiaddrs[0], '--run', started.runId]
+    const contributors = [start('node-2', peers), start('node-3', peers)]
+    const timeline = (): string => processes.map((p, i) => `process ${i}: ${p.events.filter((e) => e.event === 'task' || e.event === 'checkpoint').map((e) => `${e.task as string} ${(e.phase ?? `ckpt@${e.step as number}`) as string}`).join(', ')}`).join('\n')
+    const until = async <T>(probe: () => T | undefined | false, what: string, timeoutMs?: number): Promise<T> =>
+      await waitFor(probe, what, timeoutMs).catch((err: Error) => { throw new Error(`${err.message}\n${timeline()}`) })
 
     // Responsiveness: while the creator trains, pings keep answering and no healthy lease lapses.
-    await waitFor(() => creator.events.find((e) => e.event === 'step'), 'the creator to train')
+    await until(() => creator.events.find((e) => e.event === 'step'), 'the creator to train')
     const rtts: number[] = []
     const ping = async (): Promise<number> => await watcher.ping(started.multiaddrs[0].split('/p2p/')[1])
     for (let i = 0; i < 5; i++) rtts.push(await ping())
     expect(Math.max(...rtts)).toBeLessThan(manifest.leaseMs / 4)
 
-    // SIGKILL node-2 once it has announced a checkpoint past step 0 of its task.
-    const victimId = (await waitFor(() => victim.events.find((e) => e.event === 'started'), 'node-2 to start') as { peerId: string }).peerId
-    const killed = await waitFor(() => watcher.coverage().find((r) => r.checkpoint?.peer === victimId && !r.checkpoint.final && r.checkpoint.step > 0), 'a checkpoint announced by node-2')
-    // Kill it once a peer (the observer's checkpoint mirror) holds a whole copy: a checkpoint
-    // nobody else has dies with its trainer, and the successor then starts over. The root block
-    // alone is not enough: a half-mirrored file cannot be finished once its only source is gone.
-    const mirrored = CID.parse(killed.checkpoint!.cid)
-    const whole = async (): Promise<boolean> => await watcher.blocks.getBytes(mirrored, { offline: true }).then(() => true, () => false)
-    for (let tries = 0; !(await whole()); tries++) {
-      if (tries > 240) throw new Error('timed out waiting for the observer to mirror node-2\'s checkpoint')
-      await new Promise((resolve) => setTimeout(resolve, 250))
-    }
+    // SIGKILL the first contributor that announces a checkpoint past step 0 of a task it is
+    // still training, once a peer (the observer's checkpoint mirror) holds a whole copy: a
+    // checkpoint nobody else has dies with its trainer, and the successor then starts over. The
+    // root block alone is not enough: a half-mirrored file cannot be finished once its only
+    // source is gone.
+    const { process: victim, checkpoint: first } = await until(() => firstMidTask(contributors), 'a contributor to announce a checkpoint mid-task')
+    const killed = await freezeOnceMirrored(watcher, victim, first.task as string, timeline)
     victim.child.kill('SIGKILL')
 
-    // Kill node-3 the same way and restart it at once on the same data directory.
-    const restartedId = (await waitFor(() => restarted.events.find((e) => e.event === 'started'), 'node-3 to start') as { peerId: string }).peerId
-    const ownRow = await waitFor(() => watcher.coverage().find((r) => r.checkpoint?.peer === restartedId && !r.checkpoint.final && r.checkpoint.step > 0), 'a checkpoint announced by node-3')
+    // Kill the other one the same way once it is mid-task (on its own task, or on the victim's
+    // after the lease), and restart it at once on the same data directory.
+    const other = contributors.find((p) => p !== victim)!
+    const { checkpoint: ownCheckpoint } = await until(() => firstMidTask([other]), 'the other contributor to checkpoint mid-task', 300_000)
+    const ownTask = ownCheckpoint.task as string
     // Its earlier final checkpoints too must be whole elsewhere first: after the restart, a peer
-    // holding a dead connection to the old process could not fetch them from node-3 (seen about
+    // holding a dead connection to the old process could not fetch them from it (seen about
     // every other run; open, see the closing note), and the final check below would time out.
-    for (const row of watcher.coverage().filter((r) => r.checkpoint?.peer === restartedId)) {
-      const cid = CID.parse(row.checkpoint!.cid)
-      for (let tries = 0; !(await watcher.blocks.getBytes(cid, { offline: true }).then(() => true, () => false)); tries++) {
-        if (tries > 240) throw new Error(`timed out waiting for the observer to mirror node-3's ${row.task} checkpoint`)
-        await new Promise((resolve) => setTimeout(resolve, 250))
-      }
-    }
-    restarted.child.kill('SIGKILL')
-    await restarted.exited
+    await mirroredWhole(watcher, other.events.filter((e) => e.event === 'checkpoint' && e.final === true).map((e) => e.cid as string), () => timeline())
+    other.child.kill('SIGKILL')
+    await other.exited
     const finalBeforeRestart = watcher.coverage().filter((r) => r.checkpoint?.final === true).map((r) => r.task)
-    restarted = start('node-3', peers)
+    const restarted = start(other === contributors[0] ? 'node-2' : 'node-3', peers)
 
     const total = manifest.tasks.length
-    await waitFor(() => watcher.coverage().filter((r) => r.checkpoint?.final === true).length === total, 'every task to reach a final checkpoint', 300_000)
+    await until(() => watcher.coverage().filter((r) => r.checkpoint?.final === true).length === total, 'every task to reach a final checkpoint', 300_000)
 
     // The killed node's task was taken over (after its lease) from its announced checkpoint, not from step 0.
     const takeover = [creator, restarted].map((p) => trainingEvent(p, killed.task)).find((e) => e !== undefined && (e.resumedFromStep as number) > 0)
     const history = [creator, restarted].map((p) => p.events.filter((e) => e.task === killed.task && e.event === 'task'))
     const logs = [creator, restarted].map((p) => p.stderr().split('\n').filter((l) => !l.includes('"level":20')).slice(-40).join('\n'))
-    expect(takeover, `task events of ${killed.task} (killed at step ${killed.checkpoint?.step}): ${JSON.stringify(history)}\nlogs:\n${logs.join('\n---\n')}`).toBeDefined()
+    expect(takeover, `task events of ${killed.task} (killed at step ${killed.step}): ${JSON.stringify(history)}\nlogs:\n${logs.join('\n---\n')}`).toBeDefined()
     // The restarted node went back to its own task, from its own local checkpoint.
-    const resumed = trainingEvent(restarted, ownRow.task)
+    const resumed = trainingEvent(restarted, ownTask)
     expect(resumed?.resumedFromStep).toBeGreaterThan(0)
     // It learned what had finished while it was down (checkpoint sync) and did not train it again.
     const retrained = restarted.events.filter((e) => e.event === 'task' && e.phase === 'training' && finalBeforeRestart.includes(e.task as string))
@@ -130,7 +186,7 @@ describe('a swarm of hddm-node processes on 127.0.0.1', () => {
     for (const row of watcher.coverage()) {
       const announcer = addressOf.get(row.checkpoint!.peer) ?? row.checkpoint!.peer
       const bytes = await watcher.blocks.getBytes(CID.parse(row.checkpoint!.cid), { timeoutMs: 60_000, providers: [announcer, started.multiaddrs[0]] })
-        .catch(async (err) => { throw new Error(`${String(err)}; ${row.task} announced by ${row.checkpoint!.peer} at ${announcer}; held by: ${await holdersOnDisk(root, CID.parse(row.checkpoint!.cid))}; exit codes ${processes.map((p) => String(p.child.exitCode ?? p.child.signalCode)).join(',')}; node-3 logged:\n${restarted.stderr().split('\n').filter((l) => !l.includes('"level":20')).slice(-30).join('\n')}`) })
+        .catch(async (err) => { throw new Error(`${String(err)}; ${row.task} announced by ${row.checkpoint!.peer} at ${announcer}; held by: ${await holdersOnDisk(root, CID.parse(row.checkpoint!.cid))}; exit codes ${processes.map((p) => String(p.child.exitCode ?? p.child.signalCode)).join(',')}; the restarted node logged:\n${restarted.stderr().split('\n').filter((l) => !l.includes('"level":20')).slice(-30).join('\n')}`) })
       const checkpoint = decodeCheckpoint(bytes)
       const task = manifest.tasks.find((t) => t.id === row.task)!
       expect(checkpoint.metadata.network).toBe(task.kind)
