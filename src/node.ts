@@ -113,11 +113,6 @@ export class HddmNode extends TypedEventEmitter<HddmNodeEvents> {
       await this.swarm.start()
       this.storage = createStorage({ dataDir, logger }, { libp2p: this.swarm.libp2p })
       await this.storage.start()
-      // A restarted node redials peers from its persisted peer store as libp2p starts, before
-      // bitswap is registered; those peers identified us without bitswap and never send us a
-      // want (a restarted node's new checkpoints could not be fetched by anyone). Reconnecting
-      // makes them identify us again, now with bitswap.
-      await Promise.all(this.swarm.libp2p.getConnections().map(async (c) => { await c.close().catch(() => {}) }))
       const { fetchTimeoutMs, ...limits } = this.init.sampleService ?? {}
       this.sampleHandler = ensembleSampleHandler({ storage: this.storage, serveAny: this.init.serveAny === true, fetchTimeoutMs })
       this.samples = createSampleService({ ...limits, logger }, { libp2p: this.swarm.libp2p, handler: this.sampleHandler.handler })

@@ -1,6 +1,6 @@
 import { bootstrap } from '@libp2p/bootstrap'
 import { gossipsub, StrictSign } from '@libp2p/gossipsub'
-import { identify } from '@libp2p/identify'
+import { identify, identifyPush } from '@libp2p/identify'
 import { kadDHT, passthroughMapper, removePrivateAddressesMapper, type KadDHT } from '@libp2p/kad-dht'
 import { mdns } from '@libp2p/mdns'
 import { noise } from '@libp2p/noise'
@@ -12,13 +12,13 @@ import { InvalidMultiaddrError } from './errors.js'
 import { scopeGater, type NetworkScope } from './gater.js'
 import type { PubSub } from './pubsub.js'
 import type { GossipSubComponents } from '@libp2p/gossipsub'
-import type { Identify } from '@libp2p/identify'
+import type { Identify, IdentifyPush } from '@libp2p/identify'
 import type { PrivateKey } from '@libp2p/interface'
 import type { MulticastDNSInit } from '@libp2p/mdns'
 import type { Ping } from '@libp2p/ping'
 import type { Libp2pOptions } from 'libp2p'
 
-export type SwarmServices = { identify: Identify, ping: Ping, pubsub: PubSub, dht: KadDHT }
+export type SwarmServices = { identify: Identify, identifyPush: IdentifyPush, ping: Ping, pubsub: PubSub, dht: KadDHT }
 
 /** Our DHT speaks its own protocol id, so it never merges with the public IPFS DHT. */
 export const DHT_PROTOCOL = '/hddm/kad/1.0.0'
@@ -96,6 +96,10 @@ export function swarmLibp2pOptions (init: SwarmNetworkInit, components: SwarmLib
     peerDiscovery,
     services: {
       identify: identify(),
+      // Storage, the sample protocol and gossip register after libp2p has started and may
+      // already have redialled known peers (a restarted node does). Without a push those peers
+      // keep the protocol list they saw first: no bitswap, so they never send us a want.
+      identifyPush: identifyPush(),
       ping: ping({ maxOutboundStreams: 4, maxInboundStreams: 4 }),
       dht: kadDHT({
         protocol: DHT_PROTOCOL,
