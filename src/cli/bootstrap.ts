@@ -10,6 +10,7 @@ import { createGossipValidator } from '../protocol/validate.js'
 import { createStorage, type Storage } from '../storage/helia.js'
 import type { Command } from 'commander'
 import type { RegisterCommand } from './commands.js'
+import { collect, logFormatOption } from './options.js'
 
 interface BootstrapOptions {
   listen: string[]
@@ -26,7 +27,6 @@ interface BootstrapOptions {
 /** Fixed rather than ephemeral so the peer's address can go into other nodes' bootstrap lists. */
 export const DEFAULT_BOOTSTRAP_LISTEN = ['/ip4/0.0.0.0/tcp/4710']
 
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
 
 /**
  * `hddm-node bootstrap`: a peer that helps others find each other (DHT, identify) and relays
@@ -44,7 +44,7 @@ export const registerBootstrap: RegisterCommand = (program: Command) => {
     .option('--run <cid>', 'relay and validate this run\'s gossip topic (repeatable)', collect, [])
     .option('--mdns', 'also discover peers on the LAN with multicast DNS', false)
     .option('--json', 'print {"peerId","multiaddrs"} as one JSON line instead of one address per line', false)
-    .option('--log-format <format>', 'human | json (logs go to stderr)', 'human')
+    .option('--log-format <format>', 'human | json (logs go to stderr)', logFormatOption, 'human')
     .action(async (options: Omit<BootstrapOptions, 'listen'> & { listen?: string[] }) => {
       await runBootstrap({ ...options, listen: options.listen ?? DEFAULT_BOOTSTRAP_LISTEN })
     })

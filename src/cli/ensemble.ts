@@ -18,7 +18,7 @@ import { encodeEnsembleManifest, RoutingTextSchema } from '../protocol/ensemble-
 import { BACKEND_CHOICES, initBackend, type BackendChoice } from '../runtime/backend.js'
 import { InvalidArgumentError } from '../errors.js'
 import { InvalidManifestError } from '../protocol/errors.js'
-import { choiceOption, integerOption } from './number-options.js'
+import { backendOption, collect, integerOption, logFormatOption, scopeOption } from './options.js'
 import type { NetworkScope } from '../network/gater.js'
 import type { Command } from 'commander'
 import type { RegisterCommand } from './commands.js'
@@ -40,7 +40,6 @@ interface EnsembleOptions {
   logFormat?: LogFormat
 }
 
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
 
 /** How long the manifest's DHT announcement may take before the command gives up on it. */
 const PROVIDE_TIMEOUT_MS = 10_000
@@ -54,14 +53,14 @@ export const registerEnsemble: RegisterCommand = (program: Command) => {
     .option('--bootstrap-list <file>', 'bootstrap list file (default: bootstrap/peers.json of the package)')
     .option('--data-dir <dir>', 'identity, blocks: the checkpoints and the manifest stay here (sample from the same directory)', '.hddm')
     .option('--listen <multiaddr>', 'address to listen on (repeatable)', collect, [])
-    .option('--scope <scope>', 'loopback | private | any', choiceOption('--scope', ['loopback', 'private', 'any'] as const), 'any')
+    .option('--scope <scope>', 'loopback | private | any', scopeOption, 'any')
     .option('--wait <ms>', 'listen to gossip this long before collecting the announced checkpoints', integerOption('--wait', 0), 3000)
     .option('--timeout <ms>', 'deadline of each checkpoint fetch', integerOption('--timeout', 1), 60_000)
     .option('--routing <rule>', 'default routing of the ensemble: full | top1 | top2 | threshold:p', 'full')
     .option('--out <file>', 'also write the ensemble manifest as JSON (dag-json) here')
     .option('--json', 'print one JSON object', false)
-    .option('--backend <name>', BACKEND_CHOICES.join(' | '), choiceOption('--backend', BACKEND_CHOICES), 'auto')
-    .option('--log-format <format>', 'human | json (logs on stderr; none by default)', choiceOption('--log-format', ['human', 'json'] as const))
+    .option('--backend <name>', BACKEND_CHOICES.join(' | '), backendOption, 'auto')
+    .option('--log-format <format>', 'human | json (logs on stderr; none by default)', logFormatOption)
     .action(async (options: EnsembleOptions) => { await ensemble(options) })
 }
 

@@ -14,7 +14,7 @@ import type { Command } from 'commander'
 import { InvalidArgumentError } from '../errors.js'
 import { BACKEND_CHOICES, type BackendChoice } from '../runtime/backend.js'
 import type { RegisterCommand } from './commands.js'
-import { choiceOption, integerOption, numberOption } from './number-options.js'
+import { backendOption, collect, integerOption, numberOption } from './options.js'
 
 interface EvalCommandOptions {
   ensemble?: string
@@ -36,7 +36,6 @@ interface EvalCommandOptions {
   backend: BackendChoice
 }
 
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
 
 export const registerEval: RegisterCommand = (program: Command) => {
   program.command('eval')
@@ -57,7 +56,7 @@ export const registerEval: RegisterCommand = (program: Command) => {
     .option('--held-out <dir>', 'held-out shards (cluster-<i>.held-out.hddmshard, as `data cluster --write-shards` writes) for the loss matrix')
     .option('--json <file>', 'write every result as JSON')
     .option('--grid <file>', 'PNG of samples of the first routing (one row per class)')
-    .option('--backend <name>', BACKEND_CHOICES.join(' | '), choiceOption('--backend', BACKEND_CHOICES), 'auto')
+    .option('--backend <name>', BACKEND_CHOICES.join(' | '), backendOption, 'auto')
     .action(async (options: EvalCommandOptions) => { await evalCommand(options) })
 }
 

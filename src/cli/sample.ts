@@ -12,13 +12,12 @@ import { readCheckpointFile } from '../training/checkpoint-file.js'
 import { loadExpert } from '../training/expert-model.js'
 import { sampleExpert, type SamplerName } from '../ensemble/sample.js'
 import type { RegisterCommand } from './commands.js'
-import { choiceOption, integerOption, numberOption } from './number-options.js'
+import { backendOption, choiceOption, collect, integerOption, logFormatOption, numberOption, scopeOption } from './options.js'
 import { InvalidArgumentError } from '../errors.js'
 import { createLogger, type LogFormat } from '../logger.js'
 import { loadBootstrapList } from '../network/bootstrap-list.js'
 import type { NetworkScope } from '../network/gater.js'
 
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
 
 interface SampleCommandOptions {
   checkpoint?: string
@@ -65,10 +64,10 @@ export const registerSample: RegisterCommand = (program: Command) => {
     .option('--bootstrap <multiaddr>', 'ensemble, local: peers to fetch missing blocks from (repeatable; default: the bootstrap list file)', collect)
     .option('--bootstrap-list <file>', 'bootstrap list file (default: bootstrap/peers.json of the package)')
     .option('--data-dir <dir>', 'ensemble: blocks and identity (default .hddm; with --peer a throwaway identity)')
-    .option('--scope <scope>', 'ensemble: loopback | private | any', choiceOption('--scope', ['loopback', 'private', 'any'] as const), 'any')
+    .option('--scope <scope>', 'ensemble: loopback | private | any', scopeOption, 'any')
     .option('--timeout <ms>', 'ensemble: deadline for fetching its blocks, or for the peer\'s answer', integerOption('--timeout', 1), 600_000)
-    .option('--log-format <format>', 'ensemble: human | json (logs on stderr; none by default)', choiceOption('--log-format', ['human', 'json'] as const))
-    .option('--backend <name>', BACKEND_CHOICES.join(' | '), choiceOption('--backend', BACKEND_CHOICES), 'auto')
+    .option('--log-format <format>', 'ensemble: human | json (logs on stderr; none by default)', logFormatOption)
+    .option('--backend <name>', BACKEND_CHOICES.join(' | '), backendOption, 'auto')
     .option('--json', 'print one JSON object', false)
     .action(async (options: SampleCommandOptions) => { await sampleCommand(options) })
 }

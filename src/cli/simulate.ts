@@ -13,8 +13,8 @@ import { createHddmNode } from '../node.js'
 import { assembleEnsemble, sampleGrid } from '../node/assemble.js'
 import { readManifestFile } from '../node/run-creation.js'
 import { parseRunManifest, type RunManifest } from '../protocol/run-manifest.js'
-import { initBackend } from '../runtime/backend.js'
-import { integerOption } from './number-options.js'
+import { initBackend, type BackendChoice } from '../runtime/backend.js'
+import { backendOption, integerOption } from './options.js'
 import type { Command } from 'commander'
 import type { RegisterCommand } from './commands.js'
 
@@ -24,7 +24,7 @@ interface SimulateOptions {
   budget?: number
   preset?: string
   out?: string
-  backend: string
+  backend: BackendChoice
   timeout: number
   verbose: boolean
 }
@@ -43,7 +43,7 @@ export const registerSimulate: RegisterCommand = (program: Command) => {
     .option('--budget <steps>', 'training steps per task (default: the manifest\'s); a longer run gives better samples', integerOption('--budget', 1))
     .option('--preset <name>', `expert preset (${Object.keys(EXPERT_PRESETS).join(' | ')}); default: the manifest's`)
     .option('--out <dir>', 'where node data, logs and the sample grid go (default: a new temporary directory)')
-    .option('--backend <name>', 'tfjs backend of every contributor', 'auto')
+    .option('--backend <name>', 'tfjs backend of every contributor', backendOption, 'auto')
     .option('--timeout <s>', 'give up after this many seconds', integerOption('--timeout', 1), 1800)
     .option('--verbose', 'echo the contributors\' events', false)
     .action(async (options: SimulateOptions) => { await simulate(options) })

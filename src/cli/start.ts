@@ -6,7 +6,7 @@ import { createHddmNode, type RunSource } from '../node.js'
 import { createWorkerTaskTrainer } from '../node/worker-trainer.js'
 import { BACKEND_CHOICES, initBackend, type BackendChoice } from '../runtime/backend.js'
 import { jsonEvents, liveView } from './node-output.js'
-import { choiceOption, integerOption } from './number-options.js'
+import { backendOption, collect, integerOption, logFormatOption, scopeOption } from './options.js'
 import type { NetworkScope } from '../network/gater.js'
 import type { Command } from 'commander'
 import type { RegisterCommand } from './commands.js'
@@ -27,7 +27,6 @@ export interface StartOptions {
   logFormat: LogFormat
 }
 
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
 
 /**
  * `hddm-node start`: join the swarm and a run (or create the run from a manifest file), train
@@ -45,12 +44,12 @@ export const registerStart: RegisterCommand = (program: Command) => {
     .option('--data-dir <dir>', 'identity key, lock, peer store, blocks and task checkpoints', '.hddm')
     .option('--listen <multiaddr>', 'address to listen on (repeatable)', collect, [])
     .option('--announce <multiaddr>', 'address to advertise instead, e.g. a public IP or DNS name (repeatable)', collect, [])
-    .option('--scope <scope>', 'which addresses may be dialled: loopback | private | any', choiceOption('--scope', ['loopback', 'private', 'any'] as const), 'any')
-    .option('--backend <name>', `tfjs backend of the training worker and of sample serving: ${BACKEND_CHOICES.join(' | ')}`, choiceOption('--backend', BACKEND_CHOICES), 'auto')
+    .option('--scope <scope>', 'which addresses may be dialled: loopback | private | any', scopeOption, 'any')
+    .option('--backend <name>', `tfjs backend of the training worker and of sample serving: ${BACKEND_CHOICES.join(' | ')}`, backendOption, 'auto')
     .option('--tasks <n>', 'tasks to train before only serving (0 = serve only)', integerOption('--tasks', 0))
     .option('--serve-any', 'answer sample requests for ensembles this node does not hold by fetching them from the swarm (default: only ensembles held here)', false)
     .option('--resolve-timeout <ms>', 'give up fetching the run manifest after this long', integerOption('--resolve-timeout', 1), 30_000)
-    .option('--log-format <format>', 'human | json (logs go to stderr; stdout is the live view on a terminal, JSON events otherwise)', choiceOption('--log-format', ['human', 'json'] as const), 'human')
+    .option('--log-format <format>', 'human | json (logs go to stderr; stdout is the live view on a terminal, JSON events otherwise)', logFormatOption, 'human')
     .action(async (options: StartOptions) => { await start(options) })
 }
 

@@ -6,7 +6,7 @@ import { createLogger, silentLogger, type LogFormat } from '../logger.js'
 import { loadBootstrapList } from '../network/bootstrap-list.js'
 import { createHddmNode } from '../node.js'
 import { formatCoverage, mergeCoverage } from '../node/coverage.js'
-import { choiceOption, integerOption } from './number-options.js'
+import { collect, integerOption, logFormatOption, scopeOption } from './options.js'
 import type { NetworkScope } from '../network/gater.js'
 import type { Command } from 'commander'
 import type { RegisterCommand } from './commands.js'
@@ -22,7 +22,6 @@ interface StatusOptions {
   logFormat?: LogFormat
 }
 
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
 
 /**
  * `hddm-node status --run CID`: joins the run as a non-training peer, listens to its gossip
@@ -35,10 +34,10 @@ export const registerStatus: RegisterCommand = (program: Command) => {
     .option('--bootstrap <multiaddr>', 'bootstrap peer (repeatable; default: the bootstrap list file)', collect)
     .option('--bootstrap-list <file>', 'bootstrap list file (default: bootstrap/peers.json of the package)')
     .option('--data-dir <dir>', 'a data directory for this short-lived peer (default: a fresh temporary one)')
-    .option('--scope <scope>', 'loopback | private | any', choiceOption('--scope', ['loopback', 'private', 'any'] as const), 'any')
+    .option('--scope <scope>', 'loopback | private | any', scopeOption, 'any')
     .option('--wait <ms>', 'how long to listen to gossip before printing', integerOption('--wait', 0), 6000)
     .option('--json', 'print the coverage map as JSON', false)
-    .option('--log-format <format>', 'human | json (logs on stderr; none by default)', choiceOption('--log-format', ['human', 'json'] as const))
+    .option('--log-format <format>', 'human | json (logs on stderr; none by default)', logFormatOption)
     .action(async (options: StatusOptions) => { await status(options) })
 }
 

@@ -19,7 +19,7 @@ import { writeFileAtomic } from '../training/checkpoint-file.js'
 import { createTrainer } from '../training/trainer.js'
 import type { LrSchedule } from '../training/config.js'
 import type { RegisterCommand } from './commands.js'
-import { choiceOption, integerOption, numberOption } from './number-options.js'
+import { backendOption, choiceOption, integerOption, numberOption } from './options.js'
 
 /** The publishable export's file name inside --out. */
 export const EXPERT_FILE = 'expert.safetensors'
@@ -70,7 +70,7 @@ export const registerTrain: RegisterCommand = (program: Command) => {
     .option('--init <checkpoint>', 'start from a checkpoint: same objective = warm start, a DDPM expert for --objective fm = DDPM -> FM initialisation')
     .option('--time-input <map>', 'with a DDPM --init of an FM expert: ddpm-snr (SNR-matched step) or ddpm-naive (round(999 t))', choiceOption('--time-input', ['ddpm-snr', 'ddpm-naive'] as const))
     .option('--resume', `continue from <out>/${CHECKPOINT_FILE}`, false)
-    .option('--backend <name>', BACKEND_CHOICES.join(' | '), choiceOption('--backend', BACKEND_CHOICES), 'auto')
+    .option('--backend <name>', BACKEND_CHOICES.join(' | '), backendOption, 'auto')
     .option('--json', 'JSON lines on stdout instead of a progress bar', false)
     .action(async (options: TrainCommandOptions) => { await trainCommand(options) })
 }

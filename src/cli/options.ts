@@ -1,5 +1,9 @@
-/** Commander argument parsers for numeric flags: bad values are InvalidArgumentErrors (one line, exit 1). */
+/**
+ * Commander argument parsers shared by the commands: a bad value is an InvalidArgumentError
+ * (one line, exit 1), never commander's own message and exit code.
+ */
 import { InvalidArgumentError } from '../errors.js'
+import { BACKEND_CHOICES } from '../runtime/backend.js'
 
 export function integerOption (flag: string, min = -Infinity) {
   return (value: string): number => {
@@ -25,3 +29,12 @@ export function choiceOption<T extends string> (flag: string, choices: readonly 
     return value as T
   }
 }
+
+/** A repeatable flag: `--bootstrap a --bootstrap b` gives ['a', 'b']. */
+export function collect (value: string, previous: string[] = []): string[] {
+  return [...previous, value]
+}
+
+export const scopeOption = choiceOption('--scope', ['loopback', 'private', 'any'] as const)
+export const logFormatOption = choiceOption('--log-format', ['human', 'json'] as const)
+export const backendOption = choiceOption('--backend', BACKEND_CHOICES)
