@@ -7,41 +7,25 @@ import { writeFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import type { Command } from 'commander'
 import { imageGrid } from '../data/png.js'
-import { BACKEND_CHOICES, disposeBackend, initBackend, type BackendChoice } from '../runtime/backend.js'
+import { BACKEND_CHOICES, disposeBackend, initBackend } from '../runtime/backend.js'
 import { readCheckpointFile } from '../training/checkpoint-file.js'
 import { loadExpert } from '../training/expert-model.js'
-import { sampleExpert, type SamplerName } from '../ensemble/sample.js'
+import { sampleExpert } from '../ensemble/sample.js'
 import type { RegisterCommand } from './commands.js'
 import { backendOption, choiceOption, collect, integerOption, logFormatOption, numberOption, scopeOption } from './options.js'
 import { InvalidArgumentError } from '../errors.js'
 import { createLogger, type LogFormat } from '../logger.js'
 import { loadBootstrapList } from '../network/bootstrap-list.js'
-import type { NetworkScope } from '../network/gater.js'
+import type { EnsembleSampleOptions } from './sample-ensemble.js'
 
-
-interface SampleCommandOptions {
+/** The flags of both paths; sample-ensemble.ts takes the ensemble ones, resolved. */
+interface SampleCommandOptions extends Omit<EnsembleSampleOptions, 'ensemble' | 'bootstrap' | 'logger'> {
   checkpoint?: string
   ensemble?: string
-  routing?: string
-  outDir?: string
-  peer?: string
   bootstrap?: string[]
   bootstrapList?: string
-  dataDir?: string
-  scope: NetworkScope
-  timeout: number
   logFormat?: LogFormat
-  prompt: string[]
-  n: number
-  steps: number
-  sampler: SamplerName
-  guidance: number
-  seed: number
   preset?: string
-  scale: number
-  out: string
-  backend: BackendChoice
-  json: boolean
 }
 
 export const registerSample: RegisterCommand = (program: Command) => {
