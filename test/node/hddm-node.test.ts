@@ -61,7 +61,9 @@ describe('HddmNode: two contributors train every task of a run (in-process, TCP 
       const announcedBy = row.checkpoint!.peer
       const fetcher = announcedBy === a.peerId ? b : a
       const { CID } = await import('multiformats/cid')
-      const checkpoint = decodeCheckpoint(await fetcher.blocks.getBytes(CID.parse(row.checkpoint!.cid), { timeoutMs: 30_000, providers: [announcedBy] }))
+      const bytes = await fetcher.blocks.getBytes(CID.parse(row.checkpoint!.cid), { timeoutMs: 30_000, providers: [announcedBy] })
+        .catch((err) => { throw new Error(`${String(err)} (${task.id} from ${announcedBy}, connections ${fetcher.peers().connected}); the nodes logged:\n${log.tail()}`) })
+      const checkpoint = decodeCheckpoint(bytes)
       expect(checkpoint.metadata.network).toBe(task.kind)
       expect(checkpoint.metadata.step).toBe(manifest.training[task.kind].steps)
       expect(checkpoint.metadata.run).toBe(a.runId)
