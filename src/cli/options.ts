@@ -3,7 +3,7 @@
  * (one line, exit 1), never commander's own message and exit code.
  */
 import { InvalidArgumentError } from '../errors.js'
-import { BACKEND_CHOICES } from '../runtime/backend.js'
+import { BACKEND_CHOICES } from '../runtime/backend-choice.js'
 
 export function integerOption (flag: string, min = -Infinity) {
   return (value: string): number => {

@@ -23,8 +23,9 @@ import { loadNative } from './native/addon.js'
 import { installNativeKernels } from './native/install.js'
 import { withWasmThreadsShim } from './wasm-threads.js'
 
-export const BACKEND_CHOICES = ['auto', 'native', 'wasm', 'cpu', 'tensorflow', 'tensorflow-gpu'] as const
-export type BackendChoice = typeof BACKEND_CHOICES[number]
+import { BACKEND_CHOICES, type BackendChoice } from './backend-choice.js'
+
+export { BACKEND_CHOICES, type BackendChoice }
 export type BackendName = Exclude<BackendChoice, 'auto'>
 
 export interface InitBackendOptions {
