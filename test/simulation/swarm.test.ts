@@ -32,48 +32,55 @@ async function holdersOnDisk (root: string, cid: CID): Promise<string> {
 type Event = Record<string, unknown>
 
 /**
- * The latest checkpoint a process announced for the task it is training now, if past step 0:
- * its last task event is 'training' and a checkpoint of that task followed it.
+ * The latest checkpoint a process announced for the task it is training now, if past step 0 and
+ * at most `lastStep`: its last task event is 'training' and a checkpoint of that task followed
+ * it. The bound leaves the test time to kill the process before the task ends.
  */
-function midTask (p: CliProcess): Event | undefined {
+function midTask (p: CliProcess, lastStep: number): Event | undefined {
   const lastTask = p.events.findLast((e) => e.event === 'task')
   if (lastTask?.phase !== 'training') return undefined
   const since = p.events.slice(p.events.indexOf(lastTask))
-  return since.findLast((e) => e.event === 'checkpoint' && e.task === lastTask.task && e.final === false && (e.step as number) > 0)
+  return since.findLast((e) => e.event === 'checkpoint' && e.task === lastTask.task && e.final === false && (e.step as number) > 0 && (e.step as number) <= lastStep)
 }
 
-function firstMidTask (candidates: CliProcess[]): { process: CliProcess, checkpoint: Event } | undefined {
+function firstMidTask (candidates: CliProcess[], lastStep: number): { process: CliProcess, checkpoint: Event } | undefined {
   for (const p of candidates) {
-    const checkpoint = midTask(p)
+    const checkpoint = midTask(p, lastStep)
     if (checkpoint !== undefined) return { process: p, checkpoint }
   }
   return undefined
 }
 
+const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
+
 /**
- * Stops (SIGSTOP) `victim` at a moment when the last checkpoint it announced for `task` is held
- * whole by `observer` (which then serves it like any mirror): a checkpoint nobody else has dies with its trainer, and the successor
- * then starts over. Returns that checkpoint. The gossip goes out before the process prints the
- * event, so the observer's own view of the task counts as well.
+ * Freezes `victim` (SIGSTOP) with the last checkpoint it announced for `task` held whole by
+ * `observer`, which then serves it like any mirror: a checkpoint nobody else has dies with its
+ * trainer, and the successor starts over. The victim runs only while the observer fetches its
+ * latest checkpoint; after each fetch it is frozen again and the test checks that nothing newer
+ * was announced meanwhile (gossip goes out before the process prints, so the observer's view
+ * counts too). Returns the step of that checkpoint.
  */
 async function freezeOnceMirrored (observer: HddmNode, victim: CliProcess, task: string, timeline: () => string): Promise<{ task: string, step: number }> {
   const victimId = (victim.events.find((e) => e.event === 'started') as { peerId: string }).peerId
-  for (let tries = 0; tries < 60; tries++) {
+  const latest = (): Event | undefined => {
     const printed = victim.events.findLast((e) => e.event === 'checkpoint' && e.task === task)
-    const heard = observer.coverage().find((r) => r.task === task && r.checkpoint?.peer === victimId)?.checkpoint
-    const latest = [printed, heard].filter((c) => c !== undefined).sort((a, b) => (b.step as number) - (a.step as number))[0]
-    // The mirror may lag behind a fast trainer; fetching the latest directly closes the gap.
-    const fetched = latest !== undefined && await observer.blocks.getBytes(CID.parse(latest.cid as string), { timeoutMs: 10_000 }).then(() => true, () => false)
-    if (fetched) {
-      victim.child.kill('SIGSTOP')
-      await new Promise((resolve) => setTimeout(resolve, 500))
-      const after = [victim.events.findLast((e) => e.event === 'checkpoint' && e.task === task), observer.coverage().find((r) => r.task === task)?.checkpoint]
-      if (after.every((c) => c === undefined || (c.step as number) <= (latest.step as number))) return { task, step: latest.step as number }
-      victim.child.kill('SIGCONT')
-    }
-    await new Promise((resolve) => setTimeout(resolve, 250))
+    const heard = observer.coverage().find((r) => r.task === task && r.checkpoint?.peer === victimId)?.checkpoint as Event | undefined
+    return [printed, heard].filter((c) => c !== undefined).sort((a, b) => (b.step as number) - (a.step as number))[0]
   }
-  throw new Error(`timed out waiting for the observer to mirror a checkpoint of ${task} from the victim\n${timeline()}`)
+  victim.child.kill('SIGSTOP')
+  await sleep(500)
+  for (let tries = 0; tries < 20; tries++) {
+    const checkpoint = latest()
+    if (checkpoint === undefined || checkpoint.final === true) break
+    const cid = CID.parse(checkpoint.cid as string)
+    if (await observer.blocks.getBytes(cid, { offline: true }).then(() => true, () => false)) return { task, step: checkpoint.step as number }
+    victim.child.kill('SIGCONT')
+    await observer.blocks.getBytes(cid, { timeoutMs: 10_000 }).catch(() => {})
+    victim.child.kill('SIGSTOP')
+    await sleep(500)
+  }
+  throw new Error(`the observer could not hold the victim's latest checkpoint of ${task} before the task ended\n${timeline()}`)
 }
 
 const LOOPBACK = ['--listen', '/ip4/127.0.0.1/tcp/0', '--scope', 'loopback', '--log-format', 'json']
@@ -101,6 +108,7 @@ describe('a swarm of hddm-node processes on 127.0.0.1', () => {
     // Which contributor gets which task, and when, is up to the swarm; the test picks its victims
     // from what the processes print, so 60 steps only make sure that each one is mid-task a while.
     const manifest = await tinyRun({ name: 'swarm-test', steps: 60, checkpointEvery: 5, leaseMs: 40_000, images: 400 })
+    const lastStep = 40
     const bootstrap = runCli(['bootstrap', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', join(root, 'bootstrap'), '--json', '--log-format', 'json'])
     processes.push(bootstrap)
     const bootstrapAddr = (await waitFor(() => bootstrap.events.find((e) => Array.isArray(e.multiaddrs)), 'the bootstrap peer') as { multiaddrs: string[] }).multiaddrs[0]
@@ -125,18 +133,16 @@ describe('a swarm of hddm-node processes on 127.0.0.1', () => {
     expect(Math.max(...rtts)).toBeLessThan(manifest.leaseMs / 4)
 
     // SIGKILL the first contributor that announces a checkpoint past step 0 of a task it is
-    // still training, once a peer (the observer's checkpoint mirror) holds a whole copy: a
-    // checkpoint nobody else has dies with its trainer, and the successor then starts over. The
-    // root block alone is not enough: a half-mirrored file cannot be finished once its only
-    // source is gone.
-    const { process: victim, checkpoint: first } = await until(() => firstMidTask(contributors), 'a contributor to announce a checkpoint mid-task')
+    // still training, once a peer holds a whole copy of its latest (the root block alone is not
+    // enough: a half-mirrored file cannot be finished once its only source is gone).
+    const { process: victim, checkpoint: first } = await until(() => firstMidTask(contributors, lastStep), 'a contributor to announce a checkpoint mid-task')
     const killed = await freezeOnceMirrored(watcher, victim, first.task as string, timeline)
     victim.child.kill('SIGKILL')
 
     // Kill the other one the same way once it is mid-task (on its own task, or on the victim's
     // after the lease), and restart it at once on the same data directory.
     const other = contributors.find((p) => p !== victim)!
-    const { checkpoint: ownCheckpoint } = await until(() => firstMidTask([other]), 'the other contributor to checkpoint mid-task', 300_000)
+    const { checkpoint: ownCheckpoint } = await until(() => firstMidTask([other], lastStep), 'the other contributor to checkpoint mid-task', 300_000)
     const ownTask = ownCheckpoint.task as string
     other.child.kill('SIGKILL')
     await other.exited
