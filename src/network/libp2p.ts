@@ -96,7 +96,7 @@ export function swarmLibp2pOptions (init: SwarmNetworkInit, components: SwarmLib
     peerDiscovery,
     services: {
       identify: identify(),
-      // Storage, the sample protocol and gossip register after libp2p has started and may
+      // Bitswap, the sample and coverage protocols register after libp2p has started, which may
       // already have redialled known peers (a restarted node does). Without a push those peers
       // keep the protocol list they saw first: no bitswap, so they never send us a want.
       identifyPush: identifyPush(),
