@@ -13,7 +13,7 @@ import { parseRouting } from '../diffusion/routing.js'
 import { candidatesFromCoverage } from '../ensemble/candidates.js'
 import { loadExpert, loadRouter, type LoadedExpert, type LoadedRouter } from '../ensemble/load.js'
 import { sampleEnsemble } from '../ensemble/sample.js'
-import { ensembleFromVerification, verifyCheckpoints, type CheckpointCandidate, type Verification, type VerifyCheckpointsOptions } from '../ensemble/verify.js'
+import { ensembleFromVerification, verifyCheckpoints, type Verification, type VerifyCheckpointsOptions } from '../ensemble/verify.js'
 import type { EnsembleManifestInput } from '../protocol/ensemble-manifest.js'
 import type { TaskCoverage } from '../network/claims.js'
 import type { ResolvedRunManifest } from '../protocol/run-manifest.js'
@@ -22,10 +22,8 @@ import type { Storage } from '../storage/helia.js'
 export interface AssembleInit {
   runId: string
   manifest: ResolvedRunManifest
-  /** Coverage maps (this node's, its peers'): their final checkpoints are the candidates. */
-  coverage: TaskCoverage[] | TaskCoverage[][]
-  /** Candidates given by hand instead of the coverage's. */
-  candidates?: CheckpointCandidate[]
+  /** A coverage map (merged from peers' if need be): its final checkpoints are the candidates. */
+  coverage: TaskCoverage[]
   storage: Pick<Storage, 'getBytes' | 'putJson'>
 }
 
@@ -46,8 +44,7 @@ export interface AssembledEnsemble {
 
 export async function assembleEnsemble (init: AssembleInit, timeoutMs = 60_000, options: VerifyCheckpointsOptions = {}): Promise<AssembledEnsemble> {
   const { manifest, storage } = init
-  const views = init.coverage.length > 0 && Array.isArray(init.coverage[0]) ? init.coverage as TaskCoverage[][] : [init.coverage as TaskCoverage[]]
-  const verification = await verifyCheckpoints({ runId: init.runId, manifest, storage, timeoutMs }, init.candidates ?? candidatesFromCoverage(views), options)
+  const verification = await verifyCheckpoints({ runId: init.runId, manifest, storage, timeoutMs }, candidatesFromCoverage([init.coverage]), options)
   const { id: ensembleId, manifest: ensemble } = await ensembleFromVerification(init.runId, manifest, verification)
   const checkpoints = Object.fromEntries([...verification.chosen].map(([task, v]) => [task, v.cid.toString()]))
   const prompts = new Set<string>()

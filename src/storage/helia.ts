@@ -245,13 +245,13 @@ export class Storage {
     try {
       return await write()
     } catch (err) {
-      if (isDiskFull(err)) throw new DiskFullError(`no space left in ${this.init.dataDir} to store ${what}`)
+      if (isDiskFull(err)) throw new DiskFullError(`no space left in ${this.init.dataDir} to store ${what}`, { cause: err })
       throw err
     }
   }
 
   private translate (err: unknown, cid: CID, byDeadline: (err: unknown) => unknown): unknown {
-    if (isDiskFull(err)) return new DiskFullError(`no space left in ${this.init.dataDir} to store the blocks of ${cid.toString()}`)
+    if (isDiskFull(err)) return new DiskFullError(`no space left in ${this.init.dataDir} to store the blocks of ${cid.toString()}`, { cause: err })
     if ((err as Error)?.name === 'BlockNotFoundWhileOfflineError') return new BlockNotFoundError(`${cid.toString()} is not in the local blockstore`)
     return byDeadline(err)
   }

@@ -24,7 +24,7 @@ export async function writeFileAtomic (path: string, bytes: Uint8Array): Promise
     await rename(temp, path)
   } catch (err) {
     await rm(temp, { force: true })
-    if (isDiskFull(err)) throw new DiskFullError(`no space left to write ${path} (${bytes.byteLength} bytes); the previous file there, if any, is intact`)
+    if (isDiskFull(err)) throw new DiskFullError(`no space left to write ${path} (${bytes.byteLength} bytes); the previous file there, if any, is intact`, { cause: err })
     throw err
   }
   await syncDirectory(dirname(path))
