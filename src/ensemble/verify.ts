@@ -7,7 +7,7 @@
  */
 import { peerIdFromString } from '@libp2p/peer-id'
 import { CID } from 'multiformats/cid'
-import { AbortError } from '../errors.js'
+import { AbortError, DiskFullError } from '../errors.js'
 import { expertParamCount, routerParamCount } from '../model/param-count.js'
 import { EXPERT_PRESETS, ROUTER_PRESETS, type DiTConfig } from '../model/config.js'
 import { CustomProgressEvent, type AbortOptions, type ProgressEvent, type ProgressOptions } from '../progress.js'
@@ -89,7 +89,8 @@ function maxCheckpointBytes (manifest: ResolvedRunManifest): number {
 /**
  * Fetches and checks every candidate, then picks the best accepted one per task.
  * @throws AbortError when the signal fires; FetchTimeoutError when a held-out shard cannot be
- * fetched (without the run's own data nothing can be judged).
+ * fetched (without the run's own data nothing can be judged); DiskFullError when this node
+ * cannot store what it fetches.
  */
 export async function verifyCheckpoints (init: VerifyCheckpointsInit, candidates: CheckpointCandidate[], options: VerifyCheckpointsOptions = {}): Promise<Verification> {
   const { manifest, storage } = init
@@ -199,6 +200,8 @@ async function fetchCandidate (storage: Pick<Storage, 'getBytes'>, cid: CID, pee
     return await storage.getBytes(cid, { ...options, providers: providers.length > 0 ? providers : undefined })
   } catch (err) {
     if (options.signal?.aborted === true) throw new AbortError()
+    // Our own full disk says nothing about the checkpoint: the whole verification stops.
+    if (err instanceof DiskFullError) throw err
     if (err instanceof FetchTimeoutError) throw new CheckpointRefusedError('fetch-timeout', `no peer supplied it within ${options.timeoutMs} ms`)
     // Not a UnixFS file, larger than any checkpoint of the run, or undecodable blocks.
     throw new CheckpointRefusedError('corrupt', `not a checkpoint file: ${(err as Error).message}`)

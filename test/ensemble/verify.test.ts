@@ -11,7 +11,9 @@ import { assembleEnsemble } from '../../src/node/assemble.js'
 import { useTrainingBackend } from '../utils/backend.js'
 import { createTestNode, type TestNode } from '../utils/create-node.js'
 import { createEnsembleRun, trainedExpert, trainedRouter, type EnsembleRun } from './fixtures.js'
+import { DiskFullError } from '../../src/errors.js'
 import type { TaskCoverage } from '../../src/network/claims.js'
+import type { Storage } from '../../src/storage/helia.js'
 
 let node: TestNode
 let run: EnsembleRun
@@ -113,6 +115,17 @@ describe('verification before assembly', () => {
 
     const { manifest } = await ensembleFromVerification(run.runId, run.manifest, result, 'top1')
     expect(manifest.experts.map((e) => [e.cluster, e.objective, e.cid.toString()])).toEqual([[0, 'ddpm', cids.ddpm], [1, 'fm', cids.fm]])
+  })
+
+  it('stops on its own full disk instead of calling a good checkpoint corrupt', async () => {
+    // The real store, failing one fetch the way Storage reports ENOSPC (test/storage/disk-full.test.ts).
+    const full: Pick<Storage, 'getBytes'> = {
+      getBytes: async (cid, options) => {
+        if (cid.toString() === cids.fm) throw new DiskFullError(`no space left in ${node.dataDir} to store the blocks of ${cids.fm}`)
+        return await node.storage.getBytes(cid, options)
+      }
+    }
+    await expect(verifyCheckpoints({ runId: run.runId, manifest: run.manifest, storage: full }, [{ task: 'expert-1', cid: cids.fm }])).rejects.toBeInstanceOf(DiskFullError)
   })
 
   it('assembles from coverage rows with replicas, and fails with a typed error when a task has nothing acceptable', { timeout: 60_000 }, async () => {
