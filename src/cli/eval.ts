@@ -83,11 +83,14 @@ async function evalCommand (o: EvalCommandOptions): Promise<void> {
   const routings = (o.routing ?? []).map(parseRouting)
 
   await initBackend({ backend: o.backend })
-  const source = o.ensemble !== undefined ? await fromHelia(o) : await fromFiles(o)
+  // The classifier first: it checks --samples before any network or checkpoint work, and
+  // whatever is open when something fails is closed below.
   const classifier = await loadClassifier(o.classifier ?? o.dataset)
+  let source: Source | undefined
   try {
     const classes = classifier.info.classNames.length
     if (o.samples < 2 * classes) throw new InvalidArgumentError(`--samples must be at least ${2 * classes} (two per class, for the diversity), got ${o.samples}`)
+    source = o.ensemble !== undefined ? await fromHelia(o) : await fromFiles(o)
     const test = await loadDataset(`${o.dataset}:test`)
     const reference = referenceStatistics(classifier, test)
     const results = []
@@ -115,7 +118,7 @@ async function evalCommand (o: EvalCommandOptions): Promise<void> {
     }
   } finally {
     classifier.dispose()
-    await source.dispose()
+    await source?.dispose()
     await disposeBackend()
   }
 }
