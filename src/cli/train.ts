@@ -3,7 +3,6 @@
  * shard is the run's), trains one expert on one cluster's shard in a worker thread, and writes
  * a resumable checkpoint plus the publishable EMA export into --out.
  */
-import { readFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import cliProgress from 'cli-progress'
 import type { Command } from 'commander'
@@ -12,10 +11,9 @@ import { AbortError, InvalidArgumentError } from '../errors.js'
 import { EXPERT_PRESETS } from '../model/config.js'
 import { BACKEND_CHOICES, type BackendChoice } from '../runtime/backend.js'
 import { encodeCheckpoint, decodeCheckpoint } from '../storage/checkpoint.js'
-import { CheckpointNotFoundError } from '../training/errors.js'
 import { publishableCheckpoint } from '../training/expert-checkpoint.js'
 import { CHECKPOINT_FILE, type ExpertJob, type TrainProgressEvents, type TrainResult } from '../training/expert-run.js'
-import { writeFileAtomic } from '../training/checkpoint-file.js'
+import { readCheckpointBytes, readCheckpointFile, writeFileAtomic } from '../training/checkpoint-file.js'
 import { createTrainer } from '../training/trainer.js'
 import type { LrSchedule } from '../training/config.js'
 import type { RegisterCommand } from './commands.js'
@@ -82,8 +80,8 @@ async function trainCommand (o: TrainCommandOptions): Promise<void> {
   if (o.timeInput !== undefined && o.init === undefined) throw new InvalidArgumentError('--time-input needs --init <ddpm checkpoint>')
   const out = resolve(o.out)
   const checkpointPath = join(out, CHECKPOINT_FILE)
-  const resume = o.resume ? await readBytes(checkpointPath) : undefined
-  const init = o.init !== undefined ? await readBytes(resolve(o.init)) : undefined
+  const resume = o.resume ? await readCheckpointBytes(checkpointPath) : undefined
+  const init = o.init !== undefined ? await readCheckpointBytes(resolve(o.init)) : undefined
   if (init !== undefined) decodeCheckpoint(init) // a corrupt file fails here, before clustering
 
   const report = reporter(o.json)
@@ -121,7 +119,7 @@ async function trainCommand (o: TrainCommandOptions): Promise<void> {
     process.off('SIGTERM', interrupt)
     await trainer.stop()
   }
-  const checkpoint = decodeCheckpoint(await readFile(checkpointPath))
+  const checkpoint = await readCheckpointFile(checkpointPath)
   const expertPath = join(out, EXPERT_FILE)
   await writeFileAtomic(expertPath, encodeCheckpoint(publishableCheckpoint(checkpoint)))
   const summary = { step: checkpoint.metadata.step, steps: o.steps, loss: result?.loss ?? null, aborted: result === undefined, checkpoint: checkpointPath, expert: expertPath, wallSeconds: (performance.now() - started) / 1000 }
@@ -130,13 +128,6 @@ async function trainCommand (o: TrainCommandOptions): Promise<void> {
   if (result === undefined) process.exitCode = 130
 }
 
-async function readBytes (path: string): Promise<Uint8Array> {
-  try {
-    return await readFile(path)
-  } catch (err) {
-    throw new CheckpointNotFoundError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
-  }
-}
 
 interface Reporter {
   note: (what: string, detail: Record<string, unknown>) => void

@@ -44,11 +44,14 @@ async function syncDirectory (dir: string): Promise<void> {
 
 /** Reads and decodes a checkpoint file: a missing file is a CheckpointNotFoundError, bad bytes a CorruptCheckpointError. */
 export async function readCheckpointFile (path: string): Promise<Checkpoint> {
-  let bytes: Uint8Array
+  return decodeCheckpoint(await readCheckpointBytes(path))
+}
+
+/** A checkpoint file's bytes, undecoded (for a worker to decode); a missing file is a CheckpointNotFoundError. */
+export async function readCheckpointBytes (path: string): Promise<Uint8Array> {
   try {
-    bytes = await readFile(path)
+    return await readFile(path)
   } catch (err) {
     throw new CheckpointNotFoundError(`cannot read checkpoint ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
   }
-  return decodeCheckpoint(bytes)
 }
