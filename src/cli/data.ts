@@ -7,9 +7,13 @@ import {
 import type { Command } from 'commander'
 import type { Clustering, Dataset } from '../data/index.js'
 import type { RegisterCommand } from './commands.js'
+import { choiceOption } from './options.js'
+import { clusteringFeaturesFor } from '../training/clustering-encoder.js'
 
 interface ClusterCommandOptions {
   dataset: string
+  features?: 'encoder' | 'pca'
+  encoder?: string
   k: number
   seed: number
   fine: number
@@ -25,8 +29,10 @@ interface ClusterCommandOptions {
 export const registerData: RegisterCommand = (program: Command) => {
   const data = program.command('data').description('Datasets, clusters and shards')
   data.command('cluster')
-    .description('Cluster a dataset (PCA -> fine k-means -> coarse k-means to K), report sizes, pi_k, purity and shard digests, and write a PNG grid per cluster')
+    .description('Cluster a dataset (features -> fine k-means -> coarse k-means to K), report sizes, pi_k, label histograms, class concentration and shard digests, and write a PNG grid per cluster')
     .option('--dataset <spec>', 'mnist[:test] | fashion-mnist[:test] | idx:<images>,<labels> | folder:<dir>', 'mnist')
+    .option('--features <kind>', 'encoder (the shipped clustering encoder; the default where one ships) | pca (pixel PCA)', choiceOption('--features', ['encoder', 'pca'] as const))
+    .option('--encoder <file>', 'with --features encoder: this encoder file instead of the shipped one')
     .requiredOption('--k <n>', 'number of clusters K', integer('--k'))
     .option('--seed <n>', 'seed of the clustering and the held-out split', integer('--seed'), 0)
     .option('--fine <n>', 'fine centroids before the coarse stage', integer('--fine'), 128)
@@ -41,7 +47,8 @@ export const registerData: RegisterCommand = (program: Command) => {
 
 async function clusterCommand (o: ClusterCommandOptions): Promise<void> {
   const dataset = await loadDataset(o.dataset, { width: o.size, height: o.size, channels: o.channels })
-  const clustering = await clusterDataset(dataset, { k: o.k, seed: o.seed, fine: o.fine })
+  const features = await clusteringFeaturesFor(o.dataset, o.features, o.encoder)
+  const clustering = await clusterDataset(dataset, { k: o.k, seed: o.seed, fine: o.fine, features: features.map })
   const shards = buildShards(dataset, clustering, { heldOutFraction: o.heldOut, seed: o.seed })
   const out = resolve(o.out)
   await mkdir(o.writeShards ? join(out, 'shards') : out, { recursive: true })
@@ -60,6 +67,7 @@ async function clusterCommand (o: ClusterCommandOptions): Promise<void> {
       size: clustering.sizes[cluster],
       pi: clustering.pi[cluster],
       topLabels: topLabels(dataset, clustering, cluster),
+      labels: labelHistogram(dataset, clustering, cluster),
       train: { count: train.header.count, sha256: shardDigest(trainBytes) },
       heldOut: { count: heldOut.header.count, sha256: shardDigest(heldOutBytes) },
       grid
@@ -67,10 +75,12 @@ async function clusterCommand (o: ClusterCommandOptions): Promise<void> {
   }
   const report = {
     dataset: { spec: o.dataset, name: dataset.name, count: dataset.count, width: dataset.width, height: dataset.height, channels: dataset.channels, sha256: datasetDigest(dataset) },
+    features: features.encoder !== undefined ? { kind: 'encoder', file: features.encoder.name, cid: features.encoder.cid } : { kind: 'pca' },
     k: clustering.k,
     fine: clustering.fine,
     seed: clustering.seed,
     clusteringDigest: clustering.digest,
+    concentration: clustering.concentration ?? null,
     purity: clustering.purity ?? null,
     majorityFraction: clustering.majorityFraction ?? null,
     tokenizerDigest: shards[0].train.header.tokenizerDigest,
@@ -82,6 +92,7 @@ async function clusterCommand (o: ClusterCommandOptions): Promise<void> {
   }
   const lines = [
     `dataset ${dataset.name}: ${dataset.count} images ${dataset.width}x${dataset.height}x${dataset.channels}, sha256 ${report.dataset.sha256.slice(0, 16)}`,
+    `features ${features.description}`,
     `clustering K=${clustering.k} fine=${clustering.fine} seed=${clustering.seed}, digest ${clustering.digest.slice(0, 16)}`,
     '',
     `${'cluster'.padEnd(8)} ${'size'.padEnd(8)} ${'pi'.padEnd(7)} ${'top labels'.padEnd(40)} ${'train shard'.padEnd(23)} held-out shard`
@@ -89,7 +100,16 @@ async function clusterCommand (o: ClusterCommandOptions): Promise<void> {
   for (const c of clusters) {
     lines.push(`${String(c.cluster).padEnd(8)} ${String(c.size).padEnd(8)} ${c.pi.toFixed(4).padEnd(7)} ${c.topLabels.map(t => `${t.label} ${(100 * t.fraction).toFixed(0)}%`).join(', ').padEnd(40)} ${String(c.train.count).padStart(6)} ${c.train.sha256.slice(0, 16)} ${String(c.heldOut.count).padStart(6)} ${c.heldOut.sha256.slice(0, 16)}`)
   }
+  if (clustering.labelCounts !== undefined) {
+    const names = dataset.classNames ?? clustering.labelCounts[0].map((_, l) => String(l))
+    const width = Math.max(6, ...names.map(n => n.length + 1))
+    lines.push('', 'images of each class by cluster:', `${'class'.padEnd(width)} ${clusters.map(c => `c${c.cluster}`.padStart(7)).join('')}`)
+    names.forEach((name, l) => lines.push(`${name.padEnd(width)} ${clustering.labelCounts!.map(row => String(row[l]).padStart(7)).join('')}`))
+  }
   lines.push('')
+  if (clustering.concentration !== undefined) {
+    lines.push(`class concentration ${clustering.concentration.toFixed(4)} (the share of each class in its most common cluster, averaged over classes)`)
+  }
   if (clustering.purity !== undefined) lines.push(`purity ${clustering.purity.toFixed(4)} (a label-blind assignment scores about ${clustering.majorityFraction!.toFixed(4)})`)
   lines.push(`grids in ${out}${o.writeShards ? `, shards in ${join(out, 'shards')}` : ''}`)
   process.stdout.write(lines.join('\n') + '\n')
@@ -112,6 +132,11 @@ function topLabels (dataset: Dataset, clustering: Clustering, cluster: number): 
   if (row === undefined) return []
   return row.map((n, l) => ({ label: dataset.classNames?.[l] ?? String(l), fraction: n / clustering.sizes[cluster] }))
     .sort((a, b) => b.fraction - a.fraction).slice(0, 3)
+}
+
+function labelHistogram (dataset: Dataset, clustering: Clustering, cluster: number): Record<string, number> | undefined {
+  const row = clustering.labelCounts?.[cluster]
+  return row === undefined ? undefined : Object.fromEntries(row.map((n, l) => [dataset.classNames?.[l] ?? String(l), n]))
 }
 
 function integer (flag: string) {

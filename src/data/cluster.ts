@@ -1,15 +1,15 @@
 import { createHash } from 'node:crypto'
 import { InvalidArgumentError, throwIfAborted } from '../errors.js'
 import { CustomProgressEvent } from '../progress.js'
-import { fitPca, pcaTransform } from './features.js'
+import { fitPca, pcaFeatureMap, type FeatureMap } from './features.js'
 import { kmeans, nearest } from './kmeans.js'
 import { Random } from './random.js'
 import type { Dataset } from './dataset.js'
-import type { Pca, PcaInit } from './features.js'
+import type { PcaInit } from './features.js'
 import type { AbortOptions, ProgressEvent, ProgressOptions } from '../progress.js'
 
 export type ClusterProgressEvents =
-  | ProgressEvent<'hddm:data:cluster:pca', { components: number, pool: number }>
+  | ProgressEvent<'hddm:data:cluster:features', { kind: FeatureMap['kind'], dims: number }>
   | ProgressEvent<'hddm:data:cluster:fine', { iteration: number }>
   | ProgressEvent<'hddm:data:cluster:coarse', { k: number }>
 
@@ -18,6 +18,9 @@ export interface ClusterOptions extends AbortOptions, ProgressOptions<ClusterPro
   seed?: number
   /** Fine centroids (default 128, clamped to the fitted points). */
   fine?: number
+  /** The points to cluster: a fixed map (the shipped encoder), or by default a PCA of this data. */
+  features?: FeatureMap
+  /** PCA settings when `features` is not given. */
   pca?: Omit<PcaInit, 'seed'>
   /** Points the fine k-means is fitted on (a seeded subsample); every image is then assigned. */
   fineSamples?: number
@@ -29,8 +32,8 @@ export const CLUSTER_DEFAULTS = { seed: 0, fine: 128, fineSamples: 10_000, fineI
 
 /** Everything needed to put new images into the same clusters (e.g. a test split). */
 export interface ClusterModel {
-  pca: Pca
-  /** [fine, components] */
+  features: FeatureMap
+  /** [fine, dims] */
   fineCentroids: Float64Array
   /** Coarse cluster of each fine centroid. */
   fineToCluster: Int32Array
@@ -46,18 +49,23 @@ export interface Clustering {
   sizes: number[]
   /** Natural frequencies pi_k = size_k / N (the router's prior). */
   pi: number[]
-  /** With labels: [k][class] counts, purity = sum_k max_c / N, and the majority-class fraction
-   *  (what one cluster, or a label-blind assignment, scores). */
+  /**
+   * With labels: [k][class] counts; purity = sum_k max_c / N; the majority-class fraction (what
+   * one cluster, or a label-blind assignment, scores); and class concentration, the share of
+   * each class's images that fall in that class's most common cluster, averaged over classes
+   * (1 when no class is split across clusters, whatever K).
+   */
   labelCounts?: number[][]
   purity?: number
   majorityFraction?: number
+  concentration?: number
   /** sha256 (hex) over k, seed, fine and the assignments. */
   digest: string
   model: ClusterModel
 }
 
 /**
- * Two-stage clustering: PCA features -> fine k-means (k-means++, seeded subsample) -> coarse
+ * Two-stage clustering: features (PCA or a fixed encoder) -> fine k-means (k-means++, seeded subsample) -> coarse
  * weighted k-means of the fine centroids to K -> each image takes its fine centroid's cluster.
  * The same dataset, options and seed give the same digest on any machine.
  */
@@ -70,11 +78,11 @@ export async function clusterDataset (dataset: Dataset, options: ClusterOptions)
   if (!Number.isInteger(fineWanted) || fineWanted < 1) throw new InvalidArgumentError(`fine must be a positive integer, got ${fineWanted}`)
   if (!Number.isInteger(seed)) throw new InvalidArgumentError(`seed must be an integer, got ${seed}`)
 
-  const pca = fitPca(dataset, { ...options.pca, seed })
-  options.onProgress?.(new CustomProgressEvent('hddm:data:cluster:pca', { components: pca.components, pool: pca.pool }))
+  const featureMap = options.features ?? pcaFeatureMap(fitPca(dataset, { ...options.pca, seed }))
+  options.onProgress?.(new CustomProgressEvent('hddm:data:cluster:features', { kind: featureMap.kind, dims: featureMap.dims }))
   throwIfAborted(signal)
-  const r = pca.components
-  const features = pcaTransform(pca, dataset)
+  const r = featureMap.dims
+  const features = featureMap.transform(dataset)
   await yieldNow()
   throwIfAborted(signal)
 
@@ -133,16 +141,16 @@ export async function clusterDataset (dataset: Dataset, options: ClusterOptions)
     pi: sizes.map(s => s / dataset.count),
     ...labelStats(dataset, assignments, k),
     digest: clusteringDigest(k, seed, fine, assignments),
-    model: { pca, fineCentroids: fineFit.centroids, fineToCluster }
+    model: { features: featureMap, fineCentroids: fineFit.centroids, fineToCluster }
   }
 }
 
 /** Clusters of new images of the same shape under a fitted model. */
 export function assignClusters (model: ClusterModel, dataset: Dataset): Int32Array {
-  const features = pcaTransform(model.pca, dataset)
+  const features = model.features.transform(dataset)
   const fine = model.fineToCluster.length
   const dist = new Float64Array(dataset.count)
-  return Int32Array.from({ length: dataset.count }, (_, i) => model.fineToCluster[nearest(features, i, model.fineCentroids, fine, model.pca.components, dist)])
+  return Int32Array.from({ length: dataset.count }, (_, i) => model.fineToCluster[nearest(features, i, model.fineCentroids, fine, model.features.dims, dist)])
 }
 
 export function clusteringDigest (k: number, seed: number, fine: number, assignments: Int32Array): string {
@@ -152,7 +160,7 @@ export function clusteringDigest (k: number, seed: number, fine: number, assignm
   return createHash('sha256').update(JSON.stringify({ k, seed, fine })).update(bytes).digest('hex')
 }
 
-function labelStats (dataset: Dataset, assignments: Int32Array, k: number): Pick<Clustering, 'labelCounts' | 'purity' | 'majorityFraction'> {
+function labelStats (dataset: Dataset, assignments: Int32Array, k: number): Pick<Clustering, 'labelCounts' | 'purity' | 'majorityFraction' | 'concentration'> {
   if (dataset.labels === undefined || dataset.count === 0) return {}
   let classes = dataset.classNames?.length ?? 0
   for (const l of dataset.labels) classes = Math.max(classes, l + 1)
@@ -160,7 +168,26 @@ function labelStats (dataset: Dataset, assignments: Int32Array, k: number): Pick
   const totals = new Array<number>(classes).fill(0)
   dataset.labels.forEach((l, i) => { labelCounts[assignments[i]][l]++; totals[l]++ })
   const purity = labelCounts.reduce((s, row) => s + Math.max(...row), 0) / dataset.count
-  return { labelCounts, purity, majorityFraction: Math.max(...totals) / dataset.count }
+  return { labelCounts, purity, majorityFraction: Math.max(...totals) / dataset.count, concentration: classConcentration(labelCounts) }
+}
+
+/** Mean over the classes present of (images in the class's most common cluster / images of the class). */
+export function classConcentration (labelCounts: number[][]): number {
+  const classes = labelCounts[0]?.length ?? 0
+  let sum = 0
+  let present = 0
+  for (let c = 0; c < classes; c++) {
+    let total = 0
+    let most = 0
+    for (const row of labelCounts) {
+      total += row[c]
+      most = Math.max(most, row[c])
+    }
+    if (total === 0) continue
+    sum += most / total
+    present++
+  }
+  return present === 0 ? 0 : sum / present
 }
 
 function seedOf (seed: number, label: string): number {

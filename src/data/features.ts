@@ -12,6 +12,21 @@ import type { Dataset } from './dataset.js'
  *   then Rayleigh-Ritz (Jacobi) orders the components by variance.
  * Images larger than MAX_PCA_DIMS values are average-pooled first (integer box sums).
  */
+/**
+ * What clustering works on: each image as a point in R^dims (float64, row-major [N, dims]),
+ * computed bit-identically on every machine so that every peer derives the same clusters.
+ */
+export interface FeatureMap {
+  readonly kind: 'pca' | 'encoder'
+  readonly dims: number
+  transform: (dataset: Dataset) => Float64Array
+}
+
+/** PCA coordinates as a feature map. */
+export function pcaFeatureMap (pca: Pca): FeatureMap {
+  return { kind: 'pca', dims: pca.components, transform: (dataset) => pcaTransform(pca, dataset) }
+}
+
 export interface PcaInit {
   components?: number
   /** Images used to estimate the covariance (a seeded subsample). */
