@@ -1,11 +1,13 @@
 /**
  * The heterogeneous ensemble as one velocity field (DESIGN section 4). Per sampler call:
- *   1. router posterior p(k | x_t, t)                       [B, K]
+ *   1. router posterior p(k | x_t, t, c)                    [B, K]   (p(k | x_t, t) if prompt-blind)
  *   2. routing: full, top-k or threshold, renormalised      weights [B, K]
  *   3. each selected expert, on its selected rows only: classifier-free guidance on its own
  *      prediction, then conversion to velocity (DDPM experts through convert.ts)
  *   4. v = sum_k w_k v_k                                     [B, H, W, C]
  * Experts may use either objective; the field never asks which, it asks each objective.
+ * With full routing, guidance 1 and the exact posterior p(k | x_t, t, c) this is the exact
+ * conditional field v(x_t | c) = sum_k p(k | x_t, t, c) v_k(x_t | c) (docs/MODEL.md section 4).
  */
 import * as tf from '@tensorflow/tfjs'
 import { InvalidArgumentError } from '../errors.js'
@@ -19,8 +21,11 @@ export interface EnsembleExpert {
   network: ConditionalNetwork
 }
 
-/** p(k | x_t, t) for a batch: x [B, H, W, C] -> [B, K], rows sum to 1. */
-export type Posterior = (x: tf.Tensor4D, t: number) => tf.Tensor2D
+/**
+ * p(k | x_t, t, c) for a batch: x [B, H, W, C], prompt tokens [B, L] -> [B, K], rows sum to 1.
+ * A prompt-blind router ignores the tokens and gives p(k | x_t, t).
+ */
+export type Posterior = (x: tf.Tensor4D, t: number, tokens: tf.Tensor2D) => tf.Tensor2D
 
 export interface EnsembleFieldInit {
   experts: EnsembleExpert[]
@@ -55,7 +60,7 @@ export function ensembleField (init: EnsembleFieldInit): EnsembleField {
 
   const field: VelocityField = (x, t) => {
     const B = x.shape[0]
-    const posterior = tf.tidy(() => init.posterior(x, t))
+    const posterior = tf.tidy(() => init.posterior(x, t, init.tokens))
     if (posterior.shape[1] !== K) throw new InvalidArgumentError(`router scores ${posterior.shape[1]} experts, the ensemble has ${K}`)
     const weights = routingWeights(posterior.dataSync() as Float32Array, B, K, init.routing)
     posterior.dispose()

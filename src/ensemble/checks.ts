@@ -6,7 +6,7 @@
  */
 import { decodeShard } from '../data/shard.js'
 import { Tokenizer } from '../data/tokenizer.js'
-import { expertHeldOutLoss } from '../node/held-out.js'
+import { expertHeldOutLoss } from '../training/held-out.js'
 import { allFinite, decodeCheckpoint, type Checkpoint } from '../storage/checkpoint.js'
 import { CorruptCheckpointError, ShapeMismatchError } from '../storage/checkpoint-errors.js'
 import { expertConfig } from '../training/expert-model.js'
@@ -47,24 +47,29 @@ export function checkRun (checkpoint: Checkpoint, runId: string): void {
 }
 
 /**
- * The config the run's preset gives (experts: sized to the run's tokenizer, which must be the
- * run's too); the tensors' shapes are checked when the network is loaded for evaluation.
+ * The config the run's preset gives (experts and prompt routers: sized to the run's tokenizer,
+ * which the checkpoint carries and which must be the run's); the tensors' shapes are checked
+ * when the network is loaded for evaluation.
  */
 export function checkShape (manifest: ResolvedRunManifest, task: RunTask, checkpoint: Checkpoint): void {
   const m = checkpoint.metadata
-  let expected: Record<string, unknown>
-  if (task.kind === 'router') {
-    expected = { ...routerConfig(manifest.model.router, manifest.k) }
-  } else {
-    let tokenizer: Tokenizer
+  const tokenizer = (): Tokenizer => {
+    let t: Tokenizer
     try {
-      tokenizer = Tokenizer.fromJSON(m.extra?.tokenizer)
+      t = Tokenizer.fromJSON(m.extra?.tokenizer)
     } catch {
-      throw new CheckpointRefusedError('corrupt', 'expert checkpoint has no valid tokenizer')
+      throw new CheckpointRefusedError('corrupt', `${task.kind} checkpoint has no valid tokenizer`)
     }
-    if (tokenizer.digest !== manifest.resolved.tokenizerDigest) throw new CheckpointRefusedError('wrong-shape', 'its tokenizer is not the run\'s')
-    expected = { ...expertConfig(manifest.model.expert, tokenizer) }
+    if (t.digest !== manifest.resolved.tokenizerDigest) throw new CheckpointRefusedError('wrong-shape', 'its tokenizer is not the run\'s')
+    return t
   }
+  if (task.kind === 'router' && (m.config.conditioning ?? 'none') !== task.conditioning) {
+    const reads = (c: unknown): string => c === 'prompt' ? 'reads the prompt' : 'reads no prompt'
+    throw new CheckpointRefusedError('wrong-shape', `this router ${reads(m.config.conditioning)}; the run's router ${reads(task.conditioning)}`)
+  }
+  const expected: Record<string, unknown> = task.kind === 'router'
+    ? { ...routerConfig(manifest.model.router, manifest.k, task.conditioning, task.conditioning === 'prompt' ? tokenizer() : undefined) }
+    : { ...expertConfig(manifest.model.expert, tokenizer()) }
   const preset = task.kind === 'router' ? manifest.model.router : manifest.model.expert
   const keys = new Set([...Object.keys(expected), ...Object.keys(m.config)])
   const differing = [...keys].filter((k) => m.config[k] !== expected[k])

@@ -19,8 +19,11 @@ export interface LoadedExpert extends TrainedExpert {
 
 export interface LoadedRouter {
   model: Router
-  /** p(k | x_t, t) over the router's K clusters: x [B, H, W, C] -> [B, K]. */
-  posterior: (x: tf.Tensor4D, t: number) => tf.Tensor2D
+  /**
+   * p(k | x_t, t, c) over the router's K clusters: x [B, H, W, C], prompt tokens [B, L] -> [B, K].
+   * A prompt-blind router ignores the tokens (p(k | x_t, t)).
+   */
+  posterior: (x: tf.Tensor4D, t: number, tokens?: tf.Tensor2D) => tf.Tensor2D
   metadata: CheckpointMetadata
   dispose: () => void
 }
@@ -53,7 +56,7 @@ export function loadRouter (checkpoint: Checkpoint): LoadedRouter {
   }
   return {
     model,
-    posterior: (x, t) => tf.tidy(() => model.posterior(x, tf.fill([x.shape[0]], t) as tf.Tensor1D)),
+    posterior: (x, t, tokens) => tf.tidy(() => model.posterior(x, tf.fill([x.shape[0]], t) as tf.Tensor1D, model.conditioning === 'prompt' ? tokens : undefined)),
     metadata: checkpoint.metadata,
     dispose: () => { model.dispose() }
   }

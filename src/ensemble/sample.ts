@@ -44,7 +44,7 @@ export interface SampleEnsembleResult {
   flops: { router: number, experts: number, perImage: number }
 }
 
-/** The router's posterior restricted to the clusters present, renormalised: [B, members]. */
+/** The router's posterior (given the prompts) restricted to the clusters present, renormalised: [B, members]. */
 function memberPosterior (router: LoadedRouter | undefined, clusters: number[]): Posterior {
   if (router === undefined) {
     if (clusters.length !== 1) throw new InvalidArgumentError(`an ensemble of ${clusters.length} experts needs a router`)
@@ -52,8 +52,8 @@ function memberPosterior (router: LoadedRouter | undefined, clusters: number[]):
   }
   const K = router.model.config.numExperts
   for (const c of clusters) if (!(Number.isInteger(c) && c >= 0 && c < K)) throw new InvalidArgumentError(`cluster ${c} is outside the router's ${K} clusters`)
-  return (x, t) => tf.tidy(() => {
-    const p = tf.gather(router.posterior(x, t), tf.tensor1d(clusters, 'int32'), 1)
+  return (x, t, tokens) => tf.tidy(() => {
+    const p = tf.gather(router.posterior(x, t, tokens), tf.tensor1d(clusters, 'int32'), 1)
     return tf.div(p, tf.sum(p, 1, true)) as tf.Tensor2D
   })
 }

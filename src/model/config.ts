@@ -1,9 +1,11 @@
 /**
  * Model configurations: one typed object per network, and the named presets.
  *
- * Presets: `tiny` trains a step in well under a second (tests, local simulation); `small` is a
- * real CPU expert for 28x28 digits; `medium` is the benchmark's larger CPU shape; `xl2` and
- * `router-b2` are the paper's shapes (counted, far too large to train here).
+ * Presets: `tiny` trains a step in well under a second (tests); `mini` is the embedded default
+ * run's expert, the largest shape whose whole run fits ten minutes on two cores (4x4 patches:
+ * 7x7 ones leave seams a small model cannot hide); `small` is a real CPU expert for 28x28
+ * digits; `medium` is the benchmark's larger CPU shape; `xl2` and `router-b2` are the paper's
+ * shapes (counted, far too large to train here).
  */
 export type AdaLNKind = 'single' | 'zero'
 
@@ -35,15 +37,28 @@ export interface DiTConfig extends TransformerShape {
   textDim: number
 }
 
+/**
+ * What the router reads besides (x_t, t): `prompt` also reads the prompt and estimates
+ * p(k | x_t, t, c), as DDM's router uses its denoiser's conditioning; `none` is the HDDM
+ * paper's router, p(k | x_t, t).
+ */
+export type RouterConditioning = 'prompt' | 'none'
+
 export interface RouterConfig extends TransformerShape {
   /** Number of experts (clusters) the router scores. */
   numExperts: number
+  /** Absent means 'none' (routers written before prompt conditioning existed). */
+  conditioning?: RouterConditioning
+  /** With `prompt`: the run tokenizer's vocabulary size and prompt length. */
+  vocabSize?: number
+  promptTokens?: number
 }
 
 export const TIME_FREQUENCY_DIM = 256
 
 export const EXPERT_PRESETS = {
   tiny: { imageSize: 28, channels: 1, patchSize: 7, hidden: 64, depth: 2, heads: 2, mlpRatio: 4, adaln: 'single', promptTokens: 4, vocabSize: 16, textDim: 16 },
+  mini: { imageSize: 28, channels: 1, patchSize: 4, hidden: 96, depth: 3, heads: 4, mlpRatio: 4, adaln: 'single', promptTokens: 4, vocabSize: 16, textDim: 64 },
   small: { imageSize: 28, channels: 1, patchSize: 4, hidden: 128, depth: 4, heads: 4, mlpRatio: 4, adaln: 'single', promptTokens: 4, vocabSize: 16, textDim: 64 },
   medium: { imageSize: 28, channels: 1, patchSize: 4, hidden: 192, depth: 6, heads: 6, mlpRatio: 4, adaln: 'single', promptTokens: 4, vocabSize: 16, textDim: 64 },
   xl2: { imageSize: 32, channels: 4, patchSize: 2, hidden: 1152, depth: 28, heads: 16, mlpRatio: 4, adaln: 'single', promptTokens: 120, vocabSize: 32128, textDim: 768 }

@@ -37,7 +37,8 @@ export function routerParamCount (c: RouterConfig): number {
   const embeddings = linear(c.patchSize * c.patchSize * c.channels, D) + D /* cls */ + (tokenCount(c) + 1) * D /* pos */ +
     linear(TIME_FREQUENCY_DIM, D) + linear(D, D)
   const head = linear(D, D) + 2 * D + linear(D, c.numExperts)
-  return embeddings + c.depth * perBlock + head
+  const prompt = c.conditioning === 'prompt' ? (c.vocabSize ?? 0) * D : 0
+  return embeddings + prompt + c.depth * perBlock + head
 }
 
 /**

@@ -15,7 +15,7 @@ import type { Checkpoint } from '../storage/checkpoint.js'
 
 export const ROUTER_FILE = 'router.safetensors'
 
-export async function trainRouterTask (request: TaskTrainRequest, backend: BackendChoice, options: TaskTrainOptions = {}): Promise<TaskTrainResult> {
+export async function trainRouterTask (request: TaskTrainRequest, compute: { backend: BackendChoice, threads?: number }, options: TaskTrainOptions = {}): Promise<TaskTrainResult> {
   const budget = request.manifest.training.router
   const path = join(request.dir, ROUTER_FILE)
   if (request.resumeFrom === path) return { step: budget.steps, path, completed: true }
@@ -24,11 +24,19 @@ export async function trainRouterTask (request: TaskTrainRequest, backend: Backe
       shards: request.shards.map((s) => s.train),
       heldOut: request.shards.map((s) => s.heldOut),
       preset: request.manifest.model.router,
-      training: { steps: budget.steps, batchSize: budget.batchSize, learningRate: budget.lr, warmupSteps: budget.warmupSteps, seed: request.manifest.seed }
+      conditioning: request.task.kind === 'router' ? request.task.conditioning : 'none',
+      training: {
+        steps: budget.steps,
+        batchSize: budget.batchSize,
+        learningRate: budget.lr,
+        warmupSteps: budget.warmupSteps,
+        promptDropout: budget.promptDropout,
+        seed: request.manifest.seed
+      }
     },
     path,
     run: request.runId,
-    backend
+    ...compute
   }
   options.signal?.throwIfAborted()
   const worker = spawnNodeWorker('router-worker', job)

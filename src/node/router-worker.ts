@@ -15,6 +15,7 @@ export interface RouterThreadJob {
   path: string
   run: string
   backend: BackendChoice
+  threads?: number
 }
 
 export type RouterThreadReply =
@@ -24,13 +25,13 @@ export type RouterThreadReply =
 
 const port = parentPort
 if (port === null) throw new Error('router-worker.ts must run in a worker thread')
-const { job, path, run, backend } = workerData as RouterThreadJob
+const { job, path, run, backend, threads } = workerData as RouterThreadJob
 const controller = new AbortController()
 port.on('message', (message: { type: string }) => { if (message.type === 'stop') controller.abort() })
 const post = (reply: RouterThreadReply): void => { port.postMessage(reply) }
 
 try {
-  await initBackend({ backend })
+  await initBackend({ backend, threads })
   const batch = job.training?.batchSize ?? 64
   let last = performance.now()
   const result = await trainRouter(job, {

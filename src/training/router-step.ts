@@ -12,6 +12,8 @@ export interface RouterBatch {
   images: Float32Array
   /** [B] cluster of each image. */
   clusters: Int32Array
+  /** [B, L] prompt tokens (dropped rows are the null prompt); prompt routers only. */
+  tokens?: Int32Array
 }
 
 export interface RouterStepRandomness {
@@ -34,7 +36,8 @@ export function routerTrainStep (router: Router, optimizer: StepOptimizer, batch
   const B = random.t.length
   const { value, grads } = tf.variableGrads(() => tf.tidy(() => {
     const x0 = tf.tensor4d(batch.images, [B, imageSize, imageSize, channels])
-    const logits = router.logits(flowNoised(x0, random.t, random.noiseSeed), tf.tensor1d(random.t))
+    const tokens = batch.tokens !== undefined ? tf.tensor2d(batch.tokens, [B, batch.tokens.length / B], 'int32') : undefined
+    const logits = router.logits(flowNoised(x0, random.t, random.noiseSeed), tf.tensor1d(random.t), tokens)
     return tf.losses.softmaxCrossEntropy(tf.oneHot(tf.tensor1d(batch.clusters, 'int32'), numExperts), logits) as tf.Scalar
   }), router.trainableVariables())
   const gradNorm = clipGradients(grads, clipNorm)

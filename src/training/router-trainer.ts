@@ -1,22 +1,28 @@
 /**
- * Router training (DESIGN section 5): the router learns p(k | x_t, t) from FM-noised images of
- * every cluster, drawn with the clusters' natural frequencies (cluster k with probability
- * pi_k = n_k / N, then a uniform image of shard k), so its posterior carries the prior the
- * ensemble needs. Evaluation reports accuracy per flow-time bucket on the held-out shards
- * against the majority baseline (always answering the largest cluster).
+ * Router training (DESIGN section 5): the router learns p(k | x_t, t[, c]) from FM-noised
+ * images of every cluster, drawn with the clusters' natural frequencies (cluster k with
+ * probability pi_k = n_k / N, then a uniform image of shard k), so its posterior carries the
+ * prior the ensemble needs. A prompt router also reads each image's prompt, replaced by the
+ * null prompt with probability `promptDropout`, so the same network gives p(k | x_t, t) too.
+ * Evaluation reports accuracy per flow-time bucket on the held-out shards (prompted and, for
+ * prompt routers, with the null prompt) against two baselines: the majority cluster (what the
+ * prior alone scores) and the prompt's most common cluster (what p(k | c) alone scores, the
+ * accuracy a prompt router should keep at t -> 1).
  */
 import * as tf from '@tensorflow/tfjs'
+import { dropPrompts } from '../data/batcher.js'
 import { imageSize } from '../data/dataset.js'
 import { Random } from '../data/random.js'
 import { decodeShard, type Shard } from '../data/shard.js'
+import { Tokenizer } from '../data/tokenizer.js'
 import { InvalidArgumentError, throwIfAborted } from '../errors.js'
-import { ROUTER_PRESETS, type RouterConfig, type RouterPresetName } from '../model/config.js'
+import { ROUTER_PRESETS, type RouterConditioning, type RouterConfig, type RouterPresetName } from '../model/config.js'
 import { Router } from '../model/router.js'
 import { CustomProgressEvent, type AbortOptions, type ProgressEvent, type ProgressOptions } from '../progress.js'
 import { CHECKPOINT_FORMAT, paramsToTensors, type Checkpoint } from '../storage/checkpoint.js'
 import { Adam } from './adam.js'
 import { learningRateAt } from './lr-schedule.js'
-import { flowNoised, routerTrainStep } from './router-step.js'
+import { flowNoised, routerTrainStep, type RouterBatch } from './router-step.js'
 
 export interface RouterTrainingConfig {
   steps: number
@@ -25,9 +31,13 @@ export interface RouterTrainingConfig {
   warmupSteps: number
   clipNorm: number
   seed: number
+  /** Prompt routers: probability of training on the null prompt instead (gives p(k | x_t, t)). */
+  promptDropout: number
 }
 
-export const ROUTER_TRAINING_DEFAULTS: RouterTrainingConfig = { steps: 1000, batchSize: 64, learningRate: 1e-3, warmupSteps: 50, clipNorm: 1, seed: 1 }
+export const ROUTER_TRAINING_DEFAULTS: RouterTrainingConfig = {
+  steps: 1000, batchSize: 64, learningRate: 1e-3, warmupSteps: 50, clipNorm: 1, seed: 1, promptDropout: 0.1
+}
 
 export interface RouterJob {
   /** Encoded train shards, index = cluster. */
@@ -35,6 +45,8 @@ export interface RouterJob {
   /** Encoded held-out shards, index = cluster (for the accuracy report). */
   heldOut?: Uint8Array[]
   preset: string
+  /** Default 'none' (the HDDM paper's router). */
+  conditioning?: RouterConditioning
   training?: Partial<RouterTrainingConfig>
   /** Flow-time buckets of the accuracy report (default 5). */
   buckets?: number
@@ -48,14 +60,22 @@ export interface BucketAccuracy {
 }
 
 export interface RouterEvaluation {
+  conditioning: RouterConditioning
+  /** Accuracy by flow-time bucket, given each image's prompt when the router reads prompts. */
   buckets: BucketAccuracy[]
+  /** Prompt routers: the same with the null prompt, i.e. of p(k | x_t, t). */
+  unconditional?: BucketAccuracy[]
   /** Fraction of held-out images in the largest cluster: what a constant answer scores. */
   majority: number
+  /** Fraction in their prompt's most common cluster: what knowing only the prompt scores. */
+  promptBaseline: number
 }
 
 export interface RouterTrainResult {
   router: Router
   config: RouterTrainingConfig
+  /** The run's tokenizer, for prompt routers (stored with the checkpoint, as experts store it). */
+  tokenizer?: Tokenizer
   pi: number[]
   losses: number[]
   evaluation?: RouterEvaluation
@@ -66,9 +86,13 @@ export type RouterProgressEvents =
 
 export interface TrainRouterOptions extends AbortOptions, ProgressOptions<RouterProgressEvents> {}
 
-export function routerConfig (preset: string, numExperts: number): RouterConfig {
+/** The preset's shape for K experts; a prompt router is sized to the run's tokenizer. */
+export function routerConfig (preset: string, numExperts: number, conditioning: RouterConditioning = 'none', tokenizer?: Tokenizer): RouterConfig {
   if (!Object.hasOwn(ROUTER_PRESETS, preset)) throw new InvalidArgumentError(`unknown router preset "${preset}" (expected one of ${Object.keys(ROUTER_PRESETS).join(', ')})`)
-  return { ...ROUTER_PRESETS[preset as RouterPresetName], numExperts }
+  const shape = { ...ROUTER_PRESETS[preset as RouterPresetName], numExperts }
+  if (conditioning === 'none') return shape
+  if (tokenizer === undefined) throw new InvalidArgumentError('a prompt router needs the run\'s tokenizer')
+  return { ...shape, conditioning, vocabSize: tokenizer.vocabSize, promptTokens: tokenizer.maxLength }
 }
 
 /** Trains a router; the caller owns (and disposes) the returned Router. */
@@ -81,16 +105,21 @@ export async function trainRouter (job: RouterJob, options: TrainRouterOptions =
   if (counts.some(n => n === 0)) throw new InvalidArgumentError('every cluster needs at least one training image')
   const total = counts.reduce((a, b) => a + b, 0)
   const pi = counts.map(n => n / total)
-  const router = new Router(routerConfig(job.preset, shards.length), c.seed)
+  const conditioning = job.conditioning ?? 'none'
+  const tokenizer = conditioning === 'prompt' ? Tokenizer.fromJSON(shards[0].header.tokenizer) : undefined
+  const prompts = tokenizer !== undefined ? shards.map(s => tokenizer.encodeBatch(s.header.prompts)) : undefined
+  const router = new Router(routerConfig(job.preset, shards.length, conditioning, tokenizer), c.seed)
   const adam = new Adam(router.params, { learningRate: c.learningRate, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 })
   const draw = Random.derive(c.seed, 'router/draw')
   const times = Random.derive(c.seed, 'router/time')
   const noise = Random.derive(c.seed, 'router/noise')
+  const dropout = Random.derive(c.seed, 'router/prompt-dropout')
   const losses: number[] = []
   try {
     for (let step = 0; step < c.steps; step++) {
       throwIfAborted(options.signal)
-      const batch = naturalBatch(shards, pi, c.batchSize, draw)
+      const batch = naturalBatch(shards, pi, c.batchSize, draw, prompts)
+      if (batch.tokens !== undefined) dropPrompts(batch.tokens, tokenizer!.maxLength, c.promptDropout, dropout)
       const t = Float32Array.from({ length: c.batchSize }, () => times.nextFloat())
       adam.learningRate = learningRateAt(step, { ...c, lrSchedule: 'constant', minLearningRate: 0 })
       const { loss } = routerTrainStep(router, adam, batch, { t, noiseSeed: noise.nextUint32() }, c.clipNorm)
@@ -99,7 +128,7 @@ export async function trainRouter (job: RouterJob, options: TrainRouterOptions =
       await new Promise(resolve => setImmediate(resolve))
     }
     const evaluation = job.heldOut !== undefined ? evaluateRouter(router, job.heldOut.map(decodeShard), { buckets: job.buckets, seed: c.seed }) : undefined
-    return { router, config: c, pi, losses, evaluation }
+    return { router, config: c, tokenizer, pi, losses, evaluation }
   } catch (err) {
     router.dispose()
     throw err
@@ -108,11 +137,16 @@ export async function trainRouter (job: RouterJob, options: TrainRouterOptions =
   }
 }
 
-/** Cluster k ~ pi, then a uniform image of shard k; pixels mapped to [-1, 1]. */
-function naturalBatch (shards: Shard[], pi: number[], B: number, random: Random): { images: Float32Array, clusters: Int32Array } {
+/**
+ * Cluster k ~ pi, then a uniform image of shard k; pixels mapped to [-1, 1]. With `prompts`
+ * (per shard, its header's prompts encoded [P, L]), each image's prompt tokens too.
+ */
+function naturalBatch (shards: Shard[], pi: number[], B: number, random: Random, prompts?: Int32Array[]): RouterBatch {
   const size = imageSize(shards[0].header)
+  const L = prompts === undefined ? 0 : prompts[0].length / Math.max(1, shards[0].header.prompts.length)
   const images = new Float32Array(B * size)
   const clusters = new Int32Array(B)
+  const tokens = prompts === undefined ? undefined : new Int32Array(B * L)
   for (let b = 0; b < B; b++) {
     let u = random.nextFloat()
     let k = 0
@@ -121,21 +155,50 @@ function naturalBatch (shards: Shard[], pi: number[], B: number, random: Random)
     const src = shards[k].pixels.subarray(i * size, (i + 1) * size)
     for (let p = 0; p < size; p++) images[b * size + p] = src[p] / 127.5 - 1
     clusters[b] = k
+    if (tokens !== undefined) {
+      const id = shards[k].promptIds[i]
+      tokens.set(prompts![k].subarray(id * L, (id + 1) * L), b * L)
+    }
   }
-  return { images, clusters }
+  return { images, clusters, tokens }
 }
 
 /**
  * Accuracy per flow-time bucket on held-out shards: every held-out image once per bucket, at
- * a seeded time inside the bucket, with its natural frequency (no re-balancing).
+ * a seeded time inside the bucket, with its natural frequency (no re-balancing). A prompt
+ * router is scored with each image's prompt, and again with the null prompt on the same
+ * times and noise.
  */
 export function evaluateRouter (router: Router, heldOut: Shard[], options: { buckets?: number, seed?: number, batchSize?: number } = {}): RouterEvaluation {
+  const size = imageSize(heldOut[0].header)
+  const items = heldOut.flatMap((s, k) => Array.from({ length: s.header.count }, (_, i) => ({ k, pixels: s.pixels.subarray(i * size, (i + 1) * size), prompt: s.header.prompts[s.promptIds[i]] })))
+  if (items.length === 0) throw new InvalidArgumentError('no held-out images to evaluate the router on')
+  const conditioning = router.conditioning
+  const tokenizer = Tokenizer.fromJSON(heldOut[0].header.tokenizer)
+  const score = (prompted: boolean): BucketAccuracy[] => bucketAccuracies(router, items, size, prompted ? tokenizer : undefined, tokenizer, options)
+  const perCluster = heldOut.map(s => s.header.count)
+  return {
+    conditioning,
+    buckets: score(conditioning === 'prompt'),
+    ...(conditioning === 'prompt' ? { unconditional: score(false) } : {}),
+    majority: Math.max(...perCluster) / items.length,
+    promptBaseline: promptBaseline(items)
+  }
+}
+
+interface HeldOutItem {
+  k: number
+  pixels: Uint8Array
+  prompt: string
+}
+
+/** `prompts` = undefined feeds the null prompt (ignored by routers that read no prompt). */
+function bucketAccuracies (router: Router, items: HeldOutItem[], size: number, prompts: Tokenizer | undefined, tokenizer: Tokenizer,
+  options: { buckets?: number, seed?: number, batchSize?: number }): BucketAccuracy[] {
   const nb = options.buckets ?? 5
   const B = options.batchSize ?? 256
-  const size = imageSize(heldOut[0].header)
   const { imageSize: S, channels: C } = router.config
-  const items = heldOut.flatMap((s, k) => Array.from({ length: s.header.count }, (_, i) => ({ k, pixels: s.pixels.subarray(i * size, (i + 1) * size) })))
-  if (items.length === 0) throw new InvalidArgumentError('no held-out images to evaluate the router on')
+  const L = tokenizer.maxLength
   const times = Random.derive(options.seed ?? 0, 'router/eval-time')
   const buckets: BucketAccuracy[] = []
   for (let b = 0; b < nb; b++) {
@@ -146,17 +209,32 @@ export function evaluateRouter (router: Router, heldOut: Shard[], options: { buc
       const chunk = items.slice(start, start + B)
       const images = new Float32Array(chunk.length * size)
       chunk.forEach((item, j) => { for (let p = 0; p < size; p++) images[j * size + p] = item.pixels[p] / 127.5 - 1 })
+      const tokens = new Int32Array(chunk.length * L)
+      chunk.forEach((item, j) => tokens.set(prompts !== undefined ? prompts.encode(item.prompt) : tokenizer.nullTokens(), j * L))
       const t = Float32Array.from(chunk, () => tMin + (tMax - tMin) * times.nextFloat())
       const predicted = tf.tidy(() => {
         const x0 = tf.tensor4d(images, [chunk.length, S, S, C])
-        return tf.argMax(router.logits(flowNoised(x0, t, times.nextUint32()), tf.tensor1d(t)), 1).dataSync()
+        const tokenTensor = router.conditioning === 'prompt' ? tf.tensor2d(tokens, [chunk.length, L], 'int32') : undefined
+        return tf.argMax(router.logits(flowNoised(x0, t, times.nextUint32()), tf.tensor1d(t), tokenTensor), 1).dataSync()
       })
       chunk.forEach((item, j) => { if (predicted[j] === item.k) correct++ })
     }
     buckets.push({ tMin, tMax, accuracy: correct / items.length, count: items.length })
   }
-  const perCluster = heldOut.map(s => s.header.count)
-  return { buckets, majority: Math.max(...perCluster) / items.length }
+  return buckets
+}
+
+/** Share of items whose cluster is their prompt's most common cluster (ties: the lower cluster). */
+function promptBaseline (items: HeldOutItem[]): number {
+  const byPrompt = new Map<string, number[]>()
+  for (const { k, prompt } of items) {
+    const counts = byPrompt.get(prompt) ?? []
+    counts[k] = (counts[k] ?? 0) + 1
+    byPrompt.set(prompt, counts)
+  }
+  let hits = 0
+  for (const counts of byPrompt.values()) hits += Math.max(...Array.from(counts, c => c ?? 0))
+  return hits / items.length
 }
 
 /** The router as a checkpoint (storage/checkpoint.ts format), with pi and its evaluation. */
@@ -169,7 +247,12 @@ export function routerCheckpoint (result: RouterTrainResult, preset: string, met
       preset,
       step: result.losses.length,
       ...(meta.run !== undefined ? { run: meta.run } : {}),
-      extra: { pi: result.pi, training: result.config, ...(result.evaluation !== undefined ? { evaluation: result.evaluation } : {}) }
+      extra: {
+        pi: result.pi,
+        training: result.config,
+        ...(result.tokenizer !== undefined ? { tokenizer: result.tokenizer.toJSON() } : {}),
+        ...(result.evaluation !== undefined ? { evaluation: result.evaluation } : {})
+      }
     },
     tensors: paramsToTensors(result.router.params)
   }

@@ -39,11 +39,11 @@ export function clusterEps (k: number, x: tf.Tensor4D, step: number, schedule: S
   })
 }
 
-/** p(k | x) for x ~ sum_k pi_k N(scale mu_k, var_k I): [B, K]. */
-function posteriorOf (x: tf.Tensor4D, scale: number, variances: number[]): tf.Tensor2D {
+/** p(k | x) for x ~ sum_k w_k N(scale mu_k, var_k I): [B, K] (w = pi by default). */
+function posteriorOf (x: tf.Tensor4D, scale: number, variances: number[], weights: number[] = MIXTURE.pi): tf.Tensor2D {
   return tf.tidy(() => {
     const flat = tf.reshape(x, [-1, 2])
-    const logits = tf.stack(MIXTURE.pi.map((p, k) => {
+    const logits = tf.stack(weights.map((p, k) => {
       const d2 = tf.sum(tf.square(tf.sub(flat, tf.tensor1d(MIXTURE.mu[k].map(m => m * scale)))), 1)
       return tf.sub(Math.log(p) - Math.log(variances[k]), tf.div(d2, 2 * variances[k]))
     }), 1)
@@ -81,4 +81,43 @@ export function marginalSamples (t: number, perCluster: number, seed: number): t
 
 export function relativeError (a: tf.Tensor, b: tf.Tensor): number {
   return tf.tidy(() => tf.div(tf.norm(tf.sub(a, b)), tf.norm(b)).dataSync()[0])
+}
+
+/**
+ * Two classes (prompts) c in {0, 1}, p(c) = 1/2 each, with class-dependent cluster weights
+ * p(k | c) whose average is MIXTURE.pi: within a cluster the data does not depend on c, so
+ * p(x0 | c) = sum_k p(k | c) N(mu_k, sigma_k^2 I).
+ */
+export const CLASS_WEIGHTS = [[0.8, 0.15, 0.05], [0.2, 0.45, 0.35]]
+
+/** p(k | x_t, t, c): [B, K], c per row. */
+export function conditionalPosterior (x: tf.Tensor4D, t: number, classes: number[]): tf.Tensor2D {
+  return tf.tidy(() => {
+    const variances = MIXTURE.sigma.map(s => (1 - t) ** 2 * s * s + t * t)
+    const rows = classes.map((c, b) => posteriorOf(tf.slice(x, [b, 0, 0, 0], [1, 1, 1, 2]), 1 - t, variances, CLASS_WEIGHTS[c]))
+    return tf.concat(rows) as tf.Tensor2D
+  })
+}
+
+/**
+ * The conditional field from the score alone, independently of the per-cluster formulas:
+ * E[eps | x_t, c] = -t grad log p_t(x | c) (Tweedie), and x_t = (1-t) E[x0] + t E[eps], so
+ * v = E[eps] - E[x0] = (E[eps | x_t, c] - x) / (1 - t). Valid for t < 1.
+ */
+export function conditionalVelocityFromScore (x: tf.Tensor4D, t: number, classes: number[]): tf.Tensor4D {
+  return tf.tidy(() => {
+    const weights = tf.tensor2d(classes.map(c => CLASS_WEIGHTS[c]))                        // [B, K]
+    const logDensity = (xs: tf.Tensor): tf.Scalar => {
+      const flat = tf.reshape(xs, [-1, 2])
+      const perCluster = tf.stack(MIXTURE.mu.map((mu, k) => {
+        const v = (1 - t) ** 2 * MIXTURE.sigma[k] ** 2 + t * t
+        const d2 = tf.sum(tf.square(tf.sub(flat, tf.tensor1d(mu.map(m => m * (1 - t))))), 1)
+        return tf.sub(tf.mul(-1, tf.div(d2, 2 * v)), Math.log(2 * Math.PI * v))              // log N(x; (1-t) mu_k, v I), 2-D
+      }), 1)                                                                                   // [B, K]
+      return tf.sum(tf.logSumExp(tf.add(perCluster, tf.log(weights)), 1)) as tf.Scalar      // rows are independent
+    }
+    const score = tf.grad(logDensity)(x) as tf.Tensor4D
+    const epsMean = tf.mul(score, -t)
+    return tf.div(tf.sub(epsMean, x), 1 - t) as tf.Tensor4D
+  })
 }

@@ -52,9 +52,12 @@ export async function trainedExpert (run: EnsembleRun, storage: Storage, task: s
   }
 }
 
-export async function trainedRouter (run: EnsembleRun, storage: Storage, steps = 20): Promise<Uint8Array> {
+/** A router checkpoint for the run, reading the prompt as its router task says unless `conditioning` is given. */
+export async function trainedRouter (run: EnsembleRun, storage: Storage, steps = 20, conditioning?: 'prompt' | 'none'): Promise<Uint8Array> {
   const shards = await Promise.all(run.manifest.resolved.shards.map(async (s) => await storage.getBytes(s.train)))
-  const result = await trainRouter({ shards, preset: run.manifest.model.router, training: { steps, batchSize: 16, learningRate: 2e-3, warmupSteps: 2, seed: 3 } })
+  const task = run.manifest.tasks.find((t) => t.kind === 'router')
+  conditioning ??= task?.kind === 'router' ? task.conditioning : 'none'
+  const result = await trainRouter({ shards, preset: run.manifest.model.router, conditioning, training: { steps, batchSize: 16, learningRate: 2e-3, warmupSteps: 2, seed: 3 } })
   try {
     return encodeCheckpoint(routerCheckpoint(result, run.manifest.model.router, { run: run.runId }))
   } finally {

@@ -48,7 +48,11 @@ beforeAll(async () => {
   await add('ddpmShort', await trainedExpert(run, node.storage, 'expert-0', 20, 5))
   const fm = await trainedExpert(run, node.storage, 'expert-1', 30)
   await add('fm', fm)
-  await add('router', await trainedRouter(run, node.storage))
+  const router = await trainedRouter(run, node.storage)
+  await add('router', router)
+  // The run's router reads the prompt: a prompt-blind one, or one sized to another vocabulary, is another shape.
+  await add('blindRouter', await trainedRouter(run, node.storage, 20, 'none'))
+  await add('otherTokenizer', variant(router, (c) => { (c.metadata.extra!.tokenizer as { vocab: string[] }).vocab.push('extra') }))
   await add('nan', variant(fm, (c) => { c.tensors.get('blocks.0.mlp.fc1.weight')!.data[5] = Number.NaN }))
   await add('otherPreset', untrainedExpert(ddpm, { hidden: EXPERT_PRESETS.small.hidden, depth: EXPERT_PRESETS.small.depth }, 0.02))
   await add('cutTensor', variant(ddpm, (c) => {
@@ -79,13 +83,17 @@ describe('verification before assembly', () => {
       { task: 'expert-1', cid: cids.random },
       { task: 'expert-1', cid: cids.ddpm },
       { task: 'expert-1', cid: cids.garbage },
-      { task: 'expert-1', cid: cids.absent }
+      { task: 'expert-1', cid: cids.absent },
+      { task: 'router', cid: cids.blindRouter },
+      { task: 'router', cid: cids.otherTokenizer }
     ]
     const tensors = tf.memory().numTensors
     const result = await verifyCheckpoints({ runId: run.runId, manifest: run.manifest, storage: node.storage, timeoutMs: 1500 }, candidates)
     expect(tf.memory().numTensors).toBe(tensors)
     const verdict = (cid: string, task?: string): (typeof result.verdicts)[number] => result.verdicts.find((v) => v.cid === cid && (task === undefined || v.task === task))!
-    expect(Object.fromEntries(['nan', 'otherPreset', 'cutTensor', 'otherRun', 'random', 'garbage', 'absent'].map((k) => [k, verdict(cids[k]).reason]))).toEqual({
+    expect(Object.fromEntries(['nan', 'otherPreset', 'cutTensor', 'otherRun', 'random', 'garbage', 'absent', 'blindRouter', 'otherTokenizer'].map((k) => [k, verdict(cids[k]).reason]))).toEqual({
+      blindRouter: 'wrong-shape',
+      otherTokenizer: 'wrong-shape',
       nan: 'non-finite',
       otherPreset: 'wrong-shape',
       cutTensor: 'wrong-shape',
