@@ -32,6 +32,11 @@ export interface ExpertTrainingConfig {
   seed: number
   /** A resumable checkpoint is written every this many steps, and at the end. */
   checkpointEvery: number
+  /**
+   * DDPM experts only: min-SNR-gamma loss weighting (Hang et al., 2023), each step's eps loss
+   * times min(SNR, gamma) / SNR. 0 = the plain eps MSE of Ho et al. (the paper's).
+   */
+  minSnrGamma: number
 }
 
 export const TRAINING_DEFAULTS: ExpertTrainingConfig = {
@@ -49,7 +54,8 @@ export const TRAINING_DEFAULTS: ExpertTrainingConfig = {
   emaDecay: 0.999,
   promptDropout: 0.1,
   seed: 1,
-  checkpointEvery: 500
+  checkpointEvery: 500,
+  minSnrGamma: 0
 }
 
 /** Defaults filled in and every field checked; bad values are InvalidArgumentErrors. */
@@ -67,6 +73,7 @@ export function resolveTrainingConfig (partial: Partial<ExpertTrainingConfig> = 
   if (!(c.epsilon > 0)) fail('epsilon', 'positive', c.epsilon)
   if (!(c.weightDecay >= 0)) fail('weightDecay', 'non-negative', c.weightDecay)
   if (!(c.clipNorm > 0)) fail('clipNorm', 'positive (Infinity disables clipping)', c.clipNorm)
+  if (!(c.minSnrGamma >= 0 && Number.isFinite(c.minSnrGamma))) fail('minSnrGamma', 'a non-negative number (0 = off)', c.minSnrGamma)
   return c
 }
 

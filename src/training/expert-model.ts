@@ -39,11 +39,14 @@ export function expertConfig (preset: string, tokenizer: Tokenizer): DiTConfig {
  */
 export const PIXEL_X0_CLAMP = 1
 
-/** The objective an expert trains and samples with. */
-export function expertObjective (objective: ObjectiveName, timeInput: TimeInput = 'fm'): Objective {
+/**
+ * The objective an expert trains and samples with. `minSnrGamma` > 0 weights a DDPM expert's
+ * training loss (it changes nothing at sampling time).
+ */
+export function expertObjective (objective: ObjectiveName, timeInput: TimeInput = 'fm', minSnrGamma = 0): Objective {
   if (objective === 'ddpm') {
     if (timeInput !== 'fm') throw new InvalidArgumentError(`time input "${timeInput}" applies to flow-matching experts only`)
-    return ddpm(cosineSchedule(1000), { x0Clamp: PIXEL_X0_CLAMP })
+    return ddpm(cosineSchedule(1000), { x0Clamp: PIXEL_X0_CLAMP }, minSnrGamma > 0 ? { minSnrGamma } : {})
   }
   if (timeInput === 'fm') return flowMatching()
   const schedule = cosineSchedule(1000)

@@ -46,7 +46,7 @@ export function expertTrainStep (model: DiT, objective: Objective, optimizer: St
     const eps = tf.randomNormal([B, imageSize, imageSize, channels], 0, 1, 'float32', random.noiseSeed) as tf.Tensor4D
     const example = objective.trainingExample(x0, eps, random.u)
     const tokens = tf.tensor2d(batch.tokens, [B, promptTokens], 'int32')
-    return objective.loss(model.apply(example.input, example.time, tokens), example.target)
+    return objective.loss(model.apply(example.input, example.time, tokens), example.target, example.weight)
   }), model.trainableVariables())
   const gradNorm = clipGradients(grads, clipNorm)
   optimizer.applyGradients(grads as GradientMap)

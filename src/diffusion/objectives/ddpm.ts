@@ -13,7 +13,16 @@ export interface DdpmObjective extends Objective {
   readonly schedule: Schedule
 }
 
-export function ddpm (schedule: Schedule = cosineSchedule(1000), conversion: EpsToVelocityOptions = {}): DdpmObjective {
+export interface DdpmTrainingOptions {
+  /**
+   * Min-SNR-gamma loss weighting (Hang et al., 2023): each step's eps loss times
+   * min(SNR_s, gamma) / SNR_s. Absent: the plain eps MSE of Ho et al.
+   */
+  minSnrGamma?: number
+}
+
+export function ddpm (schedule: Schedule = cosineSchedule(1000), conversion: EpsToVelocityOptions = {}, training: DdpmTrainingOptions = {}): DdpmObjective {
+  const gamma = training.minSnrGamma
   return {
     name: 'ddpm',
     schedule,
@@ -25,10 +34,16 @@ export function ddpm (schedule: Schedule = cosineSchedule(1000), conversion: Eps
         const a = tf.tensor4d(signal, [u.length, 1, 1, 1])
         const b = tf.tensor4d(noise, [u.length, 1, 1, 1])
         const input = tf.add(tf.mul(a, x0), tf.mul(b, eps)) as tf.Tensor4D
-        return { input, time: tf.tensor1d(steps), target: tf.clone(eps) }
+        const weight = gamma === undefined ? undefined : tf.tensor1d(Float32Array.from(steps, s => {
+          const snr = schedule.alphasCumprod[s] / (1 - schedule.alphasCumprod[s])
+          return Math.min(snr, gamma) / snr
+        }))
+        return { input, time: tf.tensor1d(steps), target: tf.clone(eps), ...(weight !== undefined ? { weight } : {}) }
       })
     },
-    loss: (prediction, target) => tf.tidy(() => tf.mean(tf.squaredDifference(prediction, target)) as tf.Scalar),
+    loss: (prediction, target, weight) => tf.tidy(() => weight === undefined
+      ? tf.mean(tf.squaredDifference(prediction, target)) as tf.Scalar
+      : tf.mean(tf.mul(tf.mean(tf.squaredDifference(prediction, target), [1, 2, 3]), weight)) as tf.Scalar),
     velocity: (predict: Predictor, x, t) => epsToVelocity(
       (xs, step) => predict(xs, tf.fill([xs.shape[0]], step) as tf.Tensor1D), x, t, schedule, conversion)
   }

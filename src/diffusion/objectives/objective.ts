@@ -17,6 +17,8 @@ export interface TrainingExample {
   time: tf.Tensor1D
   /** The regression target [B, H, W, C]: v = eps - x0 for flow matching, eps for DDPM. */
   target: tf.Tensor4D
+  /** Per-image loss weights [B] (absent: 1), for objectives that weight time steps. */
+  weight?: tf.Tensor1D
 }
 
 export interface Objective {
@@ -26,8 +28,8 @@ export interface Objective {
    * uniform draw u in [0, 1) per image, which picks the time (t = u, or s = floor(u T)).
    */
   trainingExample: (x0: tf.Tensor4D, eps: tf.Tensor4D, u: Float32Array) => TrainingExample
-  /** Mean squared error between prediction and target. */
-  loss: (prediction: tf.Tensor4D, target: tf.Tensor4D) => tf.Scalar
+  /** Mean squared error between prediction and target, per image times `weight` when given. */
+  loss: (prediction: tf.Tensor4D, target: tf.Tensor4D, weight?: tf.Tensor1D) => tf.Scalar
   /** The velocity v at flow state (x, t), t in [0, 1] with t = 1 pure noise. */
   velocity: (predict: Predictor, x: tf.Tensor4D, t: number) => tf.Tensor4D
 }
