@@ -7,7 +7,7 @@
  * expert of its objective: the same data, so the fairer test). DDPM (eps-MSE) and FM (v-MSE)
  * losses have different scales: never compare across objectives.
  */
-import { expertHeldOutLoss, type HeldOutEval } from '../node/held-out.js'
+import { expertHeldOutLoss, type HeldOutEval } from '../training/held-out.js'
 import type { Checkpoint } from '../storage/checkpoint.js'
 import { throwIfAborted } from '../errors.js'
 import type { AbortOptions } from '../progress.js'

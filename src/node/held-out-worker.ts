@@ -8,7 +8,7 @@ import '../polyfills.js'
 import { parentPort, workerData } from 'node:worker_threads'
 import { disposeBackend, initBackend, type BackendChoice } from '../runtime/backend.js'
 import { decodeCheckpoint } from '../storage/checkpoint.js'
-import { expertHeldOutLoss, type HeldOutEval } from './held-out.js'
+import { expertHeldOutLoss, type HeldOutEval } from '../training/held-out.js'
 
 export interface HeldOutJob {
   checkpoint: Uint8Array

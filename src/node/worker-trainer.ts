@@ -19,7 +19,7 @@ import { HeldOutEvaluator } from './held-out-thread.js'
 import { ROUTER_FILE, routerHeldOutError, trainRouterTask } from './router-task.js'
 import type { CheckpointExport, LocalCheckpoint, TaskTrainer, TaskTrainOptions, TaskTrainRequest, TaskTrainResult } from './task-trainer.js'
 import type { BackendChoice } from '../runtime/backend.js'
-import type { RunTask } from '../protocol/run-manifest.js'
+import { budgetOf, type RunTask } from '../protocol/run-manifest.js'
 
 export interface WorkerTaskTrainerInit {
   /** The worker's tfjs backend. @default 'auto' */
@@ -47,7 +47,7 @@ export class WorkerTaskTrainer implements TaskTrainer {
   }
 
   async train (request: TaskTrainRequest, options: TaskTrainOptions = {}): Promise<TaskTrainResult> {
-    if (request.task.kind === 'router') return await trainRouterTask(request, this.init.backend ?? 'auto', options)
+    if (request.task.kind === 'router') return await trainRouterTask(request, { backend: this.init.backend ?? 'auto', threads: this.init.threads }, options)
     const job = await expertJob(request)
     const trainer = await this.worker()
     let last: TrainResult | undefined
@@ -85,10 +85,17 @@ export class WorkerTaskTrainer implements TaskTrainer {
     const bytes = await readFile(path)
     const checkpoint = decodeCheckpoint(bytes)
     if (checkpoint.metadata.network === 'router') return { bytes, step: checkpoint.metadata.step, heldOutLoss: routerHeldOutError(checkpoint) }
-    const heldOut = request.shards[0].heldOut
-    const started = performance.now()
-    const heldOutLoss = await this.evaluator.evaluate({ checkpoint: bytes, heldOut, evaluation: request.manifest.eval })
-    this.log.debug('held-out loss', { task: request.task.id, step: checkpoint.metadata.step, heldOutLoss, ms: Math.round(performance.now() - started) })
+    // The training worker records the held-out loss in every checkpoint it writes; a checkpoint
+    // without one (written by an older version) is scored in a thread of its own.
+    const recorded = checkpoint.metadata.extra?.heldOutLoss
+    let heldOutLoss: number
+    if (typeof recorded === 'number') {
+      heldOutLoss = recorded
+    } else {
+      const started = performance.now()
+      heldOutLoss = await this.evaluator.evaluate({ checkpoint: bytes, heldOut: request.shards[0].heldOut, evaluation: request.manifest.eval })
+      this.log.debug('held-out loss', { task: request.task.id, step: checkpoint.metadata.step, heldOutLoss, ms: Math.round(performance.now() - started) })
+    }
     return {
       bytes: final ? encodeCheckpoint(publishableCheckpoint(checkpoint)) : bytes,
       step: checkpoint.metadata.step,
@@ -119,7 +126,7 @@ export function createWorkerTaskTrainer (init: WorkerTaskTrainerInit = {}): Work
 async function expertJob (request: TaskTrainRequest): Promise<ExpertJob> {
   const { task, manifest } = request
   if (task.kind !== 'expert') throw new UnsupportedTaskError(`task ${task.id}: router training is not available in this version`)
-  const budget = manifest.training.expert
+  const budget = budgetOf(manifest, task)
   return {
     shard: request.shards[0].train,
     preset: manifest.model.expert,
@@ -132,13 +139,15 @@ async function expertJob (request: TaskTrainRequest): Promise<ExpertJob> {
       checkpointEvery: budget.checkpointEvery,
       emaDecay: budget.emaDecay,
       promptDropout: budget.promptDropout,
+      minSnrGamma: budget.minSnrGamma,
       seed: taskSeed(manifest.seed, task.id)
     },
     outDir: request.dir,
     resume: request.resumeFrom === undefined ? undefined : await readFile(request.resumeFrom),
     init: request.initFrom === undefined ? undefined : await readFile(request.initFrom),
     timeInput: task.init?.timeMap === 'round' ? 'ddpm-naive' : 'ddpm-snr',
-    run: request.runId
+    run: request.runId,
+    heldOut: { shard: request.shards[0].heldOut, evaluation: manifest.eval }
   }
 }
 

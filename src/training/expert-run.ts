@@ -25,8 +25,9 @@ import { resolveTrainingConfig, type ExpertTrainingConfig } from './config.js'
 import { initFlowFromDdpm, initFromCheckpoint } from './ddpm-to-fm.js'
 import { Ema } from './ema.js'
 import { NonFiniteLossError, ResumeMismatchError } from './errors.js'
-import { RAW_PREFIX, readTrainerState, type TrainerState } from './expert-checkpoint.js'
+import { publishableCheckpoint, RAW_PREFIX, readTrainerState, type TrainerState } from './expert-checkpoint.js'
 import { expertConfig, expertObjective, type ExpertExtra, type TimeInput } from './expert-model.js'
+import { expertHeldOutLoss, type HeldOutEval } from './held-out.js'
 import { learningRateAt } from './lr-schedule.js'
 import { expertTrainStep } from './train-step.js'
 
@@ -49,6 +50,11 @@ export interface ExpertJob {
   timeInput?: Exclude<TimeInput, 'fm'>
   /** Run id (the run manifest's CID), recorded in the checkpoint. */
   run?: string
+  /**
+   * The cluster's held-out shard: each checkpoint then records the held-out loss of its EMA
+   * weights (training/held-out.ts), computed here between steps on the training backend.
+   */
+  heldOut?: { shard: Uint8Array, evaluation: HeldOutEval }
 }
 
 export interface TrainStepDetail {
@@ -75,7 +81,7 @@ export interface TrainResult {
 
 export type TrainProgressEvents =
   | ProgressEvent<'hddm:train:step', TrainStepDetail>
-  | ProgressEvent<'hddm:train:checkpoint', { step: number, path: string }>
+  | ProgressEvent<'hddm:train:checkpoint', { step: number, path: string, heldOutLoss?: number }>
   | ProgressEvent<'hddm:train:done', TrainResult>
 
 export interface TrainExpertOptions extends AbortOptions, ProgressOptions<TrainProgressEvents> {}
@@ -168,7 +174,7 @@ class ExpertRun {
 
   async train (options: TrainExpertOptions): Promise<TrainResult> {
     const { steps, batchSize, checkpointEvery } = this.training
-    const objective = expertObjective(this.job.objective, this.timeInput)
+    const objective = expertObjective(this.job.objective, this.timeInput, this.training.minSnrGamma)
     const path = join(this.job.outDir, CHECKPOINT_FILE)
     await mkdir(this.job.outDir, { recursive: true })
     let secondsPerStep: number | undefined
@@ -249,8 +255,15 @@ class ExpertRun {
   }
 
   private async save (path: string, options: TrainExpertOptions): Promise<void> {
-    await writeFileAtomic(path, encodeCheckpoint(this.checkpoint()))
-    options.onProgress?.(new CustomProgressEvent('hddm:train:checkpoint', { step: this.step, path }))
+    const checkpoint = this.checkpoint()
+    const heldOut = this.job.heldOut
+    let heldOutLoss: number | undefined
+    if (heldOut !== undefined) {
+      heldOutLoss = expertHeldOutLoss(publishableCheckpoint(checkpoint), heldOut.shard, heldOut.evaluation)
+      checkpoint.metadata.extra = { ...checkpoint.metadata.extra, heldOutLoss }
+    }
+    await writeFileAtomic(path, encodeCheckpoint(checkpoint))
+    options.onProgress?.(new CustomProgressEvent('hddm:train:checkpoint', { step: this.step, path, ...(heldOutLoss !== undefined ? { heldOutLoss } : {}) }))
   }
 
   private restore (checkpoint: Checkpoint, state: TrainerState): void {

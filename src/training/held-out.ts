@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs'
 import { ShardBatcher } from '../data/batcher.js'
 import { Random } from '../data/random.js'
 import { decodeShard } from '../data/shard.js'
-import { loadExpert } from '../training/expert-model.js'
+import { loadExpert } from './expert-model.js'
 import type { ResolvedRunManifest } from '../protocol/run-manifest.js'
 import type { Checkpoint } from '../storage/checkpoint.js'
 
