@@ -11,6 +11,7 @@ import { AbortError, InvalidArgumentError } from '../errors.js'
 import { EXPERT_PRESETS } from '../model/config.js'
 import { BACKEND_CHOICES, type BackendChoice } from '../runtime/backend.js'
 import { encodeCheckpoint, decodeCheckpoint } from '../storage/checkpoint.js'
+import { clusteringFeaturesFor } from '../training/clustering-encoder.js'
 import { publishableCheckpoint } from '../training/expert-checkpoint.js'
 import { CHECKPOINT_FILE, type ExpertJob, type TrainProgressEvents, type TrainResult } from '../training/expert-run.js'
 import { readCheckpointBytes, readCheckpointFile, writeFileAtomic } from '../training/checkpoint-file.js'
@@ -24,6 +25,7 @@ export const EXPERT_FILE = 'expert.safetensors'
 
 interface TrainCommandOptions {
   dataset: string
+  features?: 'encoder' | 'pca'
   k: number
   cluster: number
   dataSeed: number
@@ -37,6 +39,7 @@ interface TrainCommandOptions {
   warmup?: number
   lrSchedule?: LrSchedule
   checkpointEvery?: number
+  minSnrGamma?: number
   seed: number
   out: string
   init?: string
@@ -50,6 +53,7 @@ export const registerTrain: RegisterCommand = (program: Command) => {
   program.command('train')
     .description('Train one expert on one data cluster (in a worker thread); resumable checkpoints and the publishable EMA export go to --out')
     .option('--dataset <spec>', 'mnist[:test] | fashion-mnist[:test] | idx:<images>,<labels> | folder:<dir>', 'mnist')
+    .option('--features <kind>', 'clustering features: encoder (shipped for mnist and fashion-mnist; the default there) | pca', choiceOption('--features', ['encoder', 'pca'] as const))
     .requiredOption('--k <n>', 'number of clusters K', integerOption('--k', 1))
     .requiredOption('--cluster <i>', 'the cluster to train on, in [0, K)', integerOption('--cluster', 0))
     .option('--data-seed <n>', 'seed of the clustering and held-out split (as `data cluster --seed`)', integerOption('--data-seed'), 0)
@@ -63,6 +67,7 @@ export const registerTrain: RegisterCommand = (program: Command) => {
     .option('--warmup <n>', 'linear warm-up steps (default 100)', integerOption('--warmup', 0))
     .option('--lr-schedule <kind>', 'constant or cosine after warm-up', choiceOption('--lr-schedule', ['constant', 'cosine'] as const))
     .option('--checkpoint-every <n>', 'steps between resumable checkpoints (default 500)', integerOption('--checkpoint-every', 1))
+    .option('--min-snr-gamma <g>', 'DDPM experts: min-SNR-gamma loss weighting (e.g. 5; default 0, the plain eps loss)', numberOption('--min-snr-gamma', 0))
     .option('--seed <n>', 'training seed (init, batches, dropout, times, noise)', integerOption('--seed'), 1)
     .requiredOption('--out <dir>', 'output directory')
     .option('--init <checkpoint>', 'start from a checkpoint: same objective = warm start, a DDPM expert for --objective fm = DDPM -> FM initialisation')
@@ -85,16 +90,17 @@ async function trainCommand (o: TrainCommandOptions): Promise<void> {
   if (init !== undefined) decodeCheckpoint(init) // a corrupt file fails here, before clustering
 
   const report = reporter(o.json)
-  report.note('clustering', { dataset: o.dataset, k: o.k, seed: o.dataSeed })
+  const features = await clusteringFeaturesFor(o.dataset, o.features)
+  report.note('clustering', { dataset: o.dataset, k: o.k, seed: o.dataSeed, features: features.description })
   const dataset = await loadDataset(o.dataset)
-  const clustering = await clusterDataset(dataset, { k: o.k, seed: o.dataSeed, fine: o.fine })
+  const clustering = await clusterDataset(dataset, { k: o.k, seed: o.dataSeed, fine: o.fine, features: features.map })
   const shard = buildShards(dataset, clustering, { heldOutFraction: o.heldOut, seed: o.dataSeed })[o.cluster].train
   const job: ExpertJob = {
     shard: encodeShard(shard),
     preset: o.preset,
     objective: o.objective,
     outDir: out,
-    training: { steps: o.steps, batchSize: o.batch, learningRate: o.lr, warmupSteps: o.warmup, lrSchedule: o.lrSchedule, checkpointEvery: o.checkpointEvery, seed: o.seed },
+    training: { steps: o.steps, batchSize: o.batch, learningRate: o.lr, warmupSteps: o.warmup, lrSchedule: o.lrSchedule, checkpointEvery: o.checkpointEvery, minSnrGamma: o.minSnrGamma, seed: o.seed },
     ...(resume !== undefined ? { resume } : {}),
     ...(init !== undefined ? { init } : {}),
     ...(o.timeInput !== undefined ? { timeInput: o.timeInput } : {})

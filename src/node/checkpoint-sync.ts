@@ -18,7 +18,7 @@ import { CorruptCheckpointError } from '../storage/checkpoint-errors.js'
 import { queryCoverage } from './coverage-protocol.js'
 import { TaskDataMismatchError } from './errors.js'
 import type { RunState } from './run-state.js'
-import type { RunTask } from '../protocol/run-manifest.js'
+import { budgetOf, type RunTask } from '../protocol/run-manifest.js'
 import type { Storage } from '../storage/helia.js'
 import type { Libp2p } from '@libp2p/interface'
 
@@ -139,7 +139,7 @@ export class CheckpointSync {
   private check (task: RunTask, info: CheckpointInfo, bytes: Uint8Array): void {
     const { metadata, tensors } = decodeCheckpoint(bytes)
     const { runId, manifest } = this.c.state
-    const budget = manifest.training[task.kind].steps
+    const budget = budgetOf(manifest, task).steps
     const claimed = `${info.cid} (claimed: ${task.id}, step ${info.step}${info.final ? ', final' : ''})`
     if (metadata.run !== runId) throw new TaskDataMismatchError(`${claimed} belongs to run ${String(metadata.run)}`)
     if (metadata.network !== task.kind) throw new TaskDataMismatchError(`${claimed} is a ${metadata.network} checkpoint`)

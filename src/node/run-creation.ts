@@ -14,6 +14,8 @@ import { readImageFolder } from '../data/image-folder.js'
 import { readIdxPair } from '../data/idx.js'
 import { loadMnist } from '../data/mnist.js'
 import { buildShards, encodeShard } from '../data/shard.js'
+import type { FeatureMap } from '../data/features.js'
+import { encoderFeatureMap, loadEncoderFile } from '../training/clustering-encoder.js'
 import { InvalidManifestError } from '../protocol/errors.js'
 import { parseResolvedRunManifest, parseRunManifestJson, runIdOf, type ResolvedRunManifest, type RunManifest } from '../protocol/run-manifest.js'
 import { CustomProgressEvent, type AbortOptions, type ProgressEvent, type ProgressOptions } from '../progress.js'
@@ -59,12 +61,12 @@ export async function createRun (manifest: RunManifest, store: RunStore, options
   options.onProgress?.(new CustomProgressEvent('hddm:run:dataset', { name: dataset.name, count: dataset.count }))
   throwIfAborted(options.signal)
   const { clustering: c } = manifest
-  if (c.features !== 'pca') throw new InvalidManifestError('unsupported clustering', [`clustering.features: ${c.features} features are not available yet; use pca`])
   const clustering = await clusterDataset(dataset, {
     k: manifest.k,
     seed: manifest.seed,
     fine: c.fineCentroids,
     fineIterations: c.iterations,
+    features: await clusteringFeatures(manifest, options.baseDir ?? process.cwd()),
     pca: { components: c.dims },
     signal: options.signal,
     onProgress: options.onProgress
@@ -150,6 +152,22 @@ async function loadRunDataset (manifest: RunManifest, options: CreateRunOptions)
       break
   }
   return spec.limit === undefined ? dataset : takeDataset(dataset, Math.min(spec.limit, dataset.count))
+}
+
+/**
+ * The manifest's encoder as clustering's feature map (undefined: pixel PCA, fitted by the
+ * clustering itself). A shipped encoder is named by dataset; a path is relative to the manifest.
+ * @throws InvalidManifestError when the file is missing, corrupt or not the pinned bytes
+ */
+export async function clusteringFeatures (manifest: RunManifest, baseDir: string): Promise<FeatureMap | undefined> {
+  const { features, encoder } = manifest.clustering
+  if (features !== 'encoder' || encoder === undefined) return undefined
+  const file = encoder.file.endsWith('.safetensors') ? resolve(baseDir, encoder.file) : encoder.file
+  try {
+    return encoderFeatureMap((await loadEncoderFile(file, encoder.cid)).file)
+  } catch (err) {
+    throw new InvalidManifestError('clustering encoder unusable', [`clustering.encoder: ${(err as Error).message}`])
+  }
 }
 
 /** pi_k as stored: sums to 1 to within float rounding, as the resolved schema demands. */

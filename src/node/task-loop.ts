@@ -13,7 +13,7 @@ import { pickTask } from '../network/rendezvous.js'
 import { fetchTaskInputs } from './task-inputs.js'
 import type { RunState } from './run-state.js'
 import type { TaskStepDetail, TaskTrainer, TaskTrainRequest } from './task-trainer.js'
-import type { RunTask } from '../protocol/run-manifest.js'
+import { budgetOf, type RunTask } from '../protocol/run-manifest.js'
 import type { Storage } from '../storage/helia.js'
 
 export type TaskPhase = 'claiming' | 'lost-claim' | 'fetching' | 'training' | 'done' | 'lost-lease' | 'stopped' | 'failed'
@@ -122,11 +122,22 @@ export class TaskLoop extends TypedEventEmitter<TaskLoopEvents> {
       if (eligible.length > 0) {
         // A task this node already has local progress on comes first: that is the restart case.
         const local = await this.withLocalProgress(eligible)
-        const id = pickTask(this.c.self, (local.length > 0 ? local : eligible).map((t) => t.id))
+        const id = pickTask(this.c.self, this.mostRemaining(local.length > 0 ? local : eligible).map((t) => t.id))
         return eligible.find((t) => t.id === id)
       }
       await this.changeOrTimeout(this.init.beaconMs, signal)
     }
+  }
+
+  /**
+   * The tasks with the most steps left (docs/PROTOCOL.md section 5.3): a run ends when its last
+   * task does, so a task with a longer budget (a DDPM expert's) should start first.
+   */
+  private mostRemaining (tasks: RunTask[]): RunTask[] {
+    const { state } = this.c
+    const left = (t: RunTask): number => budgetOf(state.manifest, t).steps - (state.lastCheckpoint(t.id)?.step ?? 0)
+    const most = Math.max(...tasks.map(left))
+    return tasks.filter((t) => left(t) === most)
   }
 
   /** An FM expert initialised from another task waits for that task's final checkpoint. */

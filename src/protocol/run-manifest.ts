@@ -40,13 +40,27 @@ const DatasetSchema = z.discriminatedUnion('kind', [
   })
 ])
 
-/** Two-stage k-means (DESIGN section 5): features -> fine centroids -> K coarse clusters. */
+/**
+ * Two-stage k-means (DESIGN section 5): features -> fine centroids -> K coarse clusters.
+ * `encoder` features come from a clustering encoder (self-supervised, shipped per dataset,
+ * as the paper clusters DINOv2 features) and follow what images depict; `pca` (pixel PCA)
+ * follows how they are drawn. The encoder file is pinned by CID, so a run id commits to it.
+ */
 const ClusteringSchema = z.strictObject({
-  features: z.enum(['pca', 'classifier']).default('pca'),
-  /** PCA output dimension (ignored for classifier features). */
+  features: z.enum(['encoder', 'pca']).default('encoder'),
+  /**
+   * The encoder: `file` is a shipped one's dataset name (`mnist`, `fashion-mnist`) or a
+   * .safetensors path relative to the manifest; `cid` is CIDv1 raw sha2-256 of its bytes
+   * (`hddm-node data cluster --features encoder` prints it).
+   */
+  encoder: z.strictObject({ file: z.string().min(1).max(1024), cid: cidString }).optional(),
+  /** PCA output dimension (pca features only). */
   dims: z.int().min(2).max(512).default(32),
   fineCentroids: z.int().min(2).max(4096).default(64),
   iterations: z.int().min(1).max(1000).default(25)
+}).refine((c) => c.features !== 'encoder' || c.encoder !== undefined, {
+  path: ['encoder'],
+  message: 'encoder features need the encoder pinned: { "file": "<dataset or path>", "cid": "<CID>" }'
 })
 
 /** Start an FM expert from a DDPM checkpoint (another task of this run, or any CID). */
@@ -61,6 +75,11 @@ const ExpertTaskSchema = z.strictObject({
   cluster: z.int().min(0),
   objective: z.enum(['ddpm', 'fm']),
   init: InitSchema.optional(),
+  /**
+   * Overrides the run's expert `steps` for this task: DDPM experts need several times the steps
+   * of flow-matching ones to draw as well at a small budget (docs/RESULTS.md).
+   */
+  steps: positiveInt.optional(),
   /** Overrides the run's `replicas` for this task. */
   replicas: z.int().min(1).max(MAX_REPLICAS).optional()
 })
@@ -68,6 +87,12 @@ const ExpertTaskSchema = z.strictObject({
 const RouterTaskSchema = z.strictObject({
   id: taskId,
   kind: z.literal('router'),
+  /**
+   * `prompt`: the router also reads the prompt, p(k | x_t, t, c), trained with the router
+   * budget's prompt dropout so the null prompt gives p(k | x_t, t); `none`: the HDDM paper's
+   * prompt-blind router, p(k | x_t, t).
+   */
+  conditioning: z.enum(['prompt', 'none']).default('prompt'),
   replicas: z.int().min(1).max(MAX_REPLICAS).optional()
 })
 
@@ -81,8 +106,13 @@ const BudgetSchema = z.strictObject({
   warmupSteps: z.int().min(0).default(0),
   checkpointEvery: positiveInt,
   emaDecay: z.number().min(0).lt(1).default(0.999),
-  /** Prompt dropout, which makes classifier-free guidance possible (experts only). */
-  promptDropout: z.number().min(0).lt(1).default(0.1)
+  /** Prompt dropout, which makes classifier-free guidance possible (experts, prompt routers). */
+  promptDropout: z.number().min(0).lt(1).default(0.1),
+  /**
+   * DDPM experts: min-SNR-gamma weighting of the eps loss (Hang et al., 2023); 0 is the plain
+   * eps MSE. At small budgets plain eps experts draw noise (docs/RESULTS.md "The embedded default").
+   */
+  minSnrGamma: z.number().min(0).max(1000).default(0)
 })
 
 const EvalSchema = z.strictObject({
@@ -233,6 +263,12 @@ export function decodeResolvedRunManifest (bytes: Uint8Array): ResolvedRunManife
 /** The run id: CIDv1 (dag-json, sha2-256) of the canonical encoding of the resolved manifest. */
 export async function runIdOf (manifest: ResolvedRunManifest): Promise<CID> {
   return cidOfCanonical(encodeResolvedRunManifest(manifest))
+}
+
+/** The budget one task trains with: its kind's, with the task's own `steps` where it sets them. */
+export function budgetOf (manifest: Pick<RunManifest, 'training'>, task: RunTask): RunManifest['training']['expert'] {
+  const budget = manifest.training[task.kind]
+  return task.kind === 'expert' && task.steps !== undefined ? { ...budget, steps: task.steps } : budget
 }
 
 /** Replicas wanted for a task: its own override, else the run's. */

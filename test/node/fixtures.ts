@@ -10,20 +10,25 @@ export interface TinyRunOptions {
   checkpointEvery?: number
   leaseMs?: number
   images?: number
+  /** Steps of the tasks that set their own (the default run's DDPM expert): default the expert budget's. */
+  taskSteps?: number
 }
 
 /**
- * The default run cut down for tests: a few hundred images, a short budget, a short lease and a
- * cheap held-out evaluation. `name` makes distinct runs (distinct run ids) from the same data.
+ * The default run cut down for tests: a few hundred images, the tiny presets, a short budget, a
+ * short lease and a cheap held-out evaluation. `name` makes distinct runs (distinct run ids)
+ * from the same data.
  */
 export async function tinyRun (options: TinyRunOptions = {}): Promise<RunManifest> {
   const { manifest } = await readManifestFile('manifests/default.json')
   const budget = { ...manifest.training.expert, steps: options.steps ?? 12, batchSize: 16, warmupSteps: 2, checkpointEvery: options.checkpointEvery ?? 4 }
   const input: RunManifestInput = {
     ...manifest,
+    tasks: manifest.tasks.map((t) => t.kind === 'expert' && t.steps !== undefined ? { ...t, steps: options.taskSteps ?? budget.steps } : t),
     name: options.name ?? 'node-test',
     dataset: { kind: 'mnist', heldOutFraction: 0.05, limit: options.images ?? 600 },
     clustering: { ...manifest.clustering, fineCentroids: 16 },
+    model: { expert: 'tiny', router: 'router-tiny' },
     training: { expert: budget, router: { ...manifest.training.router, steps: budget.steps, batchSize: 16, checkpointEvery: budget.checkpointEvery } },
     leaseMs: options.leaseMs ?? 5000,
     eval: { ...manifest.eval, heldOutBatches: 1, batchSize: 16 }

@@ -7,6 +7,7 @@ import { createHddmNode, type HddmNode, type HddmNodeStatus } from '../../src/no
 import { createWorkerTaskTrainer } from '../../src/node/worker-trainer.js'
 import { captureLog } from '../utils/log-capture.js'
 import { FAST_LOOP, tinyRun } from './fixtures.js'
+import { budgetOf } from '../../src/protocol/run-manifest.js'
 
 
 const log = captureLog()
@@ -30,7 +31,8 @@ describe('HddmNode: two contributors train every task of a run (in-process, TCP 
   }, 150_000)
 
   it('claims distinct tasks, announces final checkpoints by CID, and the other node fetches and verifies them', { timeout: 400_000 }, async () => {
-    const manifest = await tinyRun({ name: 'hddm-node-test', checkpointEvery: 6, leaseMs: 15_000 })
+    // The DDPM task trains 18 steps against the others' 12: its own budget.
+    const manifest = await tinyRun({ name: 'hddm-node-test', checkpointEvery: 6, leaseMs: 15_000, taskSteps: 18 })
     const dirA = await mkdtemp(join(tmpdir(), 'hddm-a-'))
     const dirB = await mkdtemp(join(tmpdir(), 'hddm-b-'))
     dirs.push(dirA, dirB)
@@ -65,7 +67,7 @@ describe('HddmNode: two contributors train every task of a run (in-process, TCP 
         .catch((err) => { throw new Error(`${String(err)} (${task.id} from ${announcedBy}, connections ${fetcher.peers().connected}); the nodes logged:\n${log.tail()}`) })
       const checkpoint = decodeCheckpoint(bytes)
       expect(checkpoint.metadata.network).toBe(task.kind)
-      expect(checkpoint.metadata.step).toBe(manifest.training[task.kind].steps)
+      expect(checkpoint.metadata.step).toBe(budgetOf(manifest, task).steps)
       expect(checkpoint.metadata.run).toBe(a.runId)
       expect(allFinite(checkpoint.tensors)).toBe(true)
       // The final export carries only the weights to sample with.

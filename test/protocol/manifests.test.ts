@@ -5,7 +5,7 @@ import {
   decodeEnsembleManifest, encodeEnsembleManifest, ensembleIdOf, type EnsembleManifestInput
 } from '../../src/protocol/ensemble-manifest.js'
 import {
-  decodeResolvedRunManifest, encodeResolvedRunManifest, parseResolvedRunManifest, parseRunManifest,
+  budgetOf, decodeResolvedRunManifest, encodeResolvedRunManifest, parseResolvedRunManifest, parseRunManifest,
   parseRunManifestJson, runIdOf, type RunManifest
 } from '../../src/protocol/run-manifest.js'
 import { planTasks } from '../../src/protocol/task-plan.js'
@@ -33,6 +33,7 @@ async function resolvedFixture (): Promise<Record<string, any>> {
     dataset: { kind: 'mnist', limit: 3000 },
     k: 2,
     seed: 7,
+    clustering: { features: 'pca' },
     tasks: [
       { id: 'expert-0', kind: 'expert', cluster: 0, objective: 'ddpm' },
       { id: 'expert-1', kind: 'expert', cluster: 1, objective: 'fm', init: { fromTask: 'expert-0' } },
@@ -70,16 +71,19 @@ describe('manifests/', () => {
     })
   }
 
-  it('default.json is MNIST, K=4, 2 DDPM + 2 FM experts and a router on the tiny presets', () => {
+  it('default.json is MNIST in 4 encoder clusters, 1 DDPM (longer, min-SNR) : 3 FM mini experts and a prompt router', () => {
     const m = read('default.json')
-    expect(m).toMatchObject({ k: 4, dataset: { kind: 'mnist' }, model: { expert: 'tiny', router: 'router-tiny' } })
-    expect(m.tasks).toEqual(planTasks(4, 2))
+    expect(m).toMatchObject({ k: 4, dataset: { kind: 'mnist' }, clustering: { features: 'encoder' }, model: { expert: 'mini', router: 'router-tiny' } })
+    // The planTasks layout, with the DDPM expert's own longer budget.
+    expect(m.tasks.map((t) => t.kind === 'expert' && t.objective === 'ddpm' ? { ...t, steps: undefined } : t)).toEqual(planTasks(4, 1).map((t) => ({ ...t, ...(t.kind === 'expert' && t.objective === 'ddpm' ? { steps: undefined } : {}) })))
+    expect(m.tasks[0]).toMatchObject({ objective: 'ddpm', steps: 2 * m.training.expert.steps })
+    expect(m.training.expert.minSnrGamma).toBe(5)
   })
 
   it('paper.json is K=8 with 2 DDPM : 6 FM on xl2 and router-b2', () => {
     const m = read('paper.json')
     expect(m).toMatchObject({ k: 8, model: { expert: 'xl2', router: 'router-b2' } })
-    expect(m.tasks).toEqual(planTasks(8, 2))
+    expect(m.tasks).toEqual(planTasks(8, 2, 'none'))
     const objectives = m.tasks.flatMap((t) => t.kind === 'expert' ? [t.objective] : [])
     expect(objectives.filter((o) => o === 'ddpm')).toHaveLength(2)
     expect(objectives.filter((o) => o === 'fm')).toHaveLength(6)
@@ -122,6 +126,38 @@ describe('run manifest schema', () => {
     expect(parseRunManifest(m).tasks[1]).toMatchObject({ init: { fromTask: 'expert-0', timeMap: 'snr' } })
   })
 
+  it('needs the encoder pinned by CID for encoder features, and takes pixel PCA without one', () => {
+    const unpinned = base()
+    unpinned.clustering = { features: 'encoder' }
+    expect(expectInvalidManifest(() => parseRunManifest(unpinned)).join()).toMatch(/clustering\.encoder/)
+    const defaulted = base()
+    delete defaulted.clustering
+    expectInvalidManifest(() => parseRunManifest(defaulted))
+    const badCid = base()
+    badCid.clustering.encoder.cid = 'not-a-cid'
+    expectInvalidManifest(() => parseRunManifest(badCid))
+    expect(parseRunManifest({ ...base(), clustering: { features: 'pca' } }).clustering).toMatchObject({ features: 'pca', dims: 32 })
+  })
+
+  it('reads the prompt in the router by default, and takes the paper\'s prompt-blind router on request', () => {
+    const m = base()
+    delete m.tasks[4].conditioning
+    expect(parseRunManifest(m).tasks[4]).toMatchObject({ kind: 'router', conditioning: 'prompt' })
+    m.tasks[4].conditioning = 'none'
+    expect(parseRunManifest(m).tasks[4]).toMatchObject({ conditioning: 'none' })
+    m.tasks[4].conditioning = 'class'
+    expectInvalidManifest(() => parseRunManifest(m))
+  })
+
+  it('gives a task its own steps when it sets them', () => {
+    const m = parseRunManifest(base())
+    const ddpm = m.tasks.find((t) => t.kind === 'expert' && t.objective === 'ddpm')!
+    const fm = m.tasks.find((t) => t.kind === 'expert' && t.objective === 'fm')!
+    expect(budgetOf(m, fm).steps).toBe(m.training.expert.steps)
+    expect(budgetOf(m, { ...ddpm, steps: 77 } as typeof ddpm)).toMatchObject({ ...m.training.expert, steps: 77 })
+    expect(budgetOf(m, m.tasks.find((t) => t.kind === 'router')!)).toEqual(m.training.router)
+  })
+
   it('rejects unknown presets, unknown fields and bad JSON', () => {
     const preset = base()
     preset.model.expert = 'huge'
@@ -134,7 +170,7 @@ describe('run manifest schema', () => {
 describe('resolved run manifest and run id', () => {
   it('has a stable CID: same manifest, same run id everywhere', async () => {
     const cid = await runIdOf(parseResolvedRunManifest(await resolvedFixture()))
-    expect(cid.toString()).toBe('baguqeeragjutjayo4rnhz3uv4epauwx5wyjyy7y64ofhhonfkhcecaq3geya')
+    expect(cid.toString()).toBe('baguqeerabjpvfnio5acflewyrgo4phi4i2w2frzsnzrubnzgkama3xm5w6ca')
   })
 
   it('does not depend on key order or on defaults being written out', async () => {
