@@ -78,8 +78,7 @@ async function evalCommand (o: EvalCommandOptions): Promise<void> {
   const { initBackend, disposeBackend } = await import('../runtime/backend.js')
   const { parseRouting, formatRouting } = await import('../diffusion/routing.js')
   const { loadDataset } = await import('../data/sources.js')
-  const { imageGrid } = await import('../data/png.js')
-  const { loadClassifier, referenceStatistics, evaluateEnsemble, expertClusterLossMatrix, formatLossMatrix, LOSS_MATRIX_EVAL } = await import('../eval/index.js')
+  const { loadClassifier, referenceStatistics, evaluateEnsemble, expertClusterLossMatrix, formatLossMatrix, promptGrid, LOSS_MATRIX_EVAL } = await import('../eval/index.js')
   const routings = (o.routing ?? []).map(parseRouting)
 
   await initBackend({ backend: o.backend })
@@ -102,7 +101,7 @@ async function evalCommand (o: EvalCommandOptions): Promise<void> {
       })
       results.push(evaluation)
       process.stdout.write(`${formatRouting(routing).padEnd(8)} FID ${evaluation.fid.toFixed(2)}  diversity ${evaluation.diversity.mean.toFixed(3)} +- ${evaluation.diversity.std.toFixed(3)}  prompt accuracy ${(100 * evaluation.promptAccuracy.accuracy).toFixed(1)}%  ${evaluation.gflopsPerSample.toFixed(3)} GFLOPs/sample  (${evaluation.count} samples, ${evaluation.seconds.toFixed(0)} s)\n`)
-      if (i === 0 && o.grid !== undefined) await writeFile(resolve(o.grid), gridOf(imageGrid, images, shape, prompts))
+      if (i === 0 && o.grid !== undefined) await writeFile(resolve(o.grid), promptGrid(images, shape, prompts))
     }
     let lossMatrix
     if (source.heldOut !== undefined) {
@@ -121,20 +120,6 @@ async function evalCommand (o: EvalCommandOptions): Promise<void> {
     await source?.dispose()
     await disposeBackend()
   }
-}
-
-/** One row per class (first 8 samples of each), as the samples cycle through the classes. */
-function gridOf (imageGrid: typeof import('../data/png.js').imageGrid, images: Float32Array, shape: [number, number, number, number], prompts: string[]): Uint8Array {
-  const [, h, w, c] = shape
-  const size = h * w * c
-  const classes = [...new Set(prompts)]
-  const perRow = Math.min(8, Math.floor(prompts.length / classes.length))
-  const pixels = new Float32Array(classes.length * perRow * size)
-  let n = 0
-  for (const p of classes) {
-    for (const i of prompts.flatMap((q, j) => q === p ? [j] : []).slice(0, perRow)) pixels.set(images.subarray(i * size, (i + 1) * size), (n++) * size)
-  }
-  return imageGrid({ width: w, height: h, channels: c, pixels: pixels.subarray(0, n * size) }, { cols: perRow, scale: 2 })
 }
 
 async function fromFiles (o: EvalCommandOptions): Promise<Source> {

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { EventEmitter, once } from 'node:events'
 import { createWriteStream } from 'node:fs'
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { availableParallelism, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
@@ -10,11 +10,17 @@ import { InvalidArgumentError } from '../errors.js'
 import { createLogger, silentLogger } from '../logger.js'
 import { EXPERT_PRESETS } from '../model/config.js'
 import { createHddmNode } from '../node.js'
-import { assembleEnsemble, sampleGrid } from '../node/assemble.js'
+import { assembleEnsemble, type AssembledEnsemble } from '../node/assemble.js'
+import { loadDataset } from '../data/sources.js'
+import { formatRouting, parseRouting, type Routing } from '../diffusion/routing.js'
+import { sampleEnsemble } from '../ensemble/sample.js'
+import { evaluateEnsemble, loadClassifier, promptGrid, referenceStatistics, type EnsembleEvaluation } from '../eval/index.js'
+import { fastPathAdvice, SLOWDOWN_VS_NATIVE } from '../runtime/backend-choice.js'
+import { SimulationProgress, type StepEvent } from './simulate-progress.js'
 import { readManifestFile } from '../node/run-creation.js'
 import { parseRunManifest, type RunManifest } from '../protocol/run-manifest.js'
-import { initBackend, type BackendChoice } from '../runtime/backend.js'
-import { backendOption, integerOption } from './options.js'
+import { disposeBackend, initBackend, type BackendChoice } from '../runtime/backend.js'
+import { backendOption, integerOption, numberOption } from './options.js'
 import type { Command } from 'commander'
 import type { RegisterCommand } from './commands.js'
 
@@ -27,13 +33,20 @@ interface SimulateOptions {
   backend: BackendChoice
   timeout: number
   verbose: boolean
+  threads?: number
+  samples: number
+  routing: string
+  sampleSteps: number
+  guidance: number
 }
 
 /**
  * `hddm-node simulate` (= `npm start`): a whole swarm on this machine, as separate processes on
  * 127.0.0.1: one `hddm-node bootstrap` peer and several `hddm-node start` contributors (the first
  * creates the run from the manifest, the others join it by CID). When every task has a final
- * checkpoint, an observer peer fetches them by CID, names the ensemble and samples every prompt.
+ * checkpoint, an observer peer fetches them by CID, verifies them, names the ensemble, draws
+ * samples for every prompt and scores them (prompt accuracy, FID against the test split, expert
+ * usage) with the dataset's evaluation classifier.
  */
 export const registerSimulate: RegisterCommand = (program: Command) => {
   program.command('simulate')
@@ -44,25 +57,45 @@ export const registerSimulate: RegisterCommand = (program: Command) => {
     .option('--preset <name>', `expert preset (${Object.keys(EXPERT_PRESETS).join(' | ')}); default: the manifest's`)
     .option('--out <dir>', 'where node data, logs and the sample grid go (default: a new temporary directory)')
     .option('--backend <name>', 'tfjs backend of every contributor', backendOption, 'auto')
+    .option('--threads <n>', 'compute threads per contributor (default: the cores divided among the contributors)', integerOption('--threads', 1))
     .option('--timeout <s>', 'give up after this many seconds', integerOption('--timeout', 1), 1800)
     .option('--verbose', 'echo the contributors\' events', false)
+    .option('--samples <n>', 'samples drawn and scored at the end (balanced over the prompts; 0 = only the grid)', integerOption('--samples', 0), 300)
+    .option('--routing <rule>', 'routing of the final samples: full | top1 | top2 | threshold:p', 'top1')
+    .option('--sample-steps <n>', 'Euler steps of the final samples', integerOption('--sample-steps', 1), 20)
+    .option('--guidance <w>', 'classifier-free guidance of the final samples', numberOption('--guidance', 0), 2)
     .action(async (options: SimulateOptions) => { await simulate(options) })
 }
 
 async function simulate (o: SimulateOptions): Promise<void> {
+  const routing = parseRouting(o.routing)
   const t0 = performance.now()
   const elapsed = (): string => `${((performance.now() - t0) / 1000).toFixed(1)}s`
-  const say = (line: string): void => { process.stdout.write(`[${elapsed()}] ${line}\n`) }
+  const plain = (line: string): void => { process.stdout.write(`[${elapsed()}] ${line}\n`) }
   const out = resolve(o.out ?? await mkdtemp(join(tmpdir(), 'hddm-simulate-')))
   await mkdir(out, { recursive: true })
   const manifest = withOverrides((await readManifestFile(o.manifest)).manifest, o)
   const manifestFile = join(out, 'manifest.json')
   await writeFile(manifestFile, JSON.stringify(manifest, null, 2))
-  say(`run ${manifest.name}: K=${manifest.k}, ${manifest.tasks.length} tasks, preset ${manifest.model.expert}, ${manifest.training.expert.steps} steps per expert; ${o.contributors} contributors; files in ${out}`)
+  plain(`run ${manifest.name}: K=${manifest.k}, ${manifest.tasks.length} tasks, preset ${manifest.model.expert}, ${manifest.training.expert.steps} steps per expert; ${o.contributors} contributors; files in ${out}`)
+  // The contributors choose their backend the same way on this machine: say now what they will get.
+  const backend = await initBackend({ backend: o.backend, logger: createLogger({ level: 'warn' }) })
+  const advice = fastPathAdvice(backend)
+  plain(`training backend: ${backend.name} (${backend.threads} threads${backend.name === 'native' && backend.reason !== undefined ? `, ${backend.reason.split('; ').pop()!}` : ''})`)
+  if (advice !== undefined) {
+    const slower = SLOWDOWN_VS_NATIVE[backend.name]
+    plain(`the native kernels are not available, so this run trains on ${backend.name}${slower !== undefined ? `, about ${slower}x slower than native` : ''} (the ETA below is measured as it runs)`)
+    plain(`to train ${slower !== undefined ? `${slower}x ` : ''}faster: ${advice}`)
+  }
 
+  // The contributors share this machine's cores: each worker gets its share, so BLAS threads
+  // do not outnumber the cores (oversubscribed BLAS threads spin and slow everyone down).
+  const threads = o.threads ?? Math.max(1, Math.floor(availableParallelism() / o.contributors))
   const children: ChildProcess[] = []
   const deadline = setTimeout(() => { for (const c of children) c.kill('SIGKILL') }, o.timeout * 1000)
   const observerDir = join(out, 'observer')
+  const progress = new SimulationProgress({ manifest, contributors: o.contributors, elapsed })
+  const say = (line: string): void => { progress.say(line) }
   let observer: ReturnType<typeof createHddmNode> | undefined
   try {
     const bootstrap = spawnCli(['bootstrap', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', join(out, 'bootstrap'), '--json', '--log-format', 'json'], join(out, 'bootstrap.log'))
@@ -74,9 +107,14 @@ async function simulate (o: SimulateOptions): Promise<void> {
     const bootstrapList = [bootstrapAddr]
     const node = (i: number, source: string[]): Peer => {
       const child = spawnCli(['start', ...source, ...bootstrapList.flatMap((a) => ['--bootstrap', a]), '--data-dir', join(out, `node-${i}`), '--listen', '/ip4/127.0.0.1/tcp/0',
-        '--scope', 'loopback', '--backend', o.backend, '--log-format', 'json'], join(out, `node-${i}.log`))
+        '--scope', 'loopback', '--backend', o.backend, '--threads', String(threads), '--log-format', 'json'], join(out, `node-${i}.log`))
       children.push(child.child)
-      if (o.verbose) child.events.on('line', (m) => { say(`node-${i} ${JSON.stringify(m)}`) })
+      child.events.on('line', (m) => {
+        if (o.verbose) say(`node-${i} ${JSON.stringify(m)}`)
+        if (m.event === 'started') say(`node-${i} started, trains on ${(m.backend as { name?: string } | undefined)?.name ?? 'an unknown backend'}`)
+        else if (m.event === 'step') progress.step(`node-${i}`, m as unknown as StepEvent)
+        else if (m.event === 'task' && m.phase === 'done') progress.done(String(m.task))
+      })
       return child
     }
     const first = node(1, ['--manifest', manifestFile])
@@ -93,37 +131,86 @@ async function simulate (o: SimulateOptions): Promise<void> {
     let done = -1
     await waitUntil(() => {
       const finals = watched.coverage().filter((r) => r.checkpoint?.final === true)
+      for (const r of finals) progress.done(r.task)
       if (finals.length !== done) {
         done = finals.length
         say(`${done}/${manifest.tasks.length} tasks final ${finals.map((r) => r.task).join(' ')}`)
       }
       return done === manifest.tasks.length
     }, children)
+    progress.stop()
     const trained = elapsed()
 
-    await initBackend({ backend: 'auto', logger: createLogger({ level: 'warn' }) })
     const ensemble = await assembleEnsemble({ runId, manifest: observer.manifest, coverage: observer.coverage(), storage: observer.blocks })
     try {
-      const png = await sampleGrid(ensemble)
-      const gridFile = join(out, 'samples.png')
-      await writeFile(gridFile, png)
       const ensembleCid = await observer.blocks.putJson(ensemble.manifest)
-      say('done')
+      plain(`ensemble ${ensembleCid.toString()} verified; drawing ${Math.max(o.samples, 8 * ensemble.prompts.length)} samples (${formatRouting(routing)}, ${o.sampleSteps} steps, guidance ${o.guidance})`)
+      const gridFile = join(out, 'samples.png')
+      const scored = await drawAndScore(ensemble, manifest, { ...o, routing })
+      await writeFile(gridFile, scored.grid)
+      if (scored.evaluation !== undefined) await writeFile(join(out, 'evaluation.json'), JSON.stringify(scored.evaluation, null, 2) + '\n')
+      plain('done')
       process.stdout.write([
         `run        ${runId}`,
         `ensemble   ${ensembleCid.toString()}`,
         // Every final checkpoint was verified (held-out loss recomputed); refused ones say why.
         ...ensemble.verification.verdicts.map((v) => `${(v.task ?? '-').padEnd(10)} ${v.cid} ${v.accepted ? `held-out ${v.heldOutLoss!.toFixed(4)}${v.chosen ? '' : ' (replica not chosen)'}` : `refused, ${String(v.reason)}: ${String(v.message)}`}`),
-        `samples    ${gridFile} (${ensemble.prompts.length} prompts x 8)`,
+        ...scored.summary,
+        `samples    ${gridFile} (${ensemble.prompts.length} prompts x ${scored.perPrompt})`,
         `timings    all tasks final at ${trained}, total ${elapsed()}`
       ].join('\n') + '\n')
     } finally {
       ensemble.dispose()
     }
   } finally {
+    progress.stop()
     clearTimeout(deadline)
     await observer?.stop()
     await Promise.all(children.map(stopChild))
+    await disposeBackend()
+  }
+}
+
+interface Scored {
+  grid: Uint8Array
+  perPrompt: number
+  summary: string[]
+  evaluation?: EnsembleEvaluation
+}
+
+/**
+ * The run's own verdict on its ensemble: `samples` draws balanced over the prompts, scored with
+ * the dataset's evaluation classifier against its whole test split (prompt accuracy, FID, usage),
+ * and a grid of the first draws of every prompt. Without a classifier for the dataset, only the grid.
+ */
+async function drawAndScore (ensemble: AssembledEnsemble, manifest: RunManifest, o: Omit<SimulateOptions, 'routing'> & { routing: Routing }): Promise<Scored> {
+  const perPrompt = 8
+  const family = manifest.dataset.kind === 'mnist' ? 'mnist' : undefined
+  const common = { members: ensemble.experts, router: ensemble.router, tokenizer: ensemble.tokenizer, routing: o.routing, steps: o.sampleSteps, guidance: o.guidance, seed: 1 }
+  if (family === undefined || o.samples === 0) {
+    const prompts = ensemble.prompts.flatMap((p) => new Array<string>(perPrompt).fill(p))
+    const result = await sampleEnsemble({ ...common, prompts })
+    const note = family === undefined ? ['evaluation no classifier ships for this dataset: grid only'] : []
+    return { grid: promptGrid(result.images, result.shape, prompts, perPrompt), perPrompt, summary: note }
+  }
+  const classifier = await loadClassifier(family)
+  try {
+    const reference = referenceStatistics(classifier, await loadDataset(`${family}:test`))
+    const samples = Math.max(o.samples, perPrompt * classifier.info.classNames.length)
+    const { evaluation, images, shape, prompts } = await evaluateEnsemble({ ...common, classifier, reference, samples })
+    const usage = evaluation.usage.map((u) => `c${u.cluster} ${(100 * u.meanWeight).toFixed(0)}%`).join(' ')
+    return {
+      grid: promptGrid(images, shape, prompts, perPrompt),
+      perPrompt,
+      evaluation,
+      summary: [
+        `prompts    ${(100 * evaluation.promptAccuracy.accuracy).toFixed(1)}% drawn as asked (${evaluation.count} samples, the ${family} evaluation classifier; real test digits score 98%)`,
+        `FID        ${evaluation.fid.toFixed(1)} against the ${reference.count} ${family} test images (300 real training images score 5-6)`,
+        `usage      ${usage} (mean routed weight per expert)`
+      ]
+    }
+  } finally {
+    classifier.dispose()
   }
 }
 
@@ -133,8 +220,13 @@ function withOverrides (manifest: RunManifest, o: SimulateOptions): RunManifest 
   const scale = (b: RunManifest['training']['expert']): RunManifest['training']['expert'] => steps === undefined
     ? b
     : { ...b, steps, checkpointEvery: Math.max(1, Math.min(b.checkpointEvery, Math.ceil(steps / 4))), warmupSteps: Math.min(b.warmupSteps, Math.floor(steps / 10)) }
+  // A task's own steps keep their ratio to the expert budget (a DDPM expert's longer budget).
+  const tasks = steps === undefined ? manifest.tasks : manifest.tasks.map((t) => t.kind === 'expert' && t.steps !== undefined
+    ? { ...t, steps: Math.max(1, Math.round(t.steps * steps / manifest.training.expert.steps)) }
+    : t)
   return parseRunManifest({
     ...manifest,
+    tasks,
     model: { ...manifest.model, expert: o.preset ?? manifest.model.expert },
     training: { expert: scale(manifest.training.expert), router: scale(manifest.training.router) }
   })

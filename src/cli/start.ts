@@ -21,6 +21,7 @@ export interface StartOptions {
   announce: string[]
   scope: NetworkScope
   backend: BackendChoice
+  threads?: number
   tasks?: number
   resolveTimeout: number
   serveAny: boolean
@@ -46,6 +47,7 @@ export const registerStart: RegisterCommand = (program: Command) => {
     .option('--announce <multiaddr>', 'address to advertise instead, e.g. a public IP or DNS name (repeatable)', collect, [])
     .option('--scope <scope>', 'which addresses may be dialled: loopback | private | any', scopeOption, 'any')
     .option('--backend <name>', `tfjs backend of the training worker and of sample serving: ${BACKEND_CHOICES.join(' | ')}`, backendOption, 'auto')
+    .option('--threads <n>', 'compute threads of the training worker (default: every core, at most 8); several nodes on one machine train faster with a share each', integerOption('--threads', 1))
     .option('--tasks <n>', 'tasks to train before only serving (0 = serve only)', integerOption('--tasks', 0))
     .option('--serve-any', 'answer sample requests for ensembles this node does not hold by fetching them from the swarm (default: only ensembles held here)', false)
     .option('--resolve-timeout <ms>', 'give up fetching the run manifest after this long', integerOption('--resolve-timeout', 1), 30_000)
@@ -59,7 +61,7 @@ async function start (o: StartOptions): Promise<void> {
   const bootstrap = o.bootstrap ?? await loadBootstrapList(o.bootstrapList)
   // Training runs in worker threads with their own backend; this one draws samples for
   // /hddm/sample/1.0.0 on the main thread, so one thread keeps the node's I/O responsive.
-  await initBackend({ backend: o.backend, threads: 1, logger })
+  const backend = await initBackend({ backend: o.backend, threads: 1, logger })
   const node = createHddmNode({
     dataDir: o.dataDir,
     source,
@@ -70,7 +72,7 @@ async function start (o: StartOptions): Promise<void> {
     tasks: o.tasks,
     resolveTimeoutMs: o.resolveTimeout,
     serveAny: o.serveAny,
-    trainer: createWorkerTaskTrainer({ backend: o.backend, logger }),
+    trainer: createWorkerTaskTrainer({ backend: o.backend, threads: o.threads, logger }),
     logger
   })
   const interactive = process.stdout.isTTY && o.logFormat === 'human'
@@ -82,7 +84,7 @@ async function start (o: StartOptions): Promise<void> {
     if (interactive) {
       process.stdout.write(`run ${node.runId}\npeer ${node.peerId}\n${node.multiaddrs().map((a) => `listening ${a}\n`).join('')}`)
     } else {
-      process.stdout.write(JSON.stringify({ event: 'started', ts: Date.now(), runId: node.runId, peerId: node.peerId, multiaddrs: node.multiaddrs() }) + '\n')
+      process.stdout.write(JSON.stringify({ event: 'started', ts: Date.now(), runId: node.runId, peerId: node.peerId, multiaddrs: node.multiaddrs(), backend: { name: backend.name, reason: backend.reason } }) + '\n')
     }
     const view = interactive ? liveView(node) : undefined
     await stopping

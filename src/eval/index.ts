@@ -25,4 +25,5 @@ export { intraPromptDiversity, promptAccuracy, type DiversityResult, type Prompt
 export { referenceStatistics, evaluateSamples, balancedPrompts, type ReferenceStatistics, type SampleMetrics, type EvaluateSamplesInput } from './metrics.js'
 export { expertClusterLossMatrix, formatLossMatrix, LOSS_MATRIX_EVAL, type LossMatrix } from './loss-matrix.js'
 export { evaluateEnsemble, type EvaluateEnsembleInput, type EnsembleEvaluation, type EvaluateEnsembleResult, type EvaluateProgressEvents } from './evaluate.js'
+export { promptGrid } from './sample-grid.js'
 export { linePlot, niceTicks, textWidth, type PlotSeries, type LinePlotOptions } from './plot.js'

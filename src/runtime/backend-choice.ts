@@ -4,3 +4,19 @@
  */
 export const BACKEND_CHOICES = ['auto', 'native', 'wasm', 'cpu', 'tensorflow', 'tensorflow-gpu'] as const
 export type BackendChoice = typeof BACKEND_CHOICES[number]
+
+/** How many times slower than native a backend trained `small` here (docs/RESULTS.md "Training step"). */
+export const SLOWDOWN_VS_NATIVE: Partial<Record<BackendChoice, number>> = { wasm: 5, cpu: 150 }
+
+/**
+ * What to do when training runs on a slow path: one command that gives the native path, read
+ * from why native was passed over (`BackendInfo.reason`). Undefined on a fast backend.
+ */
+export function fastPathAdvice (info: { name: string, reason?: string }): string | undefined {
+  if (info.name === 'native' || info.name.startsWith('tensorflow')) return undefined
+  const native = /native: ([^;]*)/.exec(info.reason ?? '')?.[1] ?? ''
+  if (/HDDM_NATIVE=0/.test(native)) return 'unset HDDM_NATIVE to use the native kernels'
+  if (/BLAS/.test(native)) return 'install OpenBLAS for the native path: sudo apt-get install libopenblas0-pthread (macOS: brew install openblas)'
+  if (/not built|failed to load/.test(native)) return 'build the native kernels: node scripts/build-native.mjs (needs g++, make and python3), with OpenBLAS installed (apt-get install libopenblas0-pthread)'
+  return 'use --backend auto with OpenBLAS installed (apt-get install libopenblas0-pthread) for the native path'
+}
