@@ -38,7 +38,7 @@ export async function writeExperimentReport (state: string): Promise<void> {
   lines.push(`Evaluation: ${e.samples} samples per row (prompts cycling through the 10 classes), ${e.steps} Euler steps, guidance ${e.guidance}, seed ${e.seed}; FID against the full test split.`, '')
 
   lines.push('| configuration | routing | FID | diversity (mean +- std over prompts) | prompt accuracy | GFLOPs / sample | training TFLOPs |', '|---|---|---|---|---|---|---|')
-  const order = ['monolith', 'homogeneous-fm', 'homogeneous-ddpm', 'heterogeneous']
+  const order = ['monolith', 'homogeneous-fm', 'homogeneous-ddpm', 'heterogeneous', 'homogeneous-fm-blind', 'homogeneous-ddpm-blind', 'heterogeneous-blind']
   const routingOrder = ['full', 'top2', 'top1']
   const final = evals.filter(v => v.step === settings.S)
     .sort((a, b) => order.indexOf(a.configuration) - order.indexOf(b.configuration) || routingOrder.indexOf(a.evaluation.routing) - routingOrder.indexOf(b.evaluation.routing))
@@ -50,14 +50,14 @@ export async function writeExperimentReport (state: string): Promise<void> {
 
   // FID against training compute: top-1 ensembles and the monolith at every milestone.
   const series: PlotSeries[] = []
-  for (const name of order) {
+  for (const name of order.filter(n => !n.endsWith('-blind'))) {
     const points = evals.filter(v => v.configuration === name && (name === 'monolith' || v.evaluation.routing === 'top1')).map(v => [v.trainingGflops / 1000, v.evaluation.fid] as [number, number])
     if (points.length > 0) series.push({ name: name === 'monolith' ? 'monolith' : `${name} top1`, color: COLORS[name], points })
   }
   if (series.length > 0) {
     await writeFile(join(state, 'fid-vs-compute.png'), linePlot(series, { title: `FID vs training compute (${settings.preset}, K=${settings.K}, ${e.samples} samples)`, xLabel: 'training compute (TFLOP)', yLabel: 'FID (classifier features)' }))
     lines.push('FID against training compute (top-1 routing for the ensembles):', '', '| configuration | step per expert | training TFLOPs | FID |', '|---|---|---|---|')
-    for (const v of [...evals].filter(v => v.configuration === 'monolith' || v.evaluation.routing === 'top1').sort((a, b) => order.indexOf(a.configuration) - order.indexOf(b.configuration) || a.step - b.step)) {
+    for (const v of [...evals].filter(v => !v.configuration.endsWith('-blind') && (v.configuration === 'monolith' || v.evaluation.routing === 'top1')).sort((a, b) => order.indexOf(a.configuration) - order.indexOf(b.configuration) || a.step - b.step)) {
       lines.push(`| ${v.configuration} | ${v.step} | ${(v.trainingGflops / 1000).toFixed(2)} | ${v.evaluation.fid.toFixed(2)} |`)
     }
     lines.push('')
@@ -112,12 +112,15 @@ export async function writeExperimentReport (state: string): Promise<void> {
     lines.push(`| monolith (fm) | ${matrix.monolith.map(v => v.toFixed(4)).join(' | ')} |`, '')
   }
 
-  if (existsSync(join(state, 'router.safetensors'))) {
-    const { metadata } = decodeCheckpoint(await readFile(join(state, 'router.safetensors')))
-    const extra = (metadata.extra ?? {}) as { evaluation?: { buckets: Array<{ tMin: number, tMax: number, accuracy: number }>, majority: number } }
-    if (extra.evaluation !== undefined) {
-      lines.push(`Router held-out accuracy by flow time: ${extra.evaluation.buckets.map(b => `[${b.tMin.toFixed(1)}, ${b.tMax.toFixed(1)}) ${(100 * b.accuracy).toFixed(1)}%`).join(', ')}; majority baseline ${(100 * extra.evaluation.majority).toFixed(1)}%.`, '')
-    }
+  for (const [file, what] of [['router-prompt.safetensors', 'Prompt router'], ['router.safetensors', 'Prompt-blind router']]) {
+    if (!existsSync(join(state, file))) continue
+    const { metadata } = decodeCheckpoint(await readFile(join(state, file)))
+    type Buckets = Array<{ tMin: number, tMax: number, accuracy: number }>
+    const extra = (metadata.extra ?? {}) as { evaluation?: { buckets: Buckets, unconditional?: Buckets, majority: number, promptBaseline?: number } }
+    const ev = extra.evaluation
+    if (ev === undefined) continue
+    const row = (b: Buckets): string => b.map(x => `[${x.tMin.toFixed(1)}, ${x.tMax.toFixed(1)}) ${(100 * x.accuracy).toFixed(1)}%`).join(', ')
+    lines.push(`${what} held-out accuracy by flow time: ${row(ev.buckets)}${ev.unconditional !== undefined ? `; with the null prompt: ${row(ev.unconditional)}` : ''}; majority baseline ${(100 * ev.majority).toFixed(1)}%${ev.promptBaseline !== undefined ? `, prompt baseline ${(100 * ev.promptBaseline).toFixed(1)}%` : ''}.`, '')
   }
 
   const seconds: Record<string, number> = {}

@@ -12,7 +12,10 @@
  * - heterogeneous: the DDPM experts of the planTasks clusters (floor(i K / D), i < D; K=4, D=2:
  *   clusters 0 and 2) and the FM experts of the others, reused from the two ensembles above;
  * - monolith: one FM model on the union of the K train shards, K x S steps;
- * - one router (router-small) shared by every ensemble.
+ * - one router (router-small) shared by every ensemble, reading the prompt (--router prompt, the
+ *   default) or not (none, the paper's); with prompt, a prompt-blind router is also trained and
+ *   every ensemble is evaluated with it at top-1 as a control.
+ * Clusters come from the shipped clustering encoder (--features encoder, the default) or pixel PCA.
  * Each ensemble is sampled with top-1, top-2 and full routing; intermediate checkpoints give the
  * FID-against-compute curve (top-1). Side studies: DDPM -> FM initialisation against FM from
  * scratch (held-out loss by step), AdaLN-Single against AdaLN-Zero (parameters, FID at equal steps).
@@ -22,26 +25,27 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import {
-  assignClusters, buildShards, clusterDataset, decodeShard, encodeShard, imageGrid, loadDataset, Random, ShardBatcher,
+  assignClusters, buildShards, clusterDataset, decodeShard, encodeShard, loadDataset, Random, ShardBatcher,
   shardToDataset, subsetDataset, Tokenizer, type Dataset, type Shard
 } from '../../src/data/index.js'
 import { parseRouting } from '../../src/diffusion/routing.js'
 import { loadExpert, loadRouter } from '../../src/ensemble/load.js'
 import type { EnsembleMember } from '../../src/ensemble/index.js'
 import {
-  evaluateEnsemble, expertClusterLossMatrix, formatLossMatrix, loadClassifier, referenceStatistics,
+  evaluateEnsemble, expertClusterLossMatrix, formatLossMatrix, loadClassifier, promptGrid, referenceStatistics,
   type EnsembleEvaluation, type FeatureClassifier, type ReferenceStatistics
 } from '../../src/eval/index.js'
 import { EXPERT_PRESETS, type DiTConfig, type ExpertPresetName } from '../../src/model/config.js'
 import { DiT } from '../../src/model/dit.js'
 import { expertForwardFlops, expertParamCount } from '../../src/model/param-count.js'
-import { expertHeldOutLoss } from '../../src/node/held-out.js'
+import { expertHeldOutLoss } from '../../src/training/held-out.js'
 import { initBackend } from '../../src/runtime/index.js'
 import { CHECKPOINT_FORMAT, decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../../src/storage/checkpoint.js'
 import {
   Adam, Ema, expertObjective, expertTrainStep, learningRateAt, publishableCheckpoint, resolveTrainingConfig, routerCheckpoint,
   trainExpert, trainRouter, CHECKPOINT_FILE, type ExpertTrainingConfig
 } from '../../src/training/index.js'
+import { clusteringFeaturesFor } from '../../src/training/clustering-encoder.js'
 import { writeExperimentReport } from './experiment-report.js'
 
 const { values: args } = parseArgs({
@@ -58,6 +62,8 @@ const { values: args } = parseArgs({
     seed: { type: 'string', default: '1' },
     'data-seed': { type: 'string', default: '0' },
     'router-steps': { type: 'string', default: '400' },
+    router: { type: 'string', default: 'prompt' },
+    features: { type: 'string', default: 'encoder' },
     'convert-steps': { type: 'string', default: '' },
     'convert-cluster': { type: 'string', default: '1' },
     'adaln-steps': { type: 'string', default: '' },
@@ -112,7 +118,11 @@ async function readJson<T> (path: string): Promise<T> {
 // ---------------------------------------------------------------------------------------------
 // Settings: a rerun must use the same ones (other steps or seeds would mix two experiments).
 
-const settings = { dataset: args.dataset, preset, K, D, ddpmClusters, S, B, training, seed, dataSeed: num('data-seed'), routerSteps: num('router-steps'), convertCluster, convertSteps, adalnSteps, milestones, evalSettings }
+if (args.router !== 'prompt' && args.router !== 'none') throw new Error(`--router must be prompt or none, got ${String(args.router)}`)
+if (args.features !== 'encoder' && args.features !== 'pca') throw new Error(`--features must be encoder or pca, got ${String(args.features)}`)
+const routerConditioning: 'prompt' | 'none' = args.router
+const features: 'encoder' | 'pca' = args.features
+const settings = { dataset: args.dataset, features, preset, K, D, ddpmClusters, S, B, training, seed, dataSeed: num('data-seed'), routerConditioning, routerSteps: num('router-steps'), convertCluster, convertSteps, adalnSteps, milestones, evalSettings }
 await mkdir(state, { recursive: true })
 const settingsPath = join(state, 'settings.json')
 if (existsSync(settingsPath)) {
@@ -140,7 +150,8 @@ await mkdir(shardDir, { recursive: true })
 const shardFile = (name: string): string => join(shardDir, `${name}.hddmshard`)
 if (!existsSync(shardFile('monolith.train'))) {
   const dataset = await loadDataset(args.dataset!)
-  const clustering = await clusterDataset(dataset, { k: K, seed: settings.dataSeed })
+  const { map } = await clusteringFeaturesFor(args.dataset!, features)
+  const clustering = await clusterDataset(dataset, { k: K, seed: settings.dataSeed, features: map })
   const shards = buildShards(dataset, clustering, { heldOutFraction: 0.05, seed: settings.dataSeed })
   for (const s of shards) {
     await writeFile(shardFile(`cluster-${s.cluster}.train`), encodeShard(s.train))
@@ -149,7 +160,7 @@ if (!existsSync(shardFile('monolith.train'))) {
   // Test images by the run's cluster model: the reference of a single expert's FID.
   const test = await loadDataset(`${args.dataset!}:test`)
   await writeJson(join(state, 'test-clusters.json'), Array.from(assignClusters(clustering.model, test)))
-  await writeJson(join(state, 'clustering.json'), { sizes: clustering.sizes, pi: clustering.pi, labelCounts: clustering.labelCounts, purity: clustering.purity })
+  await writeJson(join(state, 'clustering.json'), { features, sizes: clustering.sizes, pi: clustering.pi, labelCounts: clustering.labelCounts, purity: clustering.purity, concentration: clustering.concentration })
   const tokenizer = Tokenizer.fromJSON(shards[0].train.header.tokenizer)
   const union = unionDataset(shards.map(s => shardToDataset(s.train)))
   const mono = buildShards(union, { k: 1, assignments: new Int32Array(union.count), digest: 'monolith' }, { heldOutFraction: 0, seed: settings.dataSeed, tokenizer })[0]
@@ -232,15 +243,17 @@ async function trainTo (spec: ModelSpec, step: number): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // Router: one for every ensemble.
 
-const routerPath = join(state, 'router.safetensors')
-if (!existsSync(routerPath)) {
+/** Router files by conditioning; the prompt-blind one always exists (the control, or the main one). */
+const routerPath = (conditioning: 'prompt' | 'none'): string => join(state, conditioning === 'none' ? 'router.safetensors' : 'router-prompt.safetensors')
+for (const conditioning of routerConditioning === 'prompt' ? ['prompt', 'none'] as const : ['none'] as const) {
+  if (existsSync(routerPath(conditioning))) continue
   const t0 = performance.now()
-  const result = await trainRouter({ shards: trainShards, heldOut: heldOutShards, preset: 'router-small', training: { steps: settings.routerSteps, batchSize: 64, seed } }, {
-    onProgress: (e) => { if (e.detail.step % 50 === 0) log('router', { step: e.detail.step, loss: Number(e.detail.loss.toFixed(4)) }) }
+  const result = await trainRouter({ shards: trainShards, heldOut: heldOutShards, preset: 'router-small', conditioning, training: { steps: settings.routerSteps, batchSize: 64, seed, promptDropout: 0.1 } }, {
+    onProgress: (e) => { if (e.detail.step % 50 === 0) log('router', { conditioning, step: e.detail.step, loss: Number(e.detail.loss.toFixed(4)) }) }
   })
-  await writeFile(routerPath, encodeCheckpoint(routerCheckpoint(result, 'router-small')))
+  await writeFile(routerPath(conditioning), encodeCheckpoint(routerCheckpoint(result, 'router-small')))
   result.router.dispose()
-  log('router done', { evaluation: result.evaluation, seconds: Math.round((performance.now() - t0) / 1000) })
+  log('router done', { conditioning, evaluation: result.evaluation, seconds: Math.round((performance.now() - t0) / 1000) })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -253,14 +266,19 @@ const evalDir = join(state, 'eval')
 const gridDir = join(state, 'grids')
 await mkdir(evalDir, { recursive: true })
 await mkdir(gridDir, { recursive: true })
-const routerCheckpointFile = decodeCheckpoint(await readFile(routerPath))
+const routerFiles = { prompt: routerConditioning === 'prompt' ? decodeCheckpoint(await readFile(routerPath('prompt'))) : undefined, none: decodeCheckpoint(await readFile(routerPath('none'))) }
 
-interface Configuration { name: string, members: Array<{ cluster: number, model: string }>, router: boolean }
+/** `router`: which router mixes the experts (none for the monolith). Names with `-blind` are the prompt-blind control. */
+interface Configuration { name: string, members: Array<{ cluster: number, model: string }>, router?: 'prompt' | 'none' }
+const ensembles = [
+  { name: 'homogeneous-fm', members: Array.from({ length: K }, (_, c) => ({ cluster: c, model: `fm-c${c}` })) },
+  { name: 'homogeneous-ddpm', members: Array.from({ length: K }, (_, c) => ({ cluster: c, model: `ddpm-c${c}` })) },
+  { name: 'heterogeneous', members: Array.from({ length: K }, (_, c) => ({ cluster: c, model: `${ddpmClusters.includes(c) ? 'ddpm' : 'fm'}-c${c}` })) }
+]
 const configurations: Configuration[] = [
-  { name: 'homogeneous-fm', members: Array.from({ length: K }, (_, c) => ({ cluster: c, model: `fm-c${c}` })), router: true },
-  { name: 'homogeneous-ddpm', members: Array.from({ length: K }, (_, c) => ({ cluster: c, model: `ddpm-c${c}` })), router: true },
-  { name: 'heterogeneous', members: Array.from({ length: K }, (_, c) => ({ cluster: c, model: `${ddpmClusters.includes(c) ? 'ddpm' : 'fm'}-c${c}` })), router: true },
-  { name: 'monolith', members: [{ cluster: 0, model: 'monolith-fm' }], router: false }
+  ...ensembles.map((e): Configuration => ({ ...e, router: routerConditioning })),
+  ...(routerConditioning === 'prompt' ? ensembles.map((e): Configuration => ({ ...e, name: `${e.name}-blind`, router: 'none' })) : []),
+  { name: 'monolith', members: [{ cluster: 0, model: 'monolith-fm' }] }
 ]
 
 /** The milestone of a configuration's models that matches `m` expert-steps of compute per expert. */
@@ -270,7 +288,7 @@ async function evaluateConfiguration (config: Configuration, m: number, routing:
   const file = join(evalDir, `${config.name}.${routing}.step-${m}.json`)
   if (existsSync(file)) return
   const members: EnsembleMember[] = []
-  const router = config.router ? loadRouter(routerCheckpointFile) : undefined
+  const router = config.router !== undefined ? loadRouter(routerFiles[config.router]!) : undefined
   try {
     for (const { cluster, model } of config.members) {
       members.push({ cluster, expert: loadExpert(decodeCheckpoint(await readFile(milestonePath(model, modelStep(model, m))))) })
@@ -281,7 +299,7 @@ async function evaluateConfiguration (config: Configuration, m: number, routing:
     })
     const computeGflops = trainingGflops(config, m)
     await writeJson(file, { configuration: config.name, step: m, trainingGflops: computeGflops, members: config.members, evaluation })
-    if (m === S) await writeFile(join(gridDir, `${config.name}.${routing}.png`), sampleGrid(images, shape, prompts, 8))
+    if (m === S) await writeFile(join(gridDir, `${config.name}.${routing}.png`), promptGrid(images, shape, prompts, 8))
     log('eval', { configuration: config.name, routing, step: m, fid: Number(evaluation.fid.toFixed(2)), diversity: Number(evaluation.diversity.mean.toFixed(3)), accuracy: evaluation.promptAccuracy.accuracy, gflopsPerSample: Number(evaluation.gflopsPerSample.toFixed(3)), seconds: Math.round((performance.now() - t0) / 1000) })
   } finally {
     router?.dispose()
@@ -302,21 +320,6 @@ function expertConfigOf (name: string): DiTConfig {
   return { ...EXPERT_PRESETS[name as ExpertPresetName], vocabSize: tokenizer.vocabSize, promptTokens: tokenizer.maxLength }
 }
 
-/** One row per class, `perRow` samples each (prompts cycle through the classes). */
-function sampleGrid (images: Float32Array, shape: [number, number, number, number], prompts: string[], perRow: number): Uint8Array {
-  const [, h, w, c] = shape
-  const size = h * w * c
-  const classes = [...new Set(prompts)]
-  const rows: Float32Array[] = []
-  for (const p of classes) {
-    const idx = prompts.flatMap((q, i) => q === p ? [i] : []).slice(0, perRow)
-    for (const i of idx) rows.push(images.subarray(i * size, (i + 1) * size))
-  }
-  const pixels = new Float32Array(rows.length * size)
-  rows.forEach((r, i) => pixels.set(r, i * size))
-  return imageGrid({ width: w, height: h, channels: c, pixels }, { cols: perRow, scale: 2 })
-}
-
 // ---------------------------------------------------------------------------------------------
 // The schedule: milestone by milestone, every model, then the curve point (top-1) of every
 // configuration; the full table (all routings) at the last milestone.
@@ -326,7 +329,10 @@ for (const m of milestones) {
     for (const stop of spec.stops.filter(s => s <= (spec.cluster === 'all' ? K * m : m))) await trainTo(spec, stop)
   }
   for (const config of configurations) {
-    const routings = config.router ? (m === S ? ['top1', 'top2', 'full'] : ['top1']) : ['full']
+    // The prompt-blind control: top-1 at the last milestone only.
+    const control = config.name.endsWith('-blind')
+    if (control && m !== S) continue
+    const routings = config.router === undefined ? ['full'] : control ? ['top1'] : m === S ? ['top1', 'top2', 'full'] : ['top1']
     for (const routing of routings) await evaluateConfiguration(config, m, routing)
   }
 }
