@@ -15,3 +15,17 @@ export function reportAndExit (err: unknown): number {
   process.stderr.write(`hddm-node: unexpected error\n${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
   return 70
 }
+
+/**
+ * A node serves peers for hours, and a peer's input must never end it: an error that escapes
+ * every handler (a rejected promise nobody awaited, an exception thrown from a socket callback)
+ * is logged on stderr with its stack and the process keeps running. The modules are written
+ * so that this never fires; when it does, the line says what to fix.
+ */
+export function guardAgainstStrayErrors (proc: Pick<NodeJS.Process, 'on'> = process, write: (line: string) => void = (l) => { process.stderr.write(l) }): void {
+  const report = (kind: string) => (err: unknown): void => {
+    write(`hddm-node: ${kind} (kept running; please report it): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
+  }
+  proc.on('unhandledRejection', report('unhandled rejection'))
+  proc.on('uncaughtException', report('uncaught exception'))
+}

@@ -118,13 +118,22 @@ export class SampleService {
     stream.addEventListener('close', cancel)
     const timer = setTimeout(cancel, this.init.timeLimitMs)
     this.running.add(job)
+    // Progress frames go out in order on one chain that never rejects: a frame that cannot be
+    // sent (the peer left) cancels the job instead of leaving a rejection nobody awaits.
     let progress = Promise.resolve()
-    try {
-      const images = await this.components.handler(request, {
-        signal: job.signal,
-        onProgress: (step, steps) => { progress = progress.then(async () => { await send({ type: 'progress', step, steps }) }) }
+    let progressFailure: unknown
+    const onProgress = (step: number, steps: number): void => {
+      progress = progress.then(async () => {
+        if (progressFailure === undefined) await send({ type: 'progress', step, steps })
+      }).catch((err: unknown) => {
+        progressFailure ??= err
+        job.abort()
       })
+    }
+    try {
+      const images = await this.components.handler(request, { signal: job.signal, onProgress })
       await progress
+      if (progressFailure !== undefined) throw progressFailure
       for (const [index, image] of images.entries()) await send({ type: 'image', index, prompt: image.prompt, png: image.png as Uint8Array<ArrayBuffer> })
       await send({ type: 'done', count: images.length })
       await stream.close()
@@ -137,6 +146,7 @@ export class SampleService {
         await refuse('internal', 'the server failed to draw the samples')
       }
     } finally {
+      await progress
       clearTimeout(timer)
       stream.removeEventListener('close', cancel)
       this.running.delete(job)

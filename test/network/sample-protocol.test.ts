@@ -150,6 +150,38 @@ describe('/hddm/sample/1.0.0', () => {
     expect(outcomes.slice(before)).toEqual(['AbortError'])
   })
 
+  it('survives a progress frame that cannot be sent after the client left (no unhandled rejection)', async () => {
+    const node = await createTestNode()
+    const peer = await createTestNode()
+    let reported = false
+    // Reports progress only once the client has closed its end, then fails as a cancelled job does.
+    const late: SampleHandler = async (_req, options) => {
+      await new Promise((resolve) => options.signal.addEventListener('abort', resolve, { once: true }))
+      options.onProgress(1, 2)
+      reported = true
+      throw new Error('cancelled')
+    }
+    const lateService = createSampleService({}, { libp2p: node.swarm.libp2p, handler: late })
+    const unhandled: unknown[] = []
+    const onUnhandled = (err: unknown): void => { unhandled.push(err) }
+    process.on('unhandledRejection', onUnhandled)
+    try {
+      await lateService.start()
+      const stream = await peer.swarm.libp2p.dialProtocol(multiaddr(node.addr), SAMPLE_PROTOCOL)
+      await lpStream(stream, { maxDataLength: 1 << 20 }).write(dagJson.encode({ ...request, ensemble: ensembleId.toString() }))
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      stream.abort(new Error('client gone'))
+      await vi.waitFor(() => { expect(reported).toBe(true); expect(lateService.active).toBe(0) }, { timeout: 10_000 })
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      expect(unhandled).toEqual([])
+    } finally {
+      process.off('unhandledRejection', onUnhandled)
+      await lateService.stop()
+      await peer.stop()
+      await node.stop()
+    }
+  })
+
   it('caps concurrency and rate per peer, then serves other peers', async () => {
     const base = { ...request, ensemble: ensembleId.toString(), count: 2, steps: 6 }
     const burst = await Promise.allSettled(Array.from({ length: 8 }, async () => await requestSamples(client.swarm.libp2p, multiaddr(server.addr), base)))
