@@ -43,12 +43,18 @@ export class ClaimLog {
     return this.claims.length === 0 && this.events.length === 0
   }
 
-  /** Adds a claim; false when it is already known. Keeps the newest `maxClaims` claims. */
+  /**
+   * Adds a claim; false when it is already known. Keeps the earliest claim and the newest
+   * `maxClaims - 1`: the earliest is where a holder's priority comes from (its renewals keep it
+   * live), so a holder that re-claims on every beacon keeps the priority of its first claim and
+   * a claim back-dated by at most the freshness window cannot sort before it once it is older
+   * than that window. Both choices depend only on the set of claims, never on arrival order.
+   */
   addClaim (claim: ClaimEvent): boolean {
     if (this.claims.some((c) => c.nonce === claim.nonce)) return false
     this.claims.push({ ...claim, end: claim.leaseUntil, closed: false })
     this.claims.sort(byTsThenNonce)
-    if (this.claims.length > this.maxClaims) this.claims.splice(0, this.claims.length - this.maxClaims)
+    if (this.claims.length > this.maxClaims) this.claims.splice(1, this.claims.length - this.maxClaims)
     return true
   }
 

@@ -186,6 +186,28 @@ describe('ClaimTable', () => {
     expect(t.holderOf('expert-0', T0 + 610_000)).toBeUndefined()
   })
 
+  it('keeps a holder that re-claims on every beacon against claims back-dated as far as the table accepts, for ten minutes', () => {
+    // The task loop's beacon: progress and a re-claim every 5 s. An attacker with a fresh
+    // identity keeps claiming with ts as old as the freshness window lets through (just under
+    // MAX_MESSAGE_AGE_MS before it is received), hoping to sort before the holder's claims.
+    // Within the holder's first minute such a claim is older than its claim and wins (the
+    // window is what honest clocks and gossip delays need); after that, never.
+    const t = new ClaimTable({ tasks: TASK_IDS.map((id) => ({ id })), leaseMs: 60_000 })
+    const holder = 'peer-h'
+    t.apply(claim(holder, 'expert-0', T0, 60_000), T0 + 10)
+    for (let s = 1; s <= 120; s++) {
+      const now = T0 + s * 5000
+      t.apply(progress(holder, 'expert-0', now, s), now + 10)
+      t.apply(claim(holder, 'expert-0', now, 60_000), now + 10)
+      if (s % 3 === 0 && s * 5000 > 60_000) {
+        const attacker = `peer-x${s}`
+        t.apply(claim(attacker, 'expert-0', now - 59_000, 60_000), now)
+        expect(t.holderOf('expert-0', now + 1), `at ${s * 5} s`).toBe(holder)
+      }
+    }
+    expect(t.snapshot(T0 + 600_000).find((r) => r.task === 'expert-0')?.holders[0]).toMatchObject({ peer: holder, since: T0 })
+  })
+
   it('reports the most advanced checkpoint of each task', () => {
     const t = table()
     const other = 'bafkreib6lmdbqnmdzqcbujrpiw4qdo2koyuwhzlo4wocvd2ryrbyhe7y5i'
