@@ -7,7 +7,9 @@ import * as tf from '@tensorflow/tfjs'
 import { Router } from '../model/router.js'
 import type { RouterConfig } from '../model/config.js'
 import type { ConditionalNetwork } from '../diffusion/guidance.js'
-import { assignParams, type Checkpoint, type CheckpointMetadata } from '../storage/checkpoint.js'
+import { routerParamCount } from '../model/param-count.js'
+import { validateDiTConfig } from '../model/validate.js'
+import { assignParams, checkConfigFits, checkedShape, type Checkpoint, type CheckpointMetadata } from '../storage/checkpoint.js'
 import { CorruptCheckpointError } from '../storage/checkpoint-errors.js'
 import { loadExpert as loadTrainedExpert, type LoadedExpert as TrainedExpert, type LoadExpertOptions } from '../training/expert-model.js'
 
@@ -47,7 +49,10 @@ export function adaptExpert (expert: TrainedExpert): LoadedExpert {
 
 export function loadRouter (checkpoint: Checkpoint): LoadedRouter {
   if (checkpoint.metadata.network !== 'router') throw new CorruptCheckpointError(`expected a router checkpoint, got a ${checkpoint.metadata.network}`)
-  const model = new Router(checkpoint.metadata.config as unknown as RouterConfig)
+  const config = checkpoint.metadata.config as unknown as RouterConfig
+  checkedShape(() => { validateDiTConfig(config) })
+  checkConfigFits(routerParamCount(config), checkpoint.tensors)
+  const model = new Router(config)
   try {
     assignParams(model.params, checkpoint.tensors)
   } catch (err) {

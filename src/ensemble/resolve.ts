@@ -5,6 +5,7 @@
  */
 import type { CID } from 'multiformats/cid'
 import { parseEnsembleManifest, type EnsembleManifest } from '../protocol/ensemble-manifest.js'
+import { MAX_ENSEMBLE_CHECKPOINT_BYTES } from '../protocol/fetch-limits.js'
 import { parseRouting, type Routing } from '../diffusion/routing.js'
 import { allFinite, decodeCheckpoint, type Checkpoint } from '../storage/checkpoint.js'
 import { CorruptCheckpointError, ShapeMismatchError } from '../storage/checkpoint-errors.js'
@@ -28,10 +29,12 @@ export interface ResolveEnsembleOptions extends AbortOptions {
   timeoutMs?: number
   /** Only use blocks already held locally (a server that does not fetch for strangers). */
   offline?: boolean
+  /** The largest checkpoint file fetched or read. @default MAX_ENSEMBLE_CHECKPOINT_BYTES */
+  maxBytes?: number
 }
 
 async function fetchCheckpoint (storage: Pick<Storage, 'getBytes'>, cid: CID, options: ResolveEnsembleOptions): Promise<Checkpoint> {
-  const checkpoint = decodeCheckpoint(await storage.getBytes(cid, options))
+  const checkpoint = decodeCheckpoint(await storage.getBytes(cid, { ...options, maxBytes: options.maxBytes ?? MAX_ENSEMBLE_CHECKPOINT_BYTES }))
   if (!allFinite(checkpoint.tensors)) throw new CorruptCheckpointError(`checkpoint ${cid.toString()} has NaN or Inf values`)
   return checkpoint
 }

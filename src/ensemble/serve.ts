@@ -1,5 +1,6 @@
 /**
- * The sample service's handler: ensembles by CID, loaded once and kept, sampled with the same
+ * The sample service's handler: ensembles by CID, loaded once and kept (the `maxEnsembles`
+ * most recently used; the rest are disposed once no request uses them), sampled with the same
  * function as local sampling (so a remote draw equals a local one for the same seed), each
  * image encoded as PNG. By default it serves only ensembles whose blocks it already holds:
  * fetching and loading a stranger's model on request is a free amplification attack.
@@ -20,6 +21,14 @@ export interface EnsembleSampleHandlerInit {
   /** Fetch unknown ensembles from the swarm (with fetchTimeoutMs) instead of refusing them. */
   serveAny?: boolean
   fetchTimeoutMs?: number
+  /** Loaded ensembles kept at most. @default 4 */
+  maxEnsembles?: number
+}
+
+interface CachedEnsemble {
+  pending: Promise<LoadedEnsemble>
+  /** Requests drawing from it now: it is disposed only when none is. */
+  users: number
 }
 
 export interface EnsembleSampleHandler {
@@ -37,26 +46,56 @@ export function toPng (images: Float32Array, shape: [number, number, number, num
 }
 
 export function ensembleSampleHandler (init: EnsembleSampleHandlerInit): EnsembleSampleHandler {
-  const loaded = new Map<string, Promise<LoadedEnsemble>>()
+  // Map order is recency order: a use moves an entry to the end.
+  const loaded = new Map<string, CachedEnsemble>()
+  const maxEnsembles = init.maxEnsembles ?? 4
+  const dispose = (entry: CachedEnsemble): void => { entry.pending.then(e => { e.dispose() }, () => {}) }
 
-  const ensembleFor = async (id: string): Promise<LoadedEnsemble> => {
-    let pending = loaded.get(id)
-    if (pending === undefined) {
-      pending = resolveEnsemble(init.storage, CID.parse(id), init.serveAny === true ? { timeoutMs: init.fetchTimeoutMs ?? 60_000 } : { offline: true })
-      loaded.set(id, pending)
-      // A failed load is not cached: the blocks may arrive later.
-      pending.catch(() => { loaded.delete(id) })
+  /** Drops the least recently used ensembles nobody is drawing from, down to `maxEnsembles`. */
+  const evict = (): void => {
+    for (const [id, entry] of loaded) {
+      if (loaded.size <= maxEnsembles) return
+      if (entry.users > 0) continue
+      loaded.delete(id)
+      dispose(entry)
     }
+  }
+
+  const ensembleFor = async (id: string, entry: CachedEnsemble): Promise<LoadedEnsemble> => {
     try {
-      return await pending
+      return await entry.pending
     } catch (err) {
       if (err instanceof BlockNotFoundError || err instanceof FetchTimeoutError) throw new SampleRefusedError('unknown-ensemble', `ensemble ${id} is not held here`)
       throw new SampleRefusedError('invalid-ensemble', `ensemble ${id} cannot be loaded: ${err instanceof Error ? err.message : String(err)}`)
     }
   }
 
+  const acquire = (id: string): CachedEnsemble => {
+    let entry = loaded.get(id)
+    if (entry === undefined) {
+      const pending = resolveEnsemble(init.storage, CID.parse(id), init.serveAny === true ? { timeoutMs: init.fetchTimeoutMs ?? 60_000 } : { offline: true })
+      entry = { pending, users: 0 }
+      const created = entry
+      // A failed load is not cached: the blocks may arrive later.
+      pending.catch(() => { if (loaded.get(id) === created) loaded.delete(id) })
+    }
+    loaded.delete(id)
+    loaded.set(id, entry)
+    entry.users++
+    return entry
+  }
+
   const handler: SampleHandler = async (request: SampleRequest, options): Promise<SampleImage[]> => {
-    const ensemble = await ensembleFor(request.ensemble)
+    const entry = acquire(request.ensemble)
+    try {
+      return await draw(await ensembleFor(request.ensemble, entry), request, options)
+    } finally {
+      entry.users--
+      evict()
+    }
+  }
+
+  const draw = async (ensemble: LoadedEnsemble, request: SampleRequest, options: Parameters<SampleHandler>[1]): Promise<SampleImage[]> => {
     const prompts = Array.from({ length: request.count }, (_, i) => request.prompts[i % request.prompts.length])
     const result = await sampleEnsemble({
       members: ensemble.members,
@@ -76,7 +115,7 @@ export function ensembleSampleHandler (init: EnsembleSampleHandlerInit): Ensembl
   return {
     handler,
     dispose: () => {
-      for (const pending of loaded.values()) pending.then(e => { e.dispose() }, () => {})
+      for (const entry of loaded.values()) dispose(entry)
       loaded.clear()
     }
   }

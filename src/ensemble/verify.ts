@@ -8,10 +8,9 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import { CID } from 'multiformats/cid'
 import { AbortError, DiskFullError } from '../errors.js'
-import { expertParamCount, routerParamCount } from '../model/param-count.js'
-import { EXPERT_PRESETS, ROUTER_PRESETS, type DiTConfig } from '../model/config.js'
 import { CustomProgressEvent, type AbortOptions, type ProgressEvent, type ProgressOptions } from '../progress.js'
 import { ensembleIdOf, parseEnsembleManifest, type EnsembleManifest, type EnsembleManifestInput, type RoutingText } from '../protocol/ensemble-manifest.js'
+import { maxCheckpointBytes, maxShardBytes } from '../protocol/fetch-limits.js'
 import { FetchTimeoutError } from '../storage/errors.js'
 import { checkFinite, checkRun, checkShape, decodeCandidate, recomputeHeldOutLoss, taskOf } from './checks.js'
 import { CheckpointRefusedError, NoAcceptableCheckpointError, type RefusalReason } from './errors.js'
@@ -74,18 +73,6 @@ export type VerifyProgressEvents =
 
 export interface VerifyCheckpointsOptions extends AbortOptions, ProgressOptions<VerifyProgressEvents> {}
 
-/** Resumable checkpoints carry raw weights and two Adam moments next to the EMA weights. */
-const MAX_TENSOR_GROUPS = 4
-const MAX_HEADER_BYTES = 16 << 20
-
-/** The largest file that can be a checkpoint of the run's presets: anything larger is refused unread. */
-function maxCheckpointBytes (manifest: ResolvedRunManifest): number {
-  // A generous vocabulary: the real one is in the tokenizer, which is only known after decoding.
-  const expert = expertParamCount({ ...EXPERT_PRESETS[manifest.model.expert as keyof typeof EXPERT_PRESETS], vocabSize: 1 << 16 } as DiTConfig).total
-  const router = routerParamCount({ ...ROUTER_PRESETS[manifest.model.router as keyof typeof ROUTER_PRESETS], numExperts: manifest.k })
-  return 4 * MAX_TENSOR_GROUPS * Math.max(expert, router) + MAX_HEADER_BYTES
-}
-
 /**
  * Fetches and checks every candidate, then picks the best accepted one per task.
  * @throws AbortError when the signal fires; FetchTimeoutError when a held-out shard cannot be
@@ -99,7 +86,7 @@ export async function verifyCheckpoints (init: VerifyCheckpointsInit, candidates
   const heldOut = async (cluster: number): Promise<Uint8Array> => {
     let pending = shards.get(cluster)
     if (pending === undefined) {
-      pending = storage.getBytes(manifest.resolved.shards[cluster].heldOut, { timeoutMs, signal: options.signal })
+      pending = storage.getBytes(manifest.resolved.shards[cluster].heldOut, { timeoutMs, signal: options.signal, maxBytes: maxShardBytes(manifest, cluster, 'heldOut') })
       shards.set(cluster, pending)
     }
     return await pending

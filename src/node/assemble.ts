@@ -15,6 +15,7 @@ import { loadExpert, loadRouter, type LoadedExpert, type LoadedRouter } from '..
 import { sampleEnsemble } from '../ensemble/sample.js'
 import { ensembleFromVerification, verifyCheckpoints, type Verification, type VerifyCheckpointsOptions } from '../ensemble/verify.js'
 import type { EnsembleManifestInput } from '../protocol/ensemble-manifest.js'
+import { maxShardBytes } from '../protocol/fetch-limits.js'
 import type { TaskCoverage } from '../network/claims.js'
 import type { ResolvedRunManifest } from '../protocol/run-manifest.js'
 import type { Storage } from '../storage/helia.js'
@@ -50,7 +51,7 @@ export async function assembleEnsemble (init: AssembleInit, timeoutMs = 60_000, 
   const prompts = new Set<string>()
   let tokenizer: Tokenizer | undefined
   for (const shard of manifest.resolved.shards) {
-    const header = decodeShard(await storage.getBytes(shard.heldOut, { timeoutMs })).header
+    const header = decodeShard(await storage.getBytes(shard.heldOut, { timeoutMs, maxBytes: maxShardBytes(manifest, shard.cluster, 'heldOut') })).header
     header.prompts.forEach((p) => prompts.add(p))
     tokenizer ??= Tokenizer.fromJSON(header.tokenizer)
   }

@@ -9,6 +9,7 @@
  */
 import { CID } from 'multiformats/cid'
 import { silentLogger, type Logger } from '../logger.js'
+import { maxCheckpointBytes } from '../protocol/fetch-limits.js'
 import type { RunState } from './run-state.js'
 import type { Storage } from '../storage/helia.js'
 import type { GossipMessageDetail } from '../network/gossip.js'
@@ -21,7 +22,7 @@ export interface CheckpointMirrorInit {
 }
 
 export interface CheckpointMirrorComponents {
-  state: Pick<RunState, 'addEventListener' | 'removeEventListener'>
+  state: Pick<RunState, 'addEventListener' | 'removeEventListener' | 'manifest'>
   storage: Pick<Storage, 'getBytes'>
 }
 
@@ -71,7 +72,8 @@ export class CheckpointMirror {
       try {
         // Always through getBytes, never a root-block `has`: a copy cut short by a dead announcer
         // has the root but not every leaf, and only the whole file can be served on.
-        await this.c.storage.getBytes(CID.parse(want.cid), { providers: [want.peer], timeoutMs: this.timeoutMs, signal: this.controller.signal })
+        // A CID of anything larger than the run's checkpoints is refused before its data moves.
+        await this.c.storage.getBytes(CID.parse(want.cid), { providers: [want.peer], timeoutMs: this.timeoutMs, signal: this.controller.signal, maxBytes: maxCheckpointBytes(this.c.state.manifest) })
         this.log.debug('mirrored checkpoint', { task, cid: want.cid, step: want.step })
       } catch (err) {
         // The announcer may be gone already; the next announcement (or a replica) will do.

@@ -18,6 +18,7 @@ import { CorruptCheckpointError } from '../storage/checkpoint-errors.js'
 import { queryCoverage } from './coverage-protocol.js'
 import { TaskDataMismatchError } from './errors.js'
 import type { RunState } from './run-state.js'
+import { maxCheckpointBytes } from '../protocol/fetch-limits.js'
 import { budgetOf, type RunTask } from '../protocol/run-manifest.js'
 import type { Storage } from '../storage/helia.js'
 import type { Libp2p } from '@libp2p/interface'
@@ -123,6 +124,7 @@ export class CheckpointSync {
     try {
       const bytes = await this.c.storage.getBytes(CID.parse(info.cid), {
         timeoutMs: this.init.fetchTimeoutMs,
+        maxBytes: maxCheckpointBytes(this.c.state.manifest),
         providers: [...new Set([info.peer, via])],
         signal: this.controller.signal
       })

@@ -11,6 +11,7 @@ import { TaskDataMismatchError } from './errors.js'
 import type { RunState } from './run-state.js'
 import type { TaskShard, TaskTrainer, TaskTrainRequest } from './task-trainer.js'
 import type { AbortOptions } from '../progress.js'
+import { maxCheckpointBytes, maxShardBytes } from '../protocol/fetch-limits.js'
 import type { RunTask } from '../protocol/run-manifest.js'
 import type { Storage } from '../storage/helia.js'
 
@@ -22,6 +23,7 @@ export interface TaskInputsComponents {
 
 export interface TaskInputsOptions extends AbortOptions {
   timeoutMs: number
+  maxBytes?: number
 }
 
 export interface TaskInputs extends TaskTrainRequest {
@@ -35,8 +37,8 @@ export async function fetchTaskInputs (task: RunTask, dir: string, c: TaskInputs
   const shards: TaskShard[] = []
   for (const cluster of clusters) {
     const entry = manifest.resolved.shards[cluster]
-    const train = await c.storage.getBytes(entry.train, options)
-    const heldOut = await c.storage.getBytes(entry.heldOut, options)
+    const train = await c.storage.getBytes(entry.train, { ...options, maxBytes: maxShardBytes(manifest, cluster, 'train') })
+    const heldOut = await c.storage.getBytes(entry.heldOut, { ...options, maxBytes: maxShardBytes(manifest, cluster, 'heldOut') })
     // The CIDs already guarantee the bytes; this guards against a manifest that lists shards out of order.
     if (decodeShard(train).header.cluster !== cluster) throw new TaskDataMismatchError(`shard ${entry.train.toString()} is not cluster ${cluster}`)
     shards.push({ cluster, train, heldOut })
@@ -66,6 +68,7 @@ const ANNOUNCER_TIMEOUT_MS = 15_000
 
 async function fetchCheckpoint (cid: string, peer: string | undefined, dir: string, name: string, c: TaskInputsComponents, options: TaskInputsOptions): Promise<string> {
   let bytes: Uint8Array
+  options = { ...options, maxBytes: maxCheckpointBytes(c.state.manifest) }
   try {
     bytes = await c.storage.getBytes(CID.parse(cid), { ...options, providers: peer === undefined ? undefined : [peer], timeoutMs: Math.min(options.timeoutMs ?? ANNOUNCER_TIMEOUT_MS, ANNOUNCER_TIMEOUT_MS) })
   } catch (err) {

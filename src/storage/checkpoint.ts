@@ -60,6 +60,27 @@ export function assignParams (params: Params, tensors: Map<string, NamedTensor>,
   }
 }
 
+/**
+ * Refuses a network of `params` parameters when the checkpoint holds fewer values than that:
+ * called before the network is built, so a small file whose config names a huge model is
+ * refused without allocating it (the tensors' shapes are checked one by one when loading).
+ */
+export function checkConfigFits (params: number, tensors: Map<string, NamedTensor>): void {
+  let held = 0
+  for (const t of tensors.values()) held += t.data.length
+  if (!(params <= held)) throw new ShapeMismatchError(`its config describes ${params} parameters; the checkpoint holds ${held} values`)
+}
+
+/** Runs a config check whose InvalidArgumentError, for a checkpoint's config, means a wrong shape. */
+export function checkedShape (check: () => void): void {
+  try {
+    check()
+  } catch (err) {
+    if ((err as Error).name === 'InvalidArgumentError') throw new ShapeMismatchError(`its config cannot build a network: ${(err as Error).message}`)
+    throw err
+  }
+}
+
 export function encodeCheckpoint (checkpoint: Checkpoint): Uint8Array {
   return encodeSafetensors({ tensors: checkpoint.tensors, metadata: { hddm: JSON.stringify(checkpoint.metadata) } })
 }

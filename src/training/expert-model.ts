@@ -11,7 +11,9 @@ import { ddpm } from '../diffusion/objectives/ddpm.js'
 import { flowMatching } from '../diffusion/objectives/flow.js'
 import type { Objective, ObjectiveName } from '../diffusion/objectives/objective.js'
 import { InvalidArgumentError } from '../errors.js'
-import { assignParams, type Checkpoint, type CheckpointMetadata } from '../storage/checkpoint.js'
+import { expertParamCount } from '../model/param-count.js'
+import { validateDiTConfig } from '../model/validate.js'
+import { assignParams, checkConfigFits, checkedShape, type Checkpoint, type CheckpointMetadata } from '../storage/checkpoint.js'
 import { CorruptCheckpointError, ShapeMismatchError } from '../storage/checkpoint-errors.js'
 import { Tokenizer, type TokenizerJSON } from '../data/tokenizer.js'
 
@@ -94,6 +96,8 @@ export function loadExpert (checkpoint: Checkpoint, options: LoadExpertOptions =
   if (config.vocabSize !== tokenizer.vocabSize || config.promptTokens !== tokenizer.maxLength) {
     throw new CorruptCheckpointError('the model config does not match the checkpoint\'s tokenizer')
   }
+  checkedShape(() => { validateDiTConfig(config) })
+  checkConfigFits(expertParamCount(config).total, checkpoint.tensors)
   const model = new DiT(config)
   try {
     assignParams(model.params, checkpoint.tensors, options.prefix ?? '')

@@ -46,8 +46,8 @@ async function addExpert (node: TestNode, run: string, objective: 'ddpm' | 'fm',
   return await node.storage.addBytes(encodeCheckpoint({ metadata, tensors }))
 }
 
-async function addEnsemble (node: TestNode, poison: boolean): Promise<CID> {
-  const run = await node.storage.putJson({ test: 'sample-protocol' })
+async function addEnsemble (node: TestNode, poison: boolean, label = 'sample-protocol'): Promise<CID> {
+  const run = await node.storage.putJson({ test: label })
   const router = new Router(routerConfig, 3)
   const routerCid = await node.storage.addBytes(encodeCheckpoint({ metadata: { format: CHECKPOINT_FORMAT, network: 'router', config: { ...routerConfig }, step: 1, run: run.toString() }, tensors: paramsToTensors(router.params) }))
   router.dispose()
@@ -180,6 +180,27 @@ describe('/hddm/sample/1.0.0', () => {
       await peer.stop()
       await node.stop()
     }
+  })
+
+  it('keeps at most maxEnsembles loaded, disposing the least recently used once nobody draws from it', async () => {
+    const other = await addEnsemble(server, false, 'second ensemble')
+    const small = ensembleSampleHandler({ storage: server.storage, maxEnsembles: 1 })
+    const options = { signal: new AbortController().signal, onProgress: () => {} }
+    const draw = async (id: CID): Promise<void> => { await small.handler({ ...request, ensemble: id.toString(), count: 1, steps: 1 }, options) }
+    const base = tf.memory().numTensors
+    await draw(ensembleId)
+    const one = tf.memory().numTensors - base
+    expect(one).toBeGreaterThan(0)
+    await draw(other)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    // The first was disposed when the second came in: one ensemble's tensors, not two.
+    expect(tf.memory().numTensors - base).toBe(one)
+    await draw(ensembleId)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(tf.memory().numTensors - base).toBe(one)
+    small.dispose()
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(tf.memory().numTensors).toBe(base)
   })
 
   it('caps concurrency and rate per peer, then serves other peers', async () => {
