@@ -19,6 +19,7 @@
  * ```
  */
 import { CheckpointMirror } from './node/checkpoint-mirror.js'
+import { FinalVerifier } from './node/final-verifier.js'
 import { CheckpointSync, type CheckpointSyncInit } from './node/checkpoint-sync.js'
 import { join } from 'node:path'
 import { TypedEventEmitter } from '@libp2p/interface'
@@ -91,6 +92,7 @@ export class HddmNode extends TypedEventEmitter<HddmNodeEvents> {
   private state?: RunState
   private loop?: TaskLoop
   private mirror?: CheckpointMirror
+  private finals?: FinalVerifier
   private sync?: CheckpointSync
   private sampleHandler?: EnsembleSampleHandler
   private samples?: SampleService
@@ -130,6 +132,9 @@ export class HddmNode extends TypedEventEmitter<HddmNodeEvents> {
       const state = this.state
       this.mirror = new CheckpointMirror({ logger }, { state, storage: this.storage })
       this.mirror.start()
+      // Before checkpoint sync: finals it adopts are verified like announced ones.
+      this.finals = new FinalVerifier({ logger }, { state, storage: this.storage, self })
+      this.finals.start()
       await handleCoverage(this.swarm.libp2p, (run) => run === runId ? state.coverage() : undefined)
       // Before the first claim: a task finished while this node was away must not be trained again.
       this.sync = new CheckpointSync({ ...this.init.checkpointSync, logger }, { libp2p: this.swarm.libp2p, state, storage: this.storage })
@@ -137,7 +142,7 @@ export class HddmNode extends TypedEventEmitter<HddmNodeEvents> {
       if (this.init.trainer !== undefined) {
         this.loop = new TaskLoop(
           { ...this.init.loop, runDir: join(dataDir, 'runs', runId), maxTasks: this.init.tasks, logger },
-          { state: this.state, storage: this.storage, trainer: this.init.trainer, self }
+          { state: this.state, storage: this.storage, trainer: this.init.trainer, finals: this.finals, self }
         )
         for (const type of ['task', 'step', 'checkpoint', 'idle'] as const) {
           this.loop.addEventListener(type, (evt) => { this.safeDispatchEvent(type, { detail: evt.detail }) })
@@ -173,6 +178,18 @@ export class HddmNode extends TypedEventEmitter<HddmNodeEvents> {
 
   /** The coverage map: every task with holder, step, loss, lease and last checkpoint. */
   coverage (): TaskCoverage[] { return this.started(this.state).coverage() }
+
+  /**
+   * Tasks done as far as this node knows: a final checkpoint of theirs was verified here (an
+   * announced final alone proves nothing), in manifest order.
+   */
+  doneTasks (): string[] {
+    const finals = this.started(this.finals)
+    return this.manifest.tasks.filter((t) => finals.isDone(t.id)).map((t) => t.id)
+  }
+
+  /** Every verdict on a final checkpoint, as it is reached (for logs and dashboards). */
+  get finalVerifier (): FinalVerifier { return this.started(this.finals) }
 
   /**
    * Coverage maps of this run as the connected peers see them (peers that do not answer are
@@ -224,6 +241,7 @@ export class HddmNode extends TypedEventEmitter<HddmNodeEvents> {
       ['task loop', async () => { await this.loop?.stop() }],
       ['trainer', async () => { await this.init.trainer?.stop?.() }],
       ['checkpoint sync', async () => { await this.sync?.stop() }],
+      ['final verifier', async () => { await this.finals?.stop() }],
       ['checkpoint mirror', async () => { await this.mirror?.stop() }],
       ['run topic', () => { this.state?.stop() }],
       ['gossip', async () => { await this.gossip?.stop() }],
@@ -231,7 +249,7 @@ export class HddmNode extends TypedEventEmitter<HddmNodeEvents> {
       ['storage', async () => { await this.storage?.stop() }],
       ['swarm', async () => { await this.swarm?.stop() }]
     ], this.log)
-    this.loop = this.sync = this.mirror = this.state = this.gossip = this.samples = this.sampleHandler = this.storage = this.swarm = undefined
+    this.loop = this.sync = this.finals = this.mirror = this.state = this.gossip = this.samples = this.sampleHandler = this.storage = this.swarm = undefined
     this.setStatus('stopped')
   }
 

@@ -130,11 +130,12 @@ async function simulate (o: SimulateOptions): Promise<void> {
     const watched = observer
     let done = -1
     await waitUntil(() => {
-      const finals = watched.coverage().filter((r) => r.checkpoint?.final === true)
-      for (const r of finals) progress.done(r.task)
+      // Done means verified here: the observer fetched each final and checked it.
+      const finals = watched.doneTasks()
+      for (const task of finals) progress.done(task)
       if (finals.length !== done) {
         done = finals.length
-        say(`${done}/${manifest.tasks.length} tasks final ${finals.map((r) => r.task).join(' ')}`)
+        say(`${done}/${manifest.tasks.length} tasks final (verified) ${finals.join(' ')}`)
       }
       return done === manifest.tasks.length
     }, children)

@@ -59,7 +59,7 @@ async function status (o: StatusOptions): Promise<void> {
       process.stdout.write(JSON.stringify({ run: node.runId, tasks: rows }) + '\n')
     } else {
       const done = rows.filter((r) => r.checkpoint?.final === true).length
-      process.stdout.write([`run ${node.runId}: ${done}/${rows.length} tasks final, ${node.peers().run} peers in the run`, ...formatCoverage(rows, Date.now())].join('\n') + '\n')
+      process.stdout.write([`run ${node.runId}: ${done}/${rows.length} tasks announced final, ${node.peers().run} peers in the run`, ...formatCoverage(rows, Date.now())].join('\n') + '\n')
     }
   } finally {
     await node.stop()

@@ -18,7 +18,11 @@ export type RunValidation<M> =
   | { action: 'accept', message: M }
   | { action: 'reject' | 'ignore', code: string, reason: string }
 
-export type RunValidator<M> = (bytes: Uint8Array, from: string) => RunValidation<M>
+export interface RunValidator<M> {
+  (bytes: Uint8Array, from: string): RunValidation<M>
+  /** Forgets that `bytes` were accepted, so that a publication that failed can be retried. */
+  forget?: (bytes: Uint8Array) => void
+}
 
 export interface GossipMessageDetail<M> {
   /** Canonical run CID string. */
@@ -132,8 +136,15 @@ export class Gossip<M = GossipMessage> extends TypedEventEmitter<GossipEvents<M>
     if (result.action !== 'accept') {
       throw new InvalidGossipMessageError(`refusing to publish a message peers would ${result.action}: ${result.code}: ${result.reason}`, result.code)
     }
-    options.signal?.throwIfAborted()
-    const { recipients } = await this.pubsub.publish(joined.topic, bytes)
+    let recipients: unknown[]
+    try {
+      options.signal?.throwIfAborted()
+      recipients = (await this.pubsub.publish(joined.topic, bytes)).recipients
+    } catch (err) {
+      // Nobody received it: it must not stay marked as seen, or every retry is a "duplicate".
+      joined.validator.forget?.(bytes)
+      throw err
+    }
     this.safeDispatchEvent('message', { detail: { run: keyOf(joined.topic), message: result.message, from: self, local: true } })
     return { recipients: recipients.length }
   }

@@ -13,13 +13,11 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { CID } from 'multiformats/cid'
 import { silentLogger, type Logger } from '../logger.js'
 import { compareCheckpoints, type CheckpointInfo } from '../network/claims.js'
-import { allFinite, decodeCheckpoint } from '../storage/checkpoint.js'
-import { CorruptCheckpointError } from '../storage/checkpoint-errors.js'
+import { checkAnnouncedCheckpoint } from './announced-checkpoint.js'
 import { queryCoverage } from './coverage-protocol.js'
-import { TaskDataMismatchError } from './errors.js'
 import type { RunState } from './run-state.js'
 import { maxCheckpointBytes } from '../protocol/fetch-limits.js'
-import { budgetOf, type RunTask } from '../protocol/run-manifest.js'
+import type { RunTask } from '../protocol/run-manifest.js'
 import type { Storage } from '../storage/helia.js'
 import type { Libp2p } from '@libp2p/interface'
 
@@ -128,29 +126,12 @@ export class CheckpointSync {
         providers: [...new Set([info.peer, via])],
         signal: this.controller.signal
       })
-      this.check(task, info, bytes)
+      checkAnnouncedCheckpoint(this.c.state, task, info, bytes)
       const outcome = this.c.state.adoptCheckpoint(task.id, info, via)
       this.log.info('adopted a checkpoint missed on gossip', { task: task.id, cid: info.cid, step: info.step, final: info.final, via, outcome })
     } catch (err) {
       if (this.controller.signal.aborted) return
       this.log.warn('refused a checkpoint from a coverage map', { task: task.id, cid: info.cid, via }, err)
     }
-  }
-
-  /** The checkpoint's own metadata must say what the coverage row claims. */
-  private check (task: RunTask, info: CheckpointInfo, bytes: Uint8Array): void {
-    const { metadata, tensors } = decodeCheckpoint(bytes)
-    const { runId, manifest } = this.c.state
-    const budget = budgetOf(manifest, task).steps
-    const claimed = `${info.cid} (claimed: ${task.id}, step ${info.step}${info.final ? ', final' : ''})`
-    if (metadata.run !== runId) throw new TaskDataMismatchError(`${claimed} belongs to run ${String(metadata.run)}`)
-    if (metadata.network !== task.kind) throw new TaskDataMismatchError(`${claimed} is a ${metadata.network} checkpoint`)
-    if (task.kind === 'expert' && (metadata.objective !== task.objective || metadata.cluster !== task.cluster)) {
-      throw new TaskDataMismatchError(`${claimed} is ${String(metadata.objective)} on cluster ${String(metadata.cluster)}`)
-    }
-    if (metadata.step !== info.step || (info.final && metadata.step !== budget)) {
-      throw new TaskDataMismatchError(`${claimed} holds step ${metadata.step} of ${budget}`)
-    }
-    if (!allFinite(tensors)) throw new CorruptCheckpointError(`${claimed} has NaN or Inf values`)
   }
 }

@@ -12,8 +12,11 @@ import type { Gossip, GossipMessageDetail } from '../network/gossip.js'
 import type { ResolvedRunManifest } from '../protocol/run-manifest.js'
 
 export interface RunStateEvents {
-  /** An accepted message changed (or may have changed) the claim table. */
-  message: CustomEvent<GossipMessageDetail<GossipMessage>>
+  /**
+   * An accepted message changed (or may have changed) the claim table. `adopted` marks a
+   * checkpoint learned from a peer's coverage map rather than from its announcer's gossip.
+   */
+  message: CustomEvent<GossipMessageDetail<GossipMessage> & { adopted?: boolean }>
 }
 
 export interface RunStateInit {
@@ -101,7 +104,7 @@ export class RunState extends TypedEventEmitter<RunStateEvents> {
     const outcome = this.table.adoptCheckpoint(task, info)
     if (outcome === 'applied') {
       const message: CheckpointMessage = { v: 1, run: this.runId, peer: info.peer, ts: info.ts, type: 'checkpoint', task, cid: info.cid, step: info.step, final: info.final, heldOutLoss: info.heldOutLoss }
-      this.safeDispatchEvent('message', { detail: { run: this.runId, message, from: via, local: false } })
+      this.safeDispatchEvent('message', { detail: { run: this.runId, message, from: via, local: false, adopted: true } })
     }
     return outcome
   }

@@ -1,24 +1,36 @@
 /**
  * Everything a task needs before training starts, fetched by CID: its shards, the checkpoint to
- * continue from (this node's own if it is at least as far as the swarm's last announcement, else
- * the announced one), and for an initialised FM expert the DDPM checkpoint it starts from.
+ * continue from, and for an initialised FM expert the DDPM checkpoint it starts from.
+ *
+ * The checkpoint to continue from is this node's own if it is at least as far as the best
+ * announced one it can use, else the most advanced announced checkpoint that fetches and whose
+ * content says what its announcement claims (announced-checkpoint.ts); one that does not is
+ * remembered in `refused` and the next best is tried, so a lying announcement costs one fetch,
+ * not the task. An initialised expert starts from a final of its source task verified here.
  */
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { decodeShard } from '../data/shard.js'
+import { checkAnnouncedCheckpoint } from './announced-checkpoint.js'
 import { TaskDataMismatchError } from './errors.js'
+import type { FinalVerifier } from './final-verifier.js'
+import type { Logger } from '../logger.js'
 import type { RunState } from './run-state.js'
 import type { TaskShard, TaskTrainer, TaskTrainRequest } from './task-trainer.js'
 import type { AbortOptions } from '../progress.js'
 import { maxCheckpointBytes, maxShardBytes } from '../protocol/fetch-limits.js'
-import type { RunTask } from '../protocol/run-manifest.js'
+import { budgetOf, type RunTask } from '../protocol/run-manifest.js'
 import type { Storage } from '../storage/helia.js'
 
 export interface TaskInputsComponents {
   state: RunState
   storage: Pick<Storage, 'getBytes'>
   trainer: Pick<TaskTrainer, 'latest'>
+  finals: Pick<FinalVerifier, 'acceptedFinals'>
+  /** CIDs that failed as resume points here: not tried again. */
+  refused: Set<string>
+  logger?: Logger
 }
 
 export interface TaskInputsOptions extends AbortOptions {
@@ -46,19 +58,31 @@ export async function fetchTaskInputs (task: RunTask, dir: string, c: TaskInputs
   const request: TaskInputs = { runId, manifest, task, shards, dir }
 
   const local = await c.trainer.latest(dir)
-  const announced = c.state.lastCheckpoint(task.id)
-  if (local !== undefined && (announced === undefined || local.step >= announced.step)) {
+  const budget = budgetOf(manifest, task).steps
+  const announced = c.state.table.checkpointsOf(task.id).filter((a) => !a.final && a.step > 0 && a.step < budget && !c.refused.has(a.cid))
+  for (const candidate of announced) {
+    if (local !== undefined && local.step >= candidate.step) break
+    try {
+      const bytes = await fetchCheckpoint(candidate.cid, candidate.peer, c, options)
+      checkAnnouncedCheckpoint(c.state, task, candidate, bytes)
+      request.resumeFrom = await keep(bytes, dir, `resume-${candidate.step}`)
+      request.resumedFromStep = candidate.step
+      break
+    } catch (err) {
+      if (options.signal?.aborted === true) throw err
+      c.refused.add(candidate.cid)
+      c.logger?.warn('announced checkpoint unusable; trying the next', { task: task.id, cid: candidate.cid, step: candidate.step, peer: candidate.peer }, err)
+    }
+  }
+  if (request.resumeFrom === undefined && local !== undefined) {
     request.resumeFrom = local.path
     request.resumedFromStep = local.step
-  } else if (announced !== undefined && !announced.final && announced.step > 0) {
-    request.resumeFrom = await fetchCheckpoint(announced.cid, announced.peer, dir, `resume-${announced.step}`, c, options)
-    request.resumedFromStep = announced.step
   }
 
   if (task.kind === 'expert' && task.init !== undefined) {
-    const from = 'fromTask' in task.init ? c.state.lastCheckpoint(task.init.fromTask) : { cid: task.init.fromCid, peer: undefined }
-    if (from === undefined) throw new TaskDataMismatchError(`task ${task.id} starts from a checkpoint nobody has announced yet`)
-    request.initFrom = await fetchCheckpoint(from.cid, from.peer, dir, 'init', c, options)
+    const from = 'fromTask' in task.init ? c.finals.acceptedFinals(task.init.fromTask)[0] : { cid: task.init.fromCid, peer: undefined }
+    if (from === undefined) throw new TaskDataMismatchError(`task ${task.id} starts from a final checkpoint of ${'fromTask' in task.init ? task.init.fromTask : '?'} that nobody has announced and this node verified yet`)
+    request.initFrom = await keep(await fetchCheckpoint(from.cid, from.peer, c, options), dir, 'init')
   }
   return request
 }
@@ -66,17 +90,19 @@ export async function fetchTaskInputs (task: RunTask, dir: string, c: TaskInputs
 /** The announcer gets this long before any other holder (a checkpoint mirror) is asked. */
 const ANNOUNCER_TIMEOUT_MS = 15_000
 
-async function fetchCheckpoint (cid: string, peer: string | undefined, dir: string, name: string, c: TaskInputsComponents, options: TaskInputsOptions): Promise<string> {
-  let bytes: Uint8Array
+async function fetchCheckpoint (cid: string, peer: string | undefined, c: TaskInputsComponents, options: TaskInputsOptions): Promise<Uint8Array> {
   options = { ...options, maxBytes: maxCheckpointBytes(c.state.manifest) }
   try {
-    bytes = await c.storage.getBytes(CID.parse(cid), { ...options, providers: peer === undefined ? undefined : [peer], timeoutMs: Math.min(options.timeoutMs ?? ANNOUNCER_TIMEOUT_MS, ANNOUNCER_TIMEOUT_MS) })
+    return await c.storage.getBytes(CID.parse(cid), { ...options, providers: peer === undefined ? undefined : [peer], timeoutMs: Math.min(options.timeoutMs ?? ANNOUNCER_TIMEOUT_MS, ANNOUNCER_TIMEOUT_MS) })
   } catch (err) {
     // The announcer is the usual source, and the one most likely gone when a task is taken
     // over: ask the swarm at large (peers' checkpoint mirrors hold the latest announcement).
     if (options.signal?.aborted === true || peer === undefined) throw err
-    bytes = await c.storage.getBytes(CID.parse(cid), options)
+    return await c.storage.getBytes(CID.parse(cid), options)
   }
+}
+
+async function keep (bytes: Uint8Array, dir: string, name: string): Promise<string> {
   const path = join(dir, `${name}.safetensors`)
   await writeFile(path, bytes)
   return path

@@ -11,6 +11,7 @@ import { AbortError } from '../errors.js'
 import { silentLogger, type Logger } from '../logger.js'
 import { pickTask } from '../network/rendezvous.js'
 import { fetchTaskInputs } from './task-inputs.js'
+import type { FinalVerifier } from './final-verifier.js'
 import type { RunState } from './run-state.js'
 import type { TaskStepDetail, TaskTrainer, TaskTrainRequest } from './task-trainer.js'
 import { budgetOf, type RunTask } from '../protocol/run-manifest.js'
@@ -46,6 +47,8 @@ export interface TaskLoopComponents {
   state: RunState
   storage: Pick<Storage, 'getBytes' | 'addBytes' | 'provide'>
   trainer: TaskTrainer
+  /** Which tasks are done: a final verified here, never an announcement alone. */
+  finals: Pick<FinalVerifier, 'isDone' | 'isPending' | 'acceptedFinals' | 'addEventListener' | 'removeEventListener'>
   self: string
 }
 
@@ -57,6 +60,8 @@ export class TaskLoop extends TypedEventEmitter<TaskLoopEvents> {
   private running?: Promise<void>
   /** Tasks this node lost a claim on recently, and until when it leaves them alone. */
   private readonly avoid = new Map<string, number>()
+  /** Announced checkpoints that failed as resume points here. */
+  private readonly refused = new Set<string>()
   private completed = 0
 
   constructor (init: TaskLoopInit, components: TaskLoopComponents) {
@@ -115,9 +120,11 @@ export class TaskLoop extends TypedEventEmitter<TaskLoopEvents> {
       if (signal.aborted) throw new AbortError()
       const now = state.now()
       const tasks = state.manifest.tasks
-      if (tasks.every((t) => state.lastCheckpoint(t.id)?.final === true || !this.c.trainer.supports(t))) return undefined
+      const { finals } = this.c
+      if (tasks.every((t) => finals.isDone(t.id) || !this.c.trainer.supports(t))) return undefined
       const free = new Set(state.table.freeTasks(now))
-      const eligible = tasks.filter((t) => free.has(t.id) && state.lastCheckpoint(t.id)?.final !== true && this.c.trainer.supports(t) &&
+      // A task whose final still awaits its verdict may be done: leave it until it has one.
+      const eligible = tasks.filter((t) => free.has(t.id) && !finals.isDone(t.id) && !finals.isPending(t.id) && this.c.trainer.supports(t) &&
         (this.avoid.get(t.id) ?? 0) <= now && this.inputsReady(t))
       if (eligible.length > 0) {
         // A task this node already has local progress on comes first: that is the restart case.
@@ -140,10 +147,10 @@ export class TaskLoop extends TypedEventEmitter<TaskLoopEvents> {
     return tasks.filter((t) => left(t) === most)
   }
 
-  /** An FM expert initialised from another task waits for that task's final checkpoint. */
+  /** An FM expert initialised from another task waits for a verified final of that task. */
   private inputsReady (task: RunTask): boolean {
     if (task.kind !== 'expert' || task.init === undefined || !('fromTask' in task.init)) return true
-    return this.c.state.lastCheckpoint(task.init.fromTask)?.final === true
+    return this.c.finals.isDone(task.init.fromTask)
   }
 
   private async withLocalProgress (tasks: RunTask[]): Promise<RunTask[]> {
@@ -204,7 +211,8 @@ export class TaskLoop extends TypedEventEmitter<TaskLoopEvents> {
     try {
       await mkdir(dir, { recursive: true })
       this.emitTask(task.id, 'fetching')
-      const request = await fetchTaskInputs(task, dir, { state, storage: this.c.storage, trainer }, { signal: taskSignal, timeoutMs: this.init.fetchTimeoutMs })
+      const request = await fetchTaskInputs(task, dir, { state, storage: this.c.storage, trainer, finals: this.c.finals, refused: this.refused, logger: this.log },
+        { signal: taskSignal, timeoutMs: this.init.fetchTimeoutMs })
       this.emitTask(task.id, 'training', request.resumedFromStep)
       const result = await trainer.train(request, {
         signal: taskSignal,
@@ -271,14 +279,16 @@ export class TaskLoop extends TypedEventEmitter<TaskLoopEvents> {
 
   private async changeOrTimeout (ms: number, signal: AbortSignal): Promise<void> {
     const changed = new AbortController()
-    const onMessage = (): void => { changed.abort() }
-    this.c.state.addEventListener('message', onMessage, { once: true })
+    const onChange = (): void => { changed.abort() }
+    this.c.state.addEventListener('message', onChange, { once: true })
+    this.c.finals.addEventListener('verdict', onChange, { once: true })
     try {
       await sleep(ms, undefined, { signal: AbortSignal.any([signal, changed.signal]) })
     } catch {
       if (signal.aborted) throw new AbortError()
     } finally {
-      this.c.state.removeEventListener('message', onMessage)
+      this.c.state.removeEventListener('message', onChange)
+      this.c.finals.removeEventListener('verdict', onChange)
     }
   }
 }

@@ -23,6 +23,10 @@ export class SeenCache {
     return expiresAt !== undefined && expiresAt > now
   }
 
+  delete (key: string): void {
+    this.entries.delete(key)
+  }
+
   add (key: string, expiresAt: number, now: number): void {
     this.entries.delete(key)
     this.entries.set(key, expiresAt)

@@ -63,7 +63,11 @@ export interface GossipValidatorInit {
 }
 
 /** `(bytes, from) => result`: what a gossipsub topic validator calls for each message. */
-export type GossipValidator = (bytes: Uint8Array, from: string) => ValidationResult
+export interface GossipValidator {
+  (bytes: Uint8Array, from: string): ValidationResult
+  /** Forgets accepted `bytes` (a publication that failed), so that they can be sent again. */
+  forget: (bytes: Uint8Array) => void
+}
 
 /**
  * Builds the validator of one run topic. It owns its duplicate filter, so keep one instance per
@@ -84,7 +88,7 @@ export function createGossipValidator (init: GossipValidatorInit): GossipValidat
   const tasks = new Set(init.manifest.tasks.map((task) => task.id))
   const clock = init.clock ?? Date.now
   const seen = new SeenCache(init.seenCacheSize)
-  return (bytes, from) => validateGossipMessage(bytes, {
+  const validate = (bytes: Uint8Array, from: string): ValidationResult => validateGossipMessage(bytes, {
     run,
     from,
     now: clock(),
@@ -94,4 +98,11 @@ export function createGossipValidator (init: GossipValidatorInit): GossipValidat
     maxAgeMs: init.maxAgeMs,
     seen
   })
+  const forget = (bytes: Uint8Array): void => {
+    try {
+      const msg = decodeGossipMessage(bytes)
+      seen.delete((VALIDATORS[msg.type] as MessageValidator<GossipMessage>).dedupKey(msg))
+    } catch {}
+  }
+  return Object.assign(validate, { forget })
 }

@@ -8,16 +8,24 @@ import { CHECKPOINT_FORMAT, encodeCheckpoint, type CheckpointMetadata } from '..
 import { createTestNode, type TestNode } from '../utils/create-node.js'
 import { tinyRun } from './fixtures.js'
 import type { TaskCoverage } from '../../src/network/claims.js'
+import { decodeShard } from '../../src/data/shard.js'
+import { Tokenizer } from '../../src/data/tokenizer.js'
+import { expertConfig } from '../../src/training/expert-model.js'
+import { routerConfig } from '../../src/training/router-trainer.js'
 import type { RunTask } from '../../src/protocol/run-manifest.js'
 
-/** A checkpoint whose metadata says what the sync checks; the weights do not matter here. */
+/** The run's tokenizer: a checkpoint of the run carries it, and its config is sized to it. */
+let tokenizer: Tokenizer
+
+/** A checkpoint whose metadata says what the sync checks (the preset's config); the weights do not matter here. */
 function checkpointBytes (task: RunTask, meta: Partial<CheckpointMetadata>, value = 0.5): Uint8Array {
   const metadata: CheckpointMetadata = {
     format: CHECKPOINT_FORMAT,
     network: task.kind,
-    config: {},
+    config: task.kind === 'expert' ? { ...expertConfig('tiny', tokenizer) } : { ...routerConfig('router-tiny', 4, task.conditioning, tokenizer) },
     ...(task.kind === 'expert' ? { objective: task.objective, cluster: task.cluster } : {}),
     step: 0,
+    extra: { tokenizer: tokenizer.toJSON() },
     ...meta
   }
   return encodeCheckpoint({ metadata, tensors: new Map([['w', { shape: [4], data: new Float32Array(4).fill(value) }]]) })
@@ -37,6 +45,7 @@ describe('checkpoint sync: a node that joins late learns the checkpoints it miss
     const { runId: id, manifest } = await createRun(await tinyRun({ name: 'sync', images: 200 }), announcer.storage)
     const runId = id.toString()
     const task = (name: string): RunTask => manifest.tasks.find((t) => t.id === name)!
+    tokenizer = Tokenizer.fromJSON(decodeShard(await announcer.storage.getBytes(manifest.resolved.shards[0].heldOut)).header.tokenizer)
     const budget = manifest.training.expert.steps
 
     // The announcer finishes expert-0 and says so on gossip, while nobody else listens.

@@ -154,11 +154,11 @@ describe('a swarm of hddm-node processes on 127.0.0.1', () => {
     const ownTask = ownCheckpoint.task as string
     other.child.kill('SIGKILL')
     await other.exited
-    const finalBeforeRestart = watcher.coverage().filter((r) => r.checkpoint?.final === true).map((r) => r.task)
+    const finalBeforeRestart = watcher.doneTasks()
     const restarted = start(other === contributors[0] ? 'node-2' : 'node-3', peers)
 
     const total = manifest.tasks.length
-    await until(() => watcher.coverage().filter((r) => r.checkpoint?.final === true).length === total, 'every task to reach a final checkpoint', 300_000)
+    await until(() => watcher.doneTasks().length === total, 'every task to reach a verified final checkpoint', 300_000)
 
     // The killed node's task was taken over (after its lease) from its announced checkpoint, not from step 0.
     const takeover = [creator, restarted].map((p) => trainingEvent(p, killed.task)).find((e) => e !== undefined && (e.resumedFromStep as number) > 0)
