@@ -6,7 +6,7 @@
  */
 import { decodeShard } from '../data/shard.js'
 import { Tokenizer } from '../data/tokenizer.js'
-import { expertHeldOutLoss } from '../training/held-out.js'
+import { scoreExpert } from '../training/expert-score.js'
 import { allFinite, decodeCheckpoint, type Checkpoint } from '../storage/checkpoint.js'
 import { CorruptCheckpointError, ShapeMismatchError } from '../storage/checkpoint-errors.js'
 import { expertConfig } from '../training/expert-model.js'
@@ -82,30 +82,62 @@ export function checkFinite (checkpoint: Checkpoint): void {
   if (!allFinite(checkpoint.tensors)) throw new CheckpointRefusedError('non-finite', 'it has NaN or Inf values')
 }
 
-/** Held-out shards by cluster, fetched once per verification. */
-export type HeldOutShards = (cluster: number) => Promise<Uint8Array>
+/** A run's shards by cluster, fetched once per verification. */
+export interface RunShards {
+  heldOut: (cluster: number) => Promise<Uint8Array>
+  train: (cluster: number) => Promise<Uint8Array>
+}
 
 /**
- * Expert: the objective's loss on its own cluster's held-out shard, refused above the run's bound
- * for its objective. Router: 1 - mean held-out accuracy over flow-time buckets on every cluster's
- * held-out shard (the manifest sets no bound for it; the number only chooses among replicas).
+ * The recomputed held-out score of a candidate (docs/PROTOCOL.md section 7.1), with every
+ * random draw from `seed`, which the verifier picks: nothing a trainer could tune to.
+ *
+ * Expert: the objective's loss on its own cluster's held-out shard. Refused (`held-out-loss`)
+ * above the run's absolute bound for its objective, or, with the prompt or with the null prompt
+ * that guidance also samples from, not below `baselineFraction` of the per-pixel Gaussian
+ * predictor's loss on the same draws; refused (`held-out-overfit`) when it is below
+ * `overfitRatio` of its own loss on the train shard. Router: 1 - mean held-out accuracy over
+ * flow-time buckets on every cluster's held-out shard, refused when that accuracy does not beat
+ * the majority baseline by `routerMinGain` (a prompt router's null-prompt branch by half that).
  */
-export async function recomputeHeldOutLoss (manifest: ResolvedRunManifest, task: RunTask, checkpoint: Checkpoint, heldOut: HeldOutShards): Promise<number> {
+export async function recomputeHeldOutLoss (manifest: ResolvedRunManifest, task: RunTask, checkpoint: Checkpoint, shards: RunShards, seed: number): Promise<number> {
+  const { eval: e } = manifest
   try {
     if (task.kind === 'router') {
-      const shards = await Promise.all(manifest.resolved.shards.map(async (s) => decodeShard(await heldOut(s.cluster))))
+      const heldOut = await Promise.all(manifest.resolved.shards.map(async (s) => decodeShard(await shards.heldOut(s.cluster))))
       const router = loadRouter(checkpoint)
       try {
-        const { buckets } = evaluateRouter(router.model, shards, { seed: manifest.eval.seed })
-        return 1 - buckets.reduce((sum, b) => sum + b.accuracy, 0) / buckets.length
+        const evaluation = evaluateRouter(router.model, heldOut, { seed })
+        const mean = (buckets: Array<{ accuracy: number }>): number => buckets.reduce((sum, b) => sum + b.accuracy, 0) / buckets.length
+        const accuracy = mean(evaluation.buckets)
+        if (!(accuracy > evaluation.majority + e.routerMinGain)) {
+          throw new CheckpointRefusedError('held-out-loss', `held-out accuracy ${accuracy.toFixed(3)} does not beat the majority baseline ${evaluation.majority.toFixed(3)} by ${e.routerMinGain}`)
+        }
+        // The null-prompt branch (p(k | x_t, t), for unconditional samples) is trained on a tenth of
+        // the batches and knows no prompt: half the margin.
+        if (evaluation.unconditional !== undefined && !(mean(evaluation.unconditional) > evaluation.majority + e.routerMinGain / 2)) {
+          throw new CheckpointRefusedError('held-out-loss', `with the null prompt its held-out accuracy ${mean(evaluation.unconditional).toFixed(3)} does not beat the majority baseline ${evaluation.majority.toFixed(3)} by ${e.routerMinGain / 2}`)
+        }
+        return 1 - accuracy
       } finally {
         router.dispose()
       }
     }
-    const loss = expertHeldOutLoss(checkpoint, await heldOut(task.cluster), manifest.eval)
-    const bound = manifest.eval.heldOutLossMax[task.objective]
-    if (!(loss <= bound)) throw new CheckpointRefusedError('held-out-loss', `recomputed held-out loss ${loss.toFixed(4)} is above the run's bound ${bound} for ${task.objective}`)
-    return loss
+    const settings = { batches: e.heldOutBatches, batchSize: e.batchSize, seed }
+    const score = scoreExpert(checkpoint, await shards.heldOut(task.cluster), settings)
+    const bound = e.heldOutLossMax[task.objective]
+    const limit = e.baselineFraction * score.baseline
+    for (const [branch, loss] of [['with the prompt', score.prompted], ['with the null prompt', score.unconditional]] as const) {
+      if (!(loss <= bound)) throw new CheckpointRefusedError('held-out-loss', `recomputed held-out loss ${loss.toFixed(4)} ${branch} is above the run's bound ${bound} for ${task.objective}`)
+      if (!(loss < limit)) {
+        throw new CheckpointRefusedError('held-out-loss', `recomputed held-out loss ${loss.toFixed(4)} ${branch} is not below ${e.baselineFraction} x ${score.baseline.toFixed(4)}, the per-pixel Gaussian predictor's`)
+      }
+    }
+    const train = scoreExpert(checkpoint, await shards.train(task.cluster), settings).prompted
+    if (score.prompted < e.overfitRatio * train) {
+      throw new CheckpointRefusedError('held-out-overfit', `held-out loss ${score.prompted.toFixed(4)} is below ${e.overfitRatio} x its train-shard loss ${train.toFixed(4)}: trained on the held-out data`)
+    }
+    return score.prompted
   } catch (err) {
     if (err instanceof ShapeMismatchError) throw new CheckpointRefusedError('wrong-shape', err.message)
     if (err instanceof CorruptCheckpointError) throw new CheckpointRefusedError('corrupt', err.message)

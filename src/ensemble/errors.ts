@@ -9,9 +9,13 @@ import { HddmError } from '../hddm-error.js'
  * - `wrong-task`: another network, objective or cluster than the task it was offered for;
  * - `wrong-shape`: another config, tokenizer or tensor shapes than the run's preset;
  * - `non-finite`: NaN or Inf values;
- * - `held-out-loss`: its recomputed held-out loss is above the run manifest's bound.
+ * - `held-out-loss`: its recomputed held-out loss is above the run manifest's bound, or not
+ *   below the trivial (per-pixel Gaussian) predictor's, with the prompt or the null prompt; for a
+ *   router, its held-out accuracy does not beat the majority baseline by the run's margin;
+ * - `held-out-overfit`: its held-out loss is well below its loss on the train shard, the mark of
+ *   a checkpoint trained on the held-out data it is judged by.
  */
-export type RefusalReason = 'fetch-timeout' | 'corrupt' | 'wrong-run' | 'wrong-task' | 'wrong-shape' | 'non-finite' | 'held-out-loss'
+export type RefusalReason = 'fetch-timeout' | 'corrupt' | 'wrong-run' | 'wrong-task' | 'wrong-shape' | 'non-finite' | 'held-out-loss' | 'held-out-overfit'
 
 /** One check a candidate checkpoint failed; `reason` says which. */
 export class CheckpointRefusedError extends HddmError {

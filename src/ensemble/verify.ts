@@ -5,6 +5,7 @@
  * lowest recomputed held-out loss wins (announced losses are shown, never trusted). One bad
  * checkpoint costs only itself: assembly fails only for a task left with no acceptable one.
  */
+import { randomInt } from 'node:crypto'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { CID } from 'multiformats/cid'
 import { AbortError, DiskFullError } from '../errors.js'
@@ -71,7 +72,13 @@ export type VerifyProgressEvents =
   | ProgressEvent<'hddm:ensemble:verify:fetch', { cid: string, task?: string }>
   | ProgressEvent<'hddm:ensemble:verify:verdict', CheckpointVerdict>
 
-export interface VerifyCheckpointsOptions extends AbortOptions, ProgressOptions<VerifyProgressEvents> {}
+export interface VerifyCheckpointsOptions extends AbortOptions, ProgressOptions<VerifyProgressEvents> {
+  /**
+   * Seeds the held-out draws (batches, times, noise). Default: a fresh random one, so that no
+   * trainer can tune a checkpoint to the draws it will be judged on; pass one to reproduce.
+   */
+  seed?: number
+}
 
 /**
  * Fetches and checks every candidate, then picks the best accepted one per task.
@@ -82,15 +89,19 @@ export interface VerifyCheckpointsOptions extends AbortOptions, ProgressOptions<
 export async function verifyCheckpoints (init: VerifyCheckpointsInit, candidates: CheckpointCandidate[], options: VerifyCheckpointsOptions = {}): Promise<Verification> {
   const { manifest, storage } = init
   const timeoutMs = init.timeoutMs ?? 60_000
-  const shards = new Map<number, Promise<Uint8Array>>()
-  const heldOut = async (cluster: number): Promise<Uint8Array> => {
-    let pending = shards.get(cluster)
+  // One seed for every candidate of this verification: replicas are compared on the same draws.
+  const seed = options.seed ?? randomInt(1, 2 ** 31 - 1)
+  const fetched = new Map<string, Promise<Uint8Array>>()
+  const shard = (split: 'train' | 'heldOut') => async (cluster: number): Promise<Uint8Array> => {
+    const k = `${split}/${cluster}`
+    let pending = fetched.get(k)
     if (pending === undefined) {
-      pending = storage.getBytes(manifest.resolved.shards[cluster].heldOut, { timeoutMs, signal: options.signal, maxBytes: maxShardBytes(manifest, cluster, 'heldOut') })
-      shards.set(cluster, pending)
+      pending = storage.getBytes(manifest.resolved.shards[cluster][split], { timeoutMs, signal: options.signal, maxBytes: maxShardBytes(manifest, cluster, split) })
+      fetched.set(k, pending)
     }
     return await pending
   }
+  const shards = { heldOut: shard('heldOut'), train: shard('train') }
 
   const verdicts: CheckpointVerdict[] = []
   const accepted: Array<VerifiedCheckpoint & { verdict: CheckpointVerdict }> = []
@@ -107,7 +118,7 @@ export async function verifyCheckpoints (init: VerifyCheckpointsInit, candidates
       verdict.task = task.id
       checkShape(manifest, task, checkpoint)
       checkFinite(checkpoint)
-      verdict.heldOutLoss = await recomputeHeldOutLoss(manifest, task, checkpoint, heldOut)
+      verdict.heldOutLoss = await recomputeHeldOutLoss(manifest, task, checkpoint, shards, seed)
       verdict.accepted = true
       accepted.push({ task, cid, checkpoint, heldOutLoss: verdict.heldOutLoss, verdict })
     } catch (err) {

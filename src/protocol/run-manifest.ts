@@ -115,13 +115,23 @@ const BudgetSchema = z.strictObject({
   minSnrGamma: z.number().min(0).max(1000).default(0)
 })
 
+/** How checkpoints are judged before they count (docs/PROTOCOL.md 7.1, docs/SECURITY.md). */
 const EvalSchema = z.strictObject({
   /** An expert enters an ensemble only if its held-out loss on its own cluster is below this. */
   heldOutLossMax: z.strictObject({ ddpm: z.number().gt(0), fm: z.number().gt(0) }),
   heldOutBatches: positiveInt.default(8),
   batchSize: positiveInt.default(64),
-  /** Fixes noise and timesteps so that anyone recomputes the same held-out loss. */
-  seed: z.int().min(0).default(0)
+  /** Seeds the held-out loss a trainer announces (verifiers draw their own seeds). */
+  seed: z.int().min(0).default(0),
+  /**
+   * An expert's held-out loss, with the prompt and with the null prompt, must be below this
+   * fraction of the per-pixel Gaussian predictor's on the same draws (training/expert-score.ts).
+   */
+  baselineFraction: z.number().gt(0).max(100).default(0.9),
+  /** Refused as trained on the held-out shard: held-out loss below this fraction of the train-shard loss. */
+  overfitRatio: z.number().min(0).max(1).default(0.9),
+  /** A router's mean held-out accuracy must beat always answering the largest cluster by this much. */
+  routerMinGain: z.number().min(-1).max(1).default(0.1)
 })
 
 const RunManifestObject = z.strictObject({

@@ -88,7 +88,7 @@ describe('verification before assembly', () => {
       { task: 'router', cid: cids.otherTokenizer }
     ]
     const tensors = tf.memory().numTensors
-    const result = await verifyCheckpoints({ runId: run.runId, manifest: run.manifest, storage: node.storage, timeoutMs: 1500 }, candidates)
+    const result = await verifyCheckpoints({ runId: run.runId, manifest: run.manifest, storage: node.storage, timeoutMs: 1500 }, candidates, { seed: 5 })
     expect(tf.memory().numTensors).toBe(tensors)
     const verdict = (cid: string, task?: string): (typeof result.verdicts)[number] => result.verdicts.find((v) => v.cid === cid && (task === undefined || v.task === task))!
     expect(Object.fromEntries(['nan', 'otherPreset', 'cutTensor', 'otherRun', 'random', 'garbage', 'absent', 'blindRouter', 'otherTokenizer'].map((k) => [k, verdict(cids[k]).reason]))).toEqual({
@@ -117,12 +117,37 @@ describe('verification before assembly', () => {
     expect(result.missing).toEqual([])
     expect(Object.fromEntries([...result.chosen].map(([task, v]) => [task, v.cid.toString()]))).toEqual({ 'expert-0': cids.ddpm, 'expert-1': cids.fm, router: cids.router })
 
-    // Anyone recomputes the same numbers: a second verification agrees exactly.
-    const again = await verifyCheckpoints({ runId: run.runId, manifest: run.manifest, storage: node.storage }, [{ cid: cids.ddpm }])
+    // Anyone recomputes the same numbers from the same seed; a verifier that draws its own gets its own.
+    const again = await verifyCheckpoints({ runId: run.runId, manifest: run.manifest, storage: node.storage }, [{ cid: cids.ddpm }], { seed: 5 })
     expect(again.verdicts[0]).toMatchObject({ task: 'expert-0', accepted: true, heldOutLoss: long.heldOutLoss })
+    const fresh = await verifyCheckpoints({ runId: run.runId, manifest: run.manifest, storage: node.storage }, [{ cid: cids.ddpm }])
+    expect(fresh.verdicts[0].heldOutLoss).not.toBe(long.heldOutLoss)
 
     const { manifest } = await ensembleFromVerification(run.runId, run.manifest, result, 'top1')
     expect(manifest.experts.map((e) => [e.cluster, e.objective, e.cid.toString()])).toEqual([[0, 'ddpm', cids.ddpm], [1, 'fm', cids.fm]])
+  })
+
+  it('refuses what only fits the held-out draws: an expert trained on the held-out shard, and one that cannot beat a per-pixel Gaussian', { timeout: 120_000 }, async () => {
+    // Trained on the very images it is judged by (cluster 1's held-out shard), many epochs over.
+    const task = run.manifest.tasks.find((t) => t.id === 'expert-1')!
+    const heldOutShard = await node.storage.getBytes(run.manifest.resolved.shards[1].heldOut)
+    const cheat = await trainedExpert({ ...run, manifest: { ...run.manifest, resolved: { ...run.manifest.resolved, shards: run.manifest.resolved.shards.map((s, i) => i === 1 ? { ...s, train: s.heldOut } : s) } } }, node.storage, 'expert-1', 200)
+    cids.cheat = (await node.storage.addBytes(cheat)).toString()
+    expect(heldOutShard.length).toBeGreaterThan(0)
+    const loose = await verifyCheckpoints({ runId: run.runId, manifest: run.manifest, storage: node.storage }, [
+      { task: 'expert-1', cid: cids.cheat, announcedLoss: 0 },
+      { task: 'expert-1', cid: cids.fm }
+    ], { seed: 77 })
+    const byCid = (cid: string): (typeof loose.verdicts)[number] => loose.verdicts.find((v) => v.cid === cid)!
+    expect(byCid(cids.cheat)).toMatchObject({ accepted: false, reason: 'held-out-overfit' })
+    expect(loose.chosen.get(task.id)?.cid.toString()).toBe(cids.fm)
+
+    // With the default run's rule (below 0.9 x the Gaussian predictor's loss), a DDPM expert of
+    // 20 steps that passes the absolute bound is refused.
+    const strict = { ...run.manifest, eval: { ...run.manifest.eval, baselineFraction: 0.9, heldOutBatches: 4 } }
+    const judged = await verifyCheckpoints({ runId: run.runId, manifest: strict, storage: node.storage }, [{ task: 'expert-0', cid: cids.ddpmShort }], { seed: 77 })
+    expect(judged.verdicts[0]).toMatchObject({ accepted: false, reason: 'held-out-loss' })
+    expect(judged.verdicts[0].message).toMatch(/Gaussian/)
   })
 
   it('stops on its own full disk instead of calling a good checkpoint corrupt', async () => {

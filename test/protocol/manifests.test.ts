@@ -170,7 +170,7 @@ describe('run manifest schema', () => {
 describe('resolved run manifest and run id', () => {
   it('has a stable CID: same manifest, same run id everywhere', async () => {
     const cid = await runIdOf(parseResolvedRunManifest(await resolvedFixture()))
-    expect(cid.toString()).toBe('baguqeerabjpvfnio5acflewyrgo4phi4i2w2frzsnzrubnzgkama3xm5w6ca')
+    expect(cid.toString()).toBe('baguqeeramwempinepg2unvl2r5tllixljqvjrawgufi3lavx7h7jfz2bjwtq')
   })
 
   it('does not depend on key order or on defaults being written out', async () => {

@@ -1,0 +1,115 @@
+/**
+ * How an expert checkpoint is judged by someone who did not train it (docs/SECURITY.md,
+ * "Poison that passes verification"): its objective's loss on a shard, with each image's prompt
+ * and with the null prompt (classifier-free guidance samples from both), next to the loss of the
+ * best trivial predictor on the very same draws.
+ *
+ * The trivial predictor is the exact posterior mean of the target when every pixel is an
+ * independent Gaussian with the shard's own per-pixel mean mu and variance s^2: for a noisy input
+ * x = a x0 + b eps (flow matching: a = 1 - t, b = t; DDPM: a = sqrt(abar), b = sqrt(1 - abar)),
+ *   E[x0 | x]  = mu + a s^2 / (a^2 s^2 + b^2) (x - a mu)
+ *   E[eps | x] =      b     / (a^2 s^2 + b^2) (x - a mu)
+ * so the velocity baseline is E[eps|x] - E[x0|x] and the eps baseline E[eps|x]. It knows the
+ * data's first two moments and nothing else; a network that cannot beat it has learned nothing
+ * an attacker could not fake, whatever the manifest's absolute bound says.
+ */
+import * as tf from '@tensorflow/tfjs'
+import { ShardBatcher } from '../data/batcher.js'
+import { imageSize } from '../data/dataset.js'
+import { Random } from '../data/random.js'
+import { decodeShard, type Shard } from '../data/shard.js'
+import type { DdpmObjective } from '../diffusion/objectives/ddpm.js'
+import type { Checkpoint } from '../storage/checkpoint.js'
+import { loadExpert } from './expert-model.js'
+
+export interface ScoreSettings {
+  batches: number
+  batchSize: number
+  /** Seeds the batch order, the times and the noise; a verifier draws its own. */
+  seed: number
+}
+
+export interface ExpertScore {
+  /** The objective's loss with each image's prompt. */
+  prompted: number
+  /** The same draws with the null prompt. */
+  unconditional: number
+  /** The per-pixel Gaussian predictor's loss on the same draws. */
+  baseline: number
+}
+
+export function scoreExpert (checkpoint: Checkpoint, shardBytes: Uint8Array, settings: ScoreSettings): ExpertScore {
+  const expert = loadExpert(checkpoint)
+  try {
+    const { model, objective, tokenizer } = expert
+    const shard = decodeShard(shardBytes)
+    const { mean, variance } = pixelMoments(shard)
+    const batcher = new ShardBatcher(shard, { batchSize: settings.batchSize, seed: settings.seed, tokenizer })
+    const times = Random.derive(settings.seed, 'score/time')
+    const { imageSize: S, channels: C, promptTokens: L } = model.config
+    const B = settings.batchSize
+    const nullRows = new Int32Array(B * L)
+    for (let b = 0; b < B; b++) nullRows.set(tokenizer.nullTokens(), b * L)
+    const totals = { prompted: 0, unconditional: 0, baseline: 0 }
+    for (let i = 0; i < settings.batches; i++) {
+      const batch = batcher.next()
+      const u = Float32Array.from({ length: B }, () => times.nextFloat())
+      const [prompted, unconditional, baseline] = tf.tidy(() => {
+        const x0 = tf.tensor4d(batch.images, [B, S, S, C])
+        // tfjs takes a seed of 0 as "no seed" (Math.random): +1 keeps batch 0 of seed 0 seeded.
+        const eps = tf.randomNormal([B, S, S, C], 0, 1, 'float32', settings.seed * 7919 + i + 1) as tf.Tensor4D
+        const example = objective.trainingExample(x0, eps, u)
+        const loss = (tokens: Int32Array): number => objective.loss(model.apply(example.input, example.time, tf.tensor2d(tokens, [B, L], 'int32')), example.target).dataSync()[0]
+        const { a, b } = noiseCoefficients(objective.name === 'ddpm' ? objective as DdpmObjective : undefined, u)
+        const guess = gaussianPrediction(objective.name, example.input, tf.tensor4d(a, [B, 1, 1, 1]), tf.tensor4d(b, [B, 1, 1, 1]), mean, variance, [S, S, C])
+        return [loss(batch.tokens), loss(nullRows), objective.loss(guess, example.target).dataSync()[0]]
+      })
+      totals.prompted += prompted
+      totals.unconditional += unconditional
+      totals.baseline += baseline
+    }
+    const n = settings.batches
+    return { prompted: totals.prompted / n, unconditional: totals.unconditional / n, baseline: totals.baseline / n }
+  } finally {
+    expert.model.dispose()
+  }
+}
+
+/** Per-pixel mean and variance of a shard's images in [-1, 1] (float64 sums). */
+function pixelMoments (shard: Shard): { mean: Float32Array, variance: Float32Array } {
+  const size = imageSize(shard.header)
+  const n = shard.header.count
+  const sum = new Float64Array(size)
+  const squares = new Float64Array(size)
+  for (let i = 0; i < n; i++) {
+    for (let p = 0; p < size; p++) {
+      const x = shard.pixels[i * size + p] / 127.5 - 1
+      sum[p] += x
+      squares[p] += x * x
+    }
+  }
+  const mean = Float32Array.from(sum, (s) => s / n)
+  // A floor keeps constant pixels (MNIST's border) from a division by zero at t -> 0.
+  const variance = Float32Array.from(squares, (q, p) => Math.max(q / n - mean[p] * mean[p], 1e-4))
+  return { mean, variance }
+}
+
+/** x = a x0 + b eps for each image's draw u: flow matching's t = u, or DDPM's step floor(u T). */
+function noiseCoefficients (ddpm: DdpmObjective | undefined, u: Float32Array): { a: Float32Array, b: Float32Array } {
+  if (ddpm === undefined) return { a: Float32Array.from(u, (t) => 1 - t), b: Float32Array.from(u) }
+  const { schedule } = ddpm
+  const abar = Array.from(u, (v) => schedule.alphasCumprod[Math.min(Math.floor(v * schedule.T), schedule.T - 1)])
+  return { a: Float32Array.from(abar, Math.sqrt), b: Float32Array.from(abar, (x) => Math.sqrt(1 - x)) }
+}
+
+/** The Gaussian posterior mean of the objective's target at x; shapes [B, H, W, C]. */
+function gaussianPrediction (objective: 'fm' | 'ddpm', x: tf.Tensor4D, a: tf.Tensor4D, b: tf.Tensor4D, meanValues: Float32Array, varianceValues: Float32Array, shape: [number, number, number]): tf.Tensor4D {
+  const mean = tf.tensor4d(meanValues, [1, ...shape])
+  const variance = tf.tensor4d(varianceValues, [1, ...shape])
+  const centred = tf.sub(x, tf.mul(a, mean))                                       // x - a mu
+  const denominator = tf.add(tf.mul(tf.square(a), variance), tf.square(b))        // a^2 s^2 + b^2
+  const epsMean = tf.div(tf.mul(b, centred), denominator)
+  if (objective === 'ddpm') return epsMean as tf.Tensor4D
+  const x0Mean = tf.add(mean, tf.div(tf.mul(tf.mul(a, variance), centred), denominator))
+  return tf.sub(epsMean, x0Mean) as tf.Tensor4D
+}
