@@ -10,9 +10,11 @@ import { createGossipValidator } from '../protocol/validate.js'
 import { createStorage, type Storage } from '../storage/helia.js'
 import type { Command } from 'commander'
 import type { RegisterCommand } from './commands.js'
-import { collect, logFormatOption } from './options.js'
+import {
+  allowPeerOption, collect, logFormatOption, privateSwarm, swarmKeyOption, type PrivateSwarmFlags
+} from './options.js'
 
-interface BootstrapOptions {
+interface BootstrapOptions extends PrivateSwarmFlags {
   listen: string[]
   announce: string[]
   dataDir: string
@@ -43,6 +45,8 @@ export const registerBootstrap: RegisterCommand = (program: Command) => {
     .option('--bootstrap-list <file>', 'bootstrap list file (default: bootstrap/peers.json of the package)')
     .option('--run <cid>', 'relay and validate this run\'s gossip topic (repeatable)', collect, [])
     .option('--mdns', 'also discover peers on the LAN with multicast DNS', false)
+    .addOption(swarmKeyOption())
+    .addOption(allowPeerOption())
     .option('--json', 'print {"peerId","multiaddrs"} as one JSON line instead of one address per line', false)
     .option('--log-format <format>', 'human | json (logs go to stderr)', logFormatOption, 'human')
     .action(async (options: Omit<BootstrapOptions, 'listen'> & { listen?: string[] }) => {
@@ -55,7 +59,9 @@ async function runBootstrap (o: BootstrapOptions): Promise<void> {
   const runs = o.run.map(parseRun)
   const logger = createLogger({ format: o.logFormat })
   const bootstrap = o.bootstrap ?? await loadBootstrapList(o.bootstrapList)
-  const swarm = createSwarmNode({ dataDir: o.dataDir, listen: o.listen, announce: o.announce, bootstrap, mdns: o.mdns, logger })
+  const swarm = createSwarmNode({
+    dataDir: o.dataDir, listen: o.listen, announce: o.announce, bootstrap, mdns: o.mdns, ...privateSwarm(o), logger
+  })
   let storage: Storage | undefined
   let gossip: Gossip | undefined
   const stopped = Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')])

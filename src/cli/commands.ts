@@ -13,6 +13,7 @@ export const commandModules: Record<string, () => Promise<RegisterCommand>> = {
   train: async () => (await import('./train.js')).registerTrain,
   sample: async () => (await import('./sample.js')).registerSample,
   eval: async () => (await import('./eval.js')).registerEval,
+  keygen: async () => (await import('./keygen.js')).registerKeygen,
   bootstrap: async () => (await import('./bootstrap.js')).registerBootstrap,
   start: async () => (await import('./start.js')).registerStart,
   status: async () => (await import('./status.js')).registerStatus,

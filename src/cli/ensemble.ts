@@ -18,12 +18,14 @@ import { encodeEnsembleManifest, RoutingTextSchema } from '../protocol/ensemble-
 import { BACKEND_CHOICES, initBackend, type BackendChoice } from '../runtime/backend.js'
 import { InvalidArgumentError } from '../errors.js'
 import { InvalidManifestError } from '../protocol/errors.js'
-import { backendOption, collect, integerOption, logFormatOption, scopeOption } from './options.js'
+import {
+  allowPeerOption, backendOption, collect, integerOption, logFormatOption, privateSwarm, scopeOption, swarmKeyOption, type PrivateSwarmFlags
+} from './options.js'
 import type { NetworkScope } from '../network/gater.js'
 import type { Command } from 'commander'
 import type { RegisterCommand } from './commands.js'
 
-interface EnsembleOptions {
+interface EnsembleOptions extends PrivateSwarmFlags {
   run: string
   checkpoint?: string[]
   bootstrap?: string[]
@@ -54,6 +56,8 @@ export const registerEnsemble: RegisterCommand = (program: Command) => {
     .option('--data-dir <dir>', 'identity, blocks: the checkpoints and the manifest stay here (sample from the same directory)', '.hddm')
     .option('--listen <multiaddr>', 'address to listen on (repeatable)', collect, [])
     .option('--scope <scope>', 'loopback | private | any', scopeOption, 'any')
+    .addOption(swarmKeyOption())
+    .addOption(allowPeerOption())
     .option('--wait <ms>', 'listen to gossip this long before collecting the announced checkpoints', integerOption('--wait', 0), 3000)
     .option('--timeout <ms>', 'deadline of each checkpoint fetch', integerOption('--timeout', 1), 60_000)
     .option('--routing <rule>', 'default routing of the ensemble: full | top1 | top2 | threshold:p', 'full')
@@ -74,6 +78,7 @@ async function ensemble (o: EnsembleOptions): Promise<void> {
     bootstrap: o.bootstrap ?? await loadBootstrapList(o.bootstrapList),
     listen: o.listen.length > 0 ? o.listen : undefined,
     scope: o.scope,
+    ...privateSwarm(o),
     tasks: 0,
     logger
   })

@@ -14,9 +14,11 @@ import type { Command } from 'commander'
 import { InvalidArgumentError } from '../errors.js'
 import { BACKEND_CHOICES, type BackendChoice } from '../runtime/backend.js'
 import type { RegisterCommand } from './commands.js'
-import { backendOption, collect, integerOption, numberOption } from './options.js'
+import {
+  allowPeerOption, backendOption, collect, integerOption, numberOption, privateSwarm, swarmKeyOption, type PrivateSwarmFlags
+} from './options.js'
 
-interface EvalCommandOptions {
+interface EvalCommandOptions extends PrivateSwarmFlags {
   ensemble?: string
   dataDir?: string
   bootstrap?: string[]
@@ -44,6 +46,8 @@ export const registerEval: RegisterCommand = (program: Command) => {
     .option('--data-dir <dir>', 'with --ensemble: a node data directory that holds the blocks (default: a fresh temporary one)')
     .option('--bootstrap <multiaddr>', 'with --ensemble: a peer to fetch missing blocks from (repeatable; none = local blocks only)', collect)
     .option('--timeout <ms>', 'with --ensemble: give up fetching a block after this long', integerOption('--timeout', 1), 60_000)
+    .addOption(swarmKeyOption())
+    .addOption(allowPeerOption())
     .option('--router <file>', 'router checkpoint (instead of --ensemble)')
     .option('--expert <cluster=file>', 'expert checkpoint of a cluster (repeatable; instead of --ensemble)', collect)
     .option('--dataset <name>', 'classifier and test split: mnist | fashion-mnist', 'mnist')
@@ -173,7 +177,7 @@ async function fromHelia (o: EvalCommandOptions): Promise<Source> {
   }
   const dataDir = o.dataDir !== undefined ? resolve(o.dataDir) : await mkdtemp(join(tmpdir(), 'hddm-eval-'))
   const bootstrap = o.bootstrap ?? []
-  const swarm = createSwarmNode({ dataDir, bootstrap, listen: ['/ip4/127.0.0.1/tcp/0'] })
+  const swarm = createSwarmNode({ dataDir, bootstrap, listen: ['/ip4/127.0.0.1/tcp/0'], ...privateSwarm(o) })
   let storage: import('../storage/helia.js').Storage | undefined
   const stop = async (): Promise<void> => {
     await storage?.stop().catch(() => {})

@@ -2,8 +2,10 @@
  * Commander argument parsers shared by the commands: a bad value is an InvalidArgumentError
  * (one line, exit 1), never commander's own message and exit code.
  */
+import { Option } from 'commander'
 import { InvalidArgumentError } from '../errors.js'
 import { BACKEND_CHOICES } from '../runtime/backend-choice.js'
+import type { SwarmNodeInit } from '../network/swarm-node.js'
 
 export function integerOption (flag: string, min = -Infinity) {
   return (value: string): number => {
@@ -38,3 +40,23 @@ export function collect (value: string, previous: string[] = []): string[] {
 export const scopeOption = choiceOption('--scope', ['loopback', 'private', 'any'] as const)
 export const logFormatOption = choiceOption('--log-format', ['human', 'json'] as const)
 export const backendOption = choiceOption('--backend', BACKEND_CHOICES)
+
+/** The private-swarm flags of every command that joins the swarm (docs/OPERATIONS.md, "Private swarms"). */
+export interface PrivateSwarmFlags {
+  swarmKey?: string
+  allowPeer?: string[]
+}
+
+export const swarmKeyOption = (): Option =>
+  new Option('--swarm-key <file>',
+    'private swarm: its pre-shared key file (hddm-node keygen); peers without it cannot connect')
+
+export const allowPeerOption = (): Option =>
+  new Option('--allow-peer <peerId>',
+    'private swarm: only these peers may connect, either way (repeatable; list the bootstrap peers too)')
+    .argParser(collect)
+
+/** The flags as the swarm node's init: the key file is read, and the peer ids checked, at start. */
+export function privateSwarm (o: PrivateSwarmFlags): Pick<SwarmNodeInit, 'swarmKeyFile' | 'allowPeers'> {
+  return { swarmKeyFile: o.swarmKey, allowPeers: o.allowPeer }
+}

@@ -18,6 +18,7 @@ import { sampleEnsemble, type SampleEnsembleResult } from '../ensemble/sample.js
 import { toPng } from '../ensemble/serve.js'
 import { requestSamples } from '../network/sample-client.js'
 import { createSwarmNode } from '../network/swarm-node.js'
+import { privateSwarm, type PrivateSwarmFlags } from './options.js'
 import { dialBootstrap } from '../node/bootstrap-dial.js'
 import { SAMPLE_MAX_COUNT } from '../protocol/limits.js'
 import { initBackend, type BackendChoice } from '../runtime/backend.js'
@@ -25,7 +26,7 @@ import { createStorage } from '../storage/helia.js'
 import type { NetworkScope } from '../network/gater.js'
 import type { SamplerName } from '../ensemble/sample.js'
 
-export interface EnsembleSampleOptions {
+export interface EnsembleSampleOptions extends PrivateSwarmFlags {
   ensemble: string
   prompt: string[]
   n: number
@@ -97,7 +98,7 @@ export async function sampleEnsembleCommand (o: EnsembleSampleOptions): Promise<
 async function drawLocal (id: CID, prompts: string[], o: EnsembleSampleOptions): Promise<Drawn> {
   const logger = o.logger ?? silentLogger
   const dataDir = o.dataDir ?? '.hddm'
-  const swarm = createSwarmNode({ dataDir, scope: o.scope, logger })
+  const swarm = createSwarmNode({ dataDir, scope: o.scope, ...privateSwarm(o), logger })
   await swarm.start()
   const storage = createStorage({ dataDir, logger }, { libp2p: swarm.libp2p })
   try {
@@ -133,7 +134,7 @@ async function drawLocal (id: CID, prompts: string[], o: EnsembleSampleOptions):
 
 async function drawRemote (id: CID, prompts: string[], o: EnsembleSampleOptions): Promise<Drawn> {
   // A throwaway identity unless a data directory is given: asking a peer needs no blocks.
-  const swarm = createSwarmNode({ dataDir: o.dataDir, scope: o.scope, logger: o.logger })
+  const swarm = createSwarmNode({ dataDir: o.dataDir, scope: o.scope, ...privateSwarm(o), logger: o.logger })
   await swarm.start()
   try {
     const images = await requestSamples(swarm.libp2p, multiaddr(o.peer!), {

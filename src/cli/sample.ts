@@ -12,7 +12,9 @@ import { readCheckpointFile } from '../training/checkpoint-file.js'
 import { loadExpert } from '../training/expert-model.js'
 import { sampleExpert } from '../ensemble/sample.js'
 import type { RegisterCommand } from './commands.js'
-import { backendOption, choiceOption, collect, integerOption, logFormatOption, numberOption, scopeOption } from './options.js'
+import {
+  allowPeerOption, backendOption, choiceOption, collect, integerOption, logFormatOption, numberOption, scopeOption, swarmKeyOption
+} from './options.js'
 import { InvalidArgumentError } from '../errors.js'
 import { createLogger, type LogFormat } from '../logger.js'
 import { loadBootstrapList } from '../network/bootstrap-list.js'
@@ -49,6 +51,8 @@ export const registerSample: RegisterCommand = (program: Command) => {
     .option('--bootstrap-list <file>', 'bootstrap list file (default: bootstrap/peers.json of the package)')
     .option('--data-dir <dir>', 'ensemble: blocks and identity (default .hddm; with --peer a throwaway identity)')
     .option('--scope <scope>', 'ensemble: loopback | private | any', scopeOption, 'any')
+    .addOption(swarmKeyOption())
+    .addOption(allowPeerOption())
     .option('--timeout <ms>', 'ensemble: deadline for fetching its blocks, or for the peer\'s answer', integerOption('--timeout', 1), 600_000)
     .option('--log-format <format>', 'ensemble: human | json (logs on stderr; none by default)', logFormatOption)
     .option('--backend <name>', BACKEND_CHOICES.join(' | '), backendOption, 'auto')
@@ -68,7 +72,10 @@ async function sampleCommand (o: SampleCommandOptions): Promise<void> {
     })
     return
   }
-  for (const [flag, value] of [['--routing', o.routing], ['--out-dir', o.outDir], ['--peer', o.peer]] as const) {
+  const ensembleOnly = [
+    ['--routing', o.routing], ['--out-dir', o.outDir], ['--peer', o.peer], ['--swarm-key', o.swarmKey], ['--allow-peer', o.allowPeer]
+  ] as const
+  for (const [flag, value] of ensembleOnly) {
     if (value !== undefined) throw new InvalidArgumentError(`${flag} applies to --ensemble only`)
   }
   const checkpoint = await readCheckpointFile(resolve(o.checkpoint!))

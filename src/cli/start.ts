@@ -6,12 +6,14 @@ import { createHddmNode, type RunSource } from '../node.js'
 import { createWorkerTaskTrainer } from '../node/worker-trainer.js'
 import { BACKEND_CHOICES, initBackend, type BackendChoice } from '../runtime/backend.js'
 import { jsonEvents, liveView } from './node-output.js'
-import { backendOption, collect, integerOption, logFormatOption, scopeOption } from './options.js'
+import {
+  allowPeerOption, backendOption, collect, integerOption, logFormatOption, privateSwarm, scopeOption, swarmKeyOption, type PrivateSwarmFlags
+} from './options.js'
 import type { NetworkScope } from '../network/gater.js'
 import type { Command } from 'commander'
 import type { RegisterCommand } from './commands.js'
 
-export interface StartOptions {
+export interface StartOptions extends PrivateSwarmFlags {
   run?: string
   manifest?: string
   bootstrap?: string[]
@@ -46,6 +48,8 @@ export const registerStart: RegisterCommand = (program: Command) => {
     .option('--listen <multiaddr>', 'address to listen on (repeatable)', collect, [])
     .option('--announce <multiaddr>', 'address to advertise instead, e.g. a public IP or DNS name (repeatable)', collect, [])
     .option('--scope <scope>', 'which addresses may be dialled: loopback | private | any', scopeOption, 'any')
+    .addOption(swarmKeyOption())
+    .addOption(allowPeerOption())
     .option('--backend <name>', `tfjs backend of the training worker and of sample serving: ${BACKEND_CHOICES.join(' | ')}`, backendOption, 'auto')
     .option('--threads <n>', 'compute threads of the training worker (default: every core, at most 8); several nodes on one machine train faster with a share each', integerOption('--threads', 1))
     .option('--tasks <n>', 'tasks to train before only serving (0 = serve only)', integerOption('--tasks', 0))
@@ -69,6 +73,7 @@ async function start (o: StartOptions): Promise<void> {
     announce: o.announce,
     bootstrap,
     scope: o.scope,
+    ...privateSwarm(o),
     tasks: o.tasks,
     resolveTimeoutMs: o.resolveTimeout,
     serveAny: o.serveAny,

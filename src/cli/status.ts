@@ -6,12 +6,14 @@ import { createLogger, silentLogger, type LogFormat } from '../logger.js'
 import { loadBootstrapList } from '../network/bootstrap-list.js'
 import { createHddmNode } from '../node.js'
 import { formatCoverage, mergeCoverage } from '../node/coverage.js'
-import { collect, integerOption, logFormatOption, scopeOption } from './options.js'
+import {
+  allowPeerOption, collect, integerOption, logFormatOption, privateSwarm, scopeOption, swarmKeyOption, type PrivateSwarmFlags
+} from './options.js'
 import type { NetworkScope } from '../network/gater.js'
 import type { Command } from 'commander'
 import type { RegisterCommand } from './commands.js'
 
-interface StatusOptions {
+interface StatusOptions extends PrivateSwarmFlags {
   run: string
   bootstrap?: string[]
   bootstrapList?: string
@@ -35,6 +37,8 @@ export const registerStatus: RegisterCommand = (program: Command) => {
     .option('--bootstrap-list <file>', 'bootstrap list file (default: bootstrap/peers.json of the package)')
     .option('--data-dir <dir>', 'a data directory for this short-lived peer (default: a fresh temporary one)')
     .option('--scope <scope>', 'loopback | private | any', scopeOption, 'any')
+    .addOption(swarmKeyOption())
+    .addOption(allowPeerOption())
     .option('--wait <ms>', 'how long to listen to gossip before printing', integerOption('--wait', 0), 6000)
     .option('--json', 'print the coverage map as JSON', false)
     .option('--log-format <format>', 'human | json (logs on stderr; none by default)', logFormatOption)
@@ -48,6 +52,7 @@ async function status (o: StatusOptions): Promise<void> {
     source: { run: o.run },
     bootstrap: o.bootstrap ?? await loadBootstrapList(o.bootstrapList),
     scope: o.scope,
+    ...privateSwarm(o),
     tasks: 0,
     logger: o.logFormat === undefined ? silentLogger : createLogger({ format: o.logFormat })
   })

@@ -41,3 +41,21 @@ export class InvalidGossipMessageError extends HddmError {
     this.code = code
   }
 }
+
+/** A swarm key file is missing, unreadable or not in the `/key/swarm/psk/1.0.0/` format. */
+export class InvalidSwarmKeyError extends HddmError {
+  static override name = 'InvalidSwarmKeyError'
+  override name = 'InvalidSwarmKeyError'
+}
+
+/** `keygen` was asked to write over an existing key file: replacing a key cuts its holders off. */
+export class SwarmKeyExistsError extends HddmError {
+  static override name = 'SwarmKeyExistsError'
+  override name = 'SwarmKeyExistsError'
+}
+
+/** An allowlist entry is not a peer id. */
+export class InvalidPeerIdError extends HddmError {
+  static override name = 'InvalidPeerIdError'
+  override name = 'InvalidPeerIdError'
+}

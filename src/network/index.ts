@@ -7,6 +7,8 @@
  *   DHT, delegated routing, relay, UPnP, autoTLS or WebRTC. With a `dataDir` the node takes
  *   `<dataDir>/LOCK` ({@link DataDirInUseError} if another live process holds it) and keeps its
  *   Ed25519 key in `<dataDir>/identity.key` (mode 0600), so the same directory is the same peer.
+ *   A private swarm adds a pre-shared key (`swarmKey`/`swarmKeyFile`, {@link writeSwarmKey}):
+ *   peers without it cannot connect at all; `allowPeers` further limits it to listed peer ids.
  * - {@link createGossip} joins runs: one topic per run (`/hddm/1/run/<runCID>`), a validator per
  *   topic (src/protocol's `createGossipValidator`) whose REJECTs lower the sender's gossipsub
  *   score ({@link RUN_TOPIC_SCORE_PARAMS}: one reject puts it under the gossip threshold, two
@@ -26,7 +28,13 @@
 export * from './errors.js'
 export { createSwarmNode, SwarmNode, type SwarmNodeInit, type SwarmLibp2p, type ServiceStatus } from './swarm-node.js'
 export { swarmLibp2pOptions, DEFAULT_LISTEN, DHT_PROTOCOL, MAX_GOSSIP_RPC_BYTES, MAX_STREAM_READ_BUFFER_BYTES, type SwarmNetworkInit, type SwarmServices } from './libp2p.js'
-export { scopeGater, inScope, type NetworkScope } from './gater.js'
+export {
+  scopeGater, allowlistGater, composeGaters, logRefusals, inScope,
+  type NetworkScope, type ConnectionRefusalReason, type ConnectionRefusal, type OnRefusal
+} from './gater.js'
+export {
+  parseSwarmKey, readSwarmKey, writeSwarmKey, generateSwarmKey, SWARM_KEY_HEADER, type WriteSwarmKeyOptions
+} from './swarm-key.js'
 export { loadOrCreateIdentity, IDENTITY_FILE } from './identity.js'
 export { acquireDataDirLock, LOCK_FILE, type DataDirLock } from './data-dir-lock.js'
 export { createGossip, Gossip, type GossipInit, type GossipComponents, type GossipEvents, type GossipMessageDetail, type GossipCounters, type RunValidator, type RunValidation } from './gossip.js'

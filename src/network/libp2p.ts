@@ -4,16 +4,20 @@ import { identify, identifyPush } from '@libp2p/identify'
 import { kadDHT, passthroughMapper, removePrivateAddressesMapper, type KadDHT } from '@libp2p/kad-dht'
 import { mdns } from '@libp2p/mdns'
 import { noise } from '@libp2p/noise'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { ping } from '@libp2p/ping'
+import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import { InvalidMultiaddrError } from './errors.js'
-import { scopeGater, type NetworkScope } from './gater.js'
+import { InvalidMultiaddrError, InvalidPeerIdError } from './errors.js'
+import { allowlistGater, composeGaters, logRefusals, scopeGater, type NetworkScope } from './gater.js'
+import { parseSwarmKey } from './swarm-key.js'
+import type { Logger } from '../logger.js'
 import type { PubSub } from './pubsub.js'
 import type { GossipSubComponents } from '@libp2p/gossipsub'
 import type { Identify, IdentifyPush } from '@libp2p/identify'
-import type { PrivateKey } from '@libp2p/interface'
+import type { PeerId, PrivateKey } from '@libp2p/interface'
 import type { MulticastDNSInit } from '@libp2p/mdns'
 import type { Ping } from '@libp2p/ping'
 import type { Libp2pOptions } from 'libp2p'
@@ -45,11 +49,25 @@ export interface SwarmNetworkInit {
   scope?: NetworkScope
   /** Gossipsub heartbeat; tests and benchmarks shorten it. @default 1000 */
   heartbeatIntervalMs?: number
+  /**
+   * A private swarm's pre-shared key: the bytes of a `/key/swarm/psk/1.0.0/` file (`hddm-node
+   * keygen`). Every connection is then also encrypted with it, so a peer without the same key
+   * cannot connect at all. It is one secret for the whole swarm, not per-peer authentication.
+   */
+  swarmKey?: Uint8Array
+  /**
+   * Peer ids that may connect, either way: every other peer is refused once the handshake has
+   * proved its id. Bootstrap peers are not exempt, so they must be listed too; an empty list
+   * refuses everyone. @default any peer
+   */
+  allowPeers?: string[]
 }
 
 export interface SwarmLibp2pComponents {
   privateKey: PrivateKey
   datastore?: Libp2pOptions['datastore']
+  /** Where refused connections are reported. */
+  logger?: Logger
 }
 
 /**
@@ -70,7 +88,12 @@ export function swarmLibp2pOptions (init: SwarmNetworkInit, components: SwarmLib
     }
   }
 
+  const allowPeers = init.allowPeers?.map(parsePeerId)
+  const psk = init.swarmKey !== undefined ? parseSwarmKey(init.swarmKey) : undefined
+
   const scope = init.scope ?? 'any'
+  const onRefusal = components.logger !== undefined ? logRefusals(components.logger) : undefined
+  const gater = scopeGater(scope, onRefusal)
   const peerDiscovery: NonNullable<Libp2pOptions['peerDiscovery']> = []
   if (bootstrapList.length > 0) peerDiscovery.push(bootstrap({ list: bootstrapList.map(String), timeout: 0 }))
   if (init.mdns != null && init.mdns !== false) peerDiscovery.push(mdns(init.mdns === true ? {} : init.mdns))
@@ -84,7 +107,9 @@ export function swarmLibp2pOptions (init: SwarmNetworkInit, components: SwarmLib
     // A bitswap reply carries several 1 MiB blocks on one stream and can arrive before the
     // handler reads it; yamux's 4 MiB default buffer then aborts the stream and the fetch hangs.
     streamMuxers: [yamux({ streamOptions: { maxReadBufferLength: MAX_STREAM_READ_BUFFER_BYTES } })],
-    connectionGater: scopeGater(scope),
+    connectionGater: allowPeers !== undefined ? composeGaters(gater, allowlistGater(allowPeers, onRefusal)) : gater,
+    // Wraps the raw socket before Noise: a peer without the key sends a handshake that decrypts to garbage.
+    ...(psk !== undefined ? { connectionProtector: preSharedKey({ psk }) } : {}),
     // The connection monitor and the DHT both ping over /ipfs/ping/1.0.0, whose default limit is
     // one outbound stream per connection: the second ping fails and, by default, the monitor then
     // aborts a healthy connection (js-libp2p #3463, #3464). Dead TCP connections still surface as
@@ -128,5 +153,13 @@ function parseMultiaddr (text: string, role: string): Multiaddr {
     return multiaddr(text)
   } catch (err) {
     throw new InvalidMultiaddrError(`invalid ${role} multiaddr ${JSON.stringify(text)}: ${(err as Error).message}`)
+  }
+}
+
+function parsePeerId (text: string): PeerId {
+  try {
+    return peerIdFromString(text)
+  } catch (err) {
+    throw new InvalidPeerIdError(`allowlist entry ${JSON.stringify(text)} is not a peer id: ${(err as Error).message}`)
   }
 }

@@ -6,10 +6,11 @@ import { createLibp2p, type Libp2p } from 'libp2p'
 import { stopInOrder } from '../lifecycle.js'
 import { silentLogger, type Logger } from '../logger.js'
 import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js'
-import { NotStartedError } from './errors.js'
+import { InvalidSwarmKeyError, NotStartedError } from './errors.js'
 import { loadOrCreateIdentity } from './identity.js'
 import { BootstrapRedial } from './redial.js'
 import { swarmLibp2pOptions, type SwarmNetworkInit, type SwarmServices } from './libp2p.js'
+import { readSwarmKey } from './swarm-key.js'
 import type { PubSub } from './pubsub.js'
 import type { PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -23,6 +24,11 @@ export interface SwarmNodeInit extends SwarmNetworkInit {
    * in-memory peer store, no lock (benchmarks, throwaway peers).
    */
   dataDir?: string
+  /**
+   * A swarm key file (`hddm-node keygen`), read at start: the config-file form of `swarmKey`.
+   * A missing or malformed file is an InvalidSwarmKeyError.
+   */
+  swarmKeyFile?: string
   logger?: Logger
 }
 
@@ -59,7 +65,11 @@ export class SwarmNode {
     if (this.status !== 'stopped') return
     this.status = 'starting'
     try {
-      const { dataDir } = this.init
+      const { dataDir, swarmKeyFile } = this.init
+      if (swarmKeyFile !== undefined && this.init.swarmKey !== undefined) {
+        throw new InvalidSwarmKeyError('give a swarm key or a swarm key file, not both')
+      }
+      const swarmKey = swarmKeyFile !== undefined ? await readSwarmKey(swarmKeyFile) : this.init.swarmKey
       let privateKey
       if (dataDir !== undefined) {
         await mkdir(dataDir, { recursive: true, mode: 0o700 })
@@ -70,11 +80,17 @@ export class SwarmNode {
       } else {
         privateKey = await generateKeyPair('Ed25519')
       }
-      this.node = await createLibp2p(swarmLibp2pOptions(this.init, { privateKey, datastore: this.datastore }))
+      const options = swarmLibp2pOptions({ ...this.init, swarmKey }, { privateKey, datastore: this.datastore, logger: this.log })
+      this.node = await createLibp2p(options)
       this.redial = new BootstrapRedial(this.node, { addresses: this.init.bootstrap ?? [] }, this.log)
       this.redial.start()
       this.status = 'started'
-      this.log.info('swarm node started', { peerId: this.node.peerId.toString(), addrs: this.node.getMultiaddrs().map(String) })
+      this.log.info('swarm node started', {
+        peerId: this.node.peerId.toString(),
+        addrs: this.node.getMultiaddrs().map(String),
+        private: swarmKey !== undefined,
+        allowPeers: this.init.allowPeers?.length
+      })
     } catch (err) {
       await this.teardown()
       throw err
