@@ -12,6 +12,8 @@ export interface TinyRunOptions {
   images?: number
   /** Steps of the tasks that set their own (the default run's DDPM expert): default the expert budget's. */
   taskSteps?: number
+  /** Router steps: default the expert budget's. Fewer make nodes take the experts first (most steps left). */
+  routerSteps?: number
 }
 
 /**
@@ -29,7 +31,7 @@ export async function tinyRun (options: TinyRunOptions = {}): Promise<RunManifes
     dataset: { kind: 'mnist', heldOutFraction: 0.05, limit: options.images ?? 600 },
     clustering: { ...manifest.clustering, fineCentroids: 16 },
     model: { expert: 'tiny', router: 'router-tiny' },
-    training: { expert: budget, router: { ...manifest.training.router, steps: budget.steps, batchSize: 16, checkpointEvery: budget.checkpointEvery } },
+    training: { expert: budget, router: { ...manifest.training.router, steps: options.routerSteps ?? budget.steps, batchSize: 16, checkpointEvery: budget.checkpointEvery } },
     leaseMs: options.leaseMs ?? 5000,
     // Tests train for a dozen steps, which no trivial-predictor bound would let through: the
     // checks themselves are tested with the run's own settings (test/ensemble/verify.test.ts).
