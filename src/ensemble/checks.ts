@@ -6,7 +6,7 @@
  */
 import { decodeShard } from '../data/shard.js'
 import { Tokenizer } from '../data/tokenizer.js'
-import { scoreExpert } from '../training/expert-score.js'
+import { pixelMoments, scoreExpert } from '../training/expert-score.js'
 import { allFinite, decodeCheckpoint, type Checkpoint } from '../storage/checkpoint.js'
 import { CorruptCheckpointError, ShapeMismatchError } from '../storage/checkpoint-errors.js'
 import { expertConfig } from '../training/expert-model.js'
@@ -95,10 +95,11 @@ export interface RunShards {
  * Expert: the objective's loss on its own cluster's held-out shard. Refused (`held-out-loss`)
  * above the run's absolute bound for its objective, or, with the prompt or with the null prompt
  * that guidance also samples from, not below `baselineFraction` of the per-pixel Gaussian
- * predictor's loss on the same draws; refused (`held-out-overfit`) when it is below
- * `overfitRatio` of its own loss on the train shard. Router: 1 - mean held-out accuracy over
- * flow-time buckets on every cluster's held-out shard, refused when that accuracy does not beat
- * the majority baseline by `routerMinGain` (a prompt router's null-prompt branch by half that).
+ * predictor's loss on the same draws (its moments from the train shard); refused
+ * (`held-out-overfit`) when it is below `overfitRatio` of its own loss on the train shard.
+ * Router: 1 - mean held-out accuracy over flow-time buckets on every cluster's held-out shard,
+ * refused when that accuracy does not beat the majority baseline by `routerMinGain` (a prompt
+ * router's null-prompt branch by half that).
  */
 export async function recomputeHeldOutLoss (manifest: ResolvedRunManifest, task: RunTask, checkpoint: Checkpoint, shards: RunShards, seed: number): Promise<number> {
   const { eval: e } = manifest
@@ -123,7 +124,10 @@ export async function recomputeHeldOutLoss (manifest: ResolvedRunManifest, task:
         router.dispose()
       }
     }
-    const settings = { batches: e.heldOutBatches, batchSize: e.batchSize, seed }
+    // The trivial predictor knows what the expert was trained on, not the held-out images.
+    const trainShard = await shards.train(task.cluster)
+    const moments = pixelMoments(decodeShard(trainShard))
+    const settings = { batches: e.heldOutBatches, batchSize: e.batchSize, seed, moments }
     const score = scoreExpert(checkpoint, await shards.heldOut(task.cluster), settings)
     const bound = e.heldOutLossMax[task.objective]
     const limit = e.baselineFraction * score.baseline
@@ -133,7 +137,7 @@ export async function recomputeHeldOutLoss (manifest: ResolvedRunManifest, task:
         throw new CheckpointRefusedError('held-out-loss', `recomputed held-out loss ${loss.toFixed(4)} ${branch} is not below ${e.baselineFraction} x ${score.baseline.toFixed(4)}, the per-pixel Gaussian predictor's`)
       }
     }
-    const train = scoreExpert(checkpoint, await shards.train(task.cluster), settings).prompted
+    const train = scoreExpert(checkpoint, trainShard, settings).prompted
     if (score.prompted < e.overfitRatio * train) {
       throw new CheckpointRefusedError('held-out-overfit', `held-out loss ${score.prompted.toFixed(4)} is below ${e.overfitRatio} x its train-shard loss ${train.toFixed(4)}: trained on the held-out data`)
     }

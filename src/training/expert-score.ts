@@ -27,6 +27,17 @@ export interface ScoreSettings {
   batchSize: number
   /** Seeds the batch order, the times and the noise; a verifier draws its own. */
   seed: number
+  /**
+   * The data the trivial predictor knows: per-pixel moments of the expert's train shard. By
+   * default those of the scored shard, which flatters the predictor on a small shard (fitted to
+   * a few dozen held-out images, it "knows" them: 16x below an honest expert's loss in a test).
+   */
+  moments?: PixelMoments
+}
+
+export interface PixelMoments {
+  mean: Float32Array
+  variance: Float32Array
 }
 
 export interface ExpertScore {
@@ -43,7 +54,7 @@ export function scoreExpert (checkpoint: Checkpoint, shardBytes: Uint8Array, set
   try {
     const { model, objective, tokenizer } = expert
     const shard = decodeShard(shardBytes)
-    const { mean, variance } = pixelMoments(shard)
+    const { mean, variance } = settings.moments ?? pixelMoments(shard)
     const batcher = new ShardBatcher(shard, { batchSize: settings.batchSize, seed: settings.seed, tokenizer })
     const times = Random.derive(settings.seed, 'score/time')
     const { imageSize: S, channels: C, promptTokens: L } = model.config
@@ -76,7 +87,7 @@ export function scoreExpert (checkpoint: Checkpoint, shardBytes: Uint8Array, set
 }
 
 /** Per-pixel mean and variance of a shard's images in [-1, 1] (float64 sums). */
-function pixelMoments (shard: Shard): { mean: Float32Array, variance: Float32Array } {
+export function pixelMoments (shard: Shard): PixelMoments {
   const size = imageSize(shard.header)
   const n = shard.header.count
   const sum = new Float64Array(size)
