@@ -63,7 +63,11 @@ const sleep = async (ms: number): Promise<void> => { await new Promise((resolve)
  * counts too). Returns the step of that checkpoint.
  */
 async function freezeOnceMirrored (observer: HddmNode, victim: CliProcess, task: string, timeline: () => string): Promise<{ task: string, step: number }> {
-  const victimId = (victim.events.find((e) => e.event === 'started') as { peerId: string }).peerId
+  const started = victim.events.find((e) => e.event === 'started') as { peerId: string, multiaddrs: string[] }
+  const victimId = started.peerId
+  // Ask the victim by address: the observer may not be connected to it, and a DHT lookup for a
+  // provider can outlast several of the victim's checkpoint intervals on a loaded machine.
+  const providers = [started.multiaddrs[0]]
   const latest = (): Event | undefined => {
     const printed = victim.events.findLast((e) => e.event === 'checkpoint' && e.task === task)
     const heard = observer.coverage().find((r) => r.task === task && r.checkpoint?.peer === victimId)?.checkpoint as Event | undefined
@@ -81,13 +85,14 @@ async function freezeOnceMirrored (observer: HddmNode, victim: CliProcess, task:
     // per try, not a whole task.
     victim.child.kill('SIGCONT')
     let settled = false
-    const fetched = observer.blocks.getBytes(cid, { timeoutMs: 10_000 }).catch(() => {}).finally(() => { settled = true })
+    const fetched = observer.blocks.getBytes(cid, { timeoutMs: 10_000, providers }).catch(() => {}).finally(() => { settled = true })
     const deadline = Date.now() + 10_000
     while (!settled && (latest()?.step as number) === checkpoint.step && Date.now() < deadline) await sleep(20)
     victim.child.kill('SIGSTOP')
     await fetched
     await sleep(500)
-  }  throw new Error(`the observer could not hold the victim's latest checkpoint of ${task} before the task ended\n${timeline()}`)
+  }
+  throw new Error(`the observer could not hold the victim's latest checkpoint of ${task} before the task ended\n${timeline()}`)
 }
 
 const LOOPBACK = ['--listen', '/ip4/127.0.0.1/tcp/0', '--scope', 'loopback', '--log-format', 'json']
@@ -113,9 +118,11 @@ describe('a swarm of hddm-node processes on 127.0.0.1', () => {
   it('finishes every task despite a SIGKILLed contributor (taken over from its announced checkpoint) and a restarted one (resumed from its own)', { timeout: 480_000 }, async () => {
     root = await mkdtemp(join(tmpdir(), 'hddm-swarm-'))
     // Which contributor gets which task, and when, is up to the swarm; the test picks its victims
-    // from what the processes print, before step 60 of 150, so that each is mid-task a while.
-    const manifest = await tinyRun({ name: 'swarm-test', steps: 150, checkpointEvery: 10, leaseMs: 40_000, images: 400 })
-    const lastStep = 60
+    // from what the processes print. A checkpoint every 50 steps leaves the observer a long window
+    // to copy the victim's latest before the next one; a short router budget makes nodes take the
+    // experts first (the router writes no checkpoint until it ends).
+    const manifest = await tinyRun({ name: 'swarm-test', steps: 150, routerSteps: 50, checkpointEvery: 50, leaseMs: 40_000, images: 400 })
+    const lastStep = manifest.training.expert.steps - manifest.training.expert.checkpointEvery
     const bootstrap = runCli(['bootstrap', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', join(root, 'bootstrap'), '--json', '--log-format', 'json'])
     processes.push(bootstrap)
     const bootstrapAddr = (await waitFor(() => bootstrap.events.find((e) => Array.isArray(e.multiaddrs)), 'the bootstrap peer') as { multiaddrs: string[] }).multiaddrs[0]
@@ -126,9 +133,14 @@ describe('a swarm of hddm-node processes on 127.0.0.1', () => {
     observer = createHddmNode({ dataDir: join(root, 'observer'), source: { run: started.runId }, bootstrap: [bootstrapAddr, started.multiaddrs[0]], listen: ['/ip4/127.0.0.1/tcp/0'], scope: 'loopback', tasks: 0 })
     await observer.start()
     const watcher = observer
+    const verdicts: string[] = []
+    watcher.finalVerifier.addEventListener('verdict', ({ detail: v }) => {
+      verdicts.push(`${v.task} from ${v.peer.slice(-6)}: ${v.accepted ? 'accepted' : `${v.reason ?? ''} ${v.message ?? ''}`}`)
+    })
     const peers = ['--bootstrap', bootstrapAddr, '--bootstrap', started.multiaddrs[0], '--run', started.runId]
     const contributors = [start('node-2', peers), start('node-3', peers)]
-    const timeline = (): string => processes.map((p, i) => `process ${i}: ${p.events.filter((e) => e.event === 'task' || e.event === 'checkpoint').map((e) => `${e.task as string} ${(e.phase ?? `ckpt@${e.step as number}`) as string}`).join(', ')}`).join('\n')
+    const timeline = (): string => processes.map((p, i) => `process ${i}: ${p.events.filter((e) => e.event === 'task' || e.event === 'checkpoint').map((e) => `${e.task as string} ${(e.phase ?? `ckpt@${e.step as number}`) as string}`).join(', ')}`).join('\n') +
+      `\nthe observer's verdicts on finals:\n${verdicts.join('\n')}`
     const until = async <T>(probe: () => T | undefined | false, what: string, timeoutMs?: number): Promise<T> =>
       await waitFor(probe, what, timeoutMs).catch((err: Error) => { throw new Error(`${err.message}\n${timeline()}`) })
 
@@ -139,35 +151,36 @@ describe('a swarm of hddm-node processes on 127.0.0.1', () => {
     for (let i = 0; i < 5; i++) rtts.push(await ping())
     expect(Math.max(...rtts)).toBeLessThan(manifest.leaseMs / 4)
 
-    // SIGKILL the first contributor that announces a checkpoint past step 0 of a task it is
-    // still training, once a peer holds a whole copy of its latest (the root block alone is not
-    // enough: a half-mirrored file cannot be finished once its only source is gone).
-    const { process: victim, checkpoint: first } = await until(() => firstMidTask(contributors, lastStep), 'a contributor to announce a checkpoint mid-task')
-    const killed = await freezeOnceMirrored(watcher, victim, first.task as string, timeline)
-    victim.child.kill('SIGKILL')
-
-    // Kill the other one once it is mid-task (on its own task, or on the victim's after the
-    // lease), and restart it at once on the same data directory. No mirroring to wait for here,
-    // so any checkpoint short of the last one will do.
-    const other = contributors.find((p) => p !== victim)!
-    const { checkpoint: ownCheckpoint } = await until(() => firstMidTask([other], manifest.training.expert.steps - manifest.training.expert.checkpointEvery), 'the other contributor to checkpoint mid-task', 300_000)
+    // First, SIGKILL the first contributor that is mid-task and restart it at once on the same
+    // data directory: it must go back to its own task from its own local checkpoint.
+    const { process: first, checkpoint: ownCheckpoint } = await until(() => firstMidTask(contributors, lastStep), 'a contributor to checkpoint mid-task')
     const ownTask = ownCheckpoint.task as string
-    other.child.kill('SIGKILL')
-    await other.exited
+    first.child.kill('SIGKILL')
+    await first.exited
     const finalBeforeRestart = watcher.doneTasks()
-    const restarted = start(other === contributors[0] ? 'node-2' : 'node-3', peers)
+    const restarted = start(first === contributors[0] ? 'node-2' : 'node-3', peers)
+    const resumed = await until(() => trainingEvent(restarted, ownTask), 'the restarted contributor to train its task again', 120_000)
+
+    // Then SIGKILL a contributor that is mid-task (the restarted one at the latest, once it
+    // checkpoints past its resume point), once a peer holds a whole copy of its latest checkpoint
+    // (the root block alone is not enough: a half-mirrored file cannot be finished once its only
+    // source is gone). Its task must be taken over from that checkpoint after the lease.
+    const survivors = [contributors.find((p) => p !== first)!, restarted]
+    const { process: victim, checkpoint: mid } = await until(() => firstMidTask(survivors, lastStep), 'a contributor to announce a checkpoint mid-task', 300_000)
+    const killed = await freezeOnceMirrored(watcher, victim, mid.task as string, timeline)
+    victim.child.kill('SIGKILL')
 
     const total = manifest.tasks.length
     await until(() => watcher.doneTasks().length === total, 'every task to reach a verified final checkpoint', 300_000)
 
     // The killed node's task was taken over (after its lease) from its announced checkpoint, not from step 0.
-    const takeover = [creator, restarted].map((p) => trainingEvent(p, killed.task)).find((e) => e !== undefined && (e.resumedFromStep as number) > 0)
-    const history = [creator, restarted].map((p) => p.events.filter((e) => e.task === killed.task && e.event === 'task'))
-    const logs = [creator, restarted].map((p) => p.stderr().split('\n').filter((l) => !l.includes('"level":20')).slice(-40).join('\n'))
+    const takers = [creator, ...survivors.filter((p) => p !== victim)]
+    const takeover = takers.map((p) => trainingEvent(p, killed.task)).find((e) => e !== undefined && (e.resumedFromStep as number) > 0)
+    const history = takers.map((p) => p.events.filter((e) => e.task === killed.task && e.event === 'task'))
+    const logs = takers.map((p) => p.stderr().split('\n').filter((l) => !l.includes('"level":20')).slice(-40).join('\n'))
     expect(takeover, `task events of ${killed.task} (killed at step ${killed.step}): ${JSON.stringify(history)}\nlogs:\n${logs.join('\n---\n')}`).toBeDefined()
     // The restarted node went back to its own task, from its own local checkpoint.
-    const resumed = trainingEvent(restarted, ownTask)
-    expect(resumed?.resumedFromStep).toBeGreaterThan(0)
+    expect(resumed.resumedFromStep).toBeGreaterThan(0)
     // It learned what had finished while it was down (checkpoint sync) and did not train it again.
     const retrained = restarted.events.filter((e) => e.event === 'task' && e.phase === 'training' && finalBeforeRestart.includes(e.task as string))
     expect(retrained).toEqual([])
