@@ -4,10 +4,11 @@
  * table) and the task loop that trains claimed tasks in a worker thread.
  *
  * Start order: swarm -> storage -> sample service (/hddm/sample/1.0.0) -> gossip -> run
- * (resolve by CID, or create from a manifest) -> join the run topic -> task loop. Stop runs in
- * reverse: abort the trainer (it writes a last checkpoint, which is published and announced) ->
- * release the claim -> leave the topic -> stop gossip, the sample service, storage, swarm. A
- * failed start tears down whatever had started.
+ * (resolve by CID, or create from a manifest) -> join the run topic (claim table with lease
+ * evidence and address ranges) -> checkpoint mirror, lease evidence, final verifier, catch-up
+ * -> task loop. Stop runs in reverse: abort the trainer (it writes a last checkpoint, which is
+ * published and announced) -> release the claim -> leave the topic -> stop gossip, the sample
+ * service, storage, swarm. A failed start tears down whatever had started.
  *
  * @example
  * ```ts
@@ -21,6 +22,8 @@
 import { CheckpointMirror } from './node/checkpoint-mirror.js'
 import { FinalVerifier } from './node/final-verifier.js'
 import { CheckpointSync, type CheckpointSyncInit } from './node/checkpoint-sync.js'
+import { LeaseEvidence, type LeaseEvidenceInit } from './node/lease-evidence.js'
+import { AddressRanges } from './network/address-range.js'
 import { join } from 'node:path'
 import { TypedEventEmitter } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -70,6 +73,8 @@ export interface HddmNodeInit extends Omit<SwarmNodeInit, 'dataDir' | 'logger'>,
   loop?: Omit<TaskLoopInit, 'runDir' | 'maxTasks' | 'logger'>
   /** Catching up on checkpoints announced before this node listened (tests shorten it). */
   checkpointSync?: Omit<CheckpointSyncInit, 'logger'>
+  /** Checking holders' checkpoints as lease evidence (docs/PROTOCOL.md 5.8). */
+  leaseEvidence?: Omit<LeaseEvidenceInit, 'logger'>
   /**
    * Sample for ensembles this node does not hold: fetch them from the swarm on request. Off by
    * default, because fetching and loading a stranger's model on request is free amplification.
@@ -94,6 +99,8 @@ export class HddmNode extends TypedEventEmitter<HddmNodeEvents> {
   private mirror?: CheckpointMirror
   private finals?: FinalVerifier
   private sync?: CheckpointSync
+  private evidence?: LeaseEvidence
+  private ranges?: AddressRanges
   private sampleHandler?: EnsembleSampleHandler
   private samples?: SampleService
 
@@ -127,11 +134,16 @@ export class HddmNode extends TypedEventEmitter<HddmNodeEvents> {
       const { runId, manifest, created } = await this.openRun(this.storage)
       this.safeDispatchEvent('run', { detail: { runId, created } })
       const self = this.swarm.peerId.toString()
-      this.state = new RunState({ runId, manifest, self, clock: this.clock }, { gossip: this.gossip })
+      this.ranges = new AddressRanges({ libp2p: this.swarm.libp2p })
+      this.ranges.start()
+      const rangeOf = this.ranges.rangeOf
+      this.state = new RunState({ runId, manifest, self, clock: this.clock, rangeOf, logger }, { gossip: this.gossip })
       this.state.start()
       const state = this.state
       this.mirror = new CheckpointMirror({ logger }, { state, storage: this.storage })
       this.mirror.start()
+      this.evidence = new LeaseEvidence({ ...this.init.leaseEvidence, logger }, { state, storage: this.storage, self })
+      this.evidence.start()
       // Before checkpoint sync: finals it adopts are verified like announced ones.
       this.finals = new FinalVerifier({ logger }, { state, storage: this.storage, self })
       this.finals.start()
@@ -191,6 +203,9 @@ export class HddmNode extends TypedEventEmitter<HddmNodeEvents> {
   /** Every verdict on a final checkpoint, as it is reached (for logs and dashboards). */
   get finalVerifier (): FinalVerifier { return this.started(this.finals) }
 
+  /** Lease evidence: verdicts on holders' checkpoints and the leases revoked for want of them. */
+  get leaseEvidence (): LeaseEvidence { return this.started(this.evidence) }
+
   /**
    * Coverage maps of this run as the connected peers see them (peers that do not answer are
    * skipped): what a node that just joined, or `hddm-node status`, knows beyond its own view.
@@ -242,13 +257,16 @@ export class HddmNode extends TypedEventEmitter<HddmNodeEvents> {
       ['trainer', async () => { await this.init.trainer?.stop?.() }],
       ['checkpoint sync', async () => { await this.sync?.stop() }],
       ['final verifier', async () => { await this.finals?.stop() }],
+      ['lease evidence', async () => { await this.evidence?.stop() }],
       ['checkpoint mirror', async () => { await this.mirror?.stop() }],
       ['run topic', () => { this.state?.stop() }],
+      ['address ranges', () => { this.ranges?.stop() }],
       ['gossip', async () => { await this.gossip?.stop() }],
       ['sample service', async () => { await this.samples?.stop(); this.sampleHandler?.dispose() }],
       ['storage', async () => { await this.storage?.stop() }],
       ['swarm', async () => { await this.swarm?.stop() }]
     ], this.log)
+    this.evidence = this.ranges = undefined
     this.loop = this.sync = this.finals = this.mirror = this.state = this.gossip = this.samples = this.sampleHandler = this.storage = this.swarm = undefined
     this.setStatus('stopped')
   }

@@ -2,7 +2,10 @@ import {
   DEFAULT_LEASE_MS, MAX_CLAIMS_PER_PEER_TASK, MAX_CLOCK_SKEW_MS, MAX_MESSAGE_AGE_MS
 } from '../protocol/limits.js'
 import { ClaimLog } from './claim-log.js'
+import { EvidenceLog, type Evidence, type EvidenceHistory, type EvidenceOutcome, type Penalty } from './evidence-log.js'
 import type { GossipMessage } from '../protocol/messages.js'
+
+export type { Evidence, EvidenceHistory, EvidenceOutcome, Penalty } from './evidence-log.js'
 
 export { pickTask, rankTasks, rendezvousScore } from './rendezvous.js'
 
@@ -17,6 +20,29 @@ export interface ClaimTableInit {
   leaseMs?: number
   maxSkewMs?: number
   maxAgeMs?: number
+  /**
+   * Lease evidence (docs/PROTOCOL.md 5.8): a holder's claims stop counting unless it shows
+   * evidence (`recordEvidence`) within this long of its claim, then of its last evidence.
+   * Absent: leases need no evidence (a table fed by messages alone, as in the unit tests).
+   */
+  evidenceMs?: number
+  /** How long a holder that missed its deadline has its claims ignored; default evidenceMs. */
+  evidencePenaltyMs?: number
+  /** This node's peer id: its own claims always count (it knows whether it trains). */
+  self?: string
+  /** Tasks the peers of one address range may hold (docs/PROTOCOL.md 5.9); absent: no cap. */
+  maxTasksPerAddressRange?: number
+  /** The address range of a peer as this node observes it; undefined when it does not know. */
+  rangeOf?: (peer: string) => string | undefined
+}
+
+/** Why a live claim is not among the holders at some time. */
+export type ClaimRefusal = 'no-evidence' | 'task-full' | 'peer-full' | 'range-full'
+
+/** A penalty for a missed evidence deadline, with its task and peer. */
+export interface LeasePenalty extends Penalty {
+  task: string
+  peer: string
 }
 
 /** Why `apply` did or did not change the table. */
@@ -72,8 +98,14 @@ const MAX_EVENTS_PER_PEER_TASK = 4096
  * messages agree on every task's holders.
  *
  * Holders: the live claims of all tasks are taken in (ts, peer id) order; a claim wins if its
- * task still has fewer than R holders and its peer holds fewer than maxTasksPerPeer tasks.
- * A peer that did not win a task it claimed should release it and pick another.
+ * task still has fewer than R holders and its peer holds fewer than maxTasksPerPeer tasks (and
+ * its address range fewer than maxTasksPerAddressRange, when set). A peer that did not win a
+ * task it claimed should release it and pick another.
+ *
+ * With `evidenceMs` set, a peer's claims also need lease evidence (docs/PROTOCOL.md 5.8): the
+ * node records the checkpoints it verified (`recordEvidence`), and claims of a holder that
+ * showed none in time stop counting. Those verdicts and the address ranges (`rangeOf`) are this
+ * node's inputs besides the messages; without them the answers depend on the messages alone.
  *
  * @example
  * ```ts
@@ -91,6 +123,16 @@ export class ClaimTable {
   private readonly logs = new Map<string, Map<string, ClaimLog>>()
   private readonly progress = new Map<string, Map<string, ProgressInfo>>()
   private readonly checkpoints = new Map<string, Map<string, CheckpointInfo>>()
+  private readonly evidence = new Map<string, Map<string, EvidenceLog>>()
+  private readonly evidencePolicy?: { evidenceMs: number, penaltyMs: number, leaseMs: number }
+  private readonly self?: string
+  private readonly maxTasksPerRange?: number
+  private readonly rangeOf?: (peer: string) => string | undefined
+  /** Why each live claim lost in the latest assignment, by `task \0 peer`. */
+  private refusals = new Map<string, ClaimRefusal>()
+  private readonly imposed: LeasePenalty[] = []
+  /** The latest time this node's clock is known to have reached (receipts, `tick`). */
+  private clock = -Infinity
   private latestReceipt = -Infinity
   private horizon = -Infinity
 
@@ -100,6 +142,13 @@ export class ClaimTable {
     this.leaseMs = init.leaseMs ?? DEFAULT_LEASE_MS
     this.maxSkewMs = init.maxSkewMs ?? MAX_CLOCK_SKEW_MS
     this.maxAgeMs = init.maxAgeMs ?? MAX_MESSAGE_AGE_MS
+    if (init.evidenceMs !== undefined) {
+      const penaltyMs = init.evidencePenaltyMs ?? init.evidenceMs
+      this.evidencePolicy = { evidenceMs: init.evidenceMs, penaltyMs, leaseMs: this.leaseMs }
+    }
+    this.self = init.self
+    this.maxTasksPerRange = init.maxTasksPerAddressRange
+    this.rangeOf = init.rangeOf
   }
 
   /** Task ids in manifest order. */
@@ -112,6 +161,7 @@ export class ClaimTable {
     if (!this.replicas.has(msg.task)) return 'unknown-task'
     if (msg.ts > receivedAt + this.maxSkewMs) return 'future'
     if (msg.ts < receivedAt - this.maxAgeMs || msg.ts < this.horizon) return 'stale'
+    this.clock = Math.max(this.clock, receivedAt)
     const outcome = this.record(msg)
     this.advanceHorizon(receivedAt)
     return outcome
@@ -171,6 +221,69 @@ export class ClaimTable {
   }
 
   /**
+   * Records a checkpoint of `task` announced by `peer` that this node fetched and checked as lease
+   * evidence (node/lease-evidence.ts). `late` when it was stamped outside the peer's current chain.
+   */
+  recordEvidence (task: string, peer: string, evidence: Evidence): EvidenceOutcome | 'unknown-task' {
+    const log = this.evidenceLog(task, peer)
+    return log === undefined ? 'unknown-task' : log.addEvidence(evidence)
+  }
+
+  /** A check of `peer`'s announcement stamped `ts` has begun: it keeps counting meanwhile. */
+  markEvidencePending (task: string, peer: string, ts: number): void {
+    this.evidenceLog(task, peer)?.markPending(ts)
+  }
+
+  clearEvidencePending (task: string, peer: string, ts: number): void {
+    this.evidence.get(task)?.get(peer)?.clearPending(ts)
+  }
+
+  /** The first and the most recent evidence this node verified for `peer` on `task`. */
+  evidenceOf (task: string, peer: string): EvidenceHistory {
+    return { ...this.evidence.get(task)?.get(peer)?.history }
+  }
+
+  /** When `peer` must next show evidence for `task`, if it has an open chain. */
+  evidenceDeadline (task: string, peer: string, now: number): number | undefined {
+    this.settle(now)
+    return this.evidence.get(task)?.get(peer)?.deadline()
+  }
+
+  /** Penalties in force at `now`. */
+  penalties (now: number): LeasePenalty[] {
+    this.settle(now)
+    const out: LeasePenalty[] = []
+    for (const [task, peers] of this.evidence) {
+      for (const [peer, log] of peers) {
+        const p = log.penaltyAt(now)
+        if (p !== undefined) out.push({ task, peer, ...p })
+      }
+    }
+    return out
+  }
+
+  /**
+   * This node's clock has reached `now`: evidence deadlines up to it are settled (evidence-log.ts).
+   * Queries never settle past the latest tick or receipt, because their times may come from a
+   * peer (a post-dated `ts` asked about by `holders(task, msg.ts)` must not end a chain early).
+   */
+  tick (now: number): void {
+    this.clock = Math.max(this.clock, now)
+    this.settle(now)
+  }
+
+  /** Penalties imposed since the last call, oldest first (for logs). */
+  takeImposedPenalties (): LeasePenalty[] {
+    return this.imposed.splice(0, this.imposed.length)
+  }
+
+  /** Why `peer`'s live claim on `task` is not a holder at `now`; undefined if it holds or has none. */
+  refusalOf (task: string, peer: string, now: number): ClaimRefusal | undefined {
+    this.assign(now)
+    return this.refusals.get(`${task}\u0000${peer}`)
+  }
+
+  /**
    * Records a checkpoint learned outside gossip (a peer's coverage map, after the checkpoint's
    * content was checked). Unlike a claim, a checkpoint does not expire, so it has no freshness
    * window: the same ordering as for announcements decides whether it supersedes what is known.
@@ -189,15 +302,20 @@ export class ClaimTable {
 
   private record (msg: GossipMessage): ApplyOutcome {
     switch (msg.type) {
-      case 'claim':
+      case 'claim': {
         if (msg.leaseUntil <= msg.ts || msg.leaseUntil - msg.ts > this.leaseMs) return 'bad-lease'
-        return this.log(msg.task, msg.peer).addClaim(msg) ? 'applied' : 'duplicate'
+        const added = this.log(msg.task, msg.peer).addClaim(msg)
+        if (added) this.evidenceLog(msg.task, msg.peer)?.addClaim(msg.ts)
+        return added ? 'applied' : 'duplicate'
+      }
       case 'progress': {
         const latest = this.progress.get(msg.task)?.get(msg.peer)
         if (latest === undefined || msg.ts > latest.ts || (msg.ts === latest.ts && msg.nonce > latest.nonce)) {
           nested(this.progress, msg.task).set(msg.peer, { ts: msg.ts, nonce: msg.nonce, step: msg.step, loss: msg.loss })
         }
-        return this.log(msg.task, msg.peer).addProgress(msg.ts) ? 'applied' : 'duplicate'
+        const added = this.log(msg.task, msg.peer).addProgress(msg.ts)
+        if (added) this.evidenceLog(msg.task, msg.peer)?.addProgress(msg.ts)
+        return added ? 'applied' : 'duplicate'
       }
       case 'release':
         return this.log(msg.task, msg.peer).addRelease(msg.ts) ? 'applied' : 'duplicate'
@@ -216,6 +334,31 @@ export class ClaimTable {
     return log
   }
 
+  /** The evidence state of (task, peer), when the evidence rule applies to that peer. */
+  private evidenceLog (task: string, peer: string): EvidenceLog | undefined {
+    if (this.evidencePolicy === undefined || peer === this.self || !this.replicas.has(task)) return undefined
+    const peers = nested(this.evidence, task)
+    let log = peers.get(peer)
+    if (log === undefined) {
+      log = new EvidenceLog(this.evidencePolicy, MAX_EVENTS_PER_PEER_TASK)
+      peers.set(peer, log)
+    }
+    return log
+  }
+
+  /** Ends the evidence chains whose deadline has passed by `now`, as far as the clock has come. */
+  private settle (now: number): void {
+    const until = Math.min(now, this.clock)
+    for (const [task, peers] of this.evidence) {
+      for (const [peer, log] of peers) {
+        for (const p of log.settle(until)) this.imposed.push({ task, peer, ...p })
+      }
+    }
+    // Only a reader that never takes them lets these pile up; keep the newest.
+    const excess = this.imposed.length - MAX_EVENTS_PER_PEER_TASK
+    if (excess > 0) this.imposed.splice(0, excess)
+  }
+
   /**
    * Nothing older than `latest receipt - maxAgeMs` is accepted any more, so history before that
    * can be folded into each claim's state; folding once per second of receipt time is plenty.
@@ -226,21 +369,39 @@ export class ClaimTable {
     const horizon = receivedAt - this.maxAgeMs
     if (horizon - this.horizon < 1000) return
     this.horizon = horizon
-    for (const peers of this.logs.values()) {
+    for (const [task, peers] of this.logs) {
       for (const [peer, log] of peers) {
         log.fold(horizon)
         if (log.isEmpty) peers.delete(peer)
       }
+      // A penalty must outlive every claim it silences: forget the evidence state only once the
+      // peer has no claim left here either.
+      const evidence = this.evidence.get(task)
+      for (const [peer, log] of evidence ?? []) {
+        if (!peers.has(peer) && log.isIdle(horizon)) evidence?.delete(peer)
+      }
     }
   }
 
-  /** Greedy assignment of live claims in (ts, peer id, task) order; see the class comment. */
+  /**
+   * Greedy assignment of live claims in (ts, peer id, task) order; see the class comment. Claims
+   * silenced by a missed evidence deadline are not candidates; a claim whose peer's address range
+   * already holds `maxTasksPerAddressRange` tasks loses like one whose peer is full.
+   */
   private assign (now: number): Map<string, Holder[]> {
+    this.settle(now)
+    const refusals = new Map<string, ClaimRefusal>()
     const candidates: Array<{ task: string, holder: Holder }> = []
     for (const [task, peers] of this.logs) {
       for (const [peer, log] of peers) {
-        const live = log.live(now)
+        let live = log.live(now)
         if (live.length === 0) continue
+        const from = this.evidence.get(task)?.get(peer)?.countsFrom(now) ?? -Infinity
+        if (from > -Infinity) live = live.filter((c) => c.ts >= from)
+        if (live.length === 0) {
+          refusals.set(`${task}\u0000${peer}`, 'no-evidence')
+          continue
+        }
         const leaseUntil = Math.max(...live.map((c) => c.end))
         candidates.push({ task, holder: { peer, since: live[0].ts, leaseUntil } })
       }
@@ -248,14 +409,25 @@ export class ClaimTable {
     candidates.sort((a, b) => a.holder.since - b.holder.since || cmp(a.holder.peer, b.holder.peer) || cmp(a.task, b.task))
     const assigned = new Map<string, Holder[]>()
     const load = new Map<string, number>()
+    const rangeLoad = new Map<string, number>()
     for (const { task, holder } of candidates) {
       const holders = assigned.get(task) ?? []
       const held = load.get(holder.peer) ?? 0
-      if (holders.length >= (this.replicas.get(task) ?? 1) || held >= this.maxTasksPerPeer) continue
+      const range = this.maxTasksPerRange === undefined ? undefined : this.rangeOf?.(holder.peer)
+      const rangeFull = range !== undefined && (rangeLoad.get(range) ?? 0) >= (this.maxTasksPerRange ?? Infinity)
+      const refusal: ClaimRefusal | undefined = holders.length >= (this.replicas.get(task) ?? 1)
+        ? 'task-full'
+        : held >= this.maxTasksPerPeer ? 'peer-full' : rangeFull ? 'range-full' : undefined
+      if (refusal !== undefined) {
+        refusals.set(`${task}\u0000${holder.peer}`, refusal)
+        continue
+      }
       holders.push(holder)
       assigned.set(task, holders)
       load.set(holder.peer, held + 1)
+      if (range !== undefined) rangeLoad.set(range, (rangeLoad.get(range) ?? 0) + 1)
     }
+    this.refusals = refusals
     return assigned
   }
 }

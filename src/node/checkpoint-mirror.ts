@@ -70,10 +70,8 @@ export class CheckpointMirror {
     for (let want = this.wanted.get(task); want !== undefined && !this.controller.signal.aborted; want = this.wanted.get(task)) {
       this.wanted.delete(task)
       try {
-        // Always through getBytes, never a root-block `has`: a copy cut short by a dead announcer
-        // has the root but not every leaf, and only the whole file can be served on.
-        // A CID of anything larger than the run's checkpoints is refused before its data moves.
-        await this.c.storage.getBytes(CID.parse(want.cid), { providers: [want.peer], timeoutMs: this.timeoutMs, signal: this.controller.signal, maxBytes: maxCheckpointBytes(this.c.state.manifest) })
+        const options = { timeoutMs: this.timeoutMs, signal: this.controller.signal }
+        await fetchAnnouncedCheckpoint(this.c.storage, this.c.state.manifest, want, options)
         this.log.debug('mirrored checkpoint', { task, cid: want.cid, step: want.step })
       } catch (err) {
         // The announcer may be gone already; the next announcement (or a replica) will do.
@@ -81,4 +79,18 @@ export class CheckpointMirror {
       }
     }
   }
+}
+
+/**
+ * The bytes of an announced checkpoint, fetched as the mirror keeps them (and as lease evidence
+ * is checked, node/lease-evidence.ts): the announcer is asked as a provider besides the swarm.
+ */
+export async function fetchAnnouncedCheckpoint (storage: Pick<Storage, 'getBytes'>,
+  manifest: CheckpointMirrorComponents['state']['manifest'], want: { cid: string, peer: string },
+  options: { timeoutMs: number, signal?: AbortSignal }): Promise<Uint8Array> {
+  // Always through getBytes, never a root-block `has`: a copy cut short by a dead announcer
+  // has the root but not every leaf, and only the whole file can be served on.
+  // A CID of anything larger than the run's checkpoints is refused before its data moves.
+  const maxBytes = maxCheckpointBytes(manifest)
+  return await storage.getBytes(CID.parse(want.cid), { providers: [want.peer], ...options, maxBytes })
 }

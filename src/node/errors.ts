@@ -30,3 +30,13 @@ export class CoverageQueryError extends HddmError {
   static override name = 'CoverageQueryError'
   override name = 'CoverageQueryError'
 }
+
+/** Why an announced checkpoint is not lease evidence (docs/PROTOCOL.md 5.8). */
+export type EvidenceRefusal = 'unavailable' | 'wrong-content' | 'step' | 'non-finite' | 'above-bound' | 'not-learning'
+
+/** An announced checkpoint that does not show its holder training (docs/PROTOCOL.md 5.8). */
+export class EvidenceRefusedError extends HddmError {
+  static override name = 'EvidenceRefusedError'
+  override name = 'EvidenceRefusedError'
+  constructor (readonly reason: EvidenceRefusal, message: string) { super(message) }
+}

@@ -4,12 +4,15 @@
  * that fill in the envelope so callers only say what they mean.
  */
 import { TypedEventEmitter } from '@libp2p/interface'
-import { ClaimTable, type ApplyOutcome, type CheckpointInfo, type TaskCoverage } from '../network/claims.js'
+import { silentLogger, type Logger } from '../logger.js'
+import {
+  ClaimTable, type ApplyOutcome, type CheckpointInfo, type ClaimRefusal, type TaskCoverage
+} from '../network/claims.js'
 import { encodeGossipMessage } from '../protocol/codec.js'
 import { newNonce, type CheckpointMessage, type GossipMessage } from '../protocol/messages.js'
 import { createGossipValidator } from '../protocol/validate.js'
 import type { Gossip, GossipMessageDetail } from '../network/gossip.js'
-import type { ResolvedRunManifest } from '../protocol/run-manifest.js'
+import { leasePolicyOf, type ResolvedRunManifest } from '../protocol/run-manifest.js'
 
 export interface RunStateEvents {
   /**
@@ -25,11 +28,19 @@ export interface RunStateInit {
   /** This node's peer id string: the `peer` of everything it sends. */
   self: string
   clock: () => number
+  /**
+   * The address range (IPv4 /24, IPv6 /48) this node observes for a peer, for the manifest's
+   * `maxTasksPerAddressRange` (network/address-range.ts). Without it no peer is capped.
+   */
+  rangeOf?: (peer: string) => string | undefined
+  logger?: Logger
 }
 
 export interface RunStateComponents {
   gossip: Gossip
 }
+
+const MAX_LOGGED_REFUSALS = 4096
 
 type Body<T extends GossipMessage['type']> = Omit<Extract<GossipMessage, { type: T }>, 'v' | 'run' | 'peer' | 'ts' | 'type'>
 
@@ -40,6 +51,9 @@ export class RunState extends TypedEventEmitter<RunStateEvents> {
   private readonly self: string
   private readonly clock: () => number
   private readonly gossip: Gossip
+  private readonly log: Logger
+  /** The refusal last logged for each (task, peer) claim, so a peer re-claiming every beacon logs once. */
+  private readonly refusals = new Map<string, ClaimRefusal>()
   private joined = false
 
   constructor (init: RunStateInit, components: RunStateComponents) {
@@ -49,7 +63,11 @@ export class RunState extends TypedEventEmitter<RunStateEvents> {
     this.self = init.self
     this.clock = init.clock
     this.gossip = components.gossip
-    this.table = new ClaimTable(init.manifest)
+    this.log = (init.logger ?? silentLogger).child('run-state')
+    // Lease evidence and the address-range cap (docs/PROTOCOL.md 5.8, 5.9); our own claims are exempt
+    // from evidence, as this node knows whether it trains.
+    const policy = leasePolicyOf(init.manifest)
+    this.table = new ClaimTable({ ...init.manifest, ...policy, self: init.self, rangeOf: init.rangeOf })
     this.onMessage = this.onMessage.bind(this)
   }
 
@@ -116,7 +134,28 @@ export class RunState extends TypedEventEmitter<RunStateEvents> {
 
   private onMessage (evt: CustomEvent<GossipMessageDetail<GossipMessage>>): void {
     if (evt.detail.run !== this.runId) return
-    this.table.apply(evt.detail.message, this.clock())
+    const msg = evt.detail.message
+    const now = this.clock()
+    const outcome = this.table.apply(msg, now)
+    if (msg.type === 'claim' && outcome === 'applied') this.noteRefusal(msg.task, msg.peer, now)
     this.safeDispatchEvent('message', { detail: evt.detail })
+  }
+
+  /** Logs a claim that does not count here for a lease rule, once per (task, peer, reason). */
+  private noteRefusal (task: string, peer: string, now: number): void {
+    const key = `${task}\u0000${peer}`
+    const reason = this.table.refusalOf(task, peer, now)
+    if (reason === this.refusals.get(key)) return
+    if (reason === undefined) {
+      this.refusals.delete(key)
+    } else {
+      this.refusals.set(key, reason)
+      // Identities are free: keep the newest few thousand, at worst logging a refusal again.
+      if (this.refusals.size > MAX_LOGGED_REFUSALS) this.refusals.delete(this.refusals.keys().next().value as string)
+      // A lease rule refused it (PROTOCOL 5.8, 5.9); the others are ordinary lost races.
+      const rule = reason === 'no-evidence' || reason === 'range-full'
+      if (rule) this.log.warn('claim does not count here', { task, peer, reason })
+      else this.log.debug('claim lost to earlier ones', { task, peer, reason })
+    }
   }
 }

@@ -37,6 +37,31 @@ export const DEFAULT_LEASE_MS = 120_000
 export const MIN_LEASE_MS = 5_000
 export const MAX_LEASE_MS = 3_600_000
 
+/**
+ * How long a holder may go without lease evidence (docs/PROTOCOL.md section 5.8) when the
+ * manifest does not say: a checkpoint of its task that every node fetches and checks itself.
+ * `manifests/default.json` checkpoints every 1 000 expert steps; three contributors on two
+ * cores take about 121 ms a step natively (2 min per checkpoint) and 4-9x that on wasm (up to
+ * 18 min), so 30 min leaves honest slow contributors a margin while a squatter holds a task for
+ * at most that long per penalty.
+ */
+export const DEFAULT_EVIDENCE_MS = 30 * 60_000
+
+/** Bounds on a manifest's evidence window and penalty: shorter than a lease flaps, a week is plenty. */
+export const MIN_EVIDENCE_MS = 5_000
+export const MAX_EVIDENCE_MS = 7 * 24 * 3_600_000
+
+/**
+ * Held-out examples a node scores each evidence checkpoint on (an expert: one batch of this many
+ * from its cluster; the router: this many of each cluster). The evidence check tells training from
+ * no training, once per checkpoint per holder on every node, so it must be cheap; the thorough
+ * judgement is the final's (section 7.1), with `eval.heldOutBatches` batches and fresh seeds.
+ */
+export const EVIDENCE_EXAMPLES = 16
+
+/** Largest per-address-range task cap a manifest may set (more than any run has tasks). */
+export const MAX_TASKS_PER_ADDRESS_RANGE = 4096
+
 /** Entries the duplicate filter keeps; the oldest are evicted first when it is full. */
 export const SEEN_CACHE_SIZE = 16_384
 

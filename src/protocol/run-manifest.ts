@@ -5,8 +5,8 @@ import { EXPERT_PRESETS, ROUTER_PRESETS, type ExpertPresetName, type RouterPrese
 import { cidOfCanonical, encodeCanonical } from './canonical.js'
 import { InvalidManifestError } from './errors.js'
 import {
-  DEFAULT_LEASE_MS, MAX_CLUSTERS, MAX_LEASE_MS, MAX_REPLICAS, MAX_RUN_MANIFEST_BYTES,
-  MAX_TASKS_PER_PEER, MIN_LEASE_MS
+  DEFAULT_EVIDENCE_MS, DEFAULT_LEASE_MS, MAX_CLUSTERS, MAX_EVIDENCE_MS, MAX_LEASE_MS, MAX_REPLICAS,
+  MAX_RUN_MANIFEST_BYTES, MAX_TASKS_PER_ADDRESS_RANGE, MAX_TASKS_PER_PEER, MIN_EVIDENCE_MS, MIN_LEASE_MS
 } from './limits.js'
 import { cidLink, cidString, formatIssues, taskId } from './schema-helpers.js'
 
@@ -151,6 +151,17 @@ const RunManifestObject = z.strictObject({
   replicas: z.int().min(1).max(MAX_REPLICAS).default(1),
   maxTasksPerPeer: z.int().min(1).max(MAX_TASKS_PER_PEER).default(1),
   leaseMs: z.int().min(MIN_LEASE_MS).max(MAX_LEASE_MS).default(DEFAULT_LEASE_MS),
+  // The three lease-evidence fields have no schema default on purpose: a default would be written
+  // into every parsed manifest and change every existing run id. `leasePolicyOf` fills them in.
+  /**
+   * A holder must announce a checkpoint of its task that checks out within this long of its
+   * claim, then of its last such checkpoint (docs/PROTOCOL.md 5.8). Default DEFAULT_EVIDENCE_MS.
+   */
+  evidenceMs: z.int().min(MIN_EVIDENCE_MS).max(MAX_EVIDENCE_MS).optional(),
+  /** How long a holder that missed its evidence deadline has its claims on the task ignored. Default evidenceMs. */
+  evidencePenaltyMs: z.int().min(MIN_EVIDENCE_MS).max(MAX_EVIDENCE_MS).optional(),
+  /** Tasks peers of one IPv4 /24 or IPv6 /48 may hold at once (docs/PROTOCOL.md 5.9); absent: no cap. */
+  maxTasksPerAddressRange: z.int().min(1).max(MAX_TASKS_PER_ADDRESS_RANGE).optional(),
   eval: EvalSchema
 })
 
@@ -180,7 +191,9 @@ function checkTasks (m: z.infer<typeof RunManifestObject>, ctx: z.RefinementCtx)
       if (from?.kind !== 'expert' || from.objective !== 'ddpm') issue(['tasks', i, 'init', 'fromTask'], `${task.init.fromTask} is not a DDPM expert task of this run`)
     }
   })
-  for (let c = 0; c < m.k; c++) {
+  // zod runs this refinement even when `k` broke its own bound (2^53 is an int): counting only
+  // clusters that can exist keeps a hostile manifest from looping (and allocating) 2^53 times.
+  for (let c = 0; c < Math.min(m.k, MAX_CLUSTERS); c++) {
     if (!covered.has(c)) issue(['tasks'], `cluster ${c} has no expert task`)
   }
 }
@@ -279,6 +292,20 @@ export async function runIdOf (manifest: ResolvedRunManifest): Promise<CID> {
 export function budgetOf (manifest: Pick<RunManifest, 'training'>, task: RunTask): RunManifest['training']['expert'] {
   const budget = manifest.training[task.kind]
   return task.kind === 'expert' && task.steps !== undefined ? { ...budget, steps: task.steps } : budget
+}
+
+/** The lease rules of a run with their defaults filled in (docs/PROTOCOL.md 5.8, 5.9). */
+export interface LeasePolicy {
+  evidenceMs: number
+  evidencePenaltyMs: number
+  /** Undefined: no per-address-range cap. */
+  maxTasksPerAddressRange?: number
+}
+
+export function leasePolicyOf (manifest: Pick<RunManifest, keyof LeasePolicy>): LeasePolicy {
+  const evidenceMs = manifest.evidenceMs ?? DEFAULT_EVIDENCE_MS
+  const evidencePenaltyMs = manifest.evidencePenaltyMs ?? evidenceMs
+  return { evidenceMs, evidencePenaltyMs, maxTasksPerAddressRange: manifest.maxTasksPerAddressRange }
 }
 
 /** Replicas wanted for a task: its own override, else the run's. */

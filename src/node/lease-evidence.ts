@@ -1,0 +1,227 @@
+/**
+ * Lease evidence (docs/PROTOCOL.md 5.8, docs/SECURITY.md "Lease squatting and Sybil
+ * identities"): a lease is kept by training, not by renewing it. Every checkpoint a holder
+ * announces for the task it holds is fetched here (size-capped, as the mirror fetches it) and
+ * checked (evidence-check.ts); what checks out goes into the claim table as evidence, and the
+ * table stops counting a holder that shows none in time and ignores its claims on the task for
+ * the manifest's penalty. Peers other than this node are judged; this node's own claims always
+ * count for itself.
+ *
+ * One check runs at a time. Per (task, peer) only the most advanced announcement waiting is kept,
+ * and only announcements by a holder of the task are checked, so a flood of announcements costs
+ * a bounded queue. While a check of an announcement stamped before its holder's deadline runs,
+ * the holder keeps counting: its verdict, not this node's speed, decides.
+ */
+import { TypedEventEmitter } from '@libp2p/interface'
+import { DiskFullError } from '../errors.js'
+import { silentLogger, type Logger } from '../logger.js'
+import { maxShardBytes } from '../protocol/fetch-limits.js'
+import { fetchAnnouncedCheckpoint } from './checkpoint-mirror.js'
+import { EvidenceRefusedError, type EvidenceRefusal } from './errors.js'
+import { checkEvidence, checkEvidenceStep, type EvidenceScore } from './evidence-check.js'
+import type { EvidenceOutcome, LeasePenalty } from '../network/claims.js'
+import type { GossipMessageDetail } from '../network/gossip.js'
+import type { GossipMessage } from '../protocol/messages.js'
+import type { Storage } from '../storage/helia.js'
+import type { RunState } from './run-state.js'
+
+export interface EvidenceVerdict {
+  task: string
+  peer: string
+  cid: string
+  step: number
+  /** `ts` of the announcement. */
+  ts: number
+  accepted: boolean
+  /** Accepted: `counted` if it was stamped before the holder's deadline, else `late`. */
+  outcome?: EvidenceOutcome
+  reason?: EvidenceRefusal
+  message?: string
+  score?: EvidenceScore
+}
+
+export interface LeaseEvidenceEvents {
+  verdict: CustomEvent<EvidenceVerdict>
+  /** A holder missed its evidence deadline: its claims on the task do not count here until `until`. */
+  revoked: CustomEvent<LeasePenalty>
+}
+
+export interface LeaseEvidenceInit {
+  /** Deadline of each fetch (a checkpoint, a held-out shard). @default 60_000 */
+  timeoutMs?: number
+  /** How often deadlines are looked at (penalties are logged and announced then). @default 1000 */
+  sweepMs?: number
+  logger?: Logger
+}
+
+export interface LeaseEvidenceComponents {
+  state: Pick<RunState, 'runId' | 'manifest' | 'table' | 'now' | 'addEventListener' | 'removeEventListener'>
+  storage: Pick<Storage, 'getBytes'>
+  /** This node's peer id: its own checkpoints need no checking. */
+  self: string
+}
+
+interface Want { task: string, peer: string, cid: string, step: number, final: boolean, ts: number, attempts: number }
+
+/** A check that failed for this node's own reasons (a held-out shard nobody serves now) is retried this often. */
+const MAX_ATTEMPTS = 3
+const RETRY_MS = 5_000
+
+export class LeaseEvidence extends TypedEventEmitter<LeaseEvidenceEvents> {
+  private readonly log: Logger
+  private readonly timeoutMs: number
+  private readonly sweepMs: number
+  /** The most advanced announcement waiting per `task \0 peer`, oldest first. */
+  private readonly wanted = new Map<string, Want>()
+  private readonly heldOut = new Map<number, Promise<Uint8Array>>()
+  private readonly controller = new AbortController()
+  private readonly retries = new Set<ReturnType<typeof setTimeout>>()
+  private draining?: Promise<void>
+  private sweeper?: ReturnType<typeof setInterval>
+
+  constructor (init: LeaseEvidenceInit, private readonly c: LeaseEvidenceComponents) {
+    super()
+    this.log = (init.logger ?? silentLogger).child('lease-evidence')
+    this.timeoutMs = init.timeoutMs ?? 60_000
+    this.sweepMs = init.sweepMs ?? 1000
+    this.onMessage = this.onMessage.bind(this)
+  }
+
+  start (): void {
+    this.c.state.addEventListener('message', this.onMessage)
+    this.sweeper = setInterval(() => { this.sweep() }, this.sweepMs)
+    this.sweeper.unref()
+  }
+
+  async stop (): Promise<void> {
+    this.c.state.removeEventListener('message', this.onMessage)
+    clearInterval(this.sweeper)
+    for (const timer of this.retries) clearTimeout(timer)
+    this.retries.clear()
+    this.controller.abort()
+    this.wanted.clear()
+    await this.draining
+  }
+
+  /** Resolves once every queued check has ended (tests). */
+  async idle (): Promise<void> {
+    while (this.draining !== undefined) await this.draining
+  }
+
+  /** Ends the chains whose deadline passed, and says so for each penalty that imposed. */
+  private sweep (): void {
+    const { table } = this.c.state
+    table.tick(this.c.state.now())
+    for (const penalty of table.takeImposedPenalties()) {
+      this.log.warn('lease revoked: no verified checkpoint in time', { ...penalty, reason: 'no-evidence' })
+      this.safeDispatchEvent('revoked', { detail: penalty })
+    }
+  }
+
+  private onMessage (evt: CustomEvent<GossipMessageDetail<GossipMessage> & { adopted?: boolean }>): void {
+    const msg = evt.detail.message
+    // A checkpoint from a coverage map cannot be placed in time: it is never evidence.
+    if (msg.type !== 'checkpoint' || evt.detail.local || evt.detail.adopted === true || msg.peer === this.c.self) return
+    const { table } = this.c.state
+    if (!table.holders(msg.task, msg.ts).includes(msg.peer)) {
+      const context = { task: msg.task, peer: msg.peer, cid: msg.cid, reason: 'not-holder' }
+      this.log.debug('checkpoint not checked as evidence: its announcer did not hold the task', context)
+      return
+    }
+    const k = `${msg.task}\u0000${msg.peer}`
+    const waiting = this.wanted.get(k)
+    if (waiting !== undefined && waiting.step >= msg.step) return
+    if (waiting !== undefined) table.clearEvidencePending(waiting.task, waiting.peer, waiting.ts)
+    this.wanted.delete(k)
+    const { task, peer, cid, step, final, ts } = msg
+    this.enqueue({ task, peer, cid, step, final, ts, attempts: 0 })
+  }
+
+  private enqueue (want: Want): void {
+    this.wanted.set(`${want.task}\u0000${want.peer}`, want)
+    this.c.state.table.markEvidencePending(want.task, want.peer, want.ts)
+    this.draining ??= this.drain().finally(() => { this.draining = undefined })
+  }
+
+  private async drain (): Promise<void> {
+    const { table } = this.c.state
+    while (this.wanted.size > 0 && !this.controller.signal.aborted) {
+      const [k, want] = this.wanted.entries().next().value as [string, Want]
+      this.wanted.delete(k)
+      try {
+        this.record(await this.check(want))
+      } catch (err) {
+        if (this.controller.signal.aborted) return
+        // Our own trouble says nothing about the holder: the check is retried, and the holder keeps
+        // counting meanwhile (its announcement stays pending), a few times.
+        const context = { task: want.task, peer: want.peer, cid: want.cid, attempt: want.attempts + 1 }
+        this.log.warn('could not check a checkpoint as lease evidence', context, err)
+        if (want.attempts + 1 < MAX_ATTEMPTS) {
+          const timer = setTimeout(() => {
+            this.retries.delete(timer)
+            // A newer announcement of the holder waits already: this one's grace ends.
+            if (this.controller.signal.aborted || this.wanted.has(k)) {
+              table.clearEvidencePending(want.task, want.peer, want.ts)
+            } else {
+              this.enqueue({ ...want, attempts: want.attempts + 1 })
+            }
+          }, RETRY_MS)
+          this.retries.add(timer)
+          continue
+        }
+      }
+      table.clearEvidencePending(want.task, want.peer, want.ts)
+    }
+  }
+
+  /** @throws only for this node's own trouble; a bad checkpoint is a refused verdict */
+  private async check (want: Want): Promise<EvidenceVerdict> {
+    const { runId, manifest, table } = this.c.state
+    const base = { task: want.task, peer: want.peer, cid: want.cid, step: want.step, ts: want.ts }
+    const refused = (reason: EvidenceRefusal, message: string): EvidenceVerdict => {
+      return { ...base, accepted: false, reason, message }
+    }
+    const task = manifest.tasks.find((t) => t.id === want.task)
+    if (task === undefined) return refused('wrong-content', `the run has no task ${want.task}`)
+    const history = table.evidenceOf(want.task, want.peer)
+    try {
+      checkEvidenceStep(manifest, task, want.step, history.latest?.step)
+      let bytes: Uint8Array
+      try {
+        const options = { timeoutMs: this.timeoutMs, signal: this.controller.signal }
+        bytes = await fetchAnnouncedCheckpoint(this.c.storage, manifest, want, options)
+      } catch (err) {
+        if (this.controller.signal.aborted || err instanceof DiskFullError) throw err
+        // Nobody serves it, or it is not a file of a checkpoint's size: evidence must be public.
+        return refused('unavailable', (err as Error).message)
+      }
+      const heldOut = async (cluster: number): Promise<Uint8Array> => await this.heldOutShard(cluster)
+      const score = await checkEvidence({ runId, manifest }, task, want, bytes, history, heldOut)
+      const outcome = table.recordEvidence(want.task, want.peer, { ts: want.ts, step: want.step, score: score.score })
+      return { ...base, accepted: true, outcome: outcome === 'unknown-task' ? 'late' : outcome, score }
+    } catch (err) {
+      if (err instanceof EvidenceRefusedError) return refused(err.reason, err.message)
+      throw err
+    }
+  }
+
+  private async heldOutShard (cluster: number): Promise<Uint8Array> {
+    let pending = this.heldOut.get(cluster)
+    if (pending === undefined) {
+      const { manifest } = this.c.state
+      const maxBytes = maxShardBytes(manifest, cluster, 'heldOut')
+      const options = { timeoutMs: this.timeoutMs, signal: this.controller.signal, maxBytes }
+      pending = this.c.storage.getBytes(manifest.resolved.shards[cluster].heldOut, options)
+      // A failed fetch is not kept: the retry asks again.
+      pending.catch(() => { this.heldOut.delete(cluster) })
+      this.heldOut.set(cluster, pending)
+    }
+    return await pending
+  }
+
+  private record (verdict: EvidenceVerdict): void {
+    if (verdict.accepted) this.log.info('lease evidence verified', { ...verdict, score: verdict.score?.score })
+    else this.log.warn('checkpoint refused as lease evidence', { ...verdict })
+    this.safeDispatchEvent('verdict', { detail: verdict })
+  }
+}
