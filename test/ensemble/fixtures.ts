@@ -12,7 +12,7 @@ import { decodeCheckpoint, encodeCheckpoint } from '../../src/storage/checkpoint
 import { trainExpert } from '../../src/training/expert-run.js'
 import { publishableCheckpoint } from '../../src/training/expert-checkpoint.js'
 import { routerCheckpoint, trainRouter } from '../../src/training/router-trainer.js'
-import { tinyRun } from '../node/fixtures.js'
+import { tinyRun, type TinyRunOptions } from '../node/fixtures.js'
 import type { Storage } from '../../src/storage/helia.js'
 
 export interface EnsembleRun {
@@ -20,8 +20,8 @@ export interface EnsembleRun {
   manifest: ResolvedRunManifest
 }
 
-export async function createEnsembleRun (storage: Storage, name = 'ensemble-test'): Promise<EnsembleRun> {
-  const base = await tinyRun({ name, images: 300 })
+export async function createEnsembleRun (storage: Storage, name = 'ensemble-test', options: TinyRunOptions = {}): Promise<EnsembleRun> {
+  const base = await tinyRun({ name, images: 300, ...options })
   const manifest = parseRunManifest({
     ...base,
     k: 2,

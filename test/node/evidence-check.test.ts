@@ -5,10 +5,8 @@ import {
 import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../../src/storage/checkpoint.js'
 import { useTrainingBackend } from '../utils/backend.js'
 import { createTestNode, type TestNode } from '../utils/create-node.js'
-import { trainedExpert, trainedRouter, type EnsembleRun } from '../ensemble/fixtures.js'
-import { createRun } from '../../src/node/run-creation.js'
+import { createEnsembleRun, trainedExpert, trainedRouter, type EnsembleRun } from '../ensemble/fixtures.js'
 import { parseRunManifest, type RunTask } from '../../src/protocol/run-manifest.js'
-import { tinyRun } from './fixtures.js'
 
 let node: TestNode
 let run: EnsembleRun
@@ -45,18 +43,7 @@ beforeAll(async () => {
   await useTrainingBackend()
   node = await createTestNode()
   // The ensemble tests' K=2 run, with a budget of 60 steps and a checkpoint every 10.
-  const base = await tinyRun({ name: 'evidence-check-test', images: 300, steps: 60, checkpointEvery: 10 })
-  const manifest = parseRunManifest({
-    ...base,
-    k: 2,
-    tasks: [
-      { id: 'expert-0', kind: 'expert', cluster: 0, objective: 'ddpm' },
-      { id: 'expert-1', kind: 'expert', cluster: 1, objective: 'fm' },
-      { id: 'router', kind: 'router' }
-    ]
-  })
-  const created = await createRun(manifest, node.storage)
-  run = { runId: created.runId.toString(), manifest: created.manifest }
+  run = await createEnsembleRun(node.storage, 'evidence-check-test', { steps: 60, checkpointEvery: 10 })
   bytes.fm30 = await trainedExpert(run, node.storage, 'expert-1', 30)
   bytes.fm1 = await trainedExpert(run, node.storage, 'expert-1', 1)
   bytes.ddpm1 = await trainedExpert(run, node.storage, 'expert-0', 1)
