@@ -91,14 +91,16 @@ export function decodePng (bytes: Uint8Array): RawImage {
   if (samples === undefined || !validDepth.includes(depth)) throw new InvalidPngError(`unsupported color type ${colorType} with bit depth ${depth}`)
   if (width < 1 || height < 1 || width * height > MAX_PIXELS) throw new InvalidPngError(`unsupported size ${width}x${height}`)
   if (colorType === 3 && palette === undefined) throw new InvalidPngError('palette image without PLTE')
-  let raw: Uint8Array
-  try {
-    raw = inflateSync(concat(idat))
-  } catch {
-    throw new InvalidPngError('corrupt image data')
-  }
   const bpp = Math.max(1, (samples * depth) >> 3)
   const stride = Math.ceil((width * samples * depth) / 8)
+  let raw: Uint8Array
+  try {
+    // The header fixes the length; a few KB of IDAT (a sample server's image) could otherwise
+    // inflate to gigabytes before that check.
+    raw = inflateSync(concat(idat), { maxOutputLength: height * (stride + 1) })
+  } catch {
+    throw new InvalidPngError('corrupt image data, or more of it than the header declares')
+  }
   if (raw.length !== height * (stride + 1)) throw new InvalidPngError('image data has the wrong length')
   const unfiltered = unfilter(raw, height, stride, bpp)
   return expand(unfiltered, header, stride, samples, palette, transparency)

@@ -63,8 +63,15 @@ export async function queryCoverage (libp2p: Libp2p, peer: PeerId | Multiaddr, r
   const stream = await libp2p.dialProtocol(peer, COVERAGE_PROTOCOL, { signal })
   const lp = lpStream(stream, { maxDataLength: MAX_RESPONSE_BYTES })
   try {
-    await lp.write(new TextEncoder().encode(run), { signal })
-    const reply: unknown = JSON.parse(new TextDecoder().decode((await lp.read({ signal })).subarray()))
+    let reply: unknown
+    try {
+      await lp.write(new TextEncoder().encode(run), { signal })
+      reply = JSON.parse(new TextDecoder().decode((await lp.read({ signal })).subarray()))
+    } catch (err) {
+      // A peer that resets, stalls, lies about a frame's length or sends text that is not JSON
+      // did not answer either: the same typed error, never a bare SyntaxError or stream error.
+      throw new CoverageQueryError(`peer sent no coverage map of run ${run}: ${(err as Error).message}`)
+    }
     const parsed = CoverageSchema.safeParse(reply)
     if (!parsed.success) throw new CoverageQueryError(`peer does not know run ${run} or sent a malformed coverage map`)
     return parsed.data.tasks

@@ -98,6 +98,13 @@ export function decodeCheckpoint (bytes: Uint8Array): Checkpoint {
     typeof m.config !== 'object' || m.config === null || !Number.isSafeInteger(m.step)) {
     throw new CorruptCheckpointError(`metadata is not an ${CHECKPOINT_FORMAT} header`)
   }
+  // Callers print and compare these fields: a peer's `"run": {"toString": 1}` made `String(run)`
+  // throw a TypeError where a typed refusal belongs. Config values are numbers and names.
+  const optional = (v: unknown, type: 'string' | 'number'): boolean => v === undefined || typeof v === type
+  const typed = optional(m.run, 'string') && optional(m.preset, 'string') && optional(m.objective, 'string') &&
+    optional(m.dataDigest, 'string') && optional(m.cluster, 'number') &&
+    Object.values(m.config).every((v) => v === null || typeof v !== 'object')
+  if (!typed) throw new CorruptCheckpointError(`an ${CHECKPOINT_FORMAT} header with a field of the wrong type`)
   return { metadata: m as CheckpointMetadata, tensors }
 }
 
