@@ -1,7 +1,9 @@
 /**
  * The router task: trained in its own worker thread (router-worker.ts) on every cluster's
- * shard. It writes one checkpoint, at the end; a router taken over by another peer starts
- * again from step 0, which is cheap next to the experts.
+ * shard. Its checkpoint is written at the end; every `checkpointEvery` steps the router as
+ * trained so far goes to ROUTER_PROGRESS_FILE and is announced as the task's progress (lease
+ * evidence, docs/PROTOCOL.md 5.8). It is no resume point: a router taken over by another peer,
+ * or stopped, starts again from step 0, which is cheap next to the experts.
  */
 import { join } from 'node:path'
 import { AbortError } from '../errors.js'
@@ -14,10 +16,13 @@ import type { BackendChoice } from '../runtime/backend.js'
 import type { Checkpoint } from '../storage/checkpoint.js'
 
 export const ROUTER_FILE = 'router.safetensors'
+/** Not ROUTER_FILE: a node that finds ROUTER_FILE in its task directory takes the task as done. */
+export const ROUTER_PROGRESS_FILE = 'router-progress.safetensors'
 
 export async function trainRouterTask (request: TaskTrainRequest, compute: { backend: BackendChoice, threads?: number }, options: TaskTrainOptions = {}): Promise<TaskTrainResult> {
   const budget = request.manifest.training.router
   const path = join(request.dir, ROUTER_FILE)
+  const progressPath = join(request.dir, ROUTER_PROGRESS_FILE)
   if (request.resumeFrom === path) return { step: budget.steps, path, completed: true }
   const job: RouterThreadJob = {
     job: {
@@ -35,6 +40,8 @@ export async function trainRouterTask (request: TaskTrainRequest, compute: { bac
       }
     },
     path,
+    progressPath,
+    checkpointEvery: budget.checkpointEvery,
     run: request.runId,
     ...compute
   }
@@ -52,6 +59,8 @@ export async function trainRouterTask (request: TaskTrainRequest, compute: { bac
           rate = rate === 0 ? reply.imagesPerSecond : 0.9 * rate + 0.1 * reply.imagesPerSecond
           const etaSeconds = (reply.steps - reply.step) * budget.batchSize / Math.max(rate, 1e-6)
           options.onProgress?.(new CustomProgressEvent('hddm:train:step', { step, totalSteps: reply.steps, loss: reply.loss, imagesPerSecond: rate, etaSeconds }))
+        } else if (reply.type === 'checkpoint') {
+          options.onProgress?.(new CustomProgressEvent('hddm:train:checkpoint', { step: reply.step, path: progressPath, final: false }))
         } else if (reply.type === 'done') {
           resolve({ step: reply.step, path, completed: true })
         } else if (reply.error.name === AbortError.name) {

@@ -13,6 +13,9 @@ import { routerCheckpoint, trainRouter, type RouterJob } from '../training/route
 export interface RouterThreadJob {
   job: RouterJob
   path: string
+  /** Where the router as trained so far goes every `checkpointEvery` steps (not a resume point). */
+  progressPath: string
+  checkpointEvery: number
   run: string
   backend: BackendChoice
   threads?: number
@@ -20,12 +23,13 @@ export interface RouterThreadJob {
 
 export type RouterThreadReply =
   | { type: 'step', step: number, steps: number, loss: number, imagesPerSecond: number }
+  | { type: 'checkpoint', step: number }
   | { type: 'done', step: number, heldOutError: number }
   | { type: 'error', error: { name: string, message: string } }
 
 const port = parentPort
 if (port === null) throw new Error('router-worker.ts must run in a worker thread')
-const { job, path, run, backend, threads } = workerData as RouterThreadJob
+const { job, path, progressPath, checkpointEvery, run, backend, threads } = workerData as RouterThreadJob
 const controller = new AbortController()
 port.on('message', (message: { type: string }) => { if (message.type === 'stop') controller.abort() })
 const post = (reply: RouterThreadReply): void => { port.postMessage(reply) }
@@ -36,6 +40,11 @@ try {
   let last = performance.now()
   const result = await trainRouter(job, {
     signal: controller.signal,
+    checkpointEvery,
+    onCheckpoint: async (snapshot) => {
+      await writeFileAtomic(progressPath, encodeCheckpoint(routerCheckpoint(snapshot, job.preset, { run })))
+      post({ type: 'checkpoint', step: snapshot.losses.length })
+    },
     onProgress: (evt) => {
       const now = performance.now()
       post({ type: 'step', ...evt.detail, imagesPerSecond: batch / Math.max(1e-3, (now - last) / 1000) })

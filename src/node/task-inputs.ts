@@ -59,7 +59,10 @@ export async function fetchTaskInputs (task: RunTask, dir: string, c: TaskInputs
 
   const local = await c.trainer.latest(dir)
   const budget = budgetOf(manifest, task).steps
-  const announced = c.state.table.checkpointsOf(task.id).filter((a) => !a.final && a.step > 0 && a.step < budget && !c.refused.has(a.cid))
+  // A router's progress checkpoints are lease evidence, not resume points (node/router-task.ts).
+  const announced = task.kind === 'router'
+    ? []
+    : c.state.table.checkpointsOf(task.id).filter((a) => !a.final && a.step > 0 && a.step < budget && !c.refused.has(a.cid))
   for (const candidate of announced) {
     if (local !== undefined && local.step >= candidate.step) break
     try {

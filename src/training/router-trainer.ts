@@ -84,7 +84,15 @@ export interface RouterTrainResult {
 export type RouterProgressEvents =
   | ProgressEvent<'hddm:train:router:step', { step: number, steps: number, loss: number }>
 
-export interface TrainRouterOptions extends AbortOptions, ProgressOptions<RouterProgressEvents> {}
+export interface TrainRouterOptions extends AbortOptions, ProgressOptions<RouterProgressEvents> {
+  /** Calls `onCheckpoint` after every this many steps (not after the last: the caller has the result). */
+  checkpointEvery?: number
+  /**
+   * The router as trained so far, without an evaluation: what a node announces as lease evidence
+   * while a long router budget runs (docs/PROTOCOL.md 5.8). The router stays the trainer's.
+   */
+  onCheckpoint?: (snapshot: RouterTrainResult) => void | Promise<void>
+}
 
 /** The preset's shape for K experts; a prompt router is sized to the run's tokenizer. */
 export function routerConfig (preset: string, numExperts: number, conditioning: RouterConditioning = 'none', tokenizer?: Tokenizer): RouterConfig {
@@ -125,6 +133,10 @@ export async function trainRouter (job: RouterJob, options: TrainRouterOptions =
       const { loss } = routerTrainStep(router, adam, batch, { t, noiseSeed: noise.nextUint32() }, c.clipNorm)
       losses.push(loss)
       options.onProgress?.(new CustomProgressEvent('hddm:train:router:step', { step: step + 1, steps: c.steps, loss }))
+      const every = options.checkpointEvery ?? 0
+      if (options.onCheckpoint !== undefined && every > 0 && (step + 1) % every === 0 && step + 1 < c.steps) {
+        await options.onCheckpoint({ router, config: c, tokenizer, pi, losses: losses.slice() })
+      }
       await new Promise(resolve => setImmediate(resolve))
     }
     const evaluation = job.heldOut !== undefined ? evaluateRouter(router, job.heldOut.map(decodeShard), { buckets: job.buckets, seed: c.seed }) : undefined
