@@ -73,6 +73,7 @@ async function freezeOnceMirrored (observer: HddmNode, victim: CliProcess, task:
     const heard = observer.coverage().find((r) => r.task === task && r.checkpoint?.peer === victimId)?.checkpoint as Event | undefined
     return [printed, heard].filter((c) => c !== undefined).sort((a, b) => (b.step as number) - (a.step as number))[0]
   }
+  const errors: string[] = []
   victim.child.kill('SIGSTOP')
   await sleep(500)
   for (let tries = 0; tries < 20; tries++) {
@@ -85,14 +86,16 @@ async function freezeOnceMirrored (observer: HddmNode, victim: CliProcess, task:
     // per try, not a whole task.
     victim.child.kill('SIGCONT')
     let settled = false
-    const fetched = observer.blocks.getBytes(cid, { timeoutMs: 10_000, providers }).catch(() => {}).finally(() => { settled = true })
+    const fetched = observer.blocks.getBytes(cid, { timeoutMs: 10_000, providers })
+      .catch((err: Error) => { errors.push(`step ${checkpoint.step as number}: ${err.message}`) })
+      .finally(() => { settled = true })
     const deadline = Date.now() + 10_000
     while (!settled && (latest()?.step as number) === checkpoint.step && Date.now() < deadline) await sleep(20)
     victim.child.kill('SIGSTOP')
     await fetched
     await sleep(500)
   }
-  throw new Error(`the observer could not hold the victim's latest checkpoint of ${task} before the task ended\n${timeline()}`)
+  throw new Error(`the observer could not hold the victim's latest checkpoint of ${task} before the task ended; fetches failed: ${errors.join('; ')}\n${timeline()}`)
 }
 
 const LOOPBACK = ['--listen', '/ip4/127.0.0.1/tcp/0', '--scope', 'loopback', '--log-format', 'json']
@@ -115,13 +118,13 @@ describe('a swarm of hddm-node processes on 127.0.0.1', () => {
   const trainingEvent = (p: CliProcess, task: string, from = 0): Record<string, unknown> | undefined =>
     p.events.slice(from).find((e) => e.event === 'task' && e.task === task && e.phase === 'training')
 
-  it('finishes every task despite a SIGKILLed contributor (taken over from its announced checkpoint) and a restarted one (resumed from its own)', { timeout: 480_000 }, async () => {
+  it('finishes every task despite a SIGKILLed contributor (taken over from its announced checkpoint) and a restarted one (resumed from its own)', { timeout: 600_000 }, async () => {
     root = await mkdtemp(join(tmpdir(), 'hddm-swarm-'))
     // Which contributor gets which task, and when, is up to the swarm; the test picks its victims
-    // from what the processes print. A checkpoint every 50 steps leaves the observer a long window
-    // to copy the victim's latest before the next one; a short router budget makes nodes take the
-    // experts first (the router writes no checkpoint until it ends).
-    const manifest = await tinyRun({ name: 'swarm-test', steps: 150, routerSteps: 50, checkpointEvery: 50, leaseMs: 40_000, images: 400 })
+    // from what the processes print. A checkpoint every 100 steps leaves the observer a long
+    // window to copy the victim's latest before the next one (50 steps were too few once, with
+    // another swarm test beside it); a short router budget makes nodes take the experts first.
+    const manifest = await tinyRun({ name: 'swarm-test', steps: 300, routerSteps: 50, checkpointEvery: 100, leaseMs: 40_000, images: 400 })
     const lastStep = manifest.training.expert.steps - manifest.training.expert.checkpointEvery
     const bootstrap = runCli(['bootstrap', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', join(root, 'bootstrap'), '--json', '--log-format', 'json'])
     processes.push(bootstrap)
