@@ -55,17 +55,29 @@ describe('a hostile peer with Sybil identities inside a swarm of hddm-node proce
     if (root !== undefined) await rm(root, { recursive: true, force: true, maxRetries: 5 })
   }, 90_000)
 
-  it('cannot stop, steer or poison the run: every task ends on an honest, verified final', { timeout: 420_000 }, async () => {
+  const title = 'cannot stop, steer or poison the run: every task ends on an honest, verified final'
+  it(title, { timeout: 420_000 }, async () => {
     root = await mkdtemp(join(tmpdir(), 'hddm-hostile-'))
-    const tiny = await tinyRun({ name: 'hostile-swarm', steps: 40, routerSteps: 20, checkpointEvery: 10, leaseMs: 20_000, images: 300 })
+    const tiny = await tinyRun({
+      name: 'hostile-swarm', steps: 40, routerSteps: 20, checkpointEvery: 10, leaseMs: 20_000, images: 300
+    })
     // Evidence is due 30 s after a claim (an honest node needs a few seconds to start training
     // and checkpoint on a loaded machine); a squatter caught once stays out for the whole test.
     const manifest = parseRunManifest({ ...tiny, evidenceMs: 30_000, evidencePenaltyMs: 600_000 })
-    const creator = runCli(['start', '--manifest', await writeManifest(manifest), '--data-dir', join(root, 'creator'), ...LOOPBACK])
+    const creator = runCli(['start', '--manifest', await writeManifest(manifest), '--data-dir', join(root, 'creator'),
+      ...LOOPBACK])
     processes.push(creator)
-    const started = await waitFor(() => creator.events.find((e) => e.event === 'started'), 'the run to be created') as { runId: string, multiaddrs: string[], peerId: string }
+    const started = await waitFor(() => creator.events.find((e) => e.event === 'started'),
+      'the run to be created') as { runId: string, multiaddrs: string[], peerId: string }
 
-    observer = createHddmNode({ dataDir: join(root, 'observer'), source: { run: started.runId }, bootstrap: [started.multiaddrs[0]], listen: ['/ip4/127.0.0.1/tcp/0'], scope: 'loopback', tasks: 0 })
+    observer = createHddmNode({
+      dataDir: join(root, 'observer'),
+      source: { run: started.runId },
+      bootstrap: [started.multiaddrs[0]],
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      scope: 'loopback',
+      tasks: 0
+    })
     await observer.start()
     const watcher = observer
     const verdicts: FinalVerdict[] = []
@@ -77,14 +89,17 @@ describe('a hostile peer with Sybil identities inside a swarm of hddm-node proce
       const sybil = await createTestNode()
       sybils.push(sybil)
       await sybil.swarm.libp2p.dial(multiaddr(started.multiaddrs[0]))
-      const state = new RunState({ runId: started.runId, manifest: runManifest, self: sybil.swarm.peerId.toString(), clock: () => Date.now() - BACK_DATE_MS }, { gossip: sybil.gossip })
+      const self = sybil.swarm.peerId.toString()
+      const clock = (): number => Date.now() - BACK_DATE_MS
+      const state = new RunState({ runId: started.runId, manifest: runManifest, self, clock }, { gossip: sybil.gossip })
       state.start()
       states.push(state)
     }
-    await waitFor(() => states.every((s) => s.peers().length > 0), 'the Sybil identities to join the run topic', 30_000)
+    await waitFor(() => states.every((s) => s.peers().length > 0), 'the Sybils to join the run topic', 30_000)
     const sybilIds = new Set(sybils.map((s) => s.swarm.peerId.toString()))
     // The tasks nobody holds yet: there, a claim back-dated by 15 s sorts first.
-    const squatted = watcher.coverage().filter((r) => r.holders.length === 0).slice(0, SYBILS).map((r) => r.task)
+    const free = watcher.coverage().filter((r) => r.holders.length === 0)
+    const squatted = free.slice(0, SYBILS).map((r) => r.task)
     expect(squatted).toHaveLength(SYBILS)
     const junk = (await sybils[0].storage.addBytes(new TextEncoder().encode('not a checkpoint'))).toString()
     const far = (await sybils[0].storage.addBytes(new TextEncoder().encode('not one either'))).toString()
@@ -99,37 +114,50 @@ describe('a hostile peer with Sybil identities inside a swarm of hddm-node proce
     }
     await squat()
     renewals = setInterval(() => { squat().catch(() => {}) }, 2000)
-    const contributor = runCli(['start', '--run', started.runId, '--bootstrap', started.multiaddrs[0], '--data-dir', join(root, 'contributor'), ...LOOPBACK])
+    const contributor = runCli(['start', '--run', started.runId, '--bootstrap', started.multiaddrs[0],
+      '--data-dir', join(root, 'contributor'), ...LOOPBACK])
     processes.push(contributor)
 
     // The squatters hold their tasks (they sort first) until their evidence is due, and lie.
-    await waitFor(() => squatted.every((task) => watcher.coverage().find((r) => r.task === task)?.holders.some((h) => sybilIds.has(h.peer))), 'the squatters to hold their tasks', 20_000)
+    const heldBySybil = (task: string): boolean =>
+      watcher.coverage().find((r) => r.task === task)?.holders.some((h) => sybilIds.has(h.peer)) === true
+    await waitFor(() => squatted.every(heldBySybil), 'the squatters to hold their tasks', 20_000)
     for (const [i, state] of states.entries()) {
       await state.checkpoint({ task: squatted[i], cid: huge, step: 10, final: false, heldOutLoss: 0.01 })
       for (const task of runManifest.tasks) {
-        await state.checkpoint({ task: task.id, cid: junk, step: budgetOf(runManifest, task).steps, final: true, heldOutLoss: 0 })
+        const steps = budgetOf(runManifest, task).steps
+        await state.checkpoint({ task: task.id, cid: junk, step: steps, final: true, heldOutLoss: 0 })
         await state.checkpoint({ task: task.id, cid: far, step: 1_000_000, final: false, heldOutLoss: 0 })
       }
     }
 
-    const honest = new Set([started.peerId, (await waitFor(() => contributor.events.find((e) => e.event === 'started'), 'the contributor to start') as { peerId: string }).peerId])
-    const timeline = (): string => [creator, contributor].map((p, i) => `process ${i}: ${p.events.filter((e) => e.event === 'task').map((e) => `${e.task as string} ${e.phase as string}`).join(', ')}`).join('\n') +
-      `\nverdicts:\n${verdicts.map((v) => `${v.task} from ${v.peer.slice(-6)}: ${v.accepted ? 'accepted' : `${v.reason ?? ''} ${v.message ?? ''}`}`).join('\n')}`
+    const contributorStarted = await waitFor(() => contributor.events.find((e) => e.event === 'started'),
+      'the contributor to start') as { peerId: string }
+    const honest = new Set([started.peerId, contributorStarted.peerId])
+    const phases = (p: CliProcess): string =>
+      p.events.filter((e) => e.event === 'task').map((e) => `${e.task as string} ${e.phase as string}`).join(', ')
+    const verdictLine = (v: FinalVerdict): string =>
+      `${v.task} from ${v.peer.slice(-6)}: ${v.accepted ? 'accepted' : `${v.reason ?? ''} ${v.message ?? ''}`}`
+    const timeline = (): string => [creator, contributor].map((p, i) => `process ${i}: ${phases(p)}`).join('\n') +
+      `\nverdicts:\n${verdicts.map(verdictLine).join('\n')}`
     await waitFor(() => watcher.doneTasks().length === runManifest.tasks.length, 'every task to be done', 300_000)
       .catch((err: Error) => { throw new Error(`${err.message}\n${timeline()}`) })
 
     // Every task was finished by an honest peer and verified here; no lie was accepted.
     expect(verdicts.filter((v) => v.accepted && !honest.has(v.peer)), timeline()).toEqual([])
     for (const task of runManifest.tasks) {
-      expect(verdicts.some((v) => v.accepted && v.task === task.id && honest.has(v.peer)), `${task.id}\n${timeline()}`).toBe(true)
+      const verified = verdicts.some((v) => v.accepted && v.task === task.id && honest.has(v.peer))
+      expect(verified, `${task.id}\n${timeline()}`).toBe(true)
     }
     // The squatters lost their tasks for want of evidence (the creator logged each revocation),
     // and honest peers trained them.
     for (const sybil of sybilIds) {
-      expect(creator.stderr().split('\n').some((l) => l.includes('lease revoked') && l.includes(sybil)), `${sybil} revoked`).toBe(true)
+      const revoked = creator.stderr().split('\n').some((l) => l.includes('lease revoked') && l.includes(sybil))
+      expect(revoked, `${sybil} revoked`).toBe(true)
     }
     for (const task of squatted) {
-      const trainedBy = [creator, contributor].filter((p) => p.events.some((e) => e.event === 'task' && e.task === task && e.phase === 'done'))
+      const trainedBy = [creator, contributor]
+        .filter((p) => p.events.some((e) => e.event === 'task' && e.task === task && e.phase === 'done'))
       expect(trainedBy.length, `${task}\n${timeline()}`).toBeGreaterThan(0)
     }
     // No honest process crashed on what it was sent.
