@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs'
 import { afterAll, describe, expect, it } from 'vitest'
 import { disposeBackend, initBackend } from '../../src/runtime/backend.js'
 import { attention, ATTENTION, GELU_TANH, geluTanh, hasFusedKernel, LAYER_NORM_MODULATE, layerNormModulate } from '../../src/runtime/fused-ops.js'
-import { nativeExpected, nativeOutputs, on, relErr, tensor } from './helpers.js'
+import { nativeOutputs, on, relErr, tensor } from './helpers.js'
 
 type Fn = () => tf.Tensor[]
 
@@ -28,7 +28,7 @@ const cases: Array<[string, string, Fn]> = [
   ['cross-attention (S != T)', ATTENTION, valueAndGrads((q, k, v) => attention(q as tf.Tensor3D, k as tf.Tensor3D, v as tf.Tensor3D, 2), [[2, 9, 16], [2, 4, 16], [2, 4, 16]])]
 ]
 
-describe.skipIf(!nativeExpected)('fused native kernels', () => {
+describe('fused native kernels', () => {
   afterAll(async () => { await disposeBackend() })
 
   it.each(cases)('%s matches the composite ops in value and gradients', async (_, kernel, fn) => {

@@ -1,14 +1,6 @@
 import * as tf from '@tensorflow/tfjs'
 import { currentBackend, initBackend, type BackendName } from '../../src/runtime/backend.js'
-import { loadNative } from '../../src/runtime/native/addon.js'
 import { nativePoolStats } from '../../src/runtime/native/install.js'
-
-/**
- * Whether the native-kernel tests run: wherever the addon and BLAS load, and always where CI says
- * they must (HDDM_REQUIRE_NATIVE=1, which .ci/run sets once OpenBLAS is installed), so that a
- * kernel that fails to load fails those tests instead of skipping them.
- */
-export const nativeExpected = loadNative().ok || process.env.HDDM_REQUIRE_NATIVE === '1'
 
 /** Deterministic values in [lo, hi): every backend sees the same inputs. */
 export function values (n: number, seed: number, lo = -1, hi = 1): Float32Array {

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { disposeBackend } from '../../src/runtime/backend.js'
-import { nativeExpected, nativeOutputs, on, relErr, tensor } from './helpers.js'
+import { nativeOutputs, on, relErr, tensor } from './helpers.js'
 
 type Case = [string, () => tf.Tensor | tf.Tensor[]]
 
@@ -92,7 +92,7 @@ const gradientCases: Case[] = [
   }]
 ]
 
-describe.skipIf(!nativeExpected)('native kernels match tfjs cpu kernels', () => {
+describe('native kernels match tfjs cpu kernels', () => {
   const groups = [['matMul', matmuls], ['binary', binaryCases], ['unary', unaryCases], ['reductions', reduceCases], ['layout', layoutCases], ['gradients', gradientCases]] as const
   beforeAll(async () => {
     for (const [, cases] of groups) for (const [, fn] of cases) reference.set(fn, await on('cpu', fn))

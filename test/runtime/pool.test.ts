@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { disposeBackend, initBackend } from '../../src/runtime/backend.js'
 import { nativePoolStats } from '../../src/runtime/native/install.js'
-import { nativeExpected, tensor } from './helpers.js'
+import { tensor } from './helpers.js'
 
 /** Many same-sized outputs, made and dropped: any wrongly recycled buffer gets overwritten. */
 function churn (shape: number[]): void {
@@ -15,7 +15,7 @@ function churn (shape: number[]): void {
   }
 }
 
-describe.skipIf(!nativeExpected)('native buffer pool', () => {
+describe('native buffer pool', () => {
   afterEach(() => { delete process.env.HDDM_NATIVE_DISABLE })
   afterAll(async () => { await disposeBackend() })
 

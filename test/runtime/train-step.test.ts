@@ -12,7 +12,7 @@ import { AdamW } from '../../src/runtime/adam.js'
 import { disposeBackend, initBackend, type BackendName } from '../../src/runtime/backend.js'
 import { nativePoolStats } from '../../src/runtime/native/install.js'
 import { expertTrainStep, type ExpertBatch } from '../../src/training/train-step.js'
-import { nativeExpected, values } from './helpers.js'
+import { values } from './helpers.js'
 
 let batch: ExpertBatch
 
@@ -40,7 +40,7 @@ async function losses (backend: BackendName, preset: ExpertPresetName, steps: nu
   return out
 }
 
-describe.skipIf(!nativeExpected)('training steps on the native backend', () => {
+describe('training steps on the native backend', () => {
   beforeAll(async () => { batch = await mnistBatch(16, EXPERT_PRESETS.small.promptTokens) })
   afterAll(async () => { await disposeBackend() })
 

@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeAll } from 'vitest'
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as tf from '@tensorflow/tfjs'
@@ -58,11 +58,11 @@ describe('safetensors codec', () => {
     for (const bytes of cases) expect(() => decodeSafetensors(bytes)).toThrow(expect.objectContaining({ name: 'CorruptCheckpointError' }))
   })
 
-  it.runIf(existsSync('/usr/bin/python3'))('is read by a spec-following numpy reader in Python', () => {
+  it('is read by a spec-following numpy reader in Python', () => {
     const dir = mkdtempSync(join(tmpdir(), 'hddm-st-'))
     const file = join(dir, 'x.safetensors')
     writeFileSync(file, encodeSafetensors({ tensors: sample(), metadata: { hddm: '{}' } }))
-    const out = JSON.parse(execFileSync('/usr/bin/python3', [join(import.meta.dirname, 'safetensors_reference.py'), file]).toString())
+    const out = JSON.parse(execFileSync('python3', [join(import.meta.dirname, 'safetensors_reference.py'), file]).toString())
     expect(out.metadata).toEqual(['hddm'])
     expect(out.tensors['blocks.0.attn.qkv.weight']).toEqual({ shape: [2, 3], sum: 21 })
     expect(out.tensors.scalar).toEqual({ shape: [], sum: 42 })
