@@ -1,4 +1,4 @@
-import { HddmError } from '../errors.js'
+import { HddmError } from '../hddm-error.js'
 
 /** The bytes are not a well-formed checkpoint (truncated, bad header, bad offsets, wrong dtype). */
 export class CorruptCheckpointError extends HddmError {
@@ -10,4 +10,10 @@ export class CorruptCheckpointError extends HddmError {
 export class ShapeMismatchError extends HddmError {
   static override name = 'ShapeMismatchError'
   override name = 'ShapeMismatchError'
+}
+
+/** A checkpoint or init file that does not exist or cannot be read. */
+export class CheckpointNotFoundError extends HddmError {
+  static override name = 'CheckpointNotFoundError'
+  override name = 'CheckpointNotFoundError'
 }

@@ -19,8 +19,8 @@ import { imageSize } from '../data/dataset.js'
 import { Random } from '../data/random.js'
 import { decodeShard, type Shard } from '../data/shard.js'
 import type { DdpmObjective } from '../diffusion/objectives/ddpm.js'
-import type { Checkpoint } from '../storage/checkpoint.js'
-import { loadExpert } from './expert-model.js'
+import type { Checkpoint } from './format.js'
+import { loadExpert } from './expert.js'
 
 export interface ScoreSettings {
   batches: number
@@ -49,14 +49,43 @@ export interface ExpertScore {
   baseline: number
 }
 
+/** The held-out evaluation a run's manifest fixes (`eval`), so every peer recomputes the same number. */
+export interface HeldOutEval {
+  heldOutBatches: number
+  batchSize: number
+  seed: number
+}
+
+/**
+ * The held-out loss announced with each expert checkpoint (DESIGN section 6): the objective's
+ * loss of the EMA weights on the task's held-out shard with each image's prompt, every random
+ * draw fixed by the run's eval seed.
+ */
+export function expertHeldOutLoss (checkpoint: Checkpoint, heldOutShard: Uint8Array, evaluation: HeldOutEval): number {
+  const settings = { batches: evaluation.heldOutBatches, batchSize: evaluation.batchSize, seed: evaluation.seed }
+  return scoreDraws(checkpoint, heldOutShard, settings, 'held-out/time', false).prompted
+}
+
+/** The expert's loss with and without the prompt, and the trivial predictor's, on the same draws. */
 export function scoreExpert (checkpoint: Checkpoint, shardBytes: Uint8Array, settings: ScoreSettings): ExpertScore {
+  return scoreDraws(checkpoint, shardBytes, settings, 'score/time', true)
+}
+
+/**
+ * One pass over `settings.batches` seeded batches. `timeStream` names the time draws (the
+ * announced loss and the verifier's score draw different times); `full` false computes the
+ * prompted loss only (the other two come back as NaN).
+ */
+function scoreDraws (
+  checkpoint: Checkpoint, shardBytes: Uint8Array, settings: ScoreSettings, timeStream: string, full: boolean
+): ExpertScore {
   const expert = loadExpert(checkpoint)
   try {
     const { model, objective, tokenizer } = expert
     const shard = decodeShard(shardBytes)
-    const { mean, variance } = settings.moments ?? pixelMoments(shard)
+    const { mean, variance } = full ? settings.moments ?? pixelMoments(shard) : { mean: undefined, variance: undefined }
     const batcher = new ShardBatcher(shard, { batchSize: settings.batchSize, seed: settings.seed, tokenizer })
-    const times = Random.derive(settings.seed, 'score/time')
+    const times = Random.derive(settings.seed, timeStream)
     const { imageSize: S, channels: C, promptTokens: L } = model.config
     const B = settings.batchSize
     const nullRows = new Int32Array(B * L)
@@ -70,9 +99,15 @@ export function scoreExpert (checkpoint: Checkpoint, shardBytes: Uint8Array, set
         // tfjs takes a seed of 0 as "no seed" (Math.random): +1 keeps batch 0 of seed 0 seeded.
         const eps = tf.randomNormal([B, S, S, C], 0, 1, 'float32', settings.seed * 7919 + i + 1) as tf.Tensor4D
         const example = objective.trainingExample(x0, eps, u)
-        const loss = (tokens: Int32Array): number => objective.loss(model.apply(example.input, example.time, tf.tensor2d(tokens, [B, L], 'int32')), example.target).dataSync()[0]
-        const { a, b } = noiseCoefficients(objective.name === 'ddpm' ? objective as DdpmObjective : undefined, u)
-        const guess = gaussianPrediction(objective.name, example.input, tf.tensor4d(a, [B, 1, 1, 1]), tf.tensor4d(b, [B, 1, 1, 1]), mean, variance, [S, S, C])
+        const loss = (tokens: Int32Array): number => {
+          const prediction = model.apply(example.input, example.time, tf.tensor2d(tokens, [B, L], 'int32'))
+          return objective.loss(prediction, example.target).dataSync()[0]
+        }
+        if (mean === undefined || variance === undefined) return [loss(batch.tokens), NaN, NaN]
+        const ddpm = objective.name === 'ddpm' ? objective as DdpmObjective : undefined
+        const { a, b } = noiseCoefficients(ddpm, u)
+        const coefficients = { a: tf.tensor4d(a, [B, 1, 1, 1]), b: tf.tensor4d(b, [B, 1, 1, 1]) }
+        const guess = gaussianPrediction(objective.name, example.input, coefficients, { mean, variance }, [S, S, C])
         return [loss(batch.tokens), loss(nullRows), objective.loss(guess, example.target).dataSync()[0]]
       })
       totals.prompted += prompted
@@ -82,7 +117,7 @@ export function scoreExpert (checkpoint: Checkpoint, shardBytes: Uint8Array, set
     const n = settings.batches
     return { prompted: totals.prompted / n, unconditional: totals.unconditional / n, baseline: totals.baseline / n }
   } finally {
-    expert.model.dispose()
+    expert.dispose()
   }
 }
 
@@ -113,10 +148,13 @@ function noiseCoefficients (ddpm: DdpmObjective | undefined, u: Float32Array): {
   return { a: Float32Array.from(abar, Math.sqrt), b: Float32Array.from(abar, (x) => Math.sqrt(1 - x)) }
 }
 
-/** The Gaussian posterior mean of the objective's target at x; shapes [B, H, W, C]. */
-function gaussianPrediction (objective: 'fm' | 'ddpm', x: tf.Tensor4D, a: tf.Tensor4D, b: tf.Tensor4D, meanValues: Float32Array, varianceValues: Float32Array, shape: [number, number, number]): tf.Tensor4D {
-  const mean = tf.tensor4d(meanValues, [1, ...shape])
-  const variance = tf.tensor4d(varianceValues, [1, ...shape])
+/** The Gaussian posterior mean of the objective's target at x; shapes [B, H, W, C], a and b [B, 1, 1, 1]. */
+function gaussianPrediction (
+  objective: 'fm' | 'ddpm', x: tf.Tensor4D, { a, b }: { a: tf.Tensor4D, b: tf.Tensor4D },
+  moments: PixelMoments, shape: [number, number, number]
+): tf.Tensor4D {
+  const mean = tf.tensor4d(moments.mean, [1, ...shape])
+  const variance = tf.tensor4d(moments.variance, [1, ...shape])
   const centred = tf.sub(x, tf.mul(a, mean))                                       // x - a mu
   const denominator = tf.add(tf.mul(tf.square(a), variance), tf.square(b))        // a^2 s^2 + b^2
   const epsMean = tf.div(tf.mul(b, centred), denominator)

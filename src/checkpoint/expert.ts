@@ -1,58 +1,27 @@
 /**
  * An expert checkpoint as a usable network: its DiT config (a preset sized to the run's
  * tokenizer), its objective (with the time input a DDPM-initialised flow expert reads), and
- * its tokenizer. Sampling, evaluation and the ensemble all load experts through here.
+ * its tokenizer. Training's resume, sampling, scoring and the ensemble all load experts here.
  */
 import { EXPERT_PRESETS, type DiTConfig, type ExpertPresetName } from '../model/config.js'
 import { DiT } from '../model/dit.js'
-import { naiveStep, snrMatchedStep } from '../diffusion/convert.js'
-import { cosineSchedule } from '../diffusion/schedule.js'
-import { ddpm } from '../diffusion/objectives/ddpm.js'
-import { flowMatching } from '../diffusion/objectives/flow.js'
-import type { Objective, ObjectiveName } from '../diffusion/objectives/objective.js'
-import { InvalidArgumentError } from '../errors.js'
+import { createObjective, TIME_INPUTS, type TimeInput } from '../diffusion/objectives/factory.js'
+import type { ConditionalNetwork } from '../diffusion/guidance.js'
+import type { Objective } from '../diffusion/objectives/objective.js'
+import { InvalidArgumentError } from '../hddm-error.js'
 import { expertParamCount } from '../model/param-count.js'
 import { validateDiTConfig } from '../model/validate.js'
-import { assignParams, checkConfigFits, checkedShape, type Checkpoint, type CheckpointMetadata } from '../storage/checkpoint.js'
-import { CorruptCheckpointError, ShapeMismatchError } from '../storage/checkpoint-errors.js'
+import { assignParams, checkConfigFits, checkedShape, type Checkpoint, type CheckpointMetadata } from './format.js'
+import { CorruptCheckpointError, ShapeMismatchError } from './errors.js'
 import { Tokenizer, type TokenizerJSON } from '../data/tokenizer.js'
-
-/**
- * What a flow-matching expert's network reads as time: `fm` is 1000 t (a fresh FM expert);
- * an FM expert initialised from a DDPM checkpoint keeps reading DDPM steps, either the step
- * with the same SNR as t (`ddpm-snr`, the default) or the paper's round(999 t) (`ddpm-naive`).
- */
-export type TimeInput = 'fm' | 'ddpm-snr' | 'ddpm-naive'
-export const TIME_INPUTS: readonly TimeInput[] = ['fm', 'ddpm-snr', 'ddpm-naive']
 
 /** The preset's shape with the prompt length and vocabulary of the run's tokenizer. */
 export function expertConfig (preset: string, tokenizer: Tokenizer): DiTConfig {
   if (!Object.hasOwn(EXPERT_PRESETS, preset)) {
-    throw new InvalidArgumentError(`unknown expert preset "${preset}" (expected one of ${Object.keys(EXPERT_PRESETS).join(', ')})`)
+    const known = Object.keys(EXPERT_PRESETS).join(', ')
+    throw new InvalidArgumentError(`unknown expert preset "${preset}" (expected one of ${known})`)
   }
   return { ...EXPERT_PRESETS[preset as ExpertPresetName], vocabSize: tokenizer.vocabSize, promptTokens: tokenizer.maxLength }
-}
-
-/**
- * hddm's images are scaled to [-1, 1] (src/data/batcher.ts), so a clean image never leaves that
- * range and the eps -> v conversion clamps its x0 estimate there. DESIGN's +-20 suits unbounded
- * latents; on pixels it let one poor eps estimate near t = 1 saturate whole samples (measured:
- * a tiny DDPM expert sampled to values of +-21 with it, within [-2.0, 2.6] with 1).
- */
-export const PIXEL_X0_CLAMP = 1
-
-/**
- * The objective an expert trains and samples with. `minSnrGamma` > 0 weights a DDPM expert's
- * training loss (it changes nothing at sampling time).
- */
-export function expertObjective (objective: ObjectiveName, timeInput: TimeInput = 'fm', minSnrGamma = 0): Objective {
-  if (objective === 'ddpm') {
-    if (timeInput !== 'fm') throw new InvalidArgumentError(`time input "${timeInput}" applies to flow-matching experts only`)
-    return ddpm(cosineSchedule(1000), { x0Clamp: PIXEL_X0_CLAMP }, minSnrGamma > 0 ? { minSnrGamma } : {})
-  }
-  if (timeInput === 'fm') return flowMatching()
-  const schedule = cosineSchedule(1000)
-  return flowMatching({ timeInput: timeInput === 'ddpm-snr' ? t => snrMatchedStep(schedule, t) : naiveStep })
 }
 
 /** The `extra` block of an expert checkpoint's metadata (JSON). */
@@ -71,6 +40,10 @@ export interface LoadedExpert {
   tokenizer: Tokenizer
   metadata: CheckpointMetadata
   timeInput: TimeInput
+  /** The model as the sampler calls it: (x [B, H, W, C], time [B], tokens [B, L]) -> [B, H, W, C]. */
+  network: ConditionalNetwork
+  /** Frees the model's weights. */
+  dispose: () => void
 }
 
 export interface LoadExpertOptions {
@@ -105,5 +78,13 @@ export function loadExpert (checkpoint: Checkpoint, options: LoadExpertOptions =
     model.dispose()
     throw err
   }
-  return { model, objective: expertObjective(metadata.objective, timeInput), tokenizer, metadata, timeInput }
+  return {
+    model,
+    objective: createObjective(metadata.objective, { timeInput }),
+    tokenizer,
+    metadata,
+    timeInput,
+    network: (x, time, tokens) => model.apply(x, time, tokens),
+    dispose: () => { model.dispose() }
+  }
 }

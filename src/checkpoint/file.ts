@@ -7,8 +7,9 @@
 import { randomBytes } from 'node:crypto'
 import { open, readFile, rename, rm } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
-import { decodeCheckpoint, type Checkpoint } from '../storage/checkpoint.js'
-import { DiskFullError, isDiskFull } from '../errors.js'
+import { decodeCheckpoint, type Checkpoint } from './format.js'
+import { headerLength, parseHeader } from './safetensors.js'
+import { DiskFullError, isDiskFull } from '../hddm-error.js'
 import { CheckpointNotFoundError } from './errors.js'
 
 export async function writeFileAtomic (path: string, bytes: Uint8Array): Promise<void> {
@@ -53,5 +54,32 @@ export async function readCheckpointBytes (path: string): Promise<Uint8Array> {
     return await readFile(path)
   } catch (err) {
     throw new CheckpointNotFoundError(`cannot read checkpoint ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+  }
+}
+
+/**
+ * The step in a checkpoint file's metadata, read from its header without loading the tensors;
+ * undefined when the file is absent or its header unreadable (a torn or foreign file).
+ */
+export async function readCheckpointStep (path: string): Promise<number | undefined> {
+  let file
+  try {
+    file = await open(path, 'r')
+  } catch {
+    return undefined
+  }
+  try {
+    const { size } = await file.stat()
+    const prefix = Buffer.alloc(8)
+    await file.read(prefix, 0, 8, 0)
+    const length = headerLength(prefix, size)
+    const headerBytes = Buffer.alloc(length)
+    await file.read(headerBytes, 0, length, 8)
+    const metadata = JSON.parse(parseHeader(headerBytes).metadata.hddm ?? 'null') as { step?: unknown } | null
+    return typeof metadata?.step === 'number' ? metadata.step : undefined
+  } catch {
+    return undefined
+  } finally {
+    await file.close()
   }
 }

@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs'
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from './safetensors.js'
-import { CorruptCheckpointError, ShapeMismatchError } from './checkpoint-errors.js'
+import { CorruptCheckpointError, ShapeMismatchError } from './errors.js'
 import type { Params } from '../model/params.js'
 
 export const CHECKPOINT_FORMAT = 'hddm-checkpoint/1'

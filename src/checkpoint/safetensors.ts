@@ -7,7 +7,7 @@
  * Decoding checks every bound before reading, so a corrupt or truncated file is a typed
  * error and never a silent partial load.
  */
-import { CorruptCheckpointError } from './checkpoint-errors.js'
+import { CorruptCheckpointError } from './errors.js'
 
 export interface NamedTensor {
   shape: number[]
@@ -52,22 +52,31 @@ export function encodeSafetensors ({ tensors, metadata }: SafetensorsContents): 
   return out
 }
 
-export function decodeSafetensors (bytes: Uint8Array): SafetensorsContents {
-  if (bytes.length < 8) throw new CorruptCheckpointError(`${bytes.length} bytes is too short for a safetensors file`)
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  const headerLength = view.getBigUint64(0, true)
-  if (headerLength > BigInt(Math.min(MAX_HEADER_BYTES, bytes.length - 8))) {
-    throw new CorruptCheckpointError(`header length ${headerLength} exceeds the file (${bytes.length} bytes) or the ${MAX_HEADER_BYTES}-byte limit`)
+/**
+ * The header's JSON length from a file's first 8 bytes; past the file or MAX_HEADER_BYTES it
+ * is a CorruptCheckpointError, so a hostile length never sizes an allocation.
+ */
+export function headerLength (prefix: Uint8Array, fileBytes: number): number {
+  if (prefix.length < 8 || fileBytes < 8) throw new CorruptCheckpointError(`${fileBytes} bytes is too short for a safetensors file`)
+  const length = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true)
+  if (length > BigInt(Math.min(MAX_HEADER_BYTES, fileBytes - 8))) {
+    const limit = `the file (${fileBytes} bytes) or the ${MAX_HEADER_BYTES}-byte limit`
+    throw new CorruptCheckpointError(`header length ${length} exceeds ${limit}`)
   }
-  const dataStart = 8 + Number(headerLength)
+  return Number(length)
+}
+
+/** The header JSON and its string-valued `__metadata__`. */
+export function parseHeader (headerBytes: Uint8Array): { header: Record<string, unknown>, metadata: Record<string, string> } {
   let header: Record<string, unknown>
   try {
-    header = JSON.parse(Buffer.from(bytes.subarray(8, dataStart)).toString('utf8'))
+    header = JSON.parse(Buffer.from(headerBytes).toString('utf8'))
   } catch {
     throw new CorruptCheckpointError('the header is not valid JSON')
   }
-  if (header === null || typeof header !== 'object' || Array.isArray(header)) throw new CorruptCheckpointError('the header is not a JSON object')
-
+  if (header === null || typeof header !== 'object' || Array.isArray(header)) {
+    throw new CorruptCheckpointError('the header is not a JSON object')
+  }
   const metadata: Record<string, string> = {}
   const rawMeta = header.__metadata__
   if (rawMeta !== undefined) {
@@ -77,6 +86,13 @@ export function decodeSafetensors (bytes: Uint8Array): SafetensorsContents {
       metadata[k] = v
     }
   }
+  return { header, metadata }
+}
+
+export function decodeSafetensors (bytes: Uint8Array): SafetensorsContents {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const dataStart = 8 + headerLength(bytes, bytes.length)
+  const { header, metadata } = parseHeader(bytes.subarray(8, dataStart))
 
   const dataLength = bytes.length - dataStart
   const entries: Array<[string, number[], number, number]> = []

@@ -66,11 +66,11 @@ export const registerEval: RegisterCommand = (program: Command) => {
 
 interface Source {
   members: import('../ensemble/sample.js').EnsembleMember[]
-  router: import('../ensemble/load.js').LoadedRouter
+  router: import('../checkpoint/router.js').LoadedRouter
   tokenizer: import('../data/tokenizer.js').Tokenizer
   defaultRouting: string
   /** Expert checkpoints (for the loss matrix) and the held-out shards, when known. */
-  checkpoints: Array<{ cluster: number, checkpoint: import('../storage/checkpoint.js').Checkpoint }>
+  checkpoints: Array<{ cluster: number, checkpoint: import('../checkpoint/format.js').Checkpoint }>
   heldOut?: Uint8Array[]
   id: string
   dispose: () => Promise<void>
@@ -127,8 +127,9 @@ async function evalCommand (o: EvalCommandOptions): Promise<void> {
 }
 
 async function fromFiles (o: EvalCommandOptions): Promise<Source> {
-  const { readCheckpointFile } = await import('../training/checkpoint-file.js')
-  const { loadExpert, loadRouter } = await import('../ensemble/load.js')
+  const { readCheckpointFile } = await import('../checkpoint/file.js')
+  const { loadExpert } = await import('../checkpoint/expert.js')
+  const { loadRouter } = await import('../checkpoint/router.js')
   const router = loadRouter(await readCheckpointFile(resolve(o.router!)))
   const members: Source['members'] = []
   const checkpoints: Source['checkpoints'] = []
@@ -167,7 +168,7 @@ async function fromHelia (o: EvalCommandOptions): Promise<Source> {
   const { createSwarmNode } = await import('../network/swarm-node.js')
   const { createStorage } = await import('../storage/helia.js')
   const { resolveEnsemble } = await import('../ensemble/resolve.js')
-  const { decodeCheckpoint } = await import('../storage/checkpoint.js')
+  const { decodeCheckpoint } = await import('../checkpoint/format.js')
   const { parseResolvedRunManifest } = await import('../protocol/run-manifest.js')
   let id: import('multiformats/cid').CID
   try {

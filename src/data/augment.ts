@@ -4,7 +4,7 @@
  * slant, stroke width), so that the encoder learns the first and ignores the second.
  * Output values are in [-1, 1] (background -1), like every network input here.
  */
-import { InvalidArgumentError } from '../errors.js'
+import { InvalidArgumentError } from '../hddm-error.js'
 import type { Random } from './random.js'
 
 export interface AugmentInit {

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../errors.js'
+import { InvalidArgumentError } from '../hddm-error.js'
 import { imageSize } from './dataset.js'
 import { Random } from './random.js'
 import { NULL_ID, PAD_ID, Tokenizer } from './tokenizer.js'

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { InvalidArgumentError, throwIfAborted } from '../errors.js'
+import { InvalidArgumentError, throwIfAborted } from '../hddm-error.js'
 import { CustomProgressEvent } from '../progress.js'
 import { fitPca, pcaFeatureMap, type FeatureMap } from './features.js'
 import { kmeans, nearest } from './kmeans.js'

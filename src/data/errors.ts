@@ -1,4 +1,4 @@
-import { HddmError } from '../errors.js'
+import { HddmError } from '../hddm-error.js'
 
 /** Dataset bytes or files that cannot be read as what they claim to be (bad magic, wrong dims, truncated, missing). */
 export class InvalidDatasetError extends HddmError {

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { gunzipSync } from 'node:zlib'
-import { AbortError } from '../errors.js'
+import { AbortError } from '../hddm-error.js'
 import { InvalidDatasetError } from './errors.js'
 import type { Dataset } from './dataset.js'
 import type { AbortOptions } from '../progress.js'

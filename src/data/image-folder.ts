@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { isAbsolute, join, normalize, sep } from 'node:path'
-import { InvalidArgumentError, throwIfAborted } from '../errors.js'
+import { InvalidArgumentError, throwIfAborted } from '../hddm-error.js'
 import { InvalidDatasetError, InvalidPngError } from './errors.js'
 import { readDatasetFile } from './idx.js'
 import { resizeImage, toChannels } from './image-ops.js'

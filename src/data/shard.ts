@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { z } from 'zod'
-import { InvalidArgumentError } from '../errors.js'
+import { InvalidArgumentError } from '../hddm-error.js'
 import { datasetDigest, imageSize } from './dataset.js'
 import { InvalidShardError } from './errors.js'
 import { Random } from './random.js'

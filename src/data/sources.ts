@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../errors.js'
+import { InvalidArgumentError } from '../hddm-error.js'
 import { readIdxPair } from './idx.js'
 import { readImageFolder } from './image-folder.js'
 import { loadFashionMnist, loadMnist } from './mnist.js'

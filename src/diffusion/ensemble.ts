@@ -10,7 +10,7 @@
  * conditional field v(x_t | c) = sum_k p(k | x_t, t, c) v_k(x_t | c) (docs/MODEL.md section 4).
  */
 import * as tf from '@tensorflow/tfjs'
-import { InvalidArgumentError } from '../errors.js'
+import { InvalidArgumentError } from '../hddm-error.js'
 import { guidedPredictor, type ConditionalNetwork } from './guidance.js'
 import { routingWeights, type Routing } from './routing.js'
 import type { Objective } from './objectives/objective.js'

@@ -3,7 +3,7 @@
  * The router's posterior p(k | x_t, t) is the only source of weights; sparse rules keep the
  * largest and renormalise, so the weights of every sample always sum to 1.
  */
-import { InvalidArgumentError } from '../errors.js'
+import { InvalidArgumentError } from '../hddm-error.js'
 
 export type Routing =
   | { kind: 'full' }

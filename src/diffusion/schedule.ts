@@ -5,7 +5,7 @@
  * (abar_s = prod_{i<=s} (1 - beta_i)). Between integer steps abar is linear in s: the
  * networks take fractional steps, and the SNR-matched step of a flow time is fractional.
  */
-import { InvalidArgumentError } from '../errors.js'
+import { InvalidArgumentError } from '../hddm-error.js'
 
 export interface Schedule {
   readonly kind: 'cosine'

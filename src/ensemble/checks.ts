@@ -6,13 +6,13 @@
  */
 import { decodeShard } from '../data/shard.js'
 import { Tokenizer } from '../data/tokenizer.js'
-import { pixelMoments, scoreExpert } from '../training/expert-score.js'
-import { allFinite, decodeCheckpoint, type Checkpoint } from '../storage/checkpoint.js'
-import { CorruptCheckpointError, ShapeMismatchError } from '../storage/checkpoint-errors.js'
-import { expertConfig } from '../training/expert-model.js'
-import { evaluateRouter, routerConfig } from '../training/router-trainer.js'
+import { pixelMoments, scoreExpert } from '../checkpoint/expert-score.js'
+import { allFinite, decodeCheckpoint, type Checkpoint } from '../checkpoint/format.js'
+import { CorruptCheckpointError, ShapeMismatchError } from '../checkpoint/errors.js'
+import { expertConfig } from '../checkpoint/expert.js'
+import { routerConfig, loadRouter } from '../checkpoint/router.js'
+import { evaluateRouter } from '../checkpoint/router-score.js'
 import { CheckpointRefusedError } from './errors.js'
-import { loadRouter } from './load.js'
 import type { ResolvedRunManifest, RunTask } from '../protocol/run-manifest.js'
 
 export function decodeCandidate (bytes: Uint8Array): Checkpoint {

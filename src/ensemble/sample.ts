@@ -4,7 +4,7 @@
  * remote request and a local one with the same seed give the same images.
  */
 import * as tf from '@tensorflow/tfjs'
-import { InvalidArgumentError } from '../errors.js'
+import { InvalidArgumentError } from '../hddm-error.js'
 import { ensembleField, type EnsembleExpert, type Posterior } from '../diffusion/ensemble.js'
 import type { Routing } from '../diffusion/routing.js'
 import { flowSigmas, type SampleOptions } from '../diffusion/samplers/sampler.js'
@@ -12,8 +12,8 @@ import { sampleEuler } from '../diffusion/samplers/euler.js'
 import { sampleHeun } from '../diffusion/samplers/heun.js'
 import { expertForwardFlops, routerForwardFlops } from '../model/param-count.js'
 import type { Tokenizer } from '../data/tokenizer.js'
-import { adaptExpert, type LoadedExpert, type LoadedRouter } from './load.js'
-import type { LoadedExpert as TrainedExpert } from '../training/expert-model.js'
+import { type LoadedRouter } from '../checkpoint/router.js'
+import type { LoadedExpert } from '../checkpoint/expert.js'
 
 export interface EnsembleMember {
   cluster: number
@@ -123,11 +123,11 @@ export interface SampleExpertRequest extends SampleOptions {
 }
 
 /** One expert alone: an ensemble of one member, no router. */
-export async function sampleExpert (expert: TrainedExpert, request: SampleExpertRequest): Promise<SampleEnsembleResult> {
+export async function sampleExpert (expert: LoadedExpert, request: SampleExpertRequest): Promise<SampleEnsembleResult> {
   if (!Number.isInteger(request.count) || request.count < 1) throw new InvalidArgumentError(`count must be a positive integer, got ${request.count}`)
   return await sampleEnsemble({
     ...request,
-    members: [{ cluster: expert.metadata.cluster ?? 0, expert: adaptExpert(expert) }],
+    members: [{ cluster: expert.metadata.cluster ?? 0, expert }],
     tokenizer: expert.tokenizer,
     prompts: request.prompts.flatMap(p => new Array<string>(request.count).fill(p)),
     seed: request.seed ?? 0,

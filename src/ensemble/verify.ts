@@ -8,7 +8,7 @@
 import { randomInt } from 'node:crypto'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { CID } from 'multiformats/cid'
-import { AbortError, DiskFullError } from '../errors.js'
+import { AbortError, DiskFullError } from '../hddm-error.js'
 import { CustomProgressEvent, type AbortOptions, type ProgressEvent, type ProgressOptions } from '../progress.js'
 import { ensembleIdOf, parseEnsembleManifest, type EnsembleManifest, type EnsembleManifestInput, type RoutingText } from '../protocol/ensemble-manifest.js'
 import { maxCheckpointBytes, maxShardBytes } from '../protocol/fetch-limits.js'
@@ -16,7 +16,7 @@ import { FetchTimeoutError } from '../storage/errors.js'
 import { checkFinite, checkRun, checkShape, decodeCandidate, recomputeHeldOutLoss, taskOf } from './checks.js'
 import { CheckpointRefusedError, NoAcceptableCheckpointError, type RefusalReason } from './errors.js'
 import type { ResolvedRunManifest, RunTask } from '../protocol/run-manifest.js'
-import type { Checkpoint } from '../storage/checkpoint.js'
+import type { Checkpoint } from '../checkpoint/format.js'
 import type { Storage } from '../storage/helia.js'
 
 export interface CheckpointCandidate {

@@ -12,10 +12,10 @@
  */
 import * as tf from '@tensorflow/tfjs'
 import { readFile } from 'node:fs/promises'
-import { InvalidArgumentError } from '../errors.js'
+import { InvalidArgumentError } from '../hddm-error.js'
 import { Params, linearParams, type LinearParams } from '../model/params.js'
-import { decodeSafetensors, encodeSafetensors, type NamedTensor } from '../storage/safetensors.js'
-import { CorruptCheckpointError } from '../storage/checkpoint-errors.js'
+import { decodeSafetensors, encodeSafetensors, type NamedTensor } from '../checkpoint/safetensors.js'
+import { CorruptCheckpointError } from '../checkpoint/errors.js'
 import { ClassifierNotFoundError } from './errors.js'
 
 export const CLASSIFIER_FORMAT = 'hddm-classifier/1'

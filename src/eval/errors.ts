@@ -1,4 +1,4 @@
-import { HddmError } from '../errors.js'
+import { HddmError } from '../hddm-error.js'
 
 /** No classifier weights for a dataset, or a classifier file that cannot be read. */
 export class ClassifierNotFoundError extends HddmError {

@@ -5,10 +5,10 @@
  * samples cost: matrix-product GFLOPs per sample (router + the experts the routing evaluated,
  * x2 for classifier-free guidance) and the mean routed weight of each expert.
  */
-import { InvalidArgumentError, throwIfAborted } from '../errors.js'
+import { InvalidArgumentError, throwIfAborted } from '../hddm-error.js'
 import { formatRouting, type Routing } from '../diffusion/routing.js'
 import { sampleEnsemble, type EnsembleMember, type SamplerName } from '../ensemble/sample.js'
-import type { LoadedRouter } from '../ensemble/load.js'
+import { type LoadedRouter } from '../checkpoint/router.js'
 import type { Tokenizer } from '../data/tokenizer.js'
 import { CustomProgressEvent, type AbortOptions, type ProgressEvent, type ProgressOptions } from '../progress.js'
 import type { FeatureClassifier } from './classifier.js'

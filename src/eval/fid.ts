@@ -12,7 +12,7 @@
  * Everything is float64.
  */
 import { symmetricEigen } from '../data/linalg.js'
-import { InvalidArgumentError } from '../errors.js'
+import { InvalidArgumentError } from '../hddm-error.js'
 import { InsufficientSamplesError } from './errors.js'
 
 export interface FeatureStatistics {

@@ -7,9 +7,9 @@
  * expert of its objective: the same data, so the fairer test). DDPM (eps-MSE) and FM (v-MSE)
  * losses have different scales: never compare across objectives.
  */
-import { expertHeldOutLoss, type HeldOutEval } from '../training/held-out.js'
-import type { Checkpoint } from '../storage/checkpoint.js'
-import { throwIfAborted } from '../errors.js'
+import { expertHeldOutLoss, type HeldOutEval } from '../checkpoint/expert-score.js'
+import type { Checkpoint } from '../checkpoint/format.js'
+import { throwIfAborted } from '../hddm-error.js'
 import type { AbortOptions } from '../progress.js'
 
 export interface LossMatrix {

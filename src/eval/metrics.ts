@@ -5,7 +5,7 @@
  * small N, so only numbers with the same N (and the same reference) compare.
  */
 import type { Dataset } from '../data/dataset.js'
-import { InvalidArgumentError } from '../errors.js'
+import { InvalidArgumentError } from '../hddm-error.js'
 import { classifyImages, type FeatureClassifier } from './classifier.js'
 import { intraPromptDiversity, promptAccuracy } from './diversity.js'
 import { featureStatistics, frechetDistance, type FeatureStatistics } from './fid.js'

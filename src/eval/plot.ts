@@ -5,7 +5,7 @@
  * compute plot of docs/RESULTS.md; not a general plotting library.
  */
 import { encodePng } from '../data/png.js'
-import { InvalidArgumentError } from '../errors.js'
+import { InvalidArgumentError } from '../hddm-error.js'
 
 export interface PlotSeries {
   name: string

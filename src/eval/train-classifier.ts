@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs'
 import { imageSize, type Dataset } from '../data/dataset.js'
 import { Random } from '../data/random.js'
-import { InvalidArgumentError, throwIfAborted } from '../errors.js'
+import { InvalidArgumentError, throwIfAborted } from '../hddm-error.js'
 import { CustomProgressEvent, type AbortOptions, type ProgressEvent, type ProgressOptions } from '../progress.js'
 import { Adam } from '../training/adam.js'
 import { FeatureClassifier, classifyImages, DEFAULT_CLASSIFIER_CONFIG, type ClassifierConfig } from './classifier.js'

@@ -15,7 +15,7 @@
  * therefore the same clusters and shard CIDs. The tfjs forward (`features`) trains it.
  */
 import * as tf from '@tensorflow/tfjs'
-import { InvalidArgumentError } from '../errors.js'
+import { InvalidArgumentError } from '../hddm-error.js'
 import { linearParams, Params, type LinearParams } from './params.js'
 
 export interface FeatureEncoderConfig {

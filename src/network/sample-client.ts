@@ -3,7 +3,7 @@
  * `done`; a server's `error` frame becomes a SampleRefusedError with the server's code.
  */
 import { lpStream } from '@libp2p/utils'
-import { AbortError } from '../errors.js'
+import { AbortError } from '../hddm-error.js'
 import { SAMPLE_MAX_RESPONSE_FRAME_BYTES } from '../protocol/limits.js'
 import { decodeSampleFrame, encodeSampleRequest, type SampleRequestInput } from '../protocol/sample-messages.js'
 import { SAMPLE_PROTOCOL } from '../protocol/topics.js'

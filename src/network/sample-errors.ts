@@ -1,4 +1,4 @@
-import { HddmError } from '../errors.js'
+import { HddmError } from '../hddm-error.js'
 import type { SampleErrorCode } from '../protocol/sample-messages.js'
 
 /** A sample request the server refuses or could not finish; `code` is the wire error code. */

@@ -8,8 +8,8 @@
 import { checkShape } from '../ensemble/checks.js'
 import { CheckpointRefusedError } from '../ensemble/errors.js'
 import { budgetOf, type ResolvedRunManifest, type RunTask } from '../protocol/run-manifest.js'
-import { allFinite, decodeCheckpoint, type Checkpoint } from '../storage/checkpoint.js'
-import { CorruptCheckpointError } from '../storage/checkpoint-errors.js'
+import { allFinite, decodeCheckpoint, type Checkpoint } from '../checkpoint/format.js'
+import { CorruptCheckpointError } from '../checkpoint/errors.js'
 import { TaskDataMismatchError } from './errors.js'
 import type { CheckpointInfo } from '../network/claims.js'
 

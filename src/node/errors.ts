@@ -1,4 +1,4 @@
-import { HddmError } from '../errors.js'
+import { HddmError } from '../hddm-error.js'
 
 /** A run CID that no reachable peer could supply within the resolve timeout. */
 export class RunNotFoundError extends HddmError {

@@ -1,4 +1,4 @@
-import { HddmError } from '../errors.js'
+import { HddmError } from '../hddm-error.js'
 import { spawnNodeWorker } from './thread.js'
 import type { HeldOutJob, HeldOutReply } from './held-out-worker.js'
 import type { BackendChoice } from '../runtime/backend.js'

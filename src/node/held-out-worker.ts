@@ -7,8 +7,8 @@
 import '../polyfills.js'
 import { parentPort, workerData } from 'node:worker_threads'
 import { disposeBackend, initBackend, type BackendChoice } from '../runtime/backend.js'
-import { decodeCheckpoint } from '../storage/checkpoint.js'
-import { expertHeldOutLoss, type HeldOutEval } from '../training/held-out.js'
+import { decodeCheckpoint } from '../checkpoint/format.js'
+import { expertHeldOutLoss, type HeldOutEval } from '../checkpoint/expert-score.js'
 
 export interface HeldOutJob {
   checkpoint: Uint8Array

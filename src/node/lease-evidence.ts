@@ -13,7 +13,7 @@
  * the holder keeps counting: its verdict, not this node's speed, decides.
  */
 import { TypedEventEmitter } from '@libp2p/interface'
-import { DiskFullError } from '../errors.js'
+import { DiskFullError } from '../hddm-error.js'
 import { silentLogger, type Logger } from '../logger.js'
 import { maxShardBytes } from '../protocol/fetch-limits.js'
 import { fetchAnnouncedCheckpoint } from './checkpoint-mirror.js'

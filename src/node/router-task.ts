@@ -6,14 +6,14 @@
  * or stopped, starts again from step 0, which is cheap next to the experts.
  */
 import { join } from 'node:path'
-import { AbortError } from '../errors.js'
+import { AbortError } from '../hddm-error.js'
 import { CustomProgressEvent } from '../progress.js'
 import { HddmError } from '../hddm-error.js'
 import { spawnNodeWorker } from './thread.js'
 import type { RouterThreadJob, RouterThreadReply } from './router-worker.js'
 import type { TaskTrainOptions, TaskTrainRequest, TaskTrainResult } from './task-trainer.js'
 import type { BackendChoice } from '../runtime/backend.js'
-import type { Checkpoint } from '../storage/checkpoint.js'
+import type { Checkpoint } from '../checkpoint/format.js'
 
 export const ROUTER_FILE = 'router.safetensors'
 /** Not ROUTER_FILE: a node that finds ROUTER_FILE in its task directory takes the task as done. */
@@ -76,11 +76,4 @@ export async function trainRouterTask (request: TaskTrainRequest, compute: { bac
     options.signal?.removeEventListener('abort', stop)
     await worker.terminate()
   }
-}
-
-/** 1 - mean held-out accuracy over flow-time buckets: the router's announced "held-out loss". */
-export function routerHeldOutError (checkpoint: Checkpoint): number {
-  const buckets = (checkpoint.metadata.extra?.evaluation as { buckets?: Array<{ accuracy: number }> } | undefined)?.buckets ?? []
-  if (buckets.length === 0) return 1
-  return 1 - buckets.reduce((sum, b) => sum + b.accuracy, 0) / buckets.length
 }

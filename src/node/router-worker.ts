@@ -6,8 +6,8 @@
 import '../polyfills.js'
 import { parentPort, workerData } from 'node:worker_threads'
 import { disposeBackend, initBackend, type BackendChoice } from '../runtime/backend.js'
-import { encodeCheckpoint } from '../storage/checkpoint.js'
-import { writeFileAtomic } from '../training/checkpoint-file.js'
+import { encodeCheckpoint } from '../checkpoint/format.js'
+import { writeFileAtomic } from '../checkpoint/file.js'
 import { routerCheckpoint, trainRouter, type RouterJob } from '../training/router-trainer.js'
 
 export interface RouterThreadJob {

@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { CID } from 'multiformats/cid'
-import { InvalidArgumentError, throwIfAborted } from '../errors.js'
+import { InvalidArgumentError, throwIfAborted } from '../hddm-error.js'
 import { clusterDataset, type ClusterProgressEvents } from '../data/cluster.js'
 import { datasetDigest, takeDataset, type Dataset } from '../data/dataset.js'
 import { readImageFolder } from '../data/image-folder.js'

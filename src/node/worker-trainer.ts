@@ -5,18 +5,20 @@
  * export at the end.
  */
 import { createHash } from 'node:crypto'
-import { open, readFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
+import { readCheckpointStep } from '../checkpoint/file.js'
 import { join } from 'node:path'
-import { AbortError } from '../errors.js'
+import { AbortError } from '../hddm-error.js'
 import { silentLogger, type Logger } from '../logger.js'
 import { CustomProgressEvent } from '../progress.js'
-import { decodeCheckpoint, encodeCheckpoint } from '../storage/checkpoint.js'
-import { publishableCheckpoint } from '../training/expert-checkpoint.js'
+import { decodeCheckpoint, encodeCheckpoint } from '../checkpoint/format.js'
+import { publishableCheckpoint } from '../checkpoint/publishable.js'
 import { CHECKPOINT_FILE, type ExpertJob, type TrainResult } from '../training/expert-run.js'
 import { createTrainer, type Trainer } from '../training/trainer.js'
 import { UnsupportedTaskError } from './errors.js'
 import { HeldOutEvaluator } from './held-out-thread.js'
-import { ROUTER_FILE, routerHeldOutError, trainRouterTask } from './router-task.js'
+import { routerHeldOutError } from '../checkpoint/router-score.js'
+import { ROUTER_FILE, trainRouterTask } from './router-task.js'
 import type { CheckpointExport, LocalCheckpoint, TaskTrainer, TaskTrainOptions, TaskTrainRequest, TaskTrainResult } from './task-trainer.js'
 import type { BackendChoice } from '../runtime/backend.js'
 import { budgetOf, type RunTask } from '../protocol/run-manifest.js'
@@ -154,28 +156,4 @@ async function expertJob (request: TaskTrainRequest): Promise<ExpertJob> {
 /** Each task trains with its own seed, derived from the run's, so anyone re-running it gets the same stream. */
 export function taskSeed (runSeed: number, task: string): number {
   return createHash('sha256').update(`${runSeed}/${task}`).digest().readUInt32BE(0) >>> 1
-}
-
-/** The step in a checkpoint's header, read without loading its tensors; undefined if absent or unreadable. */
-async function readCheckpointStep (path: string): Promise<number | undefined> {
-  let file
-  try {
-    file = await open(path, 'r')
-  } catch {
-    return undefined
-  }
-  try {
-    const prefix = Buffer.alloc(8)
-    await file.read(prefix, 0, 8, 0)
-    const length = Number(prefix.readBigUInt64LE(0))
-    if (length <= 0 || length > 16 * 1024 * 1024) return undefined
-    const header = Buffer.alloc(length)
-    await file.read(header, 0, length, 8)
-    const metadata = JSON.parse(JSON.parse(header.toString('utf8')).__metadata__?.hddm ?? 'null') as { step?: unknown } | null
-    return typeof metadata?.step === 'number' ? metadata.step : undefined
-  } catch {
-    return undefined
-  } finally {
-    await file.close()
-  }
 }

@@ -22,7 +22,7 @@
  * ```
  */
 import * as tf from '@tensorflow/tfjs'
-import { InvalidArgumentError } from '../errors.js'
+import { InvalidArgumentError } from '../hddm-error.js'
 import { adamStepNative } from './adam-step.js'
 
 export interface AdamWInit {

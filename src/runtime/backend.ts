@@ -16,7 +16,7 @@
  */
 import os from 'node:os'
 import * as tf from '@tensorflow/tfjs'
-import { InvalidArgumentError } from '../errors.js'
+import { InvalidArgumentError } from '../hddm-error.js'
 import { silentLogger, type Logger } from '../logger.js'
 import { BackendUnavailableError } from './errors.js'
 import { loadNative } from './native/addon.js'

@@ -1,4 +1,4 @@
-import { HddmError } from '../errors.js'
+import { HddmError } from '../hddm-error.js'
 
 /** An explicitly requested tfjs backend cannot be loaded here; `reason` says why. */
 export class BackendUnavailableError extends HddmError {

@@ -8,10 +8,11 @@
  *   p = p (1 - lr wd) - (lr / bc1) m / (sqrt(v) / sqrt(bc2) + eps),   bc_i = 1 - b_i^n
  */
 import * as tf from '@tensorflow/tfjs'
+import { ADAM_PREFIX } from '../checkpoint/publishable.js'
 import { adamStepNative } from '../runtime/adam-step.js'
-import { ShapeMismatchError } from '../storage/checkpoint-errors.js'
+import { ShapeMismatchError } from '../checkpoint/errors.js'
 import type { Params } from '../model/params.js'
-import type { NamedTensor } from '../storage/safetensors.js'
+import type { NamedTensor } from '../checkpoint/safetensors.js'
 import type { StepOptimizer } from './train-step.js'
 
 export interface AdamInit {
@@ -21,8 +22,6 @@ export interface AdamInit {
   epsilon: number
   weightDecay: number
 }
-
-export const ADAM_PREFIX = { m: 'adam.m.', v: 'adam.v.' } as const
 
 export class Adam implements StepOptimizer {
   /** Set before each update by the trainer's schedule. */

@@ -11,8 +11,8 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import type { FeatureMap } from '../data/features.js'
 import { InvalidArgumentError } from '../hddm-error.js'
 import { encodeExact, encoderWeights, type EncoderWeights, type FeatureEncoder, type FeatureEncoderConfig } from '../model/feature-encoder.js'
-import { CorruptCheckpointError } from '../storage/checkpoint-errors.js'
-import { decodeSafetensors, encodeSafetensors, type NamedTensor } from '../storage/safetensors.js'
+import { CorruptCheckpointError } from '../checkpoint/errors.js'
+import { decodeSafetensors, encodeSafetensors, type NamedTensor } from '../checkpoint/safetensors.js'
 
 export const ENCODER_FORMAT = 'hddm-encoder/1'
 

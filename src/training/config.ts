@@ -3,7 +3,7 @@
  * (minGPT's trainer config). It is stored in every checkpoint, so a resumed run trains with
  * the values it started with.
  */
-import { InvalidArgumentError } from '../errors.js'
+import { InvalidArgumentError } from '../hddm-error.js'
 
 export type LrSchedule = 'constant' | 'cosine'
 

@@ -8,14 +8,14 @@
  * The time MLP was trained on DDPM steps s, so the FM expert keeps reading DDPM steps: flow
  * time t is fed as the SNR-matched step s*(t) (default, `ddpm-snr`) or the paper's round(999 t)
  * (`ddpm-naive`). The choice is stored as `extra.timeInput` and honoured at training and
- * sampling by expertObjective().
+ * sampling by createObjective() (diffusion/objectives/factory.ts).
  */
 import * as tf from '@tensorflow/tfjs'
 import type { DiT } from '../model/dit.js'
-import type { Checkpoint } from '../storage/checkpoint.js'
-import { ShapeMismatchError } from '../storage/checkpoint-errors.js'
-import { InvalidArgumentError } from '../errors.js'
-import type { NamedTensor } from '../storage/safetensors.js'
+import type { Checkpoint } from '../checkpoint/format.js'
+import { ShapeMismatchError } from '../checkpoint/errors.js'
+import { InvalidArgumentError } from '../hddm-error.js'
+import type { NamedTensor } from '../checkpoint/safetensors.js'
 
 export const REINITIALISED_PREFIX = 'final_layer.'
 

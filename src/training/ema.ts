@@ -5,9 +5,9 @@
  * weights instead of staying anchored to the random init.
  */
 import * as tf from '@tensorflow/tfjs'
-import { ShapeMismatchError } from '../storage/checkpoint-errors.js'
+import { ShapeMismatchError } from '../checkpoint/errors.js'
 import type { Params } from '../model/params.js'
-import type { NamedTensor } from '../storage/safetensors.js'
+import type { NamedTensor } from '../checkpoint/safetensors.js'
 
 export class Ema {
   /** Updates applied so far (part of the trainer state). */

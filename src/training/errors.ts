@@ -1,10 +1,4 @@
-import { HddmError } from '../errors.js'
-
-/** A checkpoint or init file that does not exist or cannot be read. */
-export class CheckpointNotFoundError extends HddmError {
-  static override name = 'CheckpointNotFoundError'
-  override name = 'CheckpointNotFoundError'
-}
+import { HddmError } from '../hddm-error.js'
 
 /**
  * A checkpoint that cannot continue this run: another preset, objective, shard or

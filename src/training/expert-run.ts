@@ -15,19 +15,21 @@ import { decodeShard, shardDigest, type Shard } from '../data/shard.js'
 import { Tokenizer } from '../data/tokenizer.js'
 import type { ObjectiveName } from '../diffusion/objectives/objective.js'
 import { DiT } from '../model/dit.js'
-import { throwIfAborted } from '../errors.js'
+import { throwIfAborted } from '../hddm-error.js'
 import { CustomProgressEvent, type AbortOptions, type ProgressEvent, type ProgressOptions } from '../progress.js'
-import { assignParams, CHECKPOINT_FORMAT, decodeCheckpoint, encodeCheckpoint, paramsToTensors, type Checkpoint } from '../storage/checkpoint.js'
-import { ShapeMismatchError } from '../storage/checkpoint-errors.js'
+import { assignParams, CHECKPOINT_FORMAT, decodeCheckpoint, encodeCheckpoint, paramsToTensors, type Checkpoint } from '../checkpoint/format.js'
+import { ShapeMismatchError } from '../checkpoint/errors.js'
 import { Adam } from './adam.js'
-import { writeFileAtomic } from './checkpoint-file.js'
+import { writeFileAtomic } from '../checkpoint/file.js'
 import { resolveTrainingConfig, type ExpertTrainingConfig } from './config.js'
 import { initFlowFromDdpm, initFromCheckpoint } from './ddpm-to-fm.js'
 import { Ema } from './ema.js'
 import { NonFiniteLossError, ResumeMismatchError } from './errors.js'
-import { publishableCheckpoint, RAW_PREFIX, readTrainerState, type TrainerState } from './expert-checkpoint.js'
-import { expertConfig, expertObjective, type ExpertExtra, type TimeInput } from './expert-model.js'
-import { expertHeldOutLoss, type HeldOutEval } from './held-out.js'
+import { publishableCheckpoint, RAW_PREFIX } from '../checkpoint/publishable.js'
+import { readTrainerState, type TrainerState } from './trainer-state.js'
+import { createObjective, type TimeInput } from '../diffusion/objectives/factory.js'
+import { expertConfig, type ExpertExtra } from '../checkpoint/expert.js'
+import { expertHeldOutLoss, type HeldOutEval } from '../checkpoint/expert-score.js'
 import { learningRateAt } from './lr-schedule.js'
 import { expertTrainStep } from './train-step.js'
 
@@ -174,7 +176,7 @@ class ExpertRun {
 
   async train (options: TrainExpertOptions): Promise<TrainResult> {
     const { steps, batchSize, checkpointEvery } = this.training
-    const objective = expertObjective(this.job.objective, this.timeInput, this.training.minSnrGamma)
+    const objective = createObjective(this.job.objective, { timeInput: this.timeInput, minSnrGamma: this.training.minSnrGamma })
     const path = join(this.job.outDir, CHECKPOINT_FILE)
     await mkdir(this.job.outDir, { recursive: true })
     let secondsPerStep: number | undefined

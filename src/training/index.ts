@@ -33,16 +33,14 @@ export * from './errors.js'
 export { TRAINING_DEFAULTS, resolveTrainingConfig, type ExpertTrainingConfig, type LrSchedule } from './config.js'
 export { learningRateAt } from './lr-schedule.js'
 export { Ema } from './ema.js'
-export { Adam, ADAM_PREFIX, type AdamInit } from './adam.js'
+export { Adam, type AdamInit } from './adam.js'
 export { expertTrainStep, clipGradients, type StepOptimizer, type ExpertBatch, type StepRandomness, type StepResult } from './train-step.js'
 export { trainExpert, CHECKPOINT_FILE, type ExpertJob, type TrainExpertOptions, type TrainProgressEvents, type TrainResult, type TrainStepDetail } from './expert-run.js'
 export { Trainer, createTrainer, type TrainerInit, type TrainOptions, type TrainerStatus } from './trainer.js'
-export { publishableCheckpoint, readTrainerState, RAW_PREFIX, type TrainerState } from './expert-checkpoint.js'
-export { expertConfig, expertObjective, loadExpert, TIME_INPUTS, type TimeInput, type ExpertExtra, type LoadedExpert, type LoadExpertOptions } from './expert-model.js'
+export { readTrainerState, type TrainerState } from './trainer-state.js'
 export { initFlowFromDdpm, initFromCheckpoint, REINITIALISED_PREFIX } from './ddpm-to-fm.js'
-export { writeFileAtomic, readCheckpointFile } from './checkpoint-file.js'
-export { routerTrainStep, flowNoised, type RouterBatch, type RouterStepRandomness } from './router-step.js'
+export { routerTrainStep, type RouterBatch, type RouterStepRandomness } from './router-step.js'
 export {
-  trainRouter, evaluateRouter, routerCheckpoint, routerConfig, ROUTER_TRAINING_DEFAULTS,
-  type RouterJob, type RouterTrainingConfig, type RouterTrainResult, type RouterEvaluation, type BucketAccuracy, type RouterProgressEvents, type TrainRouterOptions
+  trainRouter, routerCheckpoint, ROUTER_TRAINING_DEFAULTS,
+  type RouterJob, type RouterTrainingConfig, type RouterTrainResult, type RouterProgressEvents, type TrainRouterOptions
 } from './router-trainer.js'

@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs'
 import type { Router } from '../model/router.js'
+import { flowNoised } from '../diffusion/objectives/flow.js'
 import { clipGradients, type StepOptimizer, type StepResult } from './train-step.js'
 
 export interface RouterBatch {
@@ -20,15 +21,6 @@ export interface RouterStepRandomness {
   /** Flow time t in [0, 1) per image (t = 1 is pure noise). */
   t: Float32Array
   noiseSeed: number
-}
-
-/** x_t = (1 - t) x0 + t eps: the states the router scores at sampling time. */
-export function flowNoised (x0: tf.Tensor4D, t: Float32Array, noiseSeed: number): tf.Tensor4D {
-  return tf.tidy(() => {
-    const eps = tf.randomNormal(x0.shape, 0, 1, 'float32', noiseSeed)
-    const tb = tf.tensor4d(t, [t.length, 1, 1, 1])
-    return tf.add(tf.mul(tf.sub(1, tb), x0), tf.mul(tb, eps)) as tf.Tensor4D
-  })
 }
 
 export function routerTrainStep (router: Router, optimizer: StepOptimizer, batch: RouterBatch, random: RouterStepRandomness, clipNorm = 1): StepResult {

@@ -15,14 +15,16 @@ import { imageSize } from '../data/dataset.js'
 import { Random } from '../data/random.js'
 import { decodeShard, type Shard } from '../data/shard.js'
 import { Tokenizer } from '../data/tokenizer.js'
-import { InvalidArgumentError, throwIfAborted } from '../errors.js'
-import { ROUTER_PRESETS, type RouterConditioning, type RouterConfig, type RouterPresetName } from '../model/config.js'
+import { InvalidArgumentError, throwIfAborted } from '../hddm-error.js'
+import { routerConfig } from '../checkpoint/router.js'
+import { evaluateRouter, type RouterEvaluation } from '../checkpoint/router-score.js'
+import type { RouterConditioning } from '../model/config.js'
 import { Router } from '../model/router.js'
 import { CustomProgressEvent, type AbortOptions, type ProgressEvent, type ProgressOptions } from '../progress.js'
-import { CHECKPOINT_FORMAT, paramsToTensors, type Checkpoint } from '../storage/checkpoint.js'
+import { CHECKPOINT_FORMAT, paramsToTensors, type Checkpoint } from '../checkpoint/format.js'
 import { Adam } from './adam.js'
 import { learningRateAt } from './lr-schedule.js'
-import { flowNoised, routerTrainStep, type RouterBatch } from './router-step.js'
+import { routerTrainStep, type RouterBatch } from './router-step.js'
 
 export interface RouterTrainingConfig {
   steps: number
@@ -52,25 +54,6 @@ export interface RouterJob {
   buckets?: number
 }
 
-export interface BucketAccuracy {
-  tMin: number
-  tMax: number
-  accuracy: number
-  count: number
-}
-
-export interface RouterEvaluation {
-  conditioning: RouterConditioning
-  /** Accuracy by flow-time bucket, given each image's prompt when the router reads prompts. */
-  buckets: BucketAccuracy[]
-  /** Prompt routers: the same with the null prompt, i.e. of p(k | x_t, t). */
-  unconditional?: BucketAccuracy[]
-  /** Fraction of held-out images in the largest cluster: what a constant answer scores. */
-  majority: number
-  /** Fraction in their prompt's most common cluster: what knowing only the prompt scores. */
-  promptBaseline: number
-}
-
 export interface RouterTrainResult {
   router: Router
   config: RouterTrainingConfig
@@ -92,15 +75,6 @@ export interface TrainRouterOptions extends AbortOptions, ProgressOptions<Router
    * while a long router budget runs (docs/PROTOCOL.md 5.8). The router stays the trainer's.
    */
   onCheckpoint?: (snapshot: RouterTrainResult) => void | Promise<void>
-}
-
-/** The preset's shape for K experts; a prompt router is sized to the run's tokenizer. */
-export function routerConfig (preset: string, numExperts: number, conditioning: RouterConditioning = 'none', tokenizer?: Tokenizer): RouterConfig {
-  if (!Object.hasOwn(ROUTER_PRESETS, preset)) throw new InvalidArgumentError(`unknown router preset "${preset}" (expected one of ${Object.keys(ROUTER_PRESETS).join(', ')})`)
-  const shape = { ...ROUTER_PRESETS[preset as RouterPresetName], numExperts }
-  if (conditioning === 'none') return shape
-  if (tokenizer === undefined) throw new InvalidArgumentError('a prompt router needs the run\'s tokenizer')
-  return { ...shape, conditioning, vocabSize: tokenizer.vocabSize, promptTokens: tokenizer.maxLength }
 }
 
 /** Trains a router; the caller owns (and disposes) the returned Router. */
@@ -175,81 +149,7 @@ function naturalBatch (shards: Shard[], pi: number[], B: number, random: Random,
   return { images, clusters, tokens }
 }
 
-/**
- * Accuracy per flow-time bucket on held-out shards: every held-out image once per bucket, at
- * a seeded time inside the bucket, with its natural frequency (no re-balancing). A prompt
- * router is scored with each image's prompt, and again with the null prompt on the same
- * times and noise.
- */
-export function evaluateRouter (router: Router, heldOut: Shard[], options: { buckets?: number, seed?: number, batchSize?: number } = {}): RouterEvaluation {
-  const size = imageSize(heldOut[0].header)
-  const items = heldOut.flatMap((s, k) => Array.from({ length: s.header.count }, (_, i) => ({ k, pixels: s.pixels.subarray(i * size, (i + 1) * size), prompt: s.header.prompts[s.promptIds[i]] })))
-  if (items.length === 0) throw new InvalidArgumentError('no held-out images to evaluate the router on')
-  const conditioning = router.conditioning
-  const tokenizer = Tokenizer.fromJSON(heldOut[0].header.tokenizer)
-  const score = (prompted: boolean): BucketAccuracy[] => bucketAccuracies(router, items, size, prompted ? tokenizer : undefined, tokenizer, options)
-  const perCluster = heldOut.map(s => s.header.count)
-  return {
-    conditioning,
-    buckets: score(conditioning === 'prompt'),
-    ...(conditioning === 'prompt' ? { unconditional: score(false) } : {}),
-    majority: Math.max(...perCluster) / items.length,
-    promptBaseline: promptBaseline(items)
-  }
-}
-
-interface HeldOutItem {
-  k: number
-  pixels: Uint8Array
-  prompt: string
-}
-
-/** `prompts` = undefined feeds the null prompt (ignored by routers that read no prompt). */
-function bucketAccuracies (router: Router, items: HeldOutItem[], size: number, prompts: Tokenizer | undefined, tokenizer: Tokenizer,
-  options: { buckets?: number, seed?: number, batchSize?: number }): BucketAccuracy[] {
-  const nb = options.buckets ?? 5
-  const B = options.batchSize ?? 256
-  const { imageSize: S, channels: C } = router.config
-  const L = tokenizer.maxLength
-  const times = Random.derive(options.seed ?? 0, 'router/eval-time')
-  const buckets: BucketAccuracy[] = []
-  for (let b = 0; b < nb; b++) {
-    const tMin = b / nb
-    const tMax = (b + 1) / nb
-    let correct = 0
-    for (let start = 0; start < items.length; start += B) {
-      const chunk = items.slice(start, start + B)
-      const images = new Float32Array(chunk.length * size)
-      chunk.forEach((item, j) => { for (let p = 0; p < size; p++) images[j * size + p] = item.pixels[p] / 127.5 - 1 })
-      const tokens = new Int32Array(chunk.length * L)
-      chunk.forEach((item, j) => tokens.set(prompts !== undefined ? prompts.encode(item.prompt) : tokenizer.nullTokens(), j * L))
-      const t = Float32Array.from(chunk, () => tMin + (tMax - tMin) * times.nextFloat())
-      const predicted = tf.tidy(() => {
-        const x0 = tf.tensor4d(images, [chunk.length, S, S, C])
-        const tokenTensor = router.conditioning === 'prompt' ? tf.tensor2d(tokens, [chunk.length, L], 'int32') : undefined
-        return tf.argMax(router.logits(flowNoised(x0, t, times.nextUint32()), tf.tensor1d(t), tokenTensor), 1).dataSync()
-      })
-      chunk.forEach((item, j) => { if (predicted[j] === item.k) correct++ })
-    }
-    buckets.push({ tMin, tMax, accuracy: correct / items.length, count: items.length })
-  }
-  return buckets
-}
-
-/** Share of items whose cluster is their prompt's most common cluster (ties: the lower cluster). */
-function promptBaseline (items: HeldOutItem[]): number {
-  const byPrompt = new Map<string, number[]>()
-  for (const { k, prompt } of items) {
-    const counts = byPrompt.get(prompt) ?? []
-    counts[k] = (counts[k] ?? 0) + 1
-    byPrompt.set(prompt, counts)
-  }
-  let hits = 0
-  for (const counts of byPrompt.values()) hits += Math.max(...Array.from(counts, c => c ?? 0))
-  return hits / items.length
-}
-
-/** The router as a checkpoint (storage/checkpoint.ts format), with pi and its evaluation. */
+/** The router as a checkpoint (src/checkpoint/format.ts), with pi and its evaluation. */
 export function routerCheckpoint (result: RouterTrainResult, preset: string, meta: { run?: string } = {}): Checkpoint {
   return {
     metadata: {

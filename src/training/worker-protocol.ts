@@ -3,12 +3,12 @@
  * {type, detail} objects (Events do not survive structured clone); errors cross as
  * {name, message} and are rebuilt as the same typed class on the main side.
  */
-import { AbortError, DiskFullError, HddmError, InvalidArgumentError } from '../errors.js'
+import { AbortError, DiskFullError, HddmError, InvalidArgumentError } from '../hddm-error.js'
 import { InvalidDatasetError, InvalidShardError, InvalidTokenizerError } from '../data/errors.js'
 import { BackendUnavailableError } from '../runtime/errors.js'
 import type { BackendChoice, BackendInfo } from '../runtime/backend.js'
-import { CorruptCheckpointError, ShapeMismatchError } from '../storage/checkpoint-errors.js'
-import { CheckpointNotFoundError, NonFiniteLossError, ResumeMismatchError, TrainerWorkerError } from './errors.js'
+import { CheckpointNotFoundError, CorruptCheckpointError, ShapeMismatchError } from '../checkpoint/errors.js'
+import { NonFiniteLossError, ResumeMismatchError, TrainerWorkerError } from './errors.js'
 import type { ExpertJob, TrainResult } from './expert-run.js'
 
 export interface WorkerSetup {

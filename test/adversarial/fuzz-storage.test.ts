@@ -4,8 +4,8 @@
  * See fuzz-harness.ts; HDDM_FUZZ_RUNS and HDDM_FUZZ_SEED as in fuzz-protocol.test.ts.
  */
 import { describe, expect, it } from 'vitest'
-import { CHECKPOINT_FORMAT, decodeCheckpoint } from '../../src/storage/checkpoint.js'
-import { encodeSafetensors } from '../../src/storage/safetensors.js'
+import { CHECKPOINT_FORMAT, decodeCheckpoint } from '../../src/checkpoint/format.js'
+import { encodeSafetensors } from '../../src/checkpoint/safetensors.js'
 import { fuzzForTest, fuzzRuns } from './fuzz-harness.js'
 import { checkpointTargets } from './fuzz-targets.js'
 

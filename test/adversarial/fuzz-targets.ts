@@ -33,10 +33,10 @@ import {
 import { createGossipValidator, type ValidationResult } from '../../src/protocol/validate.js'
 import {
   CHECKPOINT_FORMAT, decodeCheckpoint, encodeCheckpoint, type CheckpointMetadata
-} from '../../src/storage/checkpoint.js'
-import { encodeSafetensors, type NamedTensor } from '../../src/storage/safetensors.js'
-import { expertConfig } from '../../src/training/expert-model.js'
-import { routerConfig } from '../../src/training/router-trainer.js'
+} from '../../src/checkpoint/format.js'
+import { encodeSafetensors, type NamedTensor } from '../../src/checkpoint/safetensors.js'
+import { expertConfig } from '../../src/checkpoint/expert.js'
+import { routerConfig } from '../../src/checkpoint/router.js'
 import {
   anyNasty, concatBytes, expectError, FuzzFailure, hostileText, jsonNasty, looseJson, mutatedBytes, mutatedValue,
   rarely, toDagJsonBytes, typed, type FuzzTarget, type LengthField, type Outcome

@@ -39,11 +39,13 @@ import { flowSigmas, type VelocityField } from '../../src/diffusion/samplers/sam
 import { cosineSchedule } from '../../src/diffusion/schedule.js'
 import { parseRouting } from '../../src/diffusion/routing.js'
 import type { EnsembleMember } from '../../src/ensemble/index.js'
-import { loadExpert, loadRouter, type LoadedExpert } from '../../src/ensemble/load.js'
+import { loadRouter } from '../../src/checkpoint/router.js'
+import { loadExpert, type LoadedExpert } from '../../src/checkpoint/expert.js'
 import { evaluateEnsemble, evaluateSamples, loadClassifier, referenceStatistics } from '../../src/eval/index.js'
 import { initBackend } from '../../src/runtime/index.js'
-import { decodeCheckpoint, encodeCheckpoint } from '../../src/storage/checkpoint.js'
-import { CHECKPOINT_FILE, publishableCheckpoint, trainExpert } from '../../src/training/index.js'
+import { decodeCheckpoint, encodeCheckpoint } from '../../src/checkpoint/format.js'
+import { publishableCheckpoint } from '../../src/checkpoint/publishable.js'
+import { CHECKPOINT_FILE, trainExpert } from '../../src/training/index.js'
 
 const { values: args } = parseArgs({
   options: {

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs'
 import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { decodeCheckpoint } from '../../src/storage/checkpoint.js'
+import { decodeCheckpoint } from '../../src/checkpoint/format.js'
 import { linePlot, type PlotSeries } from '../../src/eval/plot.js'
 import type { EnsembleEvaluation, LossMatrix } from '../../src/eval/index.js'
 

@@ -29,7 +29,8 @@ import {
   shardToDataset, subsetDataset, Tokenizer, type Dataset, type Shard
 } from '../../src/data/index.js'
 import { parseRouting } from '../../src/diffusion/routing.js'
-import { loadExpert, loadRouter } from '../../src/ensemble/load.js'
+import { loadRouter } from '../../src/checkpoint/router.js'
+import { loadExpert } from '../../src/checkpoint/expert.js'
 import type { EnsembleMember } from '../../src/ensemble/index.js'
 import {
   evaluateEnsemble, expertClusterLossMatrix, formatLossMatrix, loadClassifier, promptGrid, referenceStatistics,
@@ -38,13 +39,12 @@ import {
 import { EXPERT_PRESETS, type DiTConfig, type ExpertPresetName } from '../../src/model/config.js'
 import { DiT } from '../../src/model/dit.js'
 import { expertForwardFlops, expertParamCount } from '../../src/model/param-count.js'
-import { expertHeldOutLoss } from '../../src/training/held-out.js'
+import { expertHeldOutLoss } from '../../src/checkpoint/expert-score.js'
 import { initBackend } from '../../src/runtime/index.js'
-import { CHECKPOINT_FORMAT, decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../../src/storage/checkpoint.js'
-import {
-  Adam, Ema, expertObjective, expertTrainStep, learningRateAt, publishableCheckpoint, resolveTrainingConfig, routerCheckpoint,
-  trainExpert, trainRouter, CHECKPOINT_FILE, type ExpertTrainingConfig
-} from '../../src/training/index.js'
+import { CHECKPOINT_FORMAT, decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../../src/checkpoint/format.js'
+import { createObjective } from '../../src/diffusion/objectives/factory.js'
+import { publishableCheckpoint } from '../../src/checkpoint/publishable.js'
+import { Adam, Ema, expertTrainStep, learningRateAt, resolveTrainingConfig, routerCheckpoint, trainExpert, trainRouter, CHECKPOINT_FILE, type ExpertTrainingConfig } from '../../src/training/index.js'
 import { clusteringFeaturesFor } from '../../src/training/clustering-encoder.js'
 import { writeExperimentReport } from './experiment-report.js'
 
@@ -406,7 +406,7 @@ async function trainAdaLNZero (name: string, steps: number): Promise<void> {
   const batcher = new ShardBatcher(shard, { batchSize: c.batchSize, seed: c.seed, promptDropout: c.promptDropout })
   const times = Random.derive(c.seed, 'train/time')
   const noise = Random.derive(c.seed, 'train/noise')
-  const objective = expertObjective('fm')
+  const objective = createObjective('fm')
   try {
     for (let step = 0; step < steps; step++) {
       const batch = batcher.next()

@@ -16,13 +16,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { buildShards, clusterDataset, encodeShard, loadDataset, MNIST_CLASS_NAMES, subsetDataset, takeDataset } from '../../src/data/index.js'
-import { adaptExpert } from '../../src/ensemble/load.js'
 import { sampleEnsemble } from '../../src/ensemble/sample.js'
 import { evaluateSamples, loadClassifier, promptGrid, referenceStatistics } from '../../src/eval/index.js'
 import { initBackend } from '../../src/runtime/index.js'
-import { decodeCheckpoint } from '../../src/storage/checkpoint.js'
+import { decodeCheckpoint } from '../../src/checkpoint/format.js'
 import { encoderFeatureMap, loadEncoderFile } from '../../src/training/clustering-encoder.js'
-import { loadExpert, publishableCheckpoint, trainExpert } from '../../src/training/index.js'
+import { publishableCheckpoint } from '../../src/checkpoint/publishable.js'
+import { loadExpert } from '../../src/checkpoint/expert.js'
+import { trainExpert } from '../../src/training/index.js'
 
 const { values: a } = parseArgs({
   options: {
@@ -65,7 +66,7 @@ try {
   await rm(dir, { recursive: true, force: true })
 }
 const trainSeconds = (performance.now() - started) / 1000
-const expert = adaptExpert(loadExpert(trained))
+const expert = loadExpert(trained)
 const classifier = await loadClassifier('mnist')
 const test = await loadDataset('mnist:test')
 const reference = referenceStatistics(classifier, subsetDataset(test, Array.from(test.labels!).flatMap((l, i) => classes.includes(l) ? [i] : [])))

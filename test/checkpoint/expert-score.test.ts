@@ -5,8 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { decodeShard } from '../../src/data/shard.js'
-import { decodeCheckpoint } from '../../src/storage/checkpoint.js'
-import { pixelMoments, scoreExpert } from '../../src/training/expert-score.js'
+import { decodeCheckpoint } from '../../src/checkpoint/format.js'
+import { pixelMoments, scoreExpert } from '../../src/checkpoint/expert-score.js'
 import { useTrainingBackend } from '../utils/backend.js'
 import { createTestNode, type TestNode } from '../utils/create-node.js'
 import { createEnsembleRun, trainedExpert } from '../ensemble/fixtures.js'

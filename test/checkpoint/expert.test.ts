@@ -1,12 +1,12 @@
 import { describe, it, expect, beforeAll } from 'vitest'
 import * as tf from '@tensorflow/tfjs'
 import { Tokenizer } from '../../src/data/tokenizer.js'
-import { loadRouter } from '../../src/ensemble/load.js'
+import { loadRouter } from '../../src/checkpoint/router.js'
 import { EXPERT_PRESETS, ROUTER_PRESETS } from '../../src/model/config.js'
 import { DiT } from '../../src/model/dit.js'
 import { Router } from '../../src/model/router.js'
-import { CHECKPOINT_FORMAT, paramsToTensors, type Checkpoint } from '../../src/storage/checkpoint.js'
-import { loadExpert } from '../../src/training/expert-model.js'
+import { CHECKPOINT_FORMAT, paramsToTensors, type Checkpoint } from '../../src/checkpoint/format.js'
+import { loadExpert } from '../../src/checkpoint/expert.js'
 
 beforeAll(async () => { await tf.setBackend('cpu') })
 

@@ -1,8 +1,8 @@
 import { describe, it, expect } from 'vitest'
 import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { readCheckpointFile, writeFileAtomic } from '../../src/training/checkpoint-file.js'
-import { withTempDir } from './fixtures.js'
+import { readCheckpointFile, writeFileAtomic } from '../../src/checkpoint/file.js'
+import { withTempDir } from '../training/fixtures.js'
 
 describe('checkpoint files', () => {
   it('replaces a file atomically and leaves no temporary files behind', async () => {

@@ -7,7 +7,7 @@ import { Command } from 'commander'
 import { registerSample } from '../../src/cli/sample.js'
 import { registerTrain } from '../../src/cli/train.js'
 import { decodePng } from '../../src/data/png.js'
-import { decodeCheckpoint } from '../../src/storage/checkpoint.js'
+import { decodeCheckpoint } from '../../src/checkpoint/format.js'
 
 interface Run { code: number, stdout: string, stderr: string }
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   checkEvidence, evidenceSeed, judgeEvidence, nextEvidenceStep, type EvidenceScore
 } from '../../src/node/evidence-check.js'
-import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../../src/storage/checkpoint.js'
+import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../../src/checkpoint/format.js'
 import { useTrainingBackend } from '../utils/backend.js'
 import { createTestNode, type TestNode } from '../utils/create-node.js'
 import { createEnsembleRun, trainedExpert, trainedRouter, type EnsembleRun } from '../ensemble/fixtures.js'

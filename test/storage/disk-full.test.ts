@@ -8,7 +8,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { allFinite, decodeCheckpoint } from '../../src/storage/checkpoint.js'
+import { allFinite, decodeCheckpoint } from '../../src/checkpoint/format.js'
 
 interface Run { code: number | null, stdout: string, stderr: string }
 

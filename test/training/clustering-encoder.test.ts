@@ -10,7 +10,7 @@ import { FeatureEncoder } from '../../src/model/feature-encoder.js'
 import {
   decodeEncoderFile, encodeEncoderFile, encoderCid, encoderFeatureMap, encoderPath, loadEncoderFile, weightsFromEncoder, ENCODER_FILES
 } from '../../src/training/clustering-encoder.js'
-import { encodeSafetensors } from '../../src/storage/safetensors.js'
+import { encodeSafetensors } from '../../src/checkpoint/safetensors.js'
 
 beforeAll(async () => { await tf.setBackend('cpu') })
 

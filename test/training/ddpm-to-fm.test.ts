@@ -2,8 +2,8 @@ import { describe, it, expect, beforeAll } from 'vitest'
 import { readFile } from 'node:fs/promises'
 import * as tf from '@tensorflow/tfjs'
 import { trainExpert, type ExpertJob, type TrainProgressEvents } from '../../src/training/expert-run.js'
-import { expertObjective } from '../../src/training/expert-model.js'
-import { readCheckpointFile } from '../../src/training/checkpoint-file.js'
+import { createObjective } from '../../src/diffusion/objectives/factory.js'
+import { readCheckpointFile } from '../../src/checkpoint/file.js'
 import { cosineSchedule, snrMatchedStep } from '../../src/diffusion/index.js'
 import { useTrainingBackend } from '../utils/backend.js'
 import { mnistShards, withTempDir, type TestShards } from './fixtures.js'
@@ -33,7 +33,7 @@ describe('DDPM -> FM initialisation', () => {
     const eps = tf.ones([3, 2, 2, 1]) as tf.Tensor4D
     const schedule = cosineSchedule(1000)
     const times = (timeInput: 'fm' | 'ddpm-snr' | 'ddpm-naive'): number[] => {
-      const example = expertObjective('fm', timeInput).trainingExample(x0, eps, u)
+      const example = createObjective('fm', { timeInput }).trainingExample(x0, eps, u)
       const out = Array.from(example.time.dataSync())
       tf.dispose([example.input, example.time, example.target])
       return out

@@ -2,10 +2,10 @@ import { describe, it, expect, beforeAll } from 'vitest'
 import { readFile } from 'node:fs/promises'
 import * as tf from '@tensorflow/tfjs'
 import { trainExpert, type ExpertJob, type TrainProgressEvents } from '../../src/training/expert-run.js'
-import { publishableCheckpoint } from '../../src/training/expert-checkpoint.js'
-import { loadExpert } from '../../src/training/expert-model.js'
-import { readCheckpointFile } from '../../src/training/checkpoint-file.js'
-import { decodeCheckpoint } from '../../src/storage/checkpoint.js'
+import { publishableCheckpoint } from '../../src/checkpoint/publishable.js'
+import { loadExpert } from '../../src/checkpoint/expert.js'
+import { readCheckpointFile } from '../../src/checkpoint/file.js'
+import { decodeCheckpoint } from '../../src/checkpoint/format.js'
 import { useTrainingBackend } from '../utils/backend.js'
 import { mnistShards, withTempDir, type TestShards } from './fixtures.js'
 
@@ -90,7 +90,7 @@ describe('expert training run', () => {
       const bytes = await readFile(result.path)
       await expect(trainExpert(job(dir, { objective: 'ddpm', resume: bytes }))).rejects.toHaveProperty('name', 'ResumeMismatchError')
       await expect(trainExpert(job(dir, { shard: data.train[2], resume: bytes }))).rejects.toHaveProperty('name', 'ResumeMismatchError')
-      const { encodeCheckpoint } = await import('../../src/storage/checkpoint.js')
+      const { encodeCheckpoint } = await import('../../src/checkpoint/format.js')
       const published = encodeCheckpoint(publishableCheckpoint(decodeCheckpoint(bytes)))
       await expect(trainExpert(job(dir, { resume: published }))).rejects.toHaveProperty('name', 'ResumeMismatchError')
     })

@@ -1,7 +1,7 @@
 import { describe, it, expect, beforeAll } from 'vitest'
 import * as tf from '@tensorflow/tfjs'
 import { trainRouter, routerCheckpoint } from '../../src/training/router-trainer.js'
-import { decodeCheckpoint, encodeCheckpoint } from '../../src/storage/checkpoint.js'
+import { decodeCheckpoint, encodeCheckpoint } from '../../src/checkpoint/format.js'
 import { useTrainingBackend } from '../utils/backend.js'
 import { mnistShards, type TestShards } from './fixtures.js'
 

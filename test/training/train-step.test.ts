@@ -2,7 +2,7 @@ import { describe, it, expect, beforeAll } from 'vitest'
 import * as tf from '@tensorflow/tfjs'
 import { EXPERT_PRESETS, type DiTConfig } from '../../src/model/config.js'
 import { DiT } from '../../src/model/dit.js'
-import { objectiveByName } from '../../src/diffusion/objectives/index.js'
+import { createObjective } from '../../src/diffusion/objectives/index.js'
 import { expertTrainStep } from '../../src/training/train-step.js'
 import { loadMnist } from '../../src/data/mnist.js'
 import { Tokenizer } from '../../src/data/tokenizer.js'
@@ -42,7 +42,7 @@ describe('expert training step on real MNIST', () => {
   for (const name of ['fm', 'ddpm'] as const) {
     it(`lowers the ${name} loss over 50 steps`, () => {
       const model = new DiT(config(), 1)
-      const objective = objectiveByName(name)
+      const objective = createObjective(name)
       const optimizer = tf.train.adam(2e-3)
       const next = batches(32, 2)
       const random = new Random(3)
@@ -61,7 +61,7 @@ describe('expert training step on real MNIST', () => {
 
   it('does not leak tensors across training steps', () => {
     const model = new DiT(config(), 1)
-    const objective = objectiveByName('ddpm')
+    const objective = createObjective('ddpm')
     const optimizer = tf.train.adam(1e-3)
     const next = batches(8, 4)
     const step = (i: number): void => { expertTrainStep(model, objective, optimizer, next(), { u: new Float32Array(8).fill(0.5), noiseSeed: i }) }

@@ -2,7 +2,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { readFile } from 'node:fs/promises'
 import { createTrainer, type Trainer } from '../../src/training/trainer.js'
 import type { ExpertJob, TrainProgressEvents } from '../../src/training/expert-run.js'
-import { readCheckpointFile } from '../../src/training/checkpoint-file.js'
+import { readCheckpointFile } from '../../src/checkpoint/file.js'
 import { mnistShards, withTempDir, type TestShards } from './fixtures.js'
 
 let data: TestShards

@@ -36,3 +36,12 @@ export function flowMatching (options: FlowMatchingOptions = {}): Objective {
       predict(x, tf.fill([x.shape[0]], timeInput === undefined ? t * FLOW_TIME_SCALE : timeInput(t)) as tf.Tensor1D))
   }
 }
+
+/** x_t = (1 - t) x0 + t eps: flow states with seeded noise, for the router's training and scoring. */
+export function flowNoised (x0: tf.Tensor4D, t: Float32Array, noiseSeed: number): tf.Tensor4D {
+  return tf.tidy(() => {
+    const eps = tf.randomNormal(x0.shape, 0, 1, 'float32', noiseSeed)
+    const tb = tf.tensor4d(t, [t.length, 1, 1, 1])
+    return tf.add(tf.mul(tf.sub(1, tb), x0), tf.mul(tb, eps)) as tf.Tensor4D
+  })
+}

@@ -5,7 +5,7 @@
  *   2. x_s' = sqrt(abar_s') x0h + sqrt(1 - abar_s') epsh      (abar = 1 after the last step)
  */
 import * as tf from '@tensorflow/tfjs'
-import { throwIfAborted } from '../../errors.js'
+import { throwIfAborted } from '../../hddm-error.js'
 import type { EpsModel } from '../convert.js'
 import type { Schedule } from '../schedule.js'
 import type { SampleOptions } from './sampler.js'

@@ -3,7 +3,7 @@
  * without churn): x_{i+1} = x_i + (sigma_{i+1} - sigma_i) v(x_i, sigma_i).
  */
 import * as tf from '@tensorflow/tfjs'
-import { throwIfAborted } from '../../errors.js'
+import { throwIfAborted } from '../../hddm-error.js'
 import type { SampleOptions, VelocityField } from './sampler.js'
 
 export async function sampleEuler (field: VelocityField, x: tf.Tensor4D, sigmas: number[], options: SampleOptions = {}): Promise<tf.Tensor4D> {

@@ -4,7 +4,7 @@
  * not needed and DDPM experts are ill-posed there).
  */
 import * as tf from '@tensorflow/tfjs'
-import { throwIfAborted } from '../../errors.js'
+import { throwIfAborted } from '../../hddm-error.js'
 import type { SampleOptions, VelocityField } from './sampler.js'
 
 export async function sampleHeun (field: VelocityField, x: tf.Tensor4D, sigmas: number[], options: SampleOptions = {}): Promise<tf.Tensor4D> {

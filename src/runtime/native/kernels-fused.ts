@@ -7,7 +7,7 @@
  * thunks: tfjs tidies each thunk separately and would dispose the sibling outputs.
  */
 import * as tf from '@tensorflow/tfjs'
-import { InvalidArgumentError } from '../../errors.js'
+import { InvalidArgumentError } from '../../hddm-error.js'
 import { ATTENTION, GELU_TANH, LAYER_NORM_MODULATE } from '../fused-ops.js'
 import type { KernelContext, NativeKernelFunc } from './context.js'
 

@@ -1,20 +1,14 @@
 /**
- * The two kinds of expert checkpoint (storage/checkpoint.ts format):
- * - resumable: EMA weights under plain names (what sampling uses), raw weights under `raw.`,
- *   Adam moments under `adam.m.` / `adam.v.`, and the trainer state in `extra.trainer`: every
- *   random stream's position, the batcher's, the EMA and optimizer update counts;
- * - publishable: the EMA weights and the descriptive metadata only (what goes into IPFS).
+ * The trainer state of a resumable expert checkpoint (its tensors: src/checkpoint/publishable.ts):
+ * every random stream's position, the batcher's, the EMA and optimizer update counts, so a
+ * resumed run continues draw for draw.
  */
 import { z } from 'zod'
 import type { ShardBatcherState } from '../data/batcher.js'
 import type { RandomJSON } from '../data/random.js'
-import type { Checkpoint, CheckpointMetadata } from '../storage/checkpoint.js'
-import type { NamedTensor } from '../storage/safetensors.js'
+import type { CheckpointMetadata } from '../checkpoint/format.js'
 import { ResumeMismatchError } from './errors.js'
 import type { ExpertTrainingConfig } from './config.js'
-
-export const RAW_PREFIX = 'raw.'
-const TRAINING_STATE_PREFIXES = [RAW_PREFIX, 'adam.']
 
 export interface TrainerState {
   version: 1
@@ -48,12 +42,4 @@ export function readTrainerState (metadata: CheckpointMetadata): { state: Traine
     throw new ResumeMismatchError('checkpoint has no trainer state (a publishable export cannot be resumed)')
   }
   return { state: parsed.data as TrainerState, training: extra.training as ExpertTrainingConfig }
-}
-
-/** Only the EMA weights and the descriptive metadata: no raw weights, moments or trainer state. */
-export function publishableCheckpoint (checkpoint: Checkpoint): Checkpoint {
-  const tensors = new Map<string, NamedTensor>()
-  for (const [name, t] of checkpoint.tensors) if (!TRAINING_STATE_PREFIXES.some(p => name.startsWith(p))) tensors.set(name, t)
-  const { trainer: _trainer, ...extra } = checkpoint.metadata.extra ?? {}
-  return { metadata: { ...checkpoint.metadata, extra }, tensors }
 }
