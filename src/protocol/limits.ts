@@ -79,11 +79,10 @@ export const MAX_REPLICAS = 16
 export const MAX_TASKS_PER_PEER = 64
 
 /**
- * Claim-table memory per (task, peer): the newest claims and renewal intervals kept. Only a
- * peer that spams its own claims can hit these, and then only its own priority suffers.
+ * Claim-table memory per (task, peer): the newest claims kept. Only a peer that spams its own
+ * claims can hit it, and then only its own priority suffers.
  */
 export const MAX_CLAIMS_PER_PEER_TASK = 4
-export const MAX_RENEWALS_PER_PEER_TASK = 16
 
 // Sample protocol `/hddm/sample/1.0.0` (see docs/PROTOCOL.md section "Sample protocol").
 

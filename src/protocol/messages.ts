@@ -62,7 +62,6 @@ export type ProgressMessage = z.infer<typeof ProgressMessageSchema>
 export type CheckpointMessage = z.infer<typeof CheckpointMessageSchema>
 export type ReleaseMessage = z.infer<typeof ReleaseMessageSchema>
 export type GossipMessage = z.infer<typeof GossipMessageSchema>
-export type GossipMessageType = GossipMessage['type']
 
 /** A fresh 16-byte nonce, lowercase hex, from the platform CSPRNG. */
 export function newNonce (): string {

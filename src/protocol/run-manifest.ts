@@ -237,7 +237,6 @@ export type ResolvedRunManifest = z.output<typeof ResolvedRunManifestSchema>
 export type RunTask = RunManifest['tasks'][number]
 export type ExpertTask = Extract<RunTask, { kind: 'expert' }>
 export type RouterTask = Extract<RunTask, { kind: 'router' }>
-export type TaskObjective = ExpertTask['objective']
 
 /** Validates a run manifest (parsed JSON) and fills in defaults. @throws InvalidManifestError */
 export function parseRunManifest (value: unknown): RunManifest {
@@ -306,9 +305,4 @@ export function leasePolicyOf (manifest: Pick<RunManifest, keyof LeasePolicy>): 
   const evidenceMs = manifest.evidenceMs ?? DEFAULT_EVIDENCE_MS
   const evidencePenaltyMs = manifest.evidencePenaltyMs ?? evidenceMs
   return { evidenceMs, evidencePenaltyMs, maxTasksPerAddressRange: manifest.maxTasksPerAddressRange }
-}
-
-/** Replicas wanted for a task: its own override, else the run's. */
-export function replicasOf (manifest: Pick<RunManifest, 'replicas'>, task: Pick<RunTask, 'replicas'>): number {
-  return task.replicas ?? manifest.replicas
 }

@@ -5,11 +5,11 @@
  *   with hddm's N-API + BLAS kernels), else multithreaded `wasm`, else plain `cpu`.
  * - `geluTanh`, `layerNormModulate`, `attention` run fused native kernels with their own
  *   gradients when the native backend is active, and composite tfjs ops elsewhere.
- * - {@link AdamW} updates parameters in place on the native backend, with tfjs ops elsewhere.
+ * - {@link adamStepNative} is one fused in-place AdamW update on the native backend; optimizers
+ *   (training/adam.ts) fall back to tfjs ops when it declines.
  */
 export { BackendUnavailableError } from './errors.js'
 export { initBackend, disposeBackend, currentBackend, BACKEND_CHOICES } from './backend.js'
 export type { BackendChoice, BackendName, BackendInfo, InitBackendOptions } from './backend.js'
 export { geluTanh, layerNormModulate, attention, hasFusedKernel, GELU_TANH, LAYER_NORM_MODULATE, ATTENTION } from './fused-ops.js'
-export { AdamW, type AdamWInit } from './adam.js'
 export { adamStepNative, type AdamStepHyper } from './adam-step.js'

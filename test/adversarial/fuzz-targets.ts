@@ -25,7 +25,7 @@ import { decodeGossipMessage, encodeGossipMessage } from '../../src/protocol/cod
 import { decodeEnsembleManifest, encodeEnsembleManifest } from '../../src/protocol/ensemble-manifest.js'
 import {
   budgetOf, decodeResolvedRunManifest, encodeResolvedRunManifest, parseResolvedRunManifest, parseRunManifest,
-  parseRunManifestJson, replicasOf, type ResolvedRunManifest
+  parseRunManifestJson, type ResolvedRunManifest
 } from '../../src/protocol/run-manifest.js'
 import {
   decodeSampleFrame, decodeSampleRequest, encodeSampleRequest, SAMPLE_ERROR_CODES
@@ -227,7 +227,7 @@ export async function manifestTargets (): Promise<FuzzTarget[]> {
         throw new FuzzFailure(`an accepted manifest does not parse again: ${(err as Error).message}`)
       }
       for (const task of manifest.tasks) {
-        if (!(budgetOf(manifest, task).steps >= 1) || !(replicasOf(manifest, task) >= 1)) {
+        if (!(budgetOf(manifest, task).steps >= 1) || !((task.replicas ?? manifest.replicas) >= 1)) {
           throw new FuzzFailure(`task ${task.id} has no budget`)
         }
       }

@@ -20,8 +20,8 @@ import { loadMnist } from '../../src/data/mnist.js'
 import { flowMatching } from '../../src/diffusion/objectives/flow.js'
 import { EXPERT_PRESETS, tokenCount, type DiTConfig, type ExpertPresetName } from '../../src/model/config.js'
 import { DiT } from '../../src/model/dit.js'
-import { AdamW } from '../../src/runtime/adam.js'
 import { disposeBackend, initBackend, type BackendName } from '../../src/runtime/backend.js'
+import { Adam } from '../../src/training/adam.js'
 import { expertTrainStep } from '../../src/training/train-step.js'
 
 interface Result { msPerStep: number, steps: number, loss: number, peakRssMB: number }
@@ -59,7 +59,7 @@ async function child (backend: BackendName, preset: ExpertPresetName, threads: n
   const images = Float32Array.from(data.pixels.subarray(0, batch * pixels), p => p / 127.5 - 1)
   const tokens = new Int32Array(batch * config.promptTokens).map((_, i) => i % config.vocabSize)
   const model = new DiT(config, 0)
-  const optimizer = new AdamW({ learningRate: 1e-3 })
+  const optimizer = new Adam(model.params, { learningRate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 })
   const times: number[] = []
   let loss = NaN
   for (let s = 0; s < warmup + steps; s++) {

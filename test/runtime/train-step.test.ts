@@ -8,13 +8,16 @@ import { loadMnist } from '../../src/data/mnist.js'
 import { flowMatching } from '../../src/diffusion/objectives/flow.js'
 import { EXPERT_PRESETS, type ExpertPresetName } from '../../src/model/config.js'
 import { DiT } from '../../src/model/dit.js'
-import { AdamW } from '../../src/runtime/adam.js'
 import { disposeBackend, initBackend, type BackendName } from '../../src/runtime/backend.js'
 import { nativePoolStats } from '../../src/runtime/native/install.js'
+import { Adam } from '../../src/training/adam.js'
 import { expertTrainStep, type ExpertBatch } from '../../src/training/train-step.js'
 import { values } from './helpers.js'
 
 let batch: ExpertBatch
+
+/** torch's AdamW defaults without weight decay, as the trainer's Adam runs by default. */
+const ADAM = { learningRate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 }
 
 /** The first `size` MNIST test digits in [-1, 1], prompted by their label. */
 async function mnistBatch (size: number, promptTokens: number): Promise<ExpertBatch> {
@@ -30,7 +33,7 @@ async function mnistBatch (size: number, promptTokens: number): Promise<ExpertBa
 async function losses (backend: BackendName, preset: ExpertPresetName, steps: number): Promise<number[]> {
   await initBackend({ backend, threads: 2 })
   const model = new DiT(EXPERT_PRESETS[preset], 7)
-  const optimizer = new AdamW({ learningRate: 1e-3 })
+  const optimizer = new Adam(model.params, ADAM)
   const out: number[] = []
   for (let s = 0; s < steps; s++) {
     out.push(expertTrainStep(model, flowMatching(), optimizer, batch, { u: values(16, 300 + s, 0, 1), noiseSeed: 11 + s }).loss)
@@ -54,7 +57,7 @@ describe('training steps on the native backend', () => {
   it('leak no tensors, backend buffers or pool memory over many steps', async () => {
     await initBackend({ backend: 'native', threads: 2 })
     const model = new DiT(EXPERT_PRESETS.tiny, 3)
-    const optimizer = new AdamW({ learningRate: 1e-3 })
+    const optimizer = new Adam(model.params, ADAM)
     const step = (s: number): void => { expertTrainStep(model, flowMatching(), optimizer, batch, { u: values(16, s, 0, 1), noiseSeed: s }) }
     for (let s = 0; s < 3; s++) step(s)
     const memory = (): unknown => ({ tensors: tf.memory().numTensors, dataIds: tf.engine().backend.numDataIds(), idle: nativePoolStats()?.idleBytes })
