@@ -9,7 +9,7 @@ import { parseResolvedRunManifest } from '../protocol/run-manifest.js'
 import { createGossipValidator } from '../protocol/validate.js'
 import { createStorage, type Storage } from '../storage/helia.js'
 import type { Command } from 'commander'
-import type { RegisterCommand } from './commands.js'
+import type { RegisterCommand } from './register-command.js'
 import {
   allowPeerOption, collect, logFormatOption, privateSwarm, swarmKeyOption, type PrivateSwarmFlags
 } from './options.js'

@@ -1,7 +1,4 @@
-import type { Command } from 'commander'
-
-/** Each command lives in its own file and adds itself to the program. */
-export type RegisterCommand = (program: Command) => void
+import type { RegisterCommand } from './register-command.js'
 
 /**
  * Command modules by name, loaded on demand: a command pulls in tfjs, libp2p or Helia, and

@@ -6,7 +6,7 @@ import {
 } from '../data/index.js'
 import type { Command } from 'commander'
 import type { Clustering, Dataset } from '../data/index.js'
-import type { RegisterCommand } from './commands.js'
+import type { RegisterCommand } from './register-command.js'
 import { choiceOption } from './options.js'
 import { clusteringFeaturesFor } from '../training/clustering-encoder.js'
 

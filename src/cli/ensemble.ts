@@ -23,7 +23,7 @@ import {
 } from './options.js'
 import type { NetworkScope } from '../network/gater.js'
 import type { Command } from 'commander'
-import type { RegisterCommand } from './commands.js'
+import type { RegisterCommand } from './register-command.js'
 
 interface EnsembleOptions extends PrivateSwarmFlags {
   run: string

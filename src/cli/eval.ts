@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path'
 import type { Command } from 'commander'
 import { InvalidArgumentError } from '../errors.js'
 import { BACKEND_CHOICES, type BackendChoice } from '../runtime/backend.js'
-import type { RegisterCommand } from './commands.js'
+import type { RegisterCommand } from './register-command.js'
 import {
   allowPeerOption, backendOption, collect, integerOption, numberOption, privateSwarm, swarmKeyOption, type PrivateSwarmFlags
 } from './options.js'

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path'
 import { writeSwarmKey } from '../network/swarm-key.js'
 import type { Command } from 'commander'
-import type { RegisterCommand } from './commands.js'
+import type { RegisterCommand } from './register-command.js'
 
 interface KeygenOptions {
   out: string

@@ -11,7 +11,7 @@ import { BACKEND_CHOICES, disposeBackend, initBackend } from '../runtime/backend
 import { readCheckpointFile } from '../checkpoint/file.js'
 import { loadExpert } from '../checkpoint/expert.js'
 import { sampleExpert } from '../ensemble/sample.js'
-import type { RegisterCommand } from './commands.js'
+import type { RegisterCommand } from './register-command.js'
 import {
   allowPeerOption, backendOption, choiceOption, collect, integerOption, logFormatOption, numberOption, scopeOption, swarmKeyOption
 } from './options.js'

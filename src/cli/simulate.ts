@@ -22,7 +22,7 @@ import { parseRunManifest, type RunManifest } from '../protocol/run-manifest.js'
 import { disposeBackend, initBackend, type BackendChoice } from '../runtime/backend.js'
 import { backendOption, integerOption, numberOption } from './options.js'
 import type { Command } from 'commander'
-import type { RegisterCommand } from './commands.js'
+import type { RegisterCommand } from './register-command.js'
 
 interface SimulateOptions {
   manifest: string

@@ -17,7 +17,7 @@ import { CHECKPOINT_FILE, type ExpertJob, type TrainProgressEvents, type TrainRe
 import { readCheckpointBytes, readCheckpointFile, writeFileAtomic } from '../checkpoint/file.js'
 import { createTrainer } from '../training/trainer.js'
 import type { LrSchedule } from '../training/config.js'
-import type { RegisterCommand } from './commands.js'
+import type { RegisterCommand } from './register-command.js'
 import { backendOption, choiceOption, integerOption, numberOption } from './options.js'
 
 /** The publishable export's file name inside --out. */

@@ -15,8 +15,8 @@ import { decodeCheckpoint, encodeCheckpoint } from '../checkpoint/format.js'
 import { publishableCheckpoint } from '../checkpoint/publishable.js'
 import { CHECKPOINT_FILE, type ExpertJob, type TrainResult } from '../training/expert-run.js'
 import { createTrainer, type Trainer } from '../training/trainer.js'
+import type { HeldOutJob } from '../training/worker-protocol.js'
 import { UnsupportedTaskError } from './errors.js'
-import { HeldOutEvaluator } from './held-out-thread.js'
 import { routerHeldOutError } from '../checkpoint/router-score.js'
 import { ROUTER_FILE, trainRouterTask } from './router-task.js'
 import type { CheckpointExport, LocalCheckpoint, TaskTrainer, TaskTrainOptions, TaskTrainRequest, TaskTrainResult } from './task-trainer.js'
@@ -36,12 +36,10 @@ export class WorkerTaskTrainer implements TaskTrainer {
   private readonly init: WorkerTaskTrainerInit
   private readonly log: Logger
   private trainer?: Trainer
-  private readonly evaluator: HeldOutEvaluator
 
   constructor (init: WorkerTaskTrainerInit = {}) {
     this.init = init
     this.log = (init.logger ?? silentLogger).child('trainer')
-    this.evaluator = new HeldOutEvaluator(init.evalBackend ?? 'cpu')
   }
 
   supports (task: RunTask): boolean {
@@ -49,9 +47,9 @@ export class WorkerTaskTrainer implements TaskTrainer {
   }
 
   async train (request: TaskTrainRequest, options: TaskTrainOptions = {}): Promise<TaskTrainResult> {
-    if (request.task.kind === 'router') return await trainRouterTask(request, { backend: this.init.backend ?? 'auto', threads: this.init.threads }, options)
-    const job = await expertJob(request)
     const trainer = await this.worker()
+    if (request.task.kind === 'router') return await trainRouterTask(request, trainer, options)
+    const job = await expertJob(request)
     let last: TrainResult | undefined
     try {
       const result = await trainer.run(job, {
@@ -95,7 +93,7 @@ export class WorkerTaskTrainer implements TaskTrainer {
       heldOutLoss = recorded
     } else {
       const started = performance.now()
-      heldOutLoss = await this.evaluator.evaluate({ checkpoint: bytes, heldOut: request.shards[0].heldOut, evaluation: request.manifest.eval })
+      heldOutLoss = await this.scoreInThread({ checkpoint: bytes, heldOut: request.shards[0].heldOut, evaluation: request.manifest.eval })
       this.log.debug('held-out loss', { task: request.task.id, step: checkpoint.metadata.step, heldOutLoss, ms: Math.round(performance.now() - started) })
     }
     return {
@@ -108,7 +106,21 @@ export class WorkerTaskTrainer implements TaskTrainer {
   async stop (): Promise<void> {
     await this.trainer?.stop()
     this.trainer = undefined
-    await this.evaluator.stop()
+  }
+
+  /**
+   * A held-out loss in a short-lived thread of its own: the main thread must keep heartbeats and
+   * leases on time, and the training thread may be busy. (A long-lived evaluator thread next to
+   * the native training thread stalled both in a 3-process simulation; one per evaluation did not.)
+   */
+  private async scoreInThread (job: HeldOutJob): Promise<number> {
+    const scorer = createTrainer({ backend: this.init.evalBackend ?? 'cpu', threads: 1, logger: this.init.logger })
+    await scorer.start()
+    try {
+      return await scorer.heldOutLoss(job)
+    } finally {
+      await scorer.stop()
+    }
   }
 
   private async worker (): Promise<Trainer> {

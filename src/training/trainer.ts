@@ -1,20 +1,22 @@
 /**
- * The Trainer service: expert training in a worker thread, so that the main thread (the
- * libp2p node, a progress bar) never stalls on tfjs. start() spawns the worker and brings up
- * its backend; run() sends one job and relays its typed progress events; an abort or stop()
- * asks the worker to write a last checkpoint and finish cleanly.
+ * The Trainer service: hddm's one way to compute in a worker thread, so that the main thread
+ * (the libp2p node, a progress bar) never stalls on tfjs. start() spawns the worker and brings
+ * up its backend; run() trains an expert, runRouter() the router task, heldOutLoss() scores a
+ * checkpoint; each relays its typed progress events and rejects with the worker's error class.
+ * An abort or stop() asks the worker to finish cleanly (an expert run writes a last checkpoint).
  */
-import { readFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
-import { pathToFileURL } from 'node:url'
-import { Worker } from 'node:worker_threads'
+import type { Worker } from 'node:worker_threads'
 import { InvalidArgumentError } from '../hddm-error.js'
 import { silentLogger, type Logger } from '../logger.js'
-import { CustomProgressEvent, type AbortOptions, type ProgressOptions } from '../progress.js'
+import { CustomProgressEvent, type AbortOptions, type ProgressEvent, type ProgressOptions } from '../progress.js'
 import type { BackendChoice, BackendInfo } from '../runtime/backend.js'
+import { startWorker } from '../runtime/worker-thread.js'
 import { TrainerWorkerError } from './errors.js'
 import type { ExpertJob, TrainProgressEvents, TrainResult } from './expert-run.js'
-import { deserializeError, type FromWorker, type ToWorker, type WorkerSetup } from './worker-protocol.js'
+import type { RouterRunJob, RouterRunOptions, RouterRunResult } from './router-run.js'
+import {
+  deserializeError, type FromWorker, type HeldOutJob, type ToWorker, type WorkerJob, type WorkerResults, type WorkerSetup
+} from './worker-protocol.js'
 
 export interface TrainerInit {
   /** The worker's tfjs backend (default 'auto': the fastest available). */
@@ -28,9 +30,9 @@ export interface TrainOptions extends AbortOptions, ProgressOptions<TrainProgres
 export type TrainerStatus = 'stopped' | 'starting' | 'started' | 'stopping'
 
 interface ActiveRun {
-  resolve: (result: TrainResult) => void
+  resolve: (result: WorkerResults[keyof WorkerResults]) => void
   reject: (err: Error) => void
-  onProgress?: TrainOptions['onProgress']
+  onProgress?: (event: ProgressEvent) => void
 }
 
 export class Trainer {
@@ -49,7 +51,7 @@ export class Trainer {
     if (this.status !== 'stopped') return
     this.status = 'starting'
     const setup: WorkerSetup = { backend: this.init.backend ?? 'auto', threads: this.init.threads }
-    const worker = this.worker = spawnWorker(setup)
+    const worker = this.worker = startWorker(import.meta.url, 'worker', setup)
     try {
       this.backend = await waitForReady(worker)
     } catch (err) {
@@ -69,17 +71,33 @@ export class Trainer {
     this.log.info('training worker ready', { ...this.backend })
   }
 
-  /** Trains one expert; resolves when the run ends, rejects with AbortError if stopped early (after the last checkpoint is written). */
+  /** Trains one expert; rejects with AbortError if stopped early (after the last checkpoint is written). */
   async run (job: ExpertJob, options: TrainOptions = {}): Promise<TrainResult> {
+    return await this.submit({ kind: 'expert', job }, options) as TrainResult
+  }
+
+  /** Trains the router task; rejects with AbortError if stopped early (no final file then). */
+  async runRouter (job: RouterRunJob, options: RouterRunOptions = {}): Promise<RouterRunResult> {
+    return await this.submit({ kind: 'router', job }, options) as RouterRunResult
+  }
+
+  /** The held-out loss of an expert checkpoint (checkpoint/expert-score.ts), computed in the worker. */
+  async heldOutLoss (job: HeldOutJob, options: AbortOptions = {}): Promise<number> {
+    return (await this.submit({ kind: 'held-out', job }, options) as WorkerResults['held-out']).loss
+  }
+
+  private async submit (
+    job: WorkerJob, options: AbortOptions & { onProgress?: (event: never) => void }
+  ): Promise<WorkerResults[keyof WorkerResults]> {
     if (this.status !== 'started' || this.worker === undefined) throw new InvalidArgumentError('the trainer is not started')
     if (this.active !== undefined) throw new InvalidArgumentError('the trainer is already running a job')
     const worker = this.worker
-    const { promise, resolve, reject } = Promise.withResolvers<TrainResult>()
-    this.active = { resolve, reject, onProgress: options.onProgress }
+    const { promise, resolve, reject } = Promise.withResolvers<WorkerResults[keyof WorkerResults]>()
+    this.active = { resolve, reject, onProgress: options.onProgress as ActiveRun['onProgress'] }
     const abort = (): void => { this.send({ type: 'stop' }) }
     if (options.signal?.aborted === true) abort()
     options.signal?.addEventListener('abort', abort, { once: true })
-    worker.postMessage({ type: 'train', job } satisfies ToWorker)
+    worker.postMessage({ type: 'run', job } satisfies ToWorker)
     try {
       return await promise
     } finally {
@@ -114,7 +132,7 @@ export class Trainer {
     const run = this.active
     if (run === undefined) return
     if (message.type === 'progress') {
-      run.onProgress?.(new CustomProgressEvent(message.event.type, message.event.detail) as TrainProgressEvents)
+      run.onProgress?.(new CustomProgressEvent(message.event.type, message.event.detail))
     } else if (message.type === 'done') {
       this.active = undefined
       run.resolve(message.result)
@@ -150,25 +168,4 @@ async function waitForReady (worker: Worker): Promise<BackendInfo> {
 
 export function createTrainer (init: TrainerInit = {}): Trainer {
   return new Trainer(init)
-}
-
-/**
- * Compiled (dist) the worker is worker.js next to this file. From TypeScript sources (tsx,
- * vitest) Node 20 does not pass loader hooks to workers (nodejs/node#47747), so the worker
- * starts as a tiny eval script that registers tsx's ESM hooks itself, then imports worker.ts.
- */
-function spawnWorker (setup: WorkerSetup): Worker {
-  const here = import.meta.url
-  if (!here.endsWith('.ts')) return new Worker(new URL('./worker.js', here), { workerData: setup })
-  const entry = new URL('./worker.ts', here).href
-  const bootstrap = `import(${JSON.stringify(tsxEsmApi(here))}).then(m => { m.register(); return import(${JSON.stringify(entry)}) })`
-  return new Worker(bootstrap, { eval: true, workerData: setup })
-}
-
-/** URL of tsx's ESM register API; vitest's module runner has no import.meta.resolve, so read tsx's exports map then. */
-function tsxEsmApi (from: string): string {
-  if (typeof import.meta.resolve === 'function') return import.meta.resolve('tsx/esm/api')
-  const manifest = createRequire(from).resolve('tsx/package.json')
-  const exports = (JSON.parse(readFileSync(manifest, 'utf8')) as { exports: Record<string, { import: { default: string } }> }).exports
-  return new URL(exports['./esm/api'].import.default, pathToFileURL(manifest)).href
 }

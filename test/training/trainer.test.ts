@@ -3,6 +3,9 @@ import { readFile } from 'node:fs/promises'
 import { createTrainer, type Trainer } from '../../src/training/trainer.js'
 import type { ExpertJob, TrainProgressEvents } from '../../src/training/expert-run.js'
 import { readCheckpointFile } from '../../src/checkpoint/file.js'
+import { CorruptCheckpointError } from '../../src/checkpoint/errors.js'
+import { expertHeldOutLoss } from '../../src/checkpoint/expert-score.js'
+import { decodeCheckpoint } from '../../src/checkpoint/format.js'
 import { mnistShards, withTempDir, type TestShards } from './fixtures.js'
 
 let data: TestShards
@@ -65,7 +68,20 @@ describe('Trainer (worker thread)', () => {
       const corrupt = data.train[0].slice(0, 100)
       await expect(trainer.run(job(dir, 2, { shard: corrupt }))).rejects.toHaveProperty('name', 'InvalidShardError')
       await expect(trainer.run(job(dir, 2, { preset: 'huge' }))).rejects.toHaveProperty('name', 'InvalidArgumentError')
-      await expect(trainer.run(job(dir, 2, { resume: new Uint8Array(16) }))).rejects.toHaveProperty('name', 'CorruptCheckpointError')
+      await expect(trainer.run(job(dir, 2, { resume: new Uint8Array(16) }))).rejects.toBeInstanceOf(CorruptCheckpointError)
+      const evaluation = { heldOutBatches: 1, batchSize: 8, seed: 5 }
+      await expect(trainer.heldOutLoss({ checkpoint: new Uint8Array(16), heldOut: data.heldOut[0], evaluation }))
+        .rejects.toBeInstanceOf(CorruptCheckpointError)
+    })
+  })
+
+  it('computes a checkpoint\'s held-out loss in the worker, to the in-process number', async () => {
+    await withTempDir(async dir => {
+      const result = await trainer.run(job(dir, 4))
+      const bytes = await readFile(result.path)
+      const evaluation = { heldOutBatches: 2, batchSize: 8, seed: 5 }
+      const inWorker = await trainer.heldOutLoss({ checkpoint: bytes, heldOut: data.heldOut[0], evaluation })
+      expect(inWorker).toBeCloseTo(expertHeldOutLoss(decodeCheckpoint(bytes), data.heldOut[0], evaluation), 4)
     })
   })
 
