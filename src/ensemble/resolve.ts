@@ -4,7 +4,7 @@
  * states, the run it names), and load them. Anyone holding only the ensemble CID can sample.
  */
 import type { CID } from 'multiformats/cid'
-import { parseEnsembleManifest, type EnsembleManifest } from '../protocol/ensemble-manifest.js'
+import { decodeEnsembleManifest, type EnsembleManifest } from '../protocol/ensemble-manifest.js'
 import { MAX_ENSEMBLE_CHECKPOINT_BYTES } from '../protocol/fetch-limits.js'
 import { parseRouting, type Routing } from '../diffusion/routing.js'
 import { allFinite, decodeCheckpoint, type Checkpoint } from '../checkpoint/format.js'
@@ -40,8 +40,11 @@ async function fetchCheckpoint (storage: Pick<Storage, 'getBytes'>, cid: CID, op
   return checkpoint
 }
 
-export async function resolveEnsemble (storage: Pick<Storage, 'getJson' | 'getBytes'>, id: CID, options: ResolveEnsembleOptions = {}): Promise<LoadedEnsemble> {
-  const manifest = parseEnsembleManifest(await storage.getJson(id, options))
+export async function resolveEnsemble (
+  storage: Pick<Storage, 'getJsonBytes' | 'getBytes'>, id: CID, options: ResolveEnsembleOptions = {}
+): Promise<LoadedEnsemble> {
+  // The decoder's size cap bounds what a peer can make us parse (`maxBytes` is the checkpoints').
+  const manifest = decodeEnsembleManifest(await storage.getJsonBytes(id, { ...options, maxBytes: undefined }))
   const routerCheckpoint = await fetchCheckpoint(storage, manifest.router, options)
   const expertCheckpoints: Checkpoint[] = []
   for (const e of manifest.experts) {

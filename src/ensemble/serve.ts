@@ -17,7 +17,7 @@ import type { SampleRequest } from '../protocol/sample-messages.js'
 import type { Storage } from '../storage/helia.js'
 
 export interface EnsembleSampleHandlerInit {
-  storage: Pick<Storage, 'getJson' | 'getBytes'>
+  storage: Pick<Storage, 'getJsonBytes' | 'getBytes'>
   /** Fetch unknown ensembles from the swarm (with fetchTimeoutMs) instead of refusing them. */
   serveAny?: boolean
   fetchTimeoutMs?: number

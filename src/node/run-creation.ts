@@ -17,7 +17,10 @@ import { buildShards, encodeShard } from '../data/shard.js'
 import type { FeatureMap } from '../data/features.js'
 import { encoderFeatureMap, loadEncoderFile } from '../training/clustering-encoder.js'
 import { InvalidManifestError } from '../protocol/errors.js'
-import { parseResolvedRunManifest, parseRunManifestJson, runIdOf, type ResolvedRunManifest, type RunManifest } from '../protocol/run-manifest.js'
+import {
+  decodeResolvedRunManifest, parseResolvedRunManifest, parseRunManifestJson, runIdOf,
+  type ResolvedRunManifest, type RunManifest
+} from '../protocol/run-manifest.js'
 import { CustomProgressEvent, type AbortOptions, type ProgressEvent, type ProgressOptions } from '../progress.js'
 import { RunNotFoundError } from './errors.js'
 import type { Storage } from '../storage/helia.js'
@@ -39,7 +42,7 @@ export interface CreatedRun {
 }
 
 /** What run creation and resolution need from storage. */
-export type RunStore = Pick<Storage, 'addBytes' | 'putJson' | 'getJson' | 'provide'>
+export type RunStore = Pick<Storage, 'addBytes' | 'putJson' | 'getJsonBytes' | 'provide'>
 
 /** Reads and validates a manifests/*.json file. @throws InvalidManifestError */
 export async function readManifestFile (path: string): Promise<{ manifest: RunManifest, baseDir: string }> {
@@ -105,6 +108,8 @@ export async function createRun (manifest: RunManifest, store: RunStore, options
 export interface ResolveRunOptions extends AbortOptions {
   /** Give up after this long: a run CID nobody serves is a RunNotFoundError. @default 30_000 */
   timeoutMs?: number
+  /** Only read the local blockstore: a manifest not held here is a BlockNotFoundError at once. */
+  offline?: boolean
 }
 
 /**
@@ -113,16 +118,18 @@ export interface ResolveRunOptions extends AbortOptions {
  */
 export async function resolveRun (runId: CID | string, store: RunStore, options: ResolveRunOptions = {}): Promise<ResolvedRunManifest> {
   const cid = parseRunId(runId)
-  let value: unknown
+  const { signal, offline } = options
+  let bytes: Uint8Array
   try {
-    value = await store.getJson(cid, { signal: options.signal, timeoutMs: options.timeoutMs ?? 30_000 })
+    bytes = await store.getJsonBytes(cid, { signal, offline, timeoutMs: options.timeoutMs ?? 30_000 })
   } catch (err) {
     if ((err as Error).name === 'FetchTimeoutError') {
       throw new RunNotFoundError(`run ${cid.toString()} could not be fetched from any peer within ${options.timeoutMs ?? 30_000} ms`)
     }
     throw err
   }
-  const manifest = parseResolvedRunManifest(value)
+  // The decoder's size cap bounds what a peer can make us parse.
+  const manifest = decodeResolvedRunManifest(bytes)
   if ((await runIdOf(manifest)).toString() !== cid.toString()) throw new InvalidManifestError(`manifest fetched for ${cid.toString()} is not in canonical form`)
   return manifest
 }

@@ -18,6 +18,12 @@ export class ContentTooLargeError extends HddmError {
   override name = 'ContentTooLargeError'
 }
 
+/** The CID's codec is not the one the read expects (e.g. a dag-json read of a raw block). */
+export class WrongCodecError extends HddmError {
+  static override name = 'WrongCodecError'
+  override name = 'WrongCodecError'
+}
+
 /** The CID does not name a UnixFS file (a directory, or a block of another codec). */
 export class NotAFileError extends HddmError {
   static override name = 'NotAFileError'

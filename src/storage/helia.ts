@@ -14,7 +14,7 @@ import { stopInOrder } from '../lifecycle.js'
 import { silentLogger, type Logger } from '../logger.js'
 import { NotStartedError } from '../network/errors.js'
 import { CustomProgressEvent, type AbortOptions, type ProgressEvent, type ProgressOptions } from '../progress.js'
-import { BlockNotFoundError, ContentTooLargeError, NotAFileError } from './errors.js'
+import { BlockNotFoundError, ContentTooLargeError, NotAFileError, WrongCodecError } from './errors.js'
 import { DiskFullError, isDiskFull } from '../hddm-error.js'
 import { fetchDeadline } from './fetch-signal.js'
 import { SwarmRouter } from './libp2p-router.js'
@@ -162,6 +162,31 @@ export class Storage {
     }
   }
 
+  /**
+   * The bytes of a dag-json block, not decoded: for decoders that check their own size cap and
+   * schema (run and ensemble manifests), so that what a peer sends is bounded before it is
+   * parsed. `maxBytes` is checked while the block is read.
+   */
+  async getJsonBytes (cid: CID, options: StorageGetOptions = {}): Promise<Uint8Array> {
+    if (cid.code !== dagJsonCodec.code) throw new WrongCodecError(`${cid.toString()} is not a dag-json CID`)
+    const deadline = fetchDeadline(`dag-json ${cid.toString()}`, options.signal, options.timeoutMs)
+    const getOptions = { signal: deadline.signal, offline: options.offline, providers: toProviders(options.providers) }
+    const chunks: Uint8Array[] = []
+    let total = 0
+    try {
+      for await (const chunk of this.heliaNode().blockstore.get(cid, getOptions)) {
+        total += chunk.byteLength
+        if (options.maxBytes !== undefined && total > options.maxBytes) {
+          throw new ContentTooLargeError(`${cid.toString()} is more than ${options.maxBytes} bytes`)
+        }
+        chunks.push(chunk)
+      }
+    } catch (err) {
+      throw this.translate(err, cid, deadline.translate)
+    }
+    return concat(chunks, total)
+  }
+
   /** Reads a whole UnixFS file, from the local store or the swarm. */
   async getBytes (cid: CID, options: StorageGetOptions = {}): Promise<Uint8Array> {
     const chunks: Uint8Array[] = []
@@ -170,10 +195,7 @@ export class Storage {
       chunks.push(chunk)
       total += chunk.byteLength
     }
-    const out = new Uint8Array(total)
-    let offset = 0
-    for (const chunk of chunks) { out.set(chunk, offset); offset += chunk.byteLength }
-    return out
+    return concat(chunks, total)
   }
 
   /** Streams a UnixFS file chunk by chunk; the size is checked against `maxBytes` before any data moves. */
@@ -263,6 +285,13 @@ export class Storage {
 
   private unixfs (): UnixFS { this.heliaNode(); return this.fs as UnixFS }
   private dagJson (): DAGJSON { this.heliaNode(); return this.json as DAGJSON }
+}
+
+function concat (chunks: Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total)
+  let offset = 0
+  for (const chunk of chunks) { out.set(chunk, offset); offset += chunk.byteLength }
+  return out
 }
 
 function toProviders (providers?: Array<Multiaddr | PeerId | string>): Array<Multiaddr | CID> | undefined {

@@ -3,6 +3,7 @@ import { CID } from 'multiformats/cid'
 import { decodeShard } from '../../src/data/shard.js'
 import { createRun, readManifestFile, resolveRun } from '../../src/node/run-creation.js'
 import { parseRunManifest, type RunManifest } from '../../src/protocol/run-manifest.js'
+import { MAX_RUN_MANIFEST_BYTES } from '../../src/protocol/limits.js'
 import { createTestNode, type TestNode } from '../utils/create-node.js'
 
 /** The default run, cut down to a few hundred images so clustering takes well under a second. */
@@ -48,6 +49,13 @@ describe('run creation and resolution (2 nodes on 127.0.0.1)', () => {
   it('refuses a run id that nobody serves with RunNotFoundError', async () => {
     const missing = CID.parse('baguqeeraui3ubmbbrwvbfnyzqmwlrj5o5cm3kvbzqkqq3hh4qlmk4iajpx5q')
     await expect(resolveRun(missing, b.storage, { timeoutMs: 500 })).rejects.toHaveProperty('name', 'RunNotFoundError')
+  })
+
+  it('refuses a fetched manifest over the size cap before parsing it', async () => {
+    const huge = await a.storage.putJson({ name: 'x'.repeat(MAX_RUN_MANIFEST_BYTES) })
+    const err = await resolveRun(huge, b.storage, { timeoutMs: 20_000 }).catch((e: unknown) => e)
+    expect(err).toHaveProperty('name', 'InvalidManifestError')
+    expect((err as Error).message).toMatch(/exceeds/)
   })
 
   it('refuses a manifest file that does not validate', async () => {

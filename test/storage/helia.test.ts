@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import * as dagJson from '@ipld/dag-json'
 import { CID } from 'multiformats/cid'
 import { createTestNode, type TestNode } from '../utils/create-node.js'
 
@@ -41,6 +42,18 @@ describe('storage over bitswap (2 nodes on 127.0.0.1, fs blockstores)', () => {
     const cid = await a.storage.putJson(value)
     expect(await b.storage.getJson(cid, { timeoutMs: 10_000 })).toEqual(value)
     expect((await b.storage.putJson(value)).equals(cid)).toBe(true)
+  })
+
+  it('reads a dag-json block as its bytes, for decoders with their own caps', async () => {
+    const value = { manifest: 'm', n: 3 }
+    const cid = await a.storage.putJson(value)
+    const bytes = await b.storage.getJsonBytes(cid, { timeoutMs: 10_000 })
+    expect(bytes).toEqual(dagJson.encode(value))
+    expect(await b.storage.getJsonBytes(cid, { offline: true })).toEqual(bytes)
+    const capped = b.storage.getJsonBytes(cid, { maxBytes: bytes.byteLength - 1 })
+    await expect(capped).rejects.toHaveProperty('name', 'ContentTooLargeError')
+    const raw = await a.storage.addBytes(randomBytes(100))
+    await expect(b.storage.getJsonBytes(raw, { timeoutMs: 10_000 })).rejects.toHaveProperty('name', 'WrongCodecError')
   })
 
   it('refuses content over maxBytes before downloading it', async () => {
