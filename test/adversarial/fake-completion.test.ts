@@ -15,18 +15,14 @@ import { createWorkerTaskTrainer } from '../../src/node/worker-trainer.js'
 import { budgetOf } from '../../src/protocol/run-manifest.js'
 import { captureLog } from '../utils/log-capture.js'
 import { createTestNode, type TestNode } from '../utils/create-node.js'
+import { waitForWith } from '../utils/wait.js'
 import { FAST_LOOP, tinyRun } from '../node/fixtures.js'
 import type { FinalVerdict } from '../../src/node/final-verifier.js'
 
 const log = captureLog()
 
-async function waitFor (predicate: () => boolean, what: string, timeoutMs = 240_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; the node logged:\n${log.tail()}`)
-    await new Promise((resolve) => setTimeout(resolve, 200))
-  }
-}
+/** Each wait says, when it times out, what the node was doing. */
+const waitFor = waitForWith({ timeoutMs: 240_000, explain: () => `the node logged:\n${log.tail()}` })
 
 describe('a peer that announces fake finals', () => {
   const dirs: string[] = []

@@ -20,6 +20,7 @@ import { parseRunManifest, type RunManifest } from '../../src/protocol/run-manif
 import { useTrainingBackend } from '../utils/backend.js'
 import { captureLog } from '../utils/log-capture.js'
 import { createTestNode, type TestNode } from '../utils/create-node.js'
+import { waitForWith } from '../utils/wait.js'
 import { trainedExpert } from '../ensemble/fixtures.js'
 import { FAST_LOOP, tinyRun } from '../node/fixtures.js'
 import type { EvidenceVerdict } from '../../src/node/lease-evidence.js'
@@ -28,13 +29,8 @@ import type { LeasePenalty } from '../../src/network/claims.js'
 const log = captureLog()
 const NET = { listen: ['/ip4/127.0.0.1/tcp/0'], scope: 'loopback' as const, heartbeatIntervalMs: 200 }
 
-async function waitFor (predicate: () => boolean, what: string, timeoutMs = 120_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; the nodes logged:\n${log.tail()}`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-}
+/** Each wait says, when it times out, what the nodes were doing. */
+const waitFor = waitForWith({ timeoutMs: 120_000, explain: () => `the nodes logged:\n${log.tail()}` })
 
 async function manifestWith (name: string, fields: Record<string, unknown>,
   run: Parameters<typeof tinyRun>[0] = {}): Promise<RunManifest> {

@@ -16,6 +16,7 @@ import { newNonce } from '../../src/protocol/messages.js'
 import { runTopic } from '../../src/protocol/topics.js'
 import { createGossipValidator } from '../../src/protocol/validate.js'
 import { createTestNode, type TestNode } from '../utils/create-node.js'
+import { waitFor } from '../utils/wait.js'
 
 const { values } = parseArgs({ options: { nodes: { type: 'string', default: '16' }, messages: { type: 'string', default: '60' }, mib: { type: 'string', default: '64' } } })
 const NODES = Number(values.nodes)
@@ -25,14 +26,6 @@ const MANIFEST = { tasks: [{ id: 'expert-0' }, { id: 'router' }], leaseMs: 60_00
 
 const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
-
-async function until (check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
 
 async function gossipLatency (): Promise<void> {
   const run = (await cidOfCanonical(encodeCanonical({ bench: 'swarm', at: Date.now() }))).toString()
@@ -48,8 +41,14 @@ async function gossipLatency (): Promise<void> {
     })
   }
   const started = performance.now()
-  await until(() => bootstrap.gossip.subscribers(run).length === NODES - 1 && nodes.every((n) => n.gossip.subscribers(run).length > 0), 60_000, 'run topic subscriptions')
-    .catch((err) => { console.log(nodes.map((n) => `${n.swarm.libp2p.getConnections().length}/${n.swarm.libp2p.getPeers().length}/${n.gossip.subscribers(run).length}/${n.swarm.pubsub.getPeers().length}`).join(' ')); throw err })
+  // On timeout: connections / peers / run subscribers / pubsub peers of each node.
+  const explain = (): string => nodes.map((n) => {
+    return `${n.swarm.libp2p.getConnections().length}/${n.swarm.libp2p.getPeers().length}/` +
+      `${n.gossip.subscribers(run).length}/${n.swarm.pubsub.getPeers().length}`
+  }).join(' ')
+  const subscribed = (): boolean => bootstrap.gossip.subscribers(run).length === NODES - 1 &&
+    nodes.every((n) => n.gossip.subscribers(run).length > 0)
+  await waitFor(subscribed, 'run topic subscriptions', { timeoutMs: 60_000, intervalMs: 20, explain })
   console.log(`${NODES} nodes joined through one bootstrap peer; all subscribed to the run after ${(performance.now() - started).toFixed(0)} ms`)
   const stats = (xs: number[]): string => { xs.sort((a, b) => a - b); return `min ${xs[0]}, median ${percentile(xs, 0.5)}, max ${xs[xs.length - 1]}` }
   console.log(`per node: connections ${stats(nodes.map((n) => n.swarm.libp2p.getConnections().length))}; run subscribers ${stats(nodes.map((n) => n.gossip.subscribers(run).length))}`)
@@ -65,7 +64,8 @@ async function gossipLatency (): Promise<void> {
     arrivals.set(nonce, times)
     const sentAt = performance.now()
     await sender.gossip.publish(run, bytes)
-    await until(() => times.length >= NODES - 1, 10_000, `message ${i} on every node`).catch(() => {})
+    await waitFor(() => times.length >= NODES - 1, `message ${i} on every node`, { timeoutMs: 10_000, intervalMs: 20 })
+      .catch(() => {})
     delivered += times.length
     latencies.push(...times.map((t) => t - sentAt))
   }
@@ -122,7 +122,8 @@ async function throughput (): Promise<void> {
   const bytes = randomBytes(BYTES)
   const a = await createTestNode()
   const b = await createTestNode({ bootstrap: [a.addr] })
-  await until(() => b.swarm.libp2p.getConnections(a.swarm.peerId).length > 0, 15_000, 'connection')
+  await waitFor(() => b.swarm.libp2p.getConnections(a.swarm.peerId).length > 0, 'connection',
+    { timeoutMs: 15_000, intervalMs: 20 })
 
   let t = performance.now()
   const cid = await a.storage.addBytes(bytes)

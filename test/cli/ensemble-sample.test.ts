@@ -15,6 +15,7 @@ import { decodeEnsembleManifest } from '../../src/protocol/ensemble-manifest.js'
 import { decodeCheckpoint, encodeCheckpoint } from '../../src/checkpoint/format.js'
 import { useTrainingBackend } from '../utils/backend.js'
 import { createTestNode, type TestNode } from '../utils/create-node.js'
+import { waitFor } from '../utils/wait.js'
 import { createEnsembleRun, trainedExpert, trainedRouter, type EnsembleRun } from '../ensemble/fixtures.js'
 import type { CheckpointVerdict } from '../../src/ensemble/verify.js'
 
@@ -47,14 +48,6 @@ async function inProcess (...args: string[]): Promise<string> {
   return chunks.join('')
 }
 
-async function waitFor (predicate: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-}
-
 const net = { listen: ['/ip4/127.0.0.1/tcp/0'], scope: 'loopback' as const, heartbeatIntervalMs: 200 }
 let dir: string
 let server: HddmNode
@@ -69,7 +62,7 @@ async function announce (peer: TestNode, task: string, cid: string, heldOutLoss:
   const state = new RunState({ runId: run.runId, manifest: run.manifest, self: peer.swarm.peerId.toString(), clock: Date.now }, { gossip: peer.gossip })
   state.start()
   stops.push(() => { state.stop() })
-  await waitFor(() => state.peers().length > 0, 'a run peer to gossip with')
+  await waitFor(() => state.peers().length > 0, 'a run peer to gossip with', 30_000)
   await state.checkpoint({ task, cid, step: run.manifest.training.expert.steps, final: true, heldOutLoss })
 }
 
@@ -94,7 +87,9 @@ beforeAll(async () => {
 
   for (const task of ['expert-0', 'expert-1', 'router']) await announce(trainer, task, cids[task], 0.5)
   await announce(liar, 'expert-1', cids.poisoned, 0.01)
-  await waitFor(() => server.coverage().every((row) => (row.finals?.length ?? 0) === (row.task === 'expert-1' ? 2 : 1)), 'the server to hear every final announcement')
+  const heard = (row: { task: string, finals?: unknown[] }): boolean => (row.finals?.length ?? 0) === (row.task === 'expert-1' ? 2 : 1)
+  await waitFor(() => server.coverage().every(heard), 'the server to hear every final announcement',
+    { timeoutMs: 30_000, explain: () => `the server's coverage: ${JSON.stringify(server.coverage())}` })
 }, 120_000)
 
 afterAll(async () => {

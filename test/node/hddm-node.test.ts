@@ -6,19 +6,11 @@ import { allFinite, decodeCheckpoint } from '../../src/checkpoint/format.js'
 import { createHddmNode, type HddmNode, type HddmNodeStatus } from '../../src/node.js'
 import { createWorkerTaskTrainer } from '../../src/node/worker-trainer.js'
 import { captureLog } from '../utils/log-capture.js'
+import { waitFor } from '../utils/wait.js'
 import { FAST_LOOP, tinyRun } from './fixtures.js'
 import { budgetOf } from '../../src/protocol/run-manifest.js'
 
-
 const log = captureLog()
-
-async function waitFor (predicate: () => boolean, what: string, timeoutMs = 300_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; the nodes logged:\n${log.tail()}`)
-    await new Promise((resolve) => setTimeout(resolve, 200))
-  }
-}
 
 describe('HddmNode: two contributors train every task of a run (in-process, TCP on 127.0.0.1)', () => {
   const dirs: string[] = []
@@ -54,7 +46,8 @@ describe('HddmNode: two contributors train every task of a run (in-process, TCP 
     expect(b.runId).toBe(a.runId)
 
     const finals = (node: HddmNode): number => node.doneTasks().length
-    await waitFor(() => finals(a) === 5 && finals(b) === 5, 'verified final checkpoints of the 4 experts and the router on both nodes')
+    await waitFor(() => finals(a) === 5 && finals(b) === 5, 'verified final checkpoints of the 4 experts and the router on both nodes',
+      { timeoutMs: 300_000, explain: () => `the nodes logged:\n${log.tail()}` })
     // Both contributors trained: the rendezvous choice spread them over tasks.
     expect(new Set(trainedBy.values()).size).toBe(2)
 

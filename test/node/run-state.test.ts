@@ -4,16 +4,9 @@ import { RunState } from '../../src/node/run-state.js'
 import { mergeCoverage } from '../../src/node/coverage.js'
 import { handleCoverage, queryCoverage } from '../../src/node/coverage-protocol.js'
 import { createTestNode, type TestNode } from '../utils/create-node.js'
+import { waitFor } from '../utils/wait.js'
 import { tinyRun } from './fixtures.js'
 import type { ResolvedRunManifest } from '../../src/protocol/run-manifest.js'
-
-async function until (predicate: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 20_000
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-}
 
 describe('run state: two runs in one swarm (3 nodes on 127.0.0.1)', () => {
   const nodes: TestNode[] = []
@@ -36,7 +29,7 @@ describe('run state: two runs in one swarm (3 nodes on 127.0.0.1)', () => {
       }))
     }
     // Wait until every node sees the others subscribed to both topics.
-    await until(() => states.every((s) => s.every((state) => state.peers().length === 2)), 'subscriptions')
+    await waitFor(() => states.every((s) => s.every((state) => state.peers().length === 2)), 'subscriptions', 20_000)
   })
   afterAll(async () => {
     for (const s of states) for (const state of s) state.stop()
@@ -50,7 +43,8 @@ describe('run state: two runs in one swarm (3 nodes on 127.0.0.1)', () => {
     await states[2][y].progress({ task: 'expert-0', step: 7, loss: 0.5 })
     const peer1 = nodes[1].swarm.peerId.toString()
     const peer2 = nodes[2].swarm.peerId.toString()
-    await until(() => states[0][x].table.holderOf('expert-0', Date.now()) === peer1 && states[0][y].table.holderOf('expert-0', Date.now()) === peer2, 'both claims')
+    const holder = (run: number): string | undefined => states[0][run].table.holderOf('expert-0', Date.now())
+    await waitFor(() => holder(x) === peer1 && holder(y) === peer2, 'both claims', 20_000)
     for (const s of states) {
       const holderX = s[x].table.holderOf('expert-0', Date.now())
       const holderY = s[y].table.holderOf('expert-0', Date.now())
