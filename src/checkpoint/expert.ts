@@ -28,7 +28,7 @@ export function expertConfig (preset: string, tokenizer: Tokenizer): DiTConfig {
 export interface ExpertExtra {
   tokenizer: TokenizerJSON
   timeInput?: TimeInput
-  /** Present in resumable checkpoints only (see expert-checkpoint.ts). */
+  /** Present in resumable checkpoints only (publishable.ts, training/trainer-state.ts). */
   trainer?: unknown
   training?: unknown
   [key: string]: unknown

@@ -15,5 +15,10 @@ export { writeFileAtomic, readCheckpointFile, readCheckpointBytes, readCheckpoin
 export { publishableCheckpoint, RAW_PREFIX, ADAM_PREFIX } from './publishable.js'
 export { expertConfig, loadExpert, type ExpertExtra, type LoadedExpert, type LoadExpertOptions } from './expert.js'
 export { routerConfig, loadRouter, type LoadedRouter } from './router.js'
-export { expertHeldOutLoss, scoreExpert, pixelMoments, type HeldOutEval, type ExpertScore, type ScoreSettings, type PixelMoments } from './expert-score.js'
-export { evaluateRouter, routerHeldOutError, type RouterEvaluation, type BucketAccuracy } from './router-score.js'
+export {
+  expertHeldOutLoss, scoreExpert, pixelMoments, type HeldOutEval, type ExpertScore, type ScoreSettings, type PixelMoments
+} from './expert-score.js'
+export {
+  evaluateRouter, meanAccuracy, routerHeldOutError, scoreRouter,
+  type BucketAccuracy, type RouterEvaluation, type RouterScoreOptions
+} from './router-score.js'

@@ -14,6 +14,7 @@ import { InvalidArgumentError } from '../hddm-error.js'
 import type { RouterConditioning } from '../model/config.js'
 import type { Router } from '../model/router.js'
 import type { Checkpoint } from './format.js'
+import { loadRouter } from './router.js'
 
 export interface BucketAccuracy {
   tMin: number
@@ -40,7 +41,15 @@ export interface RouterEvaluation {
  * router is scored with each image's prompt, and again with the null prompt on the same
  * times and noise.
  */
-export function evaluateRouter (router: Router, heldOut: Shard[], options: { buckets?: number, seed?: number, batchSize?: number } = {}): RouterEvaluation {
+export interface RouterScoreOptions {
+  /** Flow-time buckets. @default 5 */
+  buckets?: number
+  /** Seeds the times and the noise; a verifier draws its own. @default 0 */
+  seed?: number
+  batchSize?: number
+}
+
+export function evaluateRouter (router: Router, heldOut: Shard[], options: RouterScoreOptions = {}): RouterEvaluation {
   const size = imageSize(heldOut[0].header)
   const items = heldOut.flatMap((s, k) => Array.from({ length: s.header.count }, (_, i) => ({ k, pixels: s.pixels.subarray(i * size, (i + 1) * size), prompt: s.header.prompts[s.promptIds[i]] })))
   if (items.length === 0) throw new InvalidArgumentError('no held-out images to evaluate the router on')
@@ -64,8 +73,10 @@ interface HeldOutItem {
 }
 
 /** `prompts` = undefined feeds the null prompt (ignored by routers that read no prompt). */
-function bucketAccuracies (router: Router, items: HeldOutItem[], size: number, prompts: Tokenizer | undefined, tokenizer: Tokenizer,
-  options: { buckets?: number, seed?: number, batchSize?: number }): BucketAccuracy[] {
+function bucketAccuracies (
+  router: Router, items: HeldOutItem[], size: number, prompts: Tokenizer | undefined, tokenizer: Tokenizer,
+  options: RouterScoreOptions
+): BucketAccuracy[] {
   const nb = options.buckets ?? 5
   const B = options.batchSize ?? 256
   const { imageSize: S, channels: C } = router.config
@@ -108,10 +119,24 @@ function promptBaseline (items: HeldOutItem[]): number {
   return hits / items.length
 }
 
-/** 1 - mean held-out accuracy over flow-time buckets, from a router checkpoint's own evaluation. */
+/** Mean accuracy over flow-time buckets (0 for none): a router's one-number held-out score is 1 minus it. */
+export function meanAccuracy (buckets: ReadonlyArray<{ accuracy: number }>): number {
+  return buckets.length === 0 ? 0 : buckets.reduce((sum, b) => sum + b.accuracy, 0) / buckets.length
+}
+
+/** A router checkpoint's held-out evaluation (the router is loaded for it and freed after). */
+export function scoreRouter (checkpoint: Checkpoint, heldOut: Shard[], options: RouterScoreOptions = {}): RouterEvaluation {
+  const router = loadRouter(checkpoint)
+  try {
+    return evaluateRouter(router.model, heldOut, options)
+  } finally {
+    router.dispose()
+  }
+}
+
+/** 1 - mean held-out accuracy, from the evaluation a router checkpoint carries (what its trainer announces). */
 export function routerHeldOutError (checkpoint: Checkpoint): number {
   const evaluation = checkpoint.metadata.extra?.evaluation as { buckets?: Array<{ accuracy: number }> } | undefined
   const buckets = evaluation?.buckets ?? []
-  if (buckets.length === 0) return 1
-  return 1 - buckets.reduce((sum, b) => sum + b.accuracy, 0) / buckets.length
+  return buckets.length === 0 ? 1 : 1 - meanAccuracy(buckets)
 }

@@ -268,3 +268,16 @@ function makeShard (dataset: Dataset, items: number[], base: HeaderBase): Shard 
   }
   return { header, sourceIndices: Uint32Array.from(items), promptIds: Uint32Array.from(items, i => promptIndex.get(dataset.prompts[i])!), labels, pixels }
 }
+
+/** The first `n` images of a shard (its order is the held-out split's own, fixed by the run). */
+export function firstItems (shard: Shard, n: number): Shard {
+  const count = Math.min(n, shard.header.count)
+  const size = imageSize(shard.header)
+  return {
+    header: { ...shard.header, count },
+    sourceIndices: shard.sourceIndices.subarray(0, count),
+    promptIds: shard.promptIds.subarray(0, count),
+    ...(shard.labels === undefined ? {} : { labels: shard.labels.subarray(0, count) }),
+    pixels: shard.pixels.subarray(0, count * size)
+  }
+}

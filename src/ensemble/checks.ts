@@ -11,9 +11,10 @@ import { allFinite, decodeCheckpoint, type Checkpoint } from '../checkpoint/form
 import { CorruptCheckpointError, ShapeMismatchError } from '../checkpoint/errors.js'
 import { expertConfig } from '../checkpoint/expert.js'
 import { routerConfig, loadRouter } from '../checkpoint/router.js'
-import { evaluateRouter } from '../checkpoint/router-score.js'
+import { meanAccuracy, scoreRouter } from '../checkpoint/router-score.js'
 import { CheckpointRefusedError } from './errors.js'
 import type { ResolvedRunManifest, RunTask } from '../protocol/run-manifest.js'
+import type { RunShards } from './run-shards.js'
 
 export function decodeCandidate (bytes: Uint8Array): Checkpoint {
   try {
@@ -82,12 +83,6 @@ export function checkFinite (checkpoint: Checkpoint): void {
   if (!allFinite(checkpoint.tensors)) throw new CheckpointRefusedError('non-finite', 'it has NaN or Inf values')
 }
 
-/** A run's shards by cluster, fetched once per verification. */
-export interface RunShards {
-  heldOut: (cluster: number) => Promise<Uint8Array>
-  train: (cluster: number) => Promise<Uint8Array>
-}
-
 /**
  * The recomputed held-out score of a candidate (docs/PROTOCOL.md section 7.1), with every
  * random draw from `seed`, which the verifier picks: nothing a trainer could tune to.
@@ -106,23 +101,21 @@ export async function recomputeHeldOutLoss (manifest: ResolvedRunManifest, task:
   try {
     if (task.kind === 'router') {
       const heldOut = await Promise.all(manifest.resolved.shards.map(async (s) => decodeShard(await shards.heldOut(s.cluster))))
-      const router = loadRouter(checkpoint)
-      try {
-        const evaluation = evaluateRouter(router.model, heldOut, { seed })
-        const mean = (buckets: Array<{ accuracy: number }>): number => buckets.reduce((sum, b) => sum + b.accuracy, 0) / buckets.length
-        const accuracy = mean(evaluation.buckets)
-        if (!(accuracy > evaluation.majority + e.routerMinGain)) {
-          throw new CheckpointRefusedError('held-out-loss', `held-out accuracy ${accuracy.toFixed(3)} does not beat the majority baseline ${evaluation.majority.toFixed(3)} by ${e.routerMinGain}`)
-        }
-        // The null-prompt branch (p(k | x_t, t), for unconditional samples) is trained on a tenth of
-        // the batches and knows no prompt: half the margin.
-        if (evaluation.unconditional !== undefined && !(mean(evaluation.unconditional) > evaluation.majority + e.routerMinGain / 2)) {
-          throw new CheckpointRefusedError('held-out-loss', `with the null prompt its held-out accuracy ${mean(evaluation.unconditional).toFixed(3)} does not beat the majority baseline ${evaluation.majority.toFixed(3)} by ${e.routerMinGain / 2}`)
-        }
-        return 1 - accuracy
-      } finally {
-        router.dispose()
+      const evaluation = scoreRouter(checkpoint, heldOut, { seed })
+      const accuracy = meanAccuracy(evaluation.buckets)
+      if (!(accuracy > evaluation.majority + e.routerMinGain)) {
+        const baseline = `the majority baseline ${evaluation.majority.toFixed(3)} by ${e.routerMinGain}`
+        throw new CheckpointRefusedError('held-out-loss', `held-out accuracy ${accuracy.toFixed(3)} does not beat ${baseline}`)
       }
+      // The null-prompt branch (p(k | x_t, t), for unconditional samples) is trained on a tenth of
+      // the batches and knows no prompt: half the margin.
+      const unconditional = evaluation.unconditional === undefined ? undefined : meanAccuracy(evaluation.unconditional)
+      if (unconditional !== undefined && !(unconditional > evaluation.majority + e.routerMinGain / 2)) {
+        const baseline = `the majority baseline ${evaluation.majority.toFixed(3)} by ${e.routerMinGain / 2}`
+        const message = `with the null prompt its held-out accuracy ${unconditional.toFixed(3)} does not beat ${baseline}`
+        throw new CheckpointRefusedError('held-out-loss', message)
+      }
+      return 1 - accuracy
     }
     // The trivial predictor knows what the expert was trained on, not the held-out images.
     const trainShard = await shards.train(task.cluster)

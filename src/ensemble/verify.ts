@@ -11,7 +11,8 @@ import { CID } from 'multiformats/cid'
 import { AbortError, DiskFullError } from '../hddm-error.js'
 import { CustomProgressEvent, type AbortOptions, type ProgressEvent, type ProgressOptions } from '../progress.js'
 import { ensembleIdOf, parseEnsembleManifest, type EnsembleManifest, type EnsembleManifestInput, type RoutingText } from '../protocol/ensemble-manifest.js'
-import { maxCheckpointBytes, maxShardBytes } from '../protocol/fetch-limits.js'
+import { maxCheckpointBytes } from '../protocol/fetch-limits.js'
+import { createRunShards, type RunShards } from './run-shards.js'
 import { FetchTimeoutError } from '../storage/errors.js'
 import { checkFinite, checkRun, checkShape, decodeCandidate, recomputeHeldOutLoss, taskOf } from './checks.js'
 import { CheckpointRefusedError, NoAcceptableCheckpointError, type RefusalReason } from './errors.js'
@@ -66,6 +67,8 @@ export interface VerifyCheckpointsInit {
   storage: Pick<Storage, 'getBytes'>
   /** Deadline of each fetch (a checkpoint, a held-out shard). @default 60_000 */
   timeoutMs?: number
+  /** The run's shards, when the caller fetches them for other checks too. @default fetched here */
+  shards?: RunShards
 }
 
 export type VerifyProgressEvents =
@@ -91,17 +94,11 @@ export async function verifyCheckpoints (init: VerifyCheckpointsInit, candidates
   const timeoutMs = init.timeoutMs ?? 60_000
   // One seed for every candidate of this verification: replicas are compared on the same draws.
   const seed = options.seed ?? randomInt(1, 2 ** 31 - 1)
-  const fetched = new Map<string, Promise<Uint8Array>>()
-  const shard = (split: 'train' | 'heldOut') => async (cluster: number): Promise<Uint8Array> => {
-    const k = `${split}/${cluster}`
-    let pending = fetched.get(k)
-    if (pending === undefined) {
-      pending = storage.getBytes(manifest.resolved.shards[cluster][split], { timeoutMs, signal: options.signal, maxBytes: maxShardBytes(manifest, cluster, split) })
-      fetched.set(k, pending)
-    }
-    return await pending
+  const fetcher = init.shards ?? createRunShards({ manifest, storage, timeoutMs })
+  const shards: RunShards = {
+    heldOut: async (cluster) => await fetcher.heldOut(cluster, { signal: options.signal }),
+    train: async (cluster) => await fetcher.train(cluster, { signal: options.signal })
   }
-  const shards = { heldOut: shard('heldOut'), train: shard('train') }
 
   const verdicts: CheckpointVerdict[] = []
   const accepted: Array<VerifiedCheckpoint & { verdict: CheckpointVerdict }> = []

@@ -19,14 +19,12 @@
  *    cluster".
  */
 import { createHash } from 'node:crypto'
-import { decodeShard, type Shard } from '../data/shard.js'
-import { imageSize } from '../data/dataset.js'
-import { loadRouter } from '../checkpoint/router.js'
+import { decodeShard, firstItems } from '../data/shard.js'
 import { EVIDENCE_EXAMPLES } from '../protocol/limits.js'
 import { budgetOf, type ResolvedRunManifest, type RunTask } from '../protocol/run-manifest.js'
 import { CorruptCheckpointError, ShapeMismatchError } from '../checkpoint/errors.js'
 import { scoreExpert } from '../checkpoint/expert-score.js'
-import { evaluateRouter } from '../checkpoint/router-score.js'
+import { meanAccuracy, scoreRouter } from '../checkpoint/router-score.js'
 import { checkAnnouncedCheckpoint } from './announced-checkpoint.js'
 import { EvidenceRefusedError, TaskDataMismatchError } from './errors.js'
 import type { Evidence, EvidenceHistory } from '../network/claims.js'
@@ -114,27 +112,9 @@ async function scoreCheckpoint (manifest: ResolvedRunManifest, task: RunTask, ch
   const shards = await Promise.all(manifest.resolved.shards.map(async (s) => {
     return firstItems(decodeShard(await heldOut(s.cluster)), EVIDENCE_EXAMPLES)
   }))
-  const router = loadRouter(checkpoint)
-  try {
-    const evaluation = evaluateRouter(router.model, shards, { seed })
-    const error = 1 - evaluation.buckets.reduce((sum, b) => sum + b.accuracy, 0) / evaluation.buckets.length
-    return { score: error, trivial: 1 - evaluation.majority, bound: 1 - evaluation.majority }
-  } finally {
-    router.dispose()
-  }
-}
-
-/** The first `n` images of a shard (its order is the held-out split's own, fixed by the run). */
-function firstItems (shard: Shard, n: number): Shard {
-  const count = Math.min(n, shard.header.count)
-  const size = imageSize(shard.header)
-  return {
-    header: { ...shard.header, count },
-    sourceIndices: shard.sourceIndices.subarray(0, count),
-    promptIds: shard.promptIds.subarray(0, count),
-    ...(shard.labels === undefined ? {} : { labels: shard.labels.subarray(0, count) }),
-    pixels: shard.pixels.subarray(0, count * size)
-  }
+  const evaluation = scoreRouter(checkpoint, shards, { seed })
+  const error = 1 - meanAccuracy(evaluation.buckets)
+  return { score: error, trivial: 1 - evaluation.majority, bound: 1 - evaluation.majority }
 }
 
 function describe (refusal: ScoreRefusal, s: EvidenceScore, first?: Pick<Evidence, 'score'>): string {

@@ -13,6 +13,7 @@
 import { TypedEventEmitter } from '@libp2p/interface'
 import { silentLogger, type Logger } from '../logger.js'
 import { verifyCheckpoints, type CheckpointVerdict } from '../ensemble/verify.js'
+import type { RunShards } from '../ensemble/run-shards.js'
 import { budgetOf } from '../protocol/run-manifest.js'
 import type { CheckpointInfo } from '../network/claims.js'
 import type { GossipMessageDetail } from '../network/gossip.js'
@@ -44,6 +45,8 @@ export interface FinalVerifierInit {
 export interface FinalVerifierComponents {
   state: Pick<RunState, 'runId' | 'manifest' | 'table' | 'addEventListener' | 'removeEventListener'>
   storage: Pick<Storage, 'getBytes'>
+  /** The run's shards, shared with lease evidence. */
+  shards: RunShards
   /** This node's peer id: its own finals need no checking. */
   self: string
 }
@@ -176,7 +179,7 @@ export class FinalVerifier extends TypedEventEmitter<FinalVerifierEvents> {
     if (task === undefined) return { ...base, accepted: false, reason: 'wrong-task', message: `the run has no task ${info.task}` }
     const budget = budgetOf(manifest, task).steps
     if (info.step !== budget) return { ...base, accepted: false, reason: 'wrong-step', message: `a final must hold step ${budget}, it claims ${info.step}` }
-    const verification = await verifyCheckpoints({ runId, manifest, storage: this.c.storage, timeoutMs: this.timeoutMs },
+    const verification = await verifyCheckpoints({ runId, manifest, storage: this.c.storage, timeoutMs: this.timeoutMs, shards: this.c.shards },
       [{ task: info.task, cid: info.cid, peers: [info.peer], announcedLoss: info.heldOutLoss }], { signal: this.controller.signal })
     const v: CheckpointVerdict = verification.verdicts[0]
     if (!v.accepted) return { ...base, accepted: false, reason: v.reason, message: v.message }

@@ -15,7 +15,7 @@
 import { TypedEventEmitter } from '@libp2p/interface'
 import { DiskFullError } from '../hddm-error.js'
 import { silentLogger, type Logger } from '../logger.js'
-import { maxShardBytes } from '../protocol/fetch-limits.js'
+import type { RunShards } from '../ensemble/run-shards.js'
 import { fetchAnnouncedCheckpoint } from './checkpoint-mirror.js'
 import { EvidenceRefusedError, type EvidenceRefusal } from './errors.js'
 import { checkEvidence, checkEvidenceStep, type EvidenceScore } from './evidence-check.js'
@@ -57,6 +57,8 @@ export interface LeaseEvidenceInit {
 export interface LeaseEvidenceComponents {
   state: Pick<RunState, 'runId' | 'manifest' | 'table' | 'now' | 'addEventListener' | 'removeEventListener'>
   storage: Pick<Storage, 'getBytes'>
+  /** The run's shards (held-out shards to score with), shared with the final verifier. */
+  shards: RunShards
   /** This node's peer id: its own checkpoints need no checking. */
   self: string
 }
@@ -73,7 +75,6 @@ export class LeaseEvidence extends TypedEventEmitter<LeaseEvidenceEvents> {
   private readonly sweepMs: number
   /** The most advanced announcement waiting per `task \0 peer`, oldest first. */
   private readonly wanted = new Map<string, Want>()
-  private readonly heldOut = new Map<number, Promise<Uint8Array>>()
   private readonly controller = new AbortController()
   private readonly retries = new Set<ReturnType<typeof setTimeout>>()
   private draining?: Promise<void>
@@ -195,7 +196,8 @@ export class LeaseEvidence extends TypedEventEmitter<LeaseEvidenceEvents> {
         // Nobody serves it, or it is not a file of a checkpoint's size: evidence must be public.
         return refused('unavailable', (err as Error).message)
       }
-      const heldOut = async (cluster: number): Promise<Uint8Array> => await this.heldOutShard(cluster)
+      const signal = this.controller.signal
+      const heldOut = async (cluster: number): Promise<Uint8Array> => await this.c.shards.heldOut(cluster, { signal })
       const score = await checkEvidence({ runId, manifest }, task, want, bytes, history, heldOut)
       const outcome = table.recordEvidence(want.task, want.peer, { ts: want.ts, step: want.step, score: score.score })
       return { ...base, accepted: true, outcome: outcome === 'unknown-task' ? 'late' : outcome, score }
@@ -203,20 +205,6 @@ export class LeaseEvidence extends TypedEventEmitter<LeaseEvidenceEvents> {
       if (err instanceof EvidenceRefusedError) return refused(err.reason, err.message)
       throw err
     }
-  }
-
-  private async heldOutShard (cluster: number): Promise<Uint8Array> {
-    let pending = this.heldOut.get(cluster)
-    if (pending === undefined) {
-      const { manifest } = this.c.state
-      const maxBytes = maxShardBytes(manifest, cluster, 'heldOut')
-      const options = { timeoutMs: this.timeoutMs, signal: this.controller.signal, maxBytes }
-      pending = this.c.storage.getBytes(manifest.resolved.shards[cluster].heldOut, options)
-      // A failed fetch is not kept: the retry asks again.
-      pending.catch(() => { this.heldOut.delete(cluster) })
-      this.heldOut.set(cluster, pending)
-    }
-    return await pending
   }
 
   private record (verdict: EvidenceVerdict): void {

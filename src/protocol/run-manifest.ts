@@ -125,7 +125,7 @@ const EvalSchema = z.strictObject({
   seed: z.int().min(0).default(0),
   /**
    * An expert's held-out loss, with the prompt and with the null prompt, must be below this
-   * fraction of the per-pixel Gaussian predictor's on the same draws (training/expert-score.ts).
+   * fraction of the per-pixel Gaussian predictor's on the same draws (checkpoint/expert-score.ts).
    */
   baselineFraction: z.number().gt(0).max(100).default(0.9),
   /** Refused as trained on the held-out shard: held-out loss below this fraction of the train-shard loss. */

@@ -54,7 +54,7 @@ export interface ExpertJob {
   run?: string
   /**
    * The cluster's held-out shard: each checkpoint then records the held-out loss of its EMA
-   * weights (training/held-out.ts), computed here between steps on the training backend.
+   * weights (checkpoint/expert-score.ts), computed here between steps on the training backend.
    */
   heldOut?: { shard: Uint8Array, evaluation: HeldOutEval }
 }

@@ -6,6 +6,7 @@
  */
 import { writeFileAtomic } from '../checkpoint/file.js'
 import { encodeCheckpoint } from '../checkpoint/format.js'
+import { meanAccuracy } from '../checkpoint/router-score.js'
 import { CustomProgressEvent, type AbortOptions, type ProgressEvent, type ProgressOptions } from '../progress.js'
 import { routerCheckpoint, trainRouter, type RouterJob } from './router-trainer.js'
 
@@ -53,9 +54,7 @@ export async function runRouterJob (r: RouterRunJob, options: RouterRunOptions =
   })
   try {
     await writeFileAtomic(r.path, encodeCheckpoint(routerCheckpoint(result, r.job.preset, { run: r.run })))
-    const buckets = result.evaluation?.buckets ?? []
-    const accuracy = buckets.length === 0 ? 0 : buckets.reduce((sum, b) => sum + b.accuracy, 0) / buckets.length
-    return { step: result.losses.length, path: r.path, heldOutError: 1 - accuracy }
+    return { step: result.losses.length, path: r.path, heldOutError: 1 - meanAccuracy(result.evaluation?.buckets ?? []) }
   } finally {
     result.router.dispose()
   }

@@ -1,5 +1,5 @@
 /**
- * The trivial predictor that verification compares experts with (src/training/expert-score.ts)
+ * The trivial predictor that verification compares experts with (src/checkpoint/expert-score.ts)
  * knows what the expert was trained on. Fitted to the few held-out images it is judged on, it
  * "knew" them, and an honest expert of a small run was refused (the chaos test's ones cluster).
  */
