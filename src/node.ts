@@ -21,6 +21,7 @@
  */
 import { CheckpointMirror } from './node/checkpoint-mirror.js'
 import { FinalVerifier } from './node/final-verifier.js'
+import { createRunShards } from './ensemble/run-shards.js'
 import { CheckpointSync, type CheckpointSyncInit } from './node/checkpoint-sync.js'
 import { LeaseEvidence, type LeaseEvidenceInit } from './node/lease-evidence.js'
 import { AddressRanges } from './network/address-range.js'
@@ -142,10 +143,12 @@ export class HddmNode extends TypedEventEmitter<HddmNodeEvents> {
       const state = this.state
       this.mirror = new CheckpointMirror({ logger }, { state, storage: this.storage })
       this.mirror.start()
-      this.evidence = new LeaseEvidence({ ...this.init.leaseEvidence, logger }, { state, storage: this.storage, self })
+      // Lease evidence and the final verifier score checkpoints on the same held-out shards: fetched once.
+      const shards = createRunShards({ manifest, storage: this.storage, timeoutMs: this.init.leaseEvidence?.timeoutMs })
+      this.evidence = new LeaseEvidence({ ...this.init.leaseEvidence, logger }, { state, storage: this.storage, shards, self })
       this.evidence.start()
       // Before checkpoint sync: finals it adopts are verified like announced ones.
-      this.finals = new FinalVerifier({ logger }, { state, storage: this.storage, self })
+      this.finals = new FinalVerifier({ logger }, { state, storage: this.storage, shards, self })
       this.finals.start()
       await handleCoverage(this.swarm.libp2p, (run) => run === runId ? state.coverage() : undefined)
       // Before the first claim: a task finished while this node was away must not be trained again.
