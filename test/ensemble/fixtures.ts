@@ -3,16 +3,12 @@
  * cluster 0, a flow-matching expert on cluster 1 and a router, created in real Helia storage;
  * checkpoints are trained in-process for a handful of steps with the training loop itself.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { createRun } from '../../src/node/run-creation.js'
 import { parseRunManifest, type ResolvedRunManifest } from '../../src/protocol/run-manifest.js'
-import { decodeCheckpoint, encodeCheckpoint } from '../../src/checkpoint/format.js'
-import { trainExpert } from '../../src/training/expert-run.js'
-import { publishableCheckpoint } from '../../src/checkpoint/publishable.js'
+import { encodeCheckpoint } from '../../src/checkpoint/format.js'
 import { routerCheckpoint, trainRouter } from '../../src/training/router-trainer.js'
 import { tinyRun, type TinyRunOptions } from '../node/fixtures.js'
+import { trainTinyExpert } from '../checkpoint/fixtures.js'
 import type { Storage } from '../../src/storage/helia.js'
 
 export interface EnsembleRun {
@@ -40,16 +36,7 @@ export async function trainedExpert (run: EnsembleRun, storage: Storage, task: s
   const t = run.manifest.tasks.find((x) => x.id === task)
   if (t?.kind !== 'expert') throw new Error(`${task} is not an expert task`)
   const shard = await storage.getBytes(run.manifest.resolved.shards[t.cluster].train)
-  const dir = await mkdtemp(join(tmpdir(), 'hddm-ensemble-train-'))
-  try {
-    const result = await trainExpert({
-      shard, preset: run.manifest.model.expert, objective: t.objective, outDir: dir, run: run.runId,
-      training: { steps, batchSize: 16, learningRate: 1e-3, warmupSteps: 2, checkpointEvery: steps, emaDecay: 0.9, seed }
-    })
-    return encodeCheckpoint(publishableCheckpoint(decodeCheckpoint(await readFile(result.path))))
-  } finally {
-    await rm(dir, { recursive: true, force: true })
-  }
+  return await trainTinyExpert({ shard, preset: run.manifest.model.expert, objective: t.objective, steps, seed, run: run.runId })
 }
 
 /** A router checkpoint for the run, reading the prompt as its router task says unless `conditioning` is given. */

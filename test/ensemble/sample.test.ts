@@ -1,32 +1,21 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import * as tf from '@tensorflow/tfjs'
-import { EXPERT_PRESETS, ROUTER_PRESETS } from '../../src/model/config.js'
-import { DiT } from '../../src/model/dit.js'
-import { Router } from '../../src/model/router.js'
-import { CHECKPOINT_FORMAT, decodeCheckpoint, encodeCheckpoint, paramsToTensors } from '../../src/checkpoint/format.js'
+import { decodeCheckpoint, encodeCheckpoint } from '../../src/checkpoint/format.js'
 import { loadRouter, type LoadedRouter } from '../../src/checkpoint/router.js'
 import { loadExpert, type LoadedExpert } from '../../src/checkpoint/expert.js'
 import { sampleEnsemble, type EnsembleMember } from '../../src/ensemble/sample.js'
 import { parseRouting } from '../../src/diffusion/routing.js'
 import { Tokenizer } from '../../src/data/tokenizer.js'
 import { useTrainingBackend } from '../utils/backend.js'
+import { randomExpertCheckpoint, randomRouterCheckpoint } from '../checkpoint/fixtures.js'
 
 const tokenizer = Tokenizer.fromPrompts(['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'], { maxLength: 4 })
-const config = { ...EXPERT_PRESETS.tiny, vocabSize: tokenizer.vocabSize, promptTokens: 4 }
 let members: EnsembleMember[]
 let router: LoadedRouter
 
 /** An expert with a non-zero output layer, through the real checkpoint round trip. */
 function expertCheckpoint (objective: 'ddpm' | 'fm', cluster: number): LoadedExpert {
-  const model = new DiT(config, 10 + cluster)
-  const out = model.params.get('final_layer.linear.weight')
-  out.assign(tf.randomNormal(out.shape, 0, 0.05, 'float32', cluster))
-  const bytes = encodeCheckpoint({
-    metadata: { format: CHECKPOINT_FORMAT, network: 'expert', config: { ...config }, objective, schedule: { kind: 'cosine', T: 1000 }, cluster, step: 0, extra: { tokenizer: tokenizer.toJSON() } },
-    tensors: paramsToTensors(model.params)
-  })
-  model.dispose()
-  return loadExpert(decodeCheckpoint(bytes))
+  return loadExpert(decodeCheckpoint(encodeCheckpoint(randomExpertCheckpoint({ tokenizer, objective, cluster, seed: 10 + cluster }))))
 }
 
 beforeAll(async () => {
@@ -37,12 +26,7 @@ beforeAll(async () => {
     { cluster: 2, expert: expertCheckpoint('ddpm', 2) },
     { cluster: 3, expert: expertCheckpoint('fm', 3) }
   ]
-  const r = new Router(ROUTER_PRESETS['router-tiny'], 5)
-  router = loadRouter(decodeCheckpoint(encodeCheckpoint({
-    metadata: { format: CHECKPOINT_FORMAT, network: 'router', config: { ...ROUTER_PRESETS['router-tiny'] }, step: 0 },
-    tensors: paramsToTensors(r.params)
-  })))
-  r.dispose()
+  router = loadRouter(decodeCheckpoint(encodeCheckpoint(randomRouterCheckpoint({ numExperts: 4, seed: 5 }))))
 })
 afterAll(() => { for (const m of members) m.expert.dispose(); router.dispose() })
 

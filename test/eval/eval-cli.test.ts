@@ -3,14 +3,11 @@ import { execFile } from 'node:child_process'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import * as tf from '@tensorflow/tfjs'
 import { buildShards, clusterDataset, decodePng, encodeShard, loadMnist, takeDataset, Tokenizer } from '../../src/data/index.js'
-import { EXPERT_PRESETS, ROUTER_PRESETS } from '../../src/model/config.js'
-import { DiT } from '../../src/model/dit.js'
-import { Router } from '../../src/model/router.js'
 import { parseEnsembleManifest } from '../../src/protocol/ensemble-manifest.js'
 import { disposeBackend } from '../../src/runtime/index.js'
-import { CHECKPOINT_FORMAT, encodeCheckpoint, paramsToTensors, type Checkpoint } from '../../src/checkpoint/format.js'
+import { encodeCheckpoint, type Checkpoint } from '../../src/checkpoint/format.js'
+import { randomExpertCheckpoint, randomRouterCheckpoint } from '../checkpoint/fixtures.js'
 import type { CID } from 'multiformats/cid'
 import { createTestNode } from '../utils/create-node.js'
 import { useTrainingBackend } from '../utils/backend.js'
@@ -40,8 +37,6 @@ beforeAll(async () => {
   await mkdir(join(dir, 'shards'))
   for (const s of shards) await writeFile(join(dir, 'shards', `cluster-${s.cluster}.held-out.hddmshard`), encodeShard(s.heldOut))
   const tokenizer = Tokenizer.fromJSON(shards[0].train.header.tokenizer)
-  const expertConfig = { ...EXPERT_PRESETS.tiny, vocabSize: tokenizer.vocabSize, promptTokens: tokenizer.maxLength }
-  const routerConfig = { ...ROUTER_PRESETS['router-tiny'], numExperts: 2 }
   const node = await createTestNode({ dataDir })
   try {
     const run = await node.storage.putJson({ test: 'eval-cli' })
@@ -51,19 +46,10 @@ beforeAll(async () => {
       await writeFile(files[name], bytes)
       return await node.storage.addBytes(bytes)
     }
-    const router = new Router(routerConfig, 3)
-    const routerCid = await add('router', { metadata: { format: CHECKPOINT_FORMAT, network: 'router', config: { ...routerConfig }, step: 1, run: run.toString() }, tensors: paramsToTensors(router.params) })
-    router.dispose()
+    const routerCid = await add('router', randomRouterCheckpoint({ numExperts: 2, run: run.toString() }))
     const experts = []
     for (const [cluster, objective] of [[0, 'ddpm'], [1, 'fm']] as const) {
-      const model = new DiT(expertConfig, 20 + cluster)
-      const out = model.params.get('final_layer.linear.weight')
-      out.assign(tf.randomNormal(out.shape, 0, 0.05, 'float32', cluster))
-      const cid = await add(`expert-${cluster}`, {
-        metadata: { format: CHECKPOINT_FORMAT, network: 'expert', config: { ...expertConfig }, preset: 'tiny', objective, schedule: { kind: 'cosine', T: 1000 }, cluster, step: 1, run: run.toString(), extra: { tokenizer: tokenizer.toJSON() } },
-        tensors: paramsToTensors(model.params)
-      })
-      model.dispose()
+      const cid = await add(`expert-${cluster}`, randomExpertCheckpoint({ tokenizer, objective, cluster, run: run.toString() }))
       experts.push({ cid, cluster, objective })
     }
     ensembleId = (await node.storage.putJson(parseEnsembleManifest({ v: 1, run, k: 2, router: routerCid, experts }))).toString()

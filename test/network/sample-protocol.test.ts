@@ -5,10 +5,8 @@ import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createTestNode, type TestNode } from '../utils/create-node.js'
 import { useTrainingBackend } from '../utils/backend.js'
-import { EXPERT_PRESETS, ROUTER_PRESETS } from '../../src/model/config.js'
-import { DiT } from '../../src/model/dit.js'
-import { Router } from '../../src/model/router.js'
-import { CHECKPOINT_FORMAT, encodeCheckpoint, paramsToTensors, type CheckpointMetadata } from '../../src/checkpoint/format.js'
+import { encodeCheckpoint } from '../../src/checkpoint/format.js'
+import { randomExpertCheckpoint, randomRouterCheckpoint } from '../checkpoint/fixtures.js'
 import { Tokenizer } from '../../src/data/tokenizer.js'
 import { decodePng } from '../../src/data/png.js'
 import { ensembleIdOf, parseEnsembleManifest } from '../../src/protocol/ensemble-manifest.js'
@@ -23,8 +21,6 @@ import { parseRouting } from '../../src/diffusion/routing.js'
 import type { CID } from 'multiformats/cid'
 
 const tokenizer = Tokenizer.fromPrompts(['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'], { maxLength: 4 })
-const expertConfig = { ...EXPERT_PRESETS.tiny, vocabSize: tokenizer.vocabSize, promptTokens: 4 }
-const routerConfig = { ...ROUTER_PRESETS['router-tiny'], numExperts: 2 }
 
 let server: TestNode
 let client: TestNode
@@ -36,21 +32,12 @@ const outcomes: string[] = []
 
 /** A tiny expert checkpoint with a non-zero output layer, added to the server's blockstore. */
 async function addExpert (node: TestNode, run: string, objective: 'ddpm' | 'fm', cluster: number, poison = false): Promise<CID> {
-  const model = new DiT(expertConfig, 20 + cluster)
-  const out = model.params.get('final_layer.linear.weight')
-  out.assign(tf.randomNormal(out.shape, 0, 0.05, 'float32', cluster))
-  const tensors = paramsToTensors(model.params)
-  if (poison) tensors.get('blocks.0.mlp.fc1.weight')!.data[3] = Number.NaN
-  model.dispose()
-  const metadata: CheckpointMetadata = { format: CHECKPOINT_FORMAT, network: 'expert', config: { ...expertConfig }, objective, schedule: { kind: 'cosine', T: 1000 }, cluster, step: 1, run, extra: { tokenizer: tokenizer.toJSON() } }
-  return await node.storage.addBytes(encodeCheckpoint({ metadata, tensors }))
+  return await node.storage.addBytes(encodeCheckpoint(randomExpertCheckpoint({ tokenizer, objective, cluster, run, poison })))
 }
 
 async function addEnsemble (node: TestNode, poison: boolean, label = 'sample-protocol'): Promise<CID> {
   const run = await node.storage.putJson({ test: label })
-  const router = new Router(routerConfig, 3)
-  const routerCid = await node.storage.addBytes(encodeCheckpoint({ metadata: { format: CHECKPOINT_FORMAT, network: 'router', config: { ...routerConfig }, step: 1, run: run.toString() }, tensors: paramsToTensors(router.params) }))
-  router.dispose()
+  const routerCid = await node.storage.addBytes(encodeCheckpoint(randomRouterCheckpoint({ numExperts: 2, run: run.toString() })))
   const manifest = parseEnsembleManifest({
     v: 1, run, k: 2, router: routerCid,
     experts: [
