@@ -59,3 +59,9 @@ export class InvalidPeerIdError extends HddmError {
   static override name = 'InvalidPeerIdError'
   override name = 'InvalidPeerIdError'
 }
+
+/** Bootstrap peers were listed, answering was required, and none answered. */
+export class NoBootstrapPeerError extends HddmError {
+  static override name = 'NoBootstrapPeerError'
+  override name = 'NoBootstrapPeerError'
+}
