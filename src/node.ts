@@ -3,12 +3,13 @@
  * storage (Helia over the same libp2p), the gossip service, this node's view of one run (claim
  * table) and the task loop that trains claimed tasks in a worker thread.
  *
- * Start order: swarm -> storage -> sample service (/hddm/sample/1.0.0) -> gossip -> run
- * (resolve by CID, or create from a manifest) -> join the run topic (claim table with lease
- * evidence and address ranges) -> checkpoint mirror, lease evidence, final verifier, catch-up
- * -> task loop. Stop runs in reverse: abort the trainer (it writes a last checkpoint, which is
- * published and announced) -> release the claim -> leave the topic -> stop gossip, the sample
- * service, storage, swarm. A failed start tears down whatever had started.
+ * Start order: swarm -> storage (node/connect.ts) -> sample service (/hddm/sample/1.0.0) ->
+ * gossip -> bootstrap dials -> run (resolve by CID, or create from a manifest) -> join the run
+ * topic (claim table with lease evidence and address ranges) -> checkpoint mirror, lease
+ * evidence, final verifier, catch-up -> task loop. Stop runs in reverse: abort the trainer (it
+ * writes a last checkpoint, which is published and announced) -> release the claim -> leave the
+ * topic -> stop gossip, the sample service, storage, swarm. A failed start tears down whatever
+ * had started.
  *
  * @example
  * ```ts
@@ -31,11 +32,11 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { stopInOrder } from './lifecycle.js'
 import { silentLogger, type Logger } from './logger.js'
 import { createGossip, type Gossip } from './network/gossip.js'
-import { createSwarmNode, type ServiceStatus, type SwarmNode, type SwarmNodeInit } from './network/swarm-node.js'
-import { createStorage, type Storage } from './storage/helia.js'
+import type { ServiceStatus, SwarmNode, SwarmNodeInit } from './network/swarm-node.js'
+import type { Storage } from './storage/helia.js'
 import { createSampleService, type SampleService, type SampleServiceInit } from './network/sample-service.js'
 import { ensembleSampleHandler, type EnsembleSampleHandler } from './ensemble/serve.js'
-import { dialBootstrap, parseBootstrap } from './node/bootstrap-dial.js'
+import { connectSwarm, type SwarmConnection } from './node/connect.js'
 import { handleCoverage, queryCoverage } from './node/coverage-protocol.js'
 import { NodeNotStartedError } from './node/errors.js'
 import { createRun, parseRunId, readManifestFile, resolveRun, type RunCreationProgressEvents } from './node/run-creation.js'
@@ -92,6 +93,7 @@ export class HddmNode extends TypedEventEmitter<HddmNodeEvents> {
   private readonly init: HddmNodeInit
   private readonly log: Logger
   private readonly clock: () => number
+  private connection?: SwarmConnection
   private swarm?: SwarmNode
   private storage?: Storage
   private gossip?: Gossip
@@ -118,18 +120,17 @@ export class HddmNode extends TypedEventEmitter<HddmNodeEvents> {
     try {
       const { dataDir, logger } = this.init
       const bootstrap = this.init.bootstrap ?? []
-      parseBootstrap(bootstrap)
-      this.swarm = createSwarmNode({ ...this.init, bootstrap: [], dataDir, logger })
-      await this.swarm.start()
-      this.storage = createStorage({ dataDir, logger }, { libp2p: this.swarm.libp2p })
-      await this.storage.start()
+      // The bootstrap dial waits for the sample protocol and gossip, not only bitswap.
+      this.connection = await connectSwarm({ ...this.init, dataDir, logger, deferDial: true })
+      this.swarm = this.connection.swarm
+      this.storage = this.connection.storage
       const { fetchTimeoutMs, ...limits } = this.init.sampleService ?? {}
       this.sampleHandler = ensembleSampleHandler({ storage: this.storage, serveAny: this.init.serveAny === true, fetchTimeoutMs })
       this.samples = createSampleService({ ...limits, logger }, { libp2p: this.swarm.libp2p, handler: this.sampleHandler.handler })
       await this.samples.start()
       this.gossip = createGossip({ logger }, { pubsub: this.swarm.pubsub, peerId: this.swarm.peerId })
       await this.gossip.start()
-      if (bootstrap.length > 0 && await dialBootstrap(this.swarm.libp2p, bootstrap, this.log) === 0) {
+      if (bootstrap.length > 0 && await this.connection.dialBootstrap() === 0) {
         this.log.warn('no bootstrap peer reachable; waiting for peers to dial in', { bootstrap })
       }
       const { runId, manifest, created } = await this.openRun(this.storage)
@@ -266,10 +267,9 @@ export class HddmNode extends TypedEventEmitter<HddmNodeEvents> {
       ['address ranges', () => { this.ranges?.stop() }],
       ['gossip', async () => { await this.gossip?.stop() }],
       ['sample service', async () => { await this.samples?.stop(); this.sampleHandler?.dispose() }],
-      ['storage', async () => { await this.storage?.stop() }],
-      ['swarm', async () => { await this.swarm?.stop() }]
+      ['storage and swarm', async () => { await this.connection?.stop() }]
     ], this.log)
-    this.evidence = this.ranges = undefined
+    this.evidence = this.ranges = this.connection = undefined
     this.loop = this.sync = this.finals = this.mirror = this.state = this.gossip = this.samples = this.sampleHandler = this.storage = this.swarm = undefined
     this.setStatus('stopped')
   }
