@@ -39,8 +39,12 @@ export const GARMENT_AUGMENT: AugmentInit = {
  * (float, [-1, 1]): an inverse-mapped affine warp with bilinear sampling, then optional
  * morphology and erasing.
  */
-export function augmentView (src: Uint8Array, width: number, height: number, init: AugmentInit, random: Random, out: Float32Array): void {
-  if (src.length !== width * height || out.length !== width * height) throw new InvalidArgumentError('augmentView works on single-channel images of the given size')
+export function augmentView (
+  src: Uint8Array, width: number, height: number, init: AugmentInit, random: Random, out: Float32Array
+): void {
+  if (src.length !== width * height || out.length !== width * height) {
+    throw new InvalidArgumentError('augmentView works on single-channel images of the given size')
+  }
   const u = (): number => 2 * random.nextFloat() - 1
   const angle = u() * init.maxRotation * Math.PI / 180
   const scale = 1 + u() * init.maxScale
@@ -90,14 +94,21 @@ function bilinear (src: Uint8Array, width: number, height: number, x: number, y:
   const y0 = Math.floor(y)
   const fx = x - x0
   const fy = y - y0
-  const at = (xi: number, yi: number): number => (xi < 0 || yi < 0 || xi >= width || yi >= height ? 0 : src[yi * width + xi])
-  return (1 - fy) * ((1 - fx) * at(x0, y0) + fx * at(x0 + 1, y0)) + fy * ((1 - fx) * at(x0, y0 + 1) + fx * at(x0 + 1, y0 + 1))
+  const at = (xi: number, yi: number): number => {
+    const outside = xi < 0 || yi < 0 || xi >= width || yi >= height
+    return outside ? 0 : src[yi * width + xi]
+  }
+  const top = (1 - fx) * at(x0, y0) + fx * at(x0 + 1, y0)
+  const bottom = (1 - fx) * at(x0, y0 + 1) + fx * at(x0 + 1, y0 + 1)
+  return (1 - fy) * top + fy * bottom
 }
 
 const NEIGHBOURS = [[0, -1], [-1, 0], [1, 0], [0, 1]] as const
 
 /** In place: each pixel moves `amount` of the way to the max (thicker) or min (thinner) of its 4-neighbourhood. */
-function morph (img: Float32Array, width: number, height: number, pick: (a: number, b: number) => number, amount: number): void {
+function morph (
+  img: Float32Array, width: number, height: number, pick: (a: number, b: number) => number, amount: number
+): void {
   const src = Float32Array.from(img)
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {

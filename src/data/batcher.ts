@@ -54,7 +54,9 @@ export class ShardBatcher {
   private readonly dropout: Random
 
   constructor (shard: Shard, init: ShardBatcherInit) {
-    if (!Number.isInteger(init.batchSize) || init.batchSize < 1) throw new InvalidArgumentError(`batchSize must be a positive integer, got ${init.batchSize}`)
+    if (!Number.isInteger(init.batchSize) || init.batchSize < 1) {
+      throw new InvalidArgumentError(`batchSize must be a positive integer, got ${init.batchSize}`)
+    }
     if (shard.header.count === 0) throw new InvalidArgumentError('cannot batch an empty shard')
     const p = init.promptDropout ?? 0
     if (!(p >= 0 && p <= 1)) throw new InvalidArgumentError(`promptDropout must be in [0, 1], got ${p}`)
@@ -90,11 +92,18 @@ export class ShardBatcher {
   }
 
   getState (): ShardBatcherState {
-    return { epoch: this.epoch, cursor: this.cursor, epochRandom: this.epochRandom, dropoutRandom: this.dropout.getState() }
+    return {
+      epoch: this.epoch,
+      cursor: this.cursor,
+      epochRandom: this.epochRandom,
+      dropoutRandom: this.dropout.getState()
+    }
   }
 
   setState (state: ShardBatcherState): void {
-    if (!Number.isInteger(state.cursor) || state.cursor < 0 || state.cursor > this.shard.header.count || !Number.isInteger(state.epoch) || state.epoch < 0) {
+    const cursorFits = Number.isInteger(state.cursor) && state.cursor >= 0 && state.cursor <= this.shard.header.count
+    const epochFits = Number.isInteger(state.epoch) && state.epoch >= 0
+    if (!cursorFits || !epochFits) {
       throw new InvalidArgumentError('batcher state does not fit this shard')
     }
     this.startEpoch(state.epochRandom, state.epoch)
@@ -118,7 +127,9 @@ export class ShardBatcher {
  */
 export function dropPrompts (tokens: Int32Array, maxLength: number, p: number, random: Random): Uint8Array {
   const rows = tokens.length / maxLength
-  if (!Number.isInteger(rows)) throw new InvalidArgumentError(`tokens length ${tokens.length} is not a multiple of ${maxLength}`)
+  if (!Number.isInteger(rows)) {
+    throw new InvalidArgumentError(`tokens length ${tokens.length} is not a multiple of ${maxLength}`)
+  }
   const dropped = new Uint8Array(rows)
   for (let r = 0; r < rows; r++) {
     if (random.nextFloat() < p) {

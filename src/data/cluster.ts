@@ -75,11 +75,14 @@ export async function clusterDataset (dataset: Dataset, options: ClusterOptions)
   throwIfAborted(signal)
   if (!Number.isInteger(k) || k < 1) throw new InvalidArgumentError(`K must be a positive integer, got ${k}`)
   if (k > dataset.count) throw new InvalidArgumentError(`K=${k} is larger than the ${dataset.count} images`)
-  if (!Number.isInteger(fineWanted) || fineWanted < 1) throw new InvalidArgumentError(`fine must be a positive integer, got ${fineWanted}`)
+  if (!Number.isInteger(fineWanted) || fineWanted < 1) {
+    throw new InvalidArgumentError(`fine must be a positive integer, got ${fineWanted}`)
+  }
   if (!Number.isInteger(seed)) throw new InvalidArgumentError(`seed must be an integer, got ${seed}`)
 
   const featureMap = options.features ?? pcaFeatureMap(fitPca(dataset, { ...options.pca, seed }))
-  options.onProgress?.(new CustomProgressEvent('hddm:data:cluster:features', { kind: featureMap.kind, dims: featureMap.dims }))
+  const featuresChosen = { kind: featureMap.kind, dims: featureMap.dims }
+  options.onProgress?.(new CustomProgressEvent('hddm:data:cluster:features', featuresChosen))
   throwIfAborted(signal)
   const r = featureMap.dims
   const features = featureMap.transform(dataset)
@@ -117,14 +120,21 @@ export async function clusterDataset (dataset: Dataset, options: ClusterOptions)
   const used = fineCounts.reduce((n, c) => n + (c > 0 ? 1 : 0), 0)
   if (k > used) throw new InvalidArgumentError(`K=${k} is larger than the ${used} distinct fine clusters of this data`)
   options.onProgress?.(new CustomProgressEvent('hddm:data:cluster:coarse', { k }))
-  const coarse = await kmeans(fineFit.centroids, r, { k, seed: seedOf(seed, 'coarse'), weights: fineCounts, restarts: coarseRestarts, maxIterations: 100 })
+  const coarse = await kmeans(fineFit.centroids, r, {
+    k,
+    seed: seedOf(seed, 'coarse'),
+    weights: fineCounts,
+    restarts: coarseRestarts,
+    maxIterations: 100
+  })
 
   // Renumber clusters by decreasing size (ties: lowest first image) so reports read naturally.
   const rawAssign = Int32Array.from(fineAssignments, f => coarse.assignments[f])
   const rawSizes = new Array<number>(k).fill(0)
   const firstSeen = new Array<number>(k).fill(Infinity)
   rawAssign.forEach((c, i) => { rawSizes[c]++; if (firstSeen[c] === Infinity) firstSeen[c] = i })
-  const order = Array.from({ length: k }, (_, c) => c).sort((a, b) => rawSizes[b] - rawSizes[a] || firstSeen[a] - firstSeen[b])
+  const bySize = (a: number, b: number): number => rawSizes[b] - rawSizes[a] || firstSeen[a] - firstSeen[b]
+  const order = Array.from({ length: k }, (_, c) => c).sort(bySize)
   const rename = new Int32Array(k)
   order.forEach((c, i) => { rename[c] = i })
   const assignments = Int32Array.from(rawAssign, c => rename[c])
@@ -150,7 +160,11 @@ export function assignClusters (model: ClusterModel, dataset: Dataset): Int32Arr
   const features = model.features.transform(dataset)
   const fine = model.fineToCluster.length
   const dist = new Float64Array(dataset.count)
-  return Int32Array.from({ length: dataset.count }, (_, i) => model.fineToCluster[nearest(features, i, model.fineCentroids, fine, model.features.dims, dist)])
+  const clusterOf = (i: number): number => {
+    const fineCluster = nearest(features, i, model.fineCentroids, fine, model.features.dims, dist)
+    return model.fineToCluster[fineCluster]
+  }
+  return Int32Array.from({ length: dataset.count }, (_, i) => clusterOf(i))
 }
 
 export function clusteringDigest (k: number, seed: number, fine: number, assignments: Int32Array): string {
@@ -160,7 +174,9 @@ export function clusteringDigest (k: number, seed: number, fine: number, assignm
   return createHash('sha256').update(JSON.stringify({ k, seed, fine })).update(bytes).digest('hex')
 }
 
-function labelStats (dataset: Dataset, assignments: Int32Array, k: number): Pick<Clustering, 'labelCounts' | 'purity' | 'majorityFraction' | 'concentration'> {
+type LabelStats = Pick<Clustering, 'labelCounts' | 'purity' | 'majorityFraction' | 'concentration'>
+
+function labelStats (dataset: Dataset, assignments: Int32Array, k: number): LabelStats {
   if (dataset.labels === undefined || dataset.count === 0) return {}
   let classes = dataset.classNames?.length ?? 0
   for (const l of dataset.labels) classes = Math.max(classes, l + 1)
@@ -168,7 +184,8 @@ function labelStats (dataset: Dataset, assignments: Int32Array, k: number): Pick
   const totals = new Array<number>(classes).fill(0)
   dataset.labels.forEach((l, i) => { labelCounts[assignments[i]][l]++; totals[l]++ })
   const purity = labelCounts.reduce((s, row) => s + Math.max(...row), 0) / dataset.count
-  return { labelCounts, purity, majorityFraction: Math.max(...totals) / dataset.count, concentration: classConcentration(labelCounts) }
+  const majorityFraction = Math.max(...totals) / dataset.count
+  return { labelCounts, purity, majorityFraction, concentration: classConcentration(labelCounts) }
 }
 
 /** Mean over the classes present of (images in the class's most common cluster / images of the class). */

@@ -35,11 +35,20 @@ export function imageSize (ds: Pick<Dataset, 'width' | 'height' | 'channels'>): 
 export function validateDataset (ds: Dataset): Dataset {
   const { width, height, channels, count } = ds
   for (const [k, v] of Object.entries({ width, height, channels, count })) {
-    if (!Number.isInteger(v) || v < 0 || (k !== 'count' && v === 0)) throw new InvalidDatasetError(`${ds.name}: ${k} must be a positive integer, got ${v}`)
+    if (!Number.isInteger(v) || v < 0 || (k !== 'count' && v === 0)) {
+      throw new InvalidDatasetError(`${ds.name}: ${k} must be a positive integer, got ${v}`)
+    }
   }
-  if (ds.pixels.length !== count * imageSize(ds)) throw new InvalidDatasetError(`${ds.name}: ${ds.pixels.length} pixel bytes for ${count} images of ${width}x${height}x${channels}`)
-  if (ds.prompts.length !== count) throw new InvalidDatasetError(`${ds.name}: ${ds.prompts.length} prompts for ${count} images`)
-  if (ds.labels !== undefined && ds.labels.length !== count) throw new InvalidDatasetError(`${ds.name}: ${ds.labels.length} labels for ${count} images`)
+  if (ds.pixels.length !== count * imageSize(ds)) {
+    const shape = `${width}x${height}x${channels}`
+    throw new InvalidDatasetError(`${ds.name}: ${ds.pixels.length} pixel bytes for ${count} images of ${shape}`)
+  }
+  if (ds.prompts.length !== count) {
+    throw new InvalidDatasetError(`${ds.name}: ${ds.prompts.length} prompts for ${count} images`)
+  }
+  if (ds.labels !== undefined && ds.labels.length !== count) {
+    throw new InvalidDatasetError(`${ds.name}: ${ds.labels.length} labels for ${count} images`)
+  }
   return ds
 }
 
@@ -51,12 +60,15 @@ export function subsetDataset (ds: Dataset, indices: ArrayLike<number>, name = d
   const labels = ds.labels === undefined ? undefined : new Int32Array(indices.length)
   for (let i = 0; i < indices.length; i++) {
     const j = indices[i]
-    if (!Number.isInteger(j) || j < 0 || j >= ds.count) throw new InvalidArgumentError(`subsetDataset: index ${j} outside [0, ${ds.count})`)
+    if (!Number.isInteger(j) || j < 0 || j >= ds.count) {
+      throw new InvalidArgumentError(`subsetDataset: index ${j} outside [0, ${ds.count})`)
+    }
     pixels.set(ds.pixels.subarray(j * size, (j + 1) * size), i * size)
     prompts[i] = ds.prompts[j]
     if (labels !== undefined) labels[i] = ds.labels![j]
   }
-  return { name, width: ds.width, height: ds.height, channels: ds.channels, count: indices.length, pixels, labels, classNames: ds.classNames, prompts }
+  const { width, height, channels, classNames } = ds
+  return { name, width, height, channels, count: indices.length, pixels, labels, classNames, prompts }
 }
 
 /** The first n images (n clamped to the count). */
@@ -71,7 +83,8 @@ export function takeDataset (ds: Dataset, n: number): Dataset {
  */
 export function datasetDigest (ds: Dataset): string {
   const h = createHash('sha256')
-  h.update(JSON.stringify({ width: ds.width, height: ds.height, channels: ds.channels, count: ds.count, classNames: ds.classNames ?? null }))
+  const { width, height, channels, count } = ds
+  h.update(JSON.stringify({ width, height, channels, count, classNames: ds.classNames ?? null }))
   h.update(ds.pixels)
   if (ds.labels !== undefined) h.update(new Uint8Array(int32ToLE(ds.labels)))
   h.update(JSON.stringify(ds.prompts))

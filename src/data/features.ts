@@ -56,7 +56,9 @@ export function fitPca (dataset: Dataset, init: PcaInit = {}): Pca {
   const { components, samples, iterations, seed } = { ...PCA_DEFAULTS, ...init }
   const pool = poolFactor(dataset)
   const dims = pooledDims(dataset, pool)
-  if (!Number.isInteger(components) || components < 1 || components > dims) throw new InvalidArgumentError(`PCA components must be in [1, ${dims}], got ${components}`)
+  if (!Number.isInteger(components) || components < 1 || components > dims) {
+    throw new InvalidArgumentError(`PCA components must be in [1, ${dims}], got ${components}`)
+  }
   if (dataset.count === 0) throw new InvalidArgumentError('cannot fit PCA on an empty dataset')
   const m = Math.min(dataset.count, samples)
   const picked = Random.derive(seed, 'pca-samples').permutation(dataset.count).subarray(0, m).sort()
@@ -88,7 +90,10 @@ export function fitPca (dataset: Dataset, init: PcaInit = {}): Pca {
   const active: number[] = []
   for (let i = 0; i < dims; i++) if (s2[i * dims + i] / m - mean[i] * mean[i] > 0) active.push(i)
   const a = active.length
-  if (components > a) throw new InvalidArgumentError(`PCA components (${components}) exceed the ${a} pixel values that vary in the sample`)
+  if (components > a) {
+    const varying = `the ${a} pixel values that vary in the sample`
+    throw new InvalidArgumentError(`PCA components (${components}) exceed ${varying}`)
+  }
   const cov = new Float64Array(a * a)
   for (let u = 0; u < a; u++) {
     for (let v = u; v < a; v++) {
@@ -117,7 +122,13 @@ export function fitPca (dataset: Dataset, init: PcaInit = {}): Pca {
       t[i * components + j] = sum
     }
   }
-  for (let i = 0; i < components; i++) for (let j = i + 1; j < components; j++) t[i * components + j] = t[j * components + i] = (t[i * components + j] + t[j * components + i]) / 2
+  for (let i = 0; i < components; i++) {
+    for (let j = i + 1; j < components; j++) {
+      const average = (t[i * components + j] + t[j * components + i]) / 2
+      t[i * components + j] = average
+      t[j * components + i] = average
+    }
+  }
   const { values, vectors } = symmetricEigen(t, components)
   const basis = new Float64Array(dims * components)
   for (let u = 0; u < a; u++) {
@@ -130,8 +141,12 @@ export function fitPca (dataset: Dataset, init: PcaInit = {}): Pca {
   // Sign convention: the largest-magnitude entry of each component is positive.
   for (let c = 0; c < components; c++) {
     let best = 0
-    for (let d = 0; d < dims; d++) if (Math.abs(basis[d * components + c]) > Math.abs(basis[best * components + c])) best = d
-    if (basis[best * components + c] < 0) for (let d = 0; d < dims; d++) basis[d * components + c] = -basis[d * components + c]
+    for (let d = 0; d < dims; d++) {
+      if (Math.abs(basis[d * components + c]) > Math.abs(basis[best * components + c])) best = d
+    }
+    if (basis[best * components + c] < 0) {
+      for (let d = 0; d < dims; d++) basis[d * components + c] = -basis[d * components + c]
+    }
   }
   return { pool, dims, components, mean, basis, variances: values }
 }
@@ -139,7 +154,10 @@ export function fitPca (dataset: Dataset, init: PcaInit = {}): Pca {
 /** [N, components] PCA coordinates of every image (Float64, row-major). */
 export function pcaTransform (pca: Pca, dataset: Dataset): Float64Array {
   const { dims, components: r, basis } = pca
-  if (pooledDims(dataset, pca.pool) !== dims) throw new InvalidArgumentError(`PCA fitted on ${dims}-value images cannot project ${dataset.width}x${dataset.height}x${dataset.channels} images`)
+  if (pooledDims(dataset, pca.pool) !== dims) {
+    const shape = `${dataset.width}x${dataset.height}x${dataset.channels}`
+    throw new InvalidArgumentError(`PCA fitted on ${dims}-value images cannot project ${shape} images`)
+  }
   // x - mean is dense even for sparse x, so project x sparsely and subtract the projected mean.
   const meanProj = new Float64Array(r)
   for (let d = 0; d < dims; d++) for (let c = 0; c < r; c++) meanProj[c] += pca.mean[d] * basis[d * r + c]

@@ -36,8 +36,12 @@ export async function readImageFolder (dir: string, options: ImageFolderOptions 
   const width = options.width ?? 28
   const height = options.height ?? 28
   const channels = options.channels ?? 1
-  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) throw new InvalidArgumentError(`image size must be positive integers, got ${width}x${height}`)
-  if (channels !== 1 && channels !== 3) throw new InvalidArgumentError(`channels must be 1 or 3, got ${String(channels)}`)
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
+    throw new InvalidArgumentError(`image size must be positive integers, got ${width}x${height}`)
+  }
+  if (channels !== 1 && channels !== 3) {
+    throw new InvalidArgumentError(`channels must be 1 or 3, got ${String(channels)}`)
+  }
   const entries = await readCaptions(dir, options)
   if (entries.length === 0) throw new InvalidDatasetError(`${dir}: the captions file lists no images`)
   const size = width * height * channels
@@ -54,7 +58,8 @@ export async function readImageFolder (dir: string, options: ImageFolderOptions 
     }
     pixels.set(resizeImage(toChannels(image, channels, options.background ?? 0), width, height).pixels, i * size)
   }
-  return { name: options.name ?? `folder:${dir}`, width, height, channels, count: entries.length, pixels, prompts: entries.map(e => e.caption) }
+  const name = options.name ?? `folder:${dir}`
+  return { name, width, height, channels, count: entries.length, pixels, prompts: entries.map(e => e.caption) }
 }
 
 /** Reads and validates the folder's captions file. */
@@ -64,8 +69,9 @@ export async function readCaptions (dir: string, options: AbortOptions = {}): Pr
     try {
       text = await readFile(join(dir, file), { encoding: 'utf8', signal: options.signal })
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') continue
-      throw new InvalidDatasetError(`cannot read ${join(dir, file)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+      const code = (err as NodeJS.ErrnoException).code
+      if (code === 'ENOENT' || code === 'ENOTDIR') continue
+      throw new InvalidDatasetError(`cannot read ${join(dir, file)}: ${code ?? (err as Error).message}`)
     }
     return parseCaptions(text, file)
   }
@@ -86,11 +92,16 @@ export function parseCaptions (text: string, format: typeof CAPTION_FILES[number
       let json: unknown
       try { json = JSON.parse(line) } catch { throw new InvalidDatasetError(`${format} line ${i + 1}: not JSON`) }
       const j = json as Partial<CaptionEntry> | null
-      if (j === null || typeof j.file !== 'string' || typeof j.caption !== 'string') throw new InvalidDatasetError(`${format} line ${i + 1}: expected {"file", "caption"} strings`)
+      if (j === null || typeof j.file !== 'string' || typeof j.caption !== 'string') {
+        throw new InvalidDatasetError(`${format} line ${i + 1}: expected {"file", "caption"} strings`)
+      }
       entry = { file: j.file, caption: j.caption }
     }
     const file = normalize(entry.file)
-    if (entry.file === '' || isAbsolute(entry.file) || file === '..' || file.startsWith(`..${sep}`)) throw new InvalidDatasetError(`${format} line ${i + 1}: ${entry.file} is not a path inside the folder`)
+    const outsideFolder = entry.file === '' || isAbsolute(entry.file) || file === '..' || file.startsWith(`..${sep}`)
+    if (outsideFolder) {
+      throw new InvalidDatasetError(`${format} line ${i + 1}: ${entry.file} is not a path inside the folder`)
+    }
     if (seen.has(file)) throw new InvalidDatasetError(`${format} line ${i + 1}: ${entry.file} is listed twice`)
     seen.add(file)
     entries.push({ file, caption: entry.caption.trim() })

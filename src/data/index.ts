@@ -22,7 +22,9 @@
 export * from './errors.js'
 export { Random } from './random.js'
 export type { RandomJSON, RandomState } from './random.js'
-export { MNIST_CLASS_NAMES, FASHION_MNIST_CLASS_NAMES, imageSize, validateDataset, subsetDataset, takeDataset, datasetDigest } from './dataset.js'
+export {
+  MNIST_CLASS_NAMES, FASHION_MNIST_CLASS_NAMES, imageSize, validateDataset, subsetDataset, takeDataset, datasetDigest
+} from './dataset.js'
 export type { Dataset } from './dataset.js'
 export { parseIdx, datasetFromIdx, readIdxPair } from './idx.js'
 export type { IdxArray, IdxPairOptions } from './idx.js'
@@ -36,7 +38,9 @@ export { kmeans } from './kmeans.js'
 export type { KMeansOptions, KMeansResult } from './kmeans.js'
 export { clusterDataset, assignClusters, clusteringDigest, CLUSTER_DEFAULTS } from './cluster.js'
 export type { Clustering, ClusterModel, ClusterOptions, ClusterProgressEvents } from './cluster.js'
-export { encodeShard, decodeShard, shardDigest, shardToDataset, buildShards, SHARD_MAGIC, SHARD_VERSION } from './shard.js'
+export {
+  encodeShard, decodeShard, shardDigest, shardToDataset, buildShards, SHARD_MAGIC, SHARD_VERSION
+} from './shard.js'
 export type { Shard, ShardHeader, ShardSplit, ShardClustering, BuildShardsOptions, ClusterShards } from './shard.js'
 export { ShardBatcher, dropPrompts } from './batcher.js'
 export type { Batch, ShardBatcherInit, ShardBatcherState } from './batcher.js'

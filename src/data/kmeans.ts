@@ -32,8 +32,12 @@ export interface KMeansResult {
 export async function kmeans (points: Float64Array, d: number, options: KMeansOptions): Promise<KMeansResult> {
   const n = points.length / d
   const { k, seed } = options
-  if (!Number.isInteger(n) || !Number.isInteger(d) || d < 1) throw new InvalidArgumentError(`points length ${points.length} is not a multiple of d=${d}`)
-  if (!Number.isInteger(k) || k < 1 || k > n) throw new InvalidArgumentError(`k must be an integer in [1, ${n}], got ${k}`)
+  if (!Number.isInteger(n) || !Number.isInteger(d) || d < 1) {
+    throw new InvalidArgumentError(`points length ${points.length} is not a multiple of d=${d}`)
+  }
+  if (!Number.isInteger(k) || k < 1 || k > n) {
+    throw new InvalidArgumentError(`k must be an integer in [1, ${n}], got ${k}`)
+  }
   const weights = options.weights ?? new Float64Array(n).fill(1)
   if (weights.length !== n) throw new InvalidArgumentError(`${weights.length} weights for ${n} points`)
   let best: KMeansResult | undefined
@@ -49,7 +53,9 @@ export async function kmeans (points: Float64Array, d: number, options: KMeansOp
  * Starting from a guess (the previous assignment) lets partial sums stop early for most
  * centroids; the answer does not depend on the guess.
  */
-export function nearest (points: Float64Array, p: number, centroids: Float64Array, k: number, d: number, dist: Float64Array, guess = 0): number {
+export function nearest (
+  points: Float64Array, p: number, centroids: Float64Array, k: number, d: number, dist: Float64Array, guess = 0
+): number {
   const po = p * d
   let bestJ = guess
   let bestD = 0
@@ -80,7 +86,9 @@ export function nearest (points: Float64Array, p: number, centroids: Float64Arra
  * triangle inequality. Bounds only decide what to recompute; every comparison that changes an
  * assignment is made on an exact distance, so the result is the plain Lloyd fixed point.
  */
-async function lloyd (points: Float64Array, n: number, d: number, k: number, w: ArrayLike<number>, rng: Random, options: KMeansOptions): Promise<KMeansResult> {
+async function lloyd (
+  points: Float64Array, n: number, d: number, k: number, w: ArrayLike<number>, rng: Random, options: KMeansOptions
+): Promise<KMeansResult> {
   const centroids = plusPlus(points, n, d, k, w, rng)
   const assignments = new Int32Array(n)
   const upper = new Float64Array(n)
@@ -188,7 +196,9 @@ function squaredDistance (points: Float64Array, p: number, centroids: Float64Arr
 }
 
 /** k-means++ seeding with weights: P(point) proportional to weight * squared distance. */
-function plusPlus (points: Float64Array, n: number, d: number, k: number, w: ArrayLike<number>, rng: Random): Float64Array {
+function plusPlus (
+  points: Float64Array, n: number, d: number, k: number, w: ArrayLike<number>, rng: Random
+): Float64Array {
   const centroids = new Float64Array(k * d)
   const closest = new Float64Array(n).fill(Infinity)
   let chosen = pick(Float64Array.from({ length: n }, (_, p) => w[p]), rng)

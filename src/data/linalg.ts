@@ -47,7 +47,9 @@ export function symmetricTimes (a: Float64Array, x: Float64Array, d: number, r: 
  * Eigen-decomposition of a small symmetric matrix (cyclic Jacobi, fixed sweep order).
  * Returns eigenvalues in descending order and eigenvectors as the columns of a row-major [n, n].
  */
-export function symmetricEigen (m: Float64Array, n: number, sweeps = 50): { values: Float64Array, vectors: Float64Array } {
+export function symmetricEigen (
+  m: Float64Array, n: number, sweeps = 50
+): { values: Float64Array, vectors: Float64Array } {
   const a = Float64Array.from(m)
   const v = new Float64Array(n * n)
   for (let i = 0; i < n; i++) v[i * n + i] = 1

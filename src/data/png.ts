@@ -21,11 +21,24 @@ const COLOR_TYPE_OF_CHANNELS = [-1, 0, 4, 2, 6]
 const CHANNELS_OF_COLOR_TYPE: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 }
 const MAX_PIXELS = 1 << 26
 
+interface PngHeader {
+  width: number
+  height: number
+  depth: number
+  colorType: number
+}
+
 export function encodePng (image: RawImage): Uint8Array {
   const { width, height, channels, pixels } = image
-  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) throw new InvalidArgumentError(`PNG size must be positive integers, got ${width}x${height}`)
-  if (!(channels >= 1 && channels <= 4 && Number.isInteger(channels))) throw new InvalidArgumentError(`PNG channels must be 1-4, got ${channels}`)
-  if (pixels.length !== width * height * channels) throw new InvalidArgumentError(`${pixels.length} bytes for a ${width}x${height}x${channels} image`)
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
+    throw new InvalidArgumentError(`PNG size must be positive integers, got ${width}x${height}`)
+  }
+  if (!(channels >= 1 && channels <= 4 && Number.isInteger(channels))) {
+    throw new InvalidArgumentError(`PNG channels must be 1-4, got ${channels}`)
+  }
+  if (pixels.length !== width * height * channels) {
+    throw new InvalidArgumentError(`${pixels.length} bytes for a ${width}x${height}x${channels} image`)
+  }
   const stride = width * channels
   // Filter "Up" on every row but the first: cheap and compresses smooth images well.
   const raw = new Uint8Array(height * (stride + 1))
@@ -47,13 +60,16 @@ export function encodePng (image: RawImage): Uint8Array {
   v.setUint32(4, height)
   ihdr[8] = 8
   ihdr[9] = COLOR_TYPE_OF_CHANNELS[channels]
-  return concat([SIGNATURE, chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw, { level: 9 })), chunk('IEND', new Uint8Array(0))])
+  const idat = chunk('IDAT', deflateSync(raw, { level: 9 }))
+  return concat([SIGNATURE, chunk('IHDR', ihdr), idat, chunk('IEND', new Uint8Array(0))])
 }
 
 export function decodePng (bytes: Uint8Array): RawImage {
-  if (bytes.length < 8 || !SIGNATURE.every((b, i) => bytes[i] === b)) throw new InvalidPngError('not a PNG (bad signature)')
+  if (bytes.length < 8 || !SIGNATURE.every((b, i) => bytes[i] === b)) {
+    throw new InvalidPngError('not a PNG (bad signature)')
+  }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  let header: { width: number, height: number, depth: number, colorType: number } | undefined
+  let header: PngHeader | undefined
   let palette: Uint8Array | undefined
   let transparency: Uint8Array | undefined
   const idat: Uint8Array[] = []
@@ -65,7 +81,9 @@ export function decodePng (bytes: Uint8Array): RawImage {
     const type = String.fromCharCode(...bytes.subarray(o + 4, o + 8))
     if (o + 12 + length > bytes.length) throw new InvalidPngError(`truncated ${type} chunk`)
     const data = bytes.subarray(o + 8, o + 8 + length)
-    if (crc32(bytes.subarray(o + 4, o + 8 + length)) !== view.getUint32(o + 8 + length)) throw new InvalidPngError(`bad CRC in ${type} chunk`)
+    const storedCrc = view.getUint32(o + 8 + length)
+    const computedCrc = crc32(bytes.subarray(o + 4, o + 8 + length))
+    if (computedCrc !== storedCrc) throw new InvalidPngError(`bad CRC in ${type} chunk`)
     o += 12 + length
     if (type === 'IHDR') {
       if (length !== 13) throw new InvalidPngError('bad IHDR length')
@@ -88,8 +106,12 @@ export function decodePng (bytes: Uint8Array): RawImage {
   const { width, height, depth, colorType } = header
   const samples = CHANNELS_OF_COLOR_TYPE[colorType]
   const validDepth = colorType === 0 ? [1, 2, 4, 8, 16] : colorType === 3 ? [1, 2, 4, 8] : [8, 16]
-  if (samples === undefined || !validDepth.includes(depth)) throw new InvalidPngError(`unsupported color type ${colorType} with bit depth ${depth}`)
-  if (width < 1 || height < 1 || width * height > MAX_PIXELS) throw new InvalidPngError(`unsupported size ${width}x${height}`)
+  if (samples === undefined || !validDepth.includes(depth)) {
+    throw new InvalidPngError(`unsupported color type ${colorType} with bit depth ${depth}`)
+  }
+  if (width < 1 || height < 1 || width * height > MAX_PIXELS) {
+    throw new InvalidPngError(`unsupported size ${width}x${height}`)
+  }
   if (colorType === 3 && palette === undefined) throw new InvalidPngError('palette image without PLTE')
   const bpp = Math.max(1, (samples * depth) >> 3)
   const stride = Math.ceil((width * samples * depth) / 8)
@@ -142,7 +164,9 @@ function paeth (a: number, b: number, c: number): number {
 }
 
 /** Unpacks samples to 8-bit channels: palette -> RGB(A), tRNS -> alpha, 16-bit -> high byte. */
-function expand (data: Uint8Array, h: { width: number, height: number, depth: number, colorType: number }, stride: number, samples: number, palette?: Uint8Array, trns?: Uint8Array): RawImage {
+function expand (
+  data: Uint8Array, h: PngHeader, stride: number, samples: number, palette?: Uint8Array, trns?: Uint8Array
+): RawImage {
   const { width, height, depth, colorType } = h
   const sample = (y: number, i: number): number => {
     if (depth === 8) return data[y * stride + i]
@@ -150,11 +174,17 @@ function expand (data: Uint8Array, h: { width: number, height: number, depth: nu
     const bit = i * depth
     return (data[y * stride + (bit >> 3)] >> (8 - depth - (bit & 7))) & ((1 << depth) - 1)
   }
-  const to8 = (v: number): number => depth === 16 ? v >> 8 : depth === 8 || colorType === 3 ? v : Math.round((v * 255) / ((1 << depth) - 1))
+  const to8 = (v: number): number => {
+    if (depth === 16) return v >> 8
+    if (depth === 8 || colorType === 3) return v
+    return Math.round((v * 255) / ((1 << depth) - 1))
+  }
   const alphaFromTrns = trns !== undefined && (colorType === 0 || colorType === 2 || colorType === 3)
   const channels = colorType === 3 ? (alphaFromTrns ? 4 : 3) : samples + (alphaFromTrns ? 1 : 0)
   const pixels = new Uint8Array(width * height * channels)
-  const tv = trns !== undefined && trns.length >= 2 ? new DataView(trns.buffer, trns.byteOffset, trns.byteLength) : undefined
+  const tv = trns !== undefined && trns.length >= 2
+    ? new DataView(trns.buffer, trns.byteOffset, trns.byteLength)
+    : undefined
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       const o = (y * width + x) * channels
@@ -169,12 +199,17 @@ function expand (data: Uint8Array, h: { width: number, height: number, depth: nu
       for (let c = 0; c < samples; c++) {
         const v = sample(y, x * samples + c)
         pixels[o + c] = to8(v)
-        if (alphaFromTrns && tv !== undefined && (2 * c + 1 >= tv.byteLength || tv.getUint16(2 * c) !== v)) transparent = false
+        if (alphaFromTrns && tv !== undefined && !matchesKey(tv, c, v)) transparent = false
       }
       if (alphaFromTrns) pixels[o + samples] = transparent ? 0 : 255
     }
   }
   return { width, height, channels, pixels }
+}
+
+/** Whether sample v of channel c is the tRNS key colour's (16-bit big-endian per channel). */
+function matchesKey (key: DataView, c: number, v: number): boolean {
+  return 2 * c + 1 < key.byteLength && key.getUint16(2 * c) === v
 }
 
 function chunk (type: string, data: Uint8Array): Uint8Array {
@@ -220,13 +255,21 @@ export function imageGrid (images: ImageBatch, options: ImageGridOptions = {}): 
   const { width: w, height: h, channels: C, pixels } = images
   const size = w * h * C
   const count = size > 0 ? pixels.length / size : NaN
-  if (!Number.isInteger(count) || count < 1) throw new InvalidArgumentError(`${pixels.length} values are not a whole number of ${w}x${h}x${C} images`)
+  if (!Number.isInteger(count) || count < 1) {
+    throw new InvalidArgumentError(`${pixels.length} values are not a whole number of ${w}x${h}x${C} images`)
+  }
   const cols = options.cols ?? Math.ceil(Math.sqrt(count))
   const rows = options.rows ?? Math.ceil(count / cols)
   const pad = options.padding ?? 2
   const scale = options.scale ?? 1
-  for (const [k, v] of Object.entries({ cols, rows, scale })) if (!Number.isInteger(v) || v < 1) throw new InvalidArgumentError(`imageGrid ${k} must be a positive integer, got ${v}`)
-  if (!Number.isInteger(pad) || pad < 0) throw new InvalidArgumentError(`imageGrid padding must be a non-negative integer, got ${pad}`)
+  for (const [k, v] of Object.entries({ cols, rows, scale })) {
+    if (!Number.isInteger(v) || v < 1) {
+      throw new InvalidArgumentError(`imageGrid ${k} must be a positive integer, got ${v}`)
+    }
+  }
+  if (!Number.isInteger(pad) || pad < 0) {
+    throw new InvalidArgumentError(`imageGrid padding must be a non-negative integer, got ${pad}`)
+  }
   const tw = w * scale
   const th = h * scale
   const W = cols * (tw + pad) + pad

@@ -51,7 +51,9 @@ export class Random {
 
   /** Uniform integer in [0, n), unbiased (rejection sampling). */
   nextInt (n: number): number {
-    if (!Number.isInteger(n) || n < 1 || n > 0x100000000) throw new RangeError(`nextInt: n must be an integer in [1, 2^32], got ${n}`)
+    if (!Number.isInteger(n) || n < 1 || n > 0x100000000) {
+      throw new RangeError(`nextInt: n must be an integer in [1, 2^32], got ${n}`)
+    }
     const limit = 0x100000000 - (0x100000000 % n)
     for (;;) {
       const r = this.nextUint32()
@@ -101,10 +103,13 @@ export class Random {
 
   setState (state: RandomJSON): void {
     const s = state.s
-    if (!Array.isArray(s) || s.length !== 4 || !s.every(v => Number.isInteger(v) && v >= 0 && v <= 0xffffffff) || s.every(v => v === 0)) {
+    const isU32 = (v: number): boolean => Number.isInteger(v) && v >= 0 && v <= 0xffffffff
+    if (!Array.isArray(s) || s.length !== 4 || !s.every(isU32) || s.every(v => v === 0)) {
       throw new RangeError('Random.setState: expected four u32 words, not all zero')
     }
-    if (state.spare !== null && typeof state.spare !== 'number') throw new RangeError('Random.setState: spare must be a number or null')
+    if (state.spare !== null && typeof state.spare !== 'number') {
+      throw new RangeError('Random.setState: spare must be a number or null')
+    }
     this.s0 = s[0]; this.s1 = s[1]; this.s2 = s[2]; this.s3 = s[3]
     this.spare = state.spare ?? undefined
   }

@@ -14,12 +14,15 @@ import type { AbortOptions } from '../progress.js'
  *   idx:<images>,<labels>                any IDX pair, raw or .gz; prompts are the label numbers
  *   folder:<dir>                         PNGs + captions.tsv / captions.jsonl
  */
-export interface LoadDatasetOptions extends AbortOptions, Pick<ImageFolderOptions, 'width' | 'height' | 'channels' | 'background'> {
+export interface LoadDatasetOptions
+  extends AbortOptions, Pick<ImageFolderOptions, 'width' | 'height' | 'channels' | 'background'> {
   /** Split when the spec names none (default 'train'). */
   split?: Split
   /** Where the Fashion-MNIST .gz files are (default FASHION_MNIST_DEFAULT_DIR). */
   fashionMnistDir?: string
 }
+
+const KNOWN_SPECS = 'mnist, fashion-mnist, idx:<images>,<labels> or folder:<dir>'
 
 export async function loadDataset (spec: string, options: LoadDatasetOptions = {}): Promise<Dataset> {
   const colon = spec.indexOf(':')
@@ -28,18 +31,22 @@ export async function loadDataset (spec: string, options: LoadDatasetOptions = {
   switch (kind) {
     case 'mnist':
       return loadMnist({ ...options, split: parseSplit(rest, options.split, spec) })
-    case 'fashion-mnist':
-      return loadFashionMnist({ ...options, split: parseSplit(rest, options.split, spec), dir: options.fashionMnistDir })
+    case 'fashion-mnist': {
+      const split = parseSplit(rest, options.split, spec)
+      return loadFashionMnist({ ...options, split, dir: options.fashionMnistDir })
+    }
     case 'idx': {
       const [images, labels] = splitOnce(rest, ',')
-      if (images === '' || labels === undefined || labels === '') throw new InvalidArgumentError(`dataset spec ${spec}: expected idx:<images>,<labels>`)
+      if (images === '' || labels === undefined || labels === '') {
+        throw new InvalidArgumentError(`dataset spec ${spec}: expected idx:<images>,<labels>`)
+      }
       return readIdxPair(images, labels, { ...options, name: spec })
     }
     case 'folder':
       if (rest === '') throw new InvalidArgumentError(`dataset spec ${spec}: expected folder:<dir>`)
       return readImageFolder(rest, { ...options, name: spec })
     default:
-      throw new InvalidArgumentError(`unknown dataset ${spec}: use mnist, fashion-mnist, idx:<images>,<labels> or folder:<dir>`)
+      throw new InvalidArgumentError(`unknown dataset ${spec}: use ${KNOWN_SPECS}`)
   }
 }
 

@@ -41,7 +41,9 @@ export class Tokenizer {
   /** Vocabulary = special tokens, then every word of the prompts sorted by code unit (locale-independent). */
   static fromPrompts (prompts: Iterable<string>, options: { maxLength?: number } = {}): Tokenizer {
     const maxLength = options.maxLength ?? DEFAULT_MAX_LENGTH
-    if (!Number.isInteger(maxLength) || maxLength < 1) throw new InvalidArgumentError(`tokenizer maxLength must be a positive integer, got ${maxLength}`)
+    if (!Number.isInteger(maxLength) || maxLength < 1) {
+      throw new InvalidArgumentError(`tokenizer maxLength must be a positive integer, got ${maxLength}`)
+    }
     const words = new Set<string>()
     for (const p of new Set(prompts)) for (const w of splitWords(p)) words.add(w)
     for (const s of SPECIAL_TOKENS) words.delete(s)
@@ -51,11 +53,19 @@ export class Tokenizer {
 
   static fromJSON (json: unknown): Tokenizer {
     const j = json as Partial<TokenizerJSON> | null
-    if (j === null || typeof j !== 'object' || j.type !== 'hddm-word' || j.version !== 1) throw new InvalidTokenizerError('not an hddm-word v1 tokenizer')
-    if (!Number.isInteger(j.maxLength) || (j.maxLength as number) < 1) throw new InvalidTokenizerError('maxLength must be a positive integer')
+    if (j === null || typeof j !== 'object' || j.type !== 'hddm-word' || j.version !== 1) {
+      throw new InvalidTokenizerError('not an hddm-word v1 tokenizer')
+    }
+    if (!Number.isInteger(j.maxLength) || (j.maxLength as number) < 1) {
+      throw new InvalidTokenizerError('maxLength must be a positive integer')
+    }
     const vocab = j.vocab
-    if (!Array.isArray(vocab) || !vocab.every(w => typeof w === 'string')) throw new InvalidTokenizerError('vocab must be an array of strings')
-    if (SPECIAL_TOKENS.some((s, i) => vocab[i] !== s)) throw new InvalidTokenizerError('vocab must start with <pad>, <null>, <unk>')
+    if (!Array.isArray(vocab) || !vocab.every(w => typeof w === 'string')) {
+      throw new InvalidTokenizerError('vocab must be an array of strings')
+    }
+    if (SPECIAL_TOKENS.some((s, i) => vocab[i] !== s)) {
+      throw new InvalidTokenizerError('vocab must start with <pad>, <null>, <unk>')
+    }
     if (new Set(vocab).size !== vocab.length) throw new InvalidTokenizerError('vocab has duplicates')
     return new Tokenizer([...vocab], j.maxLength as number)
   }
