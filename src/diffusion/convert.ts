@@ -54,13 +54,16 @@ export function inputRescale (t: number): number {
 }
 
 /** Velocity from an eps-model at flow state (x, t). x [B, H, W, C] -> v [B, H, W, C]. */
-export function epsToVelocity (epsModel: EpsModel, x: tf.Tensor4D, t: number, schedule: Schedule, options: EpsToVelocityOptions = {}): tf.Tensor4D {
+export function epsToVelocity (
+  epsModel: EpsModel, x: tf.Tensor4D, t: number, schedule: Schedule, options: EpsToVelocityOptions = {}
+): tf.Tensor4D {
   const step = (options.timeMap ?? 'snr') === 'snr' ? snrMatchedStep(schedule, t) : naiveStep(t)
   const scale = (options.rescale ?? true) ? inputRescale(t) : 1
   const clamp = options.x0Clamp ?? X0_CLAMP
   return tf.tidy(() => {
     const epsHat = epsModel(tf.mul(x, scale) as tf.Tensor4D, step)
-    const x0Hat = tf.clipByValue(tf.div(tf.sub(x, tf.mul(epsHat, t)), Math.max(1 - t, X0_DENOMINATOR_FLOOR)), -clamp, clamp)
+    const denominator = Math.max(1 - t, X0_DENOMINATOR_FLOOR)
+    const x0Hat = tf.clipByValue(tf.div(tf.sub(x, tf.mul(epsHat, t)), denominator), -clamp, clamp)
     return tf.sub(epsHat, x0Hat) as tf.Tensor4D
   })
 }

@@ -56,12 +56,19 @@ export interface EnsembleField {
 export function ensembleField (init: EnsembleFieldInit): EnsembleField {
   const K = init.experts.length
   if (K === 0) throw new InvalidArgumentError('an ensemble needs at least one expert')
-  const usage: EnsembleUsage = { calls: 0, expertEvaluations: new Array(K).fill(0), weightSums: new Array(K).fill(0), routerEvaluations: 0 }
+  const usage: EnsembleUsage = {
+    calls: 0,
+    expertEvaluations: new Array(K).fill(0),
+    weightSums: new Array(K).fill(0),
+    routerEvaluations: 0
+  }
 
   const field: VelocityField = (x, t) => {
     const B = x.shape[0]
     const posterior = tf.tidy(() => init.posterior(x, t, init.tokens))
-    if (posterior.shape[1] !== K) throw new InvalidArgumentError(`router scores ${posterior.shape[1]} experts, the ensemble has ${K}`)
+    if (posterior.shape[1] !== K) {
+      throw new InvalidArgumentError(`router scores ${posterior.shape[1]} experts, the ensemble has ${K}`)
+    }
     const weights = routingWeights(posterior.dataSync() as Float32Array, B, K, init.routing)
     posterior.dispose()
     usage.calls += 1
@@ -77,8 +84,9 @@ export function ensembleField (init: EnsembleFieldInit): EnsembleField {
         const all = rows.length === B
         const idx = tf.tensor1d(rows, 'int32')
         const pick = <T extends tf.Tensor>(a: T): T => (all ? a : tf.gather(a, idx)) as T
-        const predict = guidedPredictor(init.experts[k].network, pick(init.tokens), pick(init.nullTokens), init.guidance)
-        const vk = init.experts[k].objective.velocity(predict, pick(x), t)                 // [R, H, W, C]
+        const expert = init.experts[k]
+        const predict = guidedPredictor(expert.network, pick(init.tokens), pick(init.nullTokens), init.guidance)
+        const vk = expert.objective.velocity(predict, pick(x), t) // [R, H, W, C]
         const w = tf.tensor4d(rows.map(b => weights[b * K + k]), [rows.length, 1, 1, 1])
         for (const b of rows) usage.weightSums[k] += weights[b * K + k]
         const contribution = tf.mul(vk, w) as tf.Tensor4D

@@ -12,7 +12,9 @@ import type { Predictor } from './objectives/objective.js'
 export type ConditionalNetwork = (x: tf.Tensor4D, time: tf.Tensor1D, tokens: tf.Tensor2D) => tf.Tensor4D
 
 /** Binds a network to prompts, with guidance scale w (w = 1: no guidance, one evaluation). */
-export function guidedPredictor (network: ConditionalNetwork, tokens: tf.Tensor2D, nullTokens: tf.Tensor2D, scale: number): Predictor {
+export function guidedPredictor (
+  network: ConditionalNetwork, tokens: tf.Tensor2D, nullTokens: tf.Tensor2D, scale: number
+): Predictor {
   if (scale === 1) return (x, time) => network(x, time, tokens)
   return (x, time) => tf.tidy(() => {
     const B = x.shape[0]

@@ -17,7 +17,8 @@ export function parseRouting (text: string): Routing {
   if (top !== null) return { kind: 'top', k: Number(top[1]) }
   const threshold = /^threshold:(0(\.[0-9]+)?|1(\.0+)?)$/.exec(text)
   if (threshold !== null) return { kind: 'threshold', p: Number(threshold[1]) }
-  throw new InvalidArgumentError(`unknown routing "${text}" (expected full, top1, top2 or threshold:p with 0 <= p <= 1)`)
+  const expected = 'full, top1, top2 or threshold:p with 0 <= p <= 1'
+  throw new InvalidArgumentError(`unknown routing "${text}" (expected ${expected})`)
 }
 
 export function formatRouting (routing: Routing): string {
@@ -28,7 +29,9 @@ export function formatRouting (routing: Routing): string {
  * Weights [B, K] (row-major) from the posterior [B, K]: zero for experts left out.
  * threshold:p keeps experts with p(k) >= p, and always at least the most likely one.
  */
-export function routingWeights (posterior: Float32Array, batch: number, experts: number, routing: Routing): Float32Array {
+export function routingWeights (
+  posterior: Float32Array, batch: number, experts: number, routing: Routing
+): Float32Array {
   const weights = new Float32Array(batch * experts)
   for (let b = 0; b < batch; b++) {
     const row = posterior.subarray(b * experts, (b + 1) * experts)

@@ -19,7 +19,9 @@ export interface Schedule {
 }
 
 export function cosineSchedule (T = 1000): Schedule {
-  if (!Number.isInteger(T) || T < 2) throw new InvalidArgumentError(`cosine schedule: T must be an integer >= 2, got ${T}`)
+  if (!Number.isInteger(T) || T < 2) {
+    throw new InvalidArgumentError(`cosine schedule: T must be an integer >= 2, got ${T}`)
+  }
   const f = (s: number): number => Math.cos(((s / T + 0.008) / 1.008) * Math.PI / 2) ** 2
   const alphasCumprod = new Float64Array(T)
   let abar = 1

@@ -21,7 +21,9 @@ export interface DdpmTrainingOptions {
   minSnrGamma?: number
 }
 
-export function ddpm (schedule: Schedule = cosineSchedule(1000), conversion: EpsToVelocityOptions = {}, training: DdpmTrainingOptions = {}): DdpmObjective {
+export function ddpm (
+  schedule: Schedule = cosineSchedule(1000), conversion: EpsToVelocityOptions = {}, training: DdpmTrainingOptions = {}
+): DdpmObjective {
   const gamma = training.minSnrGamma
   return {
     name: 'ddpm',

@@ -42,7 +42,9 @@ export function createObjective (name: string, options: ObjectiveOptions = {}): 
   const timeInput = options.timeInput ?? 'fm'
   if (!TIME_INPUTS.includes(timeInput)) throw new InvalidArgumentError(`unknown time input "${String(timeInput)}"`)
   if (name === 'ddpm') {
-    if (timeInput !== 'fm') throw new InvalidArgumentError(`time input "${timeInput}" applies to flow-matching experts only`)
+    if (timeInput !== 'fm') {
+      throw new InvalidArgumentError(`time input "${timeInput}" applies to flow-matching experts only`)
+    }
     const gamma = options.minSnrGamma ?? 0
     return ddpm(cosineSchedule(DDPM_STEPS), { x0Clamp: PIXEL_X0_CLAMP }, gamma > 0 ? { minSnrGamma: gamma } : {})
   }

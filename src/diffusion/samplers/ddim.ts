@@ -10,7 +10,9 @@ import type { EpsModel } from '../convert.js'
 import type { Schedule } from '../schedule.js'
 import type { SampleOptions } from './sampler.js'
 
-export async function sampleDdim (epsModel: EpsModel, x: tf.Tensor4D, steps: number[], schedule: Schedule, options: SampleOptions = {}): Promise<tf.Tensor4D> {
+export async function sampleDdim (
+  epsModel: EpsModel, x: tf.Tensor4D, steps: number[], schedule: Schedule, options: SampleOptions = {}
+): Promise<tf.Tensor4D> {
   let current = tf.clone(x)
   for (let i = 0; i < steps.length; i++) {
     throwIfAborted(options.signal)

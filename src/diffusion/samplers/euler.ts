@@ -6,11 +6,14 @@ import * as tf from '@tensorflow/tfjs'
 import { throwIfAborted } from '../../hddm-error.js'
 import type { SampleOptions, VelocityField } from './sampler.js'
 
-export async function sampleEuler (field: VelocityField, x: tf.Tensor4D, sigmas: number[], options: SampleOptions = {}): Promise<tf.Tensor4D> {
+export async function sampleEuler (
+  field: VelocityField, x: tf.Tensor4D, sigmas: number[], options: SampleOptions = {}
+): Promise<tf.Tensor4D> {
   let current = tf.clone(x)
   for (let i = 0; i < sigmas.length - 1; i++) {
     throwIfAborted(options.signal)
-    const next = tf.tidy(() => tf.add(current, tf.mul(field(current, sigmas[i]), sigmas[i + 1] - sigmas[i])) as tf.Tensor4D)
+    const dt = sigmas[i + 1] - sigmas[i]
+    const next = tf.tidy(() => tf.add(current, tf.mul(field(current, sigmas[i]), dt)) as tf.Tensor4D)
     current.dispose()
     current = next
     options.onProgress?.({ type: 'hddm:sample:step', detail: { i, steps: sigmas.length - 1, sigma: sigmas[i + 1] } })

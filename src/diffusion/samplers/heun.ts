@@ -7,7 +7,9 @@ import * as tf from '@tensorflow/tfjs'
 import { throwIfAborted } from '../../hddm-error.js'
 import type { SampleOptions, VelocityField } from './sampler.js'
 
-export async function sampleHeun (field: VelocityField, x: tf.Tensor4D, sigmas: number[], options: SampleOptions = {}): Promise<tf.Tensor4D> {
+export async function sampleHeun (
+  field: VelocityField, x: tf.Tensor4D, sigmas: number[], options: SampleOptions = {}
+): Promise<tf.Tensor4D> {
   let current = tf.clone(x)
   for (let i = 0; i < sigmas.length - 1; i++) {
     throwIfAborted(options.signal)

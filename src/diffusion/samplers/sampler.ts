@@ -14,11 +14,14 @@ export type SampleStepEvent = ProgressEvent<'hddm:sample:step', { i: number, ste
 
 export interface SampleOptions extends AbortOptions, ProgressOptions<SampleStepEvent> {}
 
-export type Sampler = (field: VelocityField, x: tf.Tensor4D, sigmas: number[], options?: SampleOptions) => Promise<tf.Tensor4D>
+export type Sampler = (
+  field: VelocityField, x: tf.Tensor4D, sigmas: number[], options?: SampleOptions
+) => Promise<tf.Tensor4D>
 
 /** The flow-time grid: linspace(1, 0.001, N) then 0 (N + 1 values, N steps). */
 export function flowSigmas (steps: number, start = 1, end = 0.001): number[] {
   if (!Number.isInteger(steps) || steps < 1) throw new RangeError(`steps must be a positive integer, got ${steps}`)
-  const sigmas = steps === 1 ? [start] : Array.from({ length: steps }, (_, i) => start + (end - start) * i / (steps - 1))
+  const linspace = (i: number): number => start + (end - start) * i / (steps - 1)
+  const sigmas = steps === 1 ? [start] : Array.from({ length: steps }, (_, i) => linspace(i))
   return [...sigmas, 0]
 }
