@@ -57,17 +57,38 @@ export interface RouterConfig extends TransformerShape {
 export const TIME_FREQUENCY_DIM = 256
 
 export const EXPERT_PRESETS = {
-  tiny: { imageSize: 28, channels: 1, patchSize: 7, hidden: 64, depth: 2, heads: 2, mlpRatio: 4, adaln: 'single', promptTokens: 4, vocabSize: 16, textDim: 16 },
-  mini: { imageSize: 28, channels: 1, patchSize: 4, hidden: 96, depth: 3, heads: 4, mlpRatio: 4, adaln: 'single', promptTokens: 4, vocabSize: 16, textDim: 64 },
-  small: { imageSize: 28, channels: 1, patchSize: 4, hidden: 128, depth: 4, heads: 4, mlpRatio: 4, adaln: 'single', promptTokens: 4, vocabSize: 16, textDim: 64 },
-  medium: { imageSize: 28, channels: 1, patchSize: 4, hidden: 192, depth: 6, heads: 6, mlpRatio: 4, adaln: 'single', promptTokens: 4, vocabSize: 16, textDim: 64 },
-  xl2: { imageSize: 32, channels: 4, patchSize: 2, hidden: 1152, depth: 28, heads: 16, mlpRatio: 4, adaln: 'single', promptTokens: 120, vocabSize: 32128, textDim: 768 }
+  tiny: {
+    imageSize: 28, channels: 1, patchSize: 7, hidden: 64, depth: 2, heads: 2, mlpRatio: 4,
+    adaln: 'single', promptTokens: 4, vocabSize: 16, textDim: 16
+  },
+  mini: {
+    imageSize: 28, channels: 1, patchSize: 4, hidden: 96, depth: 3, heads: 4, mlpRatio: 4,
+    adaln: 'single', promptTokens: 4, vocabSize: 16, textDim: 64
+  },
+  small: {
+    imageSize: 28, channels: 1, patchSize: 4, hidden: 128, depth: 4, heads: 4, mlpRatio: 4,
+    adaln: 'single', promptTokens: 4, vocabSize: 16, textDim: 64
+  },
+  medium: {
+    imageSize: 28, channels: 1, patchSize: 4, hidden: 192, depth: 6, heads: 6, mlpRatio: 4,
+    adaln: 'single', promptTokens: 4, vocabSize: 16, textDim: 64
+  },
+  xl2: {
+    imageSize: 32, channels: 4, patchSize: 2, hidden: 1152, depth: 28, heads: 16, mlpRatio: 4,
+    adaln: 'single', promptTokens: 120, vocabSize: 32128, textDim: 768
+  }
 } as const satisfies Record<string, DiTConfig>
 
 export const ROUTER_PRESETS = {
-  'router-tiny': { imageSize: 28, channels: 1, patchSize: 7, hidden: 32, depth: 2, heads: 2, mlpRatio: 4, numExperts: 4 },
-  'router-small': { imageSize: 28, channels: 1, patchSize: 4, hidden: 64, depth: 3, heads: 4, mlpRatio: 4, numExperts: 4 },
-  'router-b2': { imageSize: 32, channels: 4, patchSize: 2, hidden: 768, depth: 12, heads: 12, mlpRatio: 4, numExperts: 8 }
+  'router-tiny': {
+    imageSize: 28, channels: 1, patchSize: 7, hidden: 32, depth: 2, heads: 2, mlpRatio: 4, numExperts: 4
+  },
+  'router-small': {
+    imageSize: 28, channels: 1, patchSize: 4, hidden: 64, depth: 3, heads: 4, mlpRatio: 4, numExperts: 4
+  },
+  'router-b2': {
+    imageSize: 32, channels: 4, patchSize: 2, hidden: 768, depth: 12, heads: 12, mlpRatio: 4, numExperts: 8
+  }
 } as const satisfies Record<string, RouterConfig>
 
 export type ExpertPresetName = keyof typeof EXPERT_PRESETS

@@ -89,16 +89,20 @@ export class DiT {
       const tEmb = linear(silu(linear(timestepFrequencies(t), this.tMlp1)), this.tMlp2) as tf.Tensor2D  // [B, D]
       const t0 = this.tBlock !== undefined ? linear(silu(tEmb), this.tBlock) as tf.Tensor2D : undefined  // [B, 6D]
       const ids = tf.reshape(tokens, [-1]) as tf.Tensor1D
-      const y = tf.reshape(linear(embed(ids, this.tokenTable as tf.Tensor2D), this.yProj), [B, promptTokens, D]) as tf.Tensor3D  // [B, L, D]
+      const tokenEmb = linear(embed(ids, this.tokenTable as tf.Tensor2D), this.yProj)  // [B*L, D]
+      const y = tf.reshape(tokenEmb, [B, promptTokens, D]) as tf.Tensor3D  // [B, L, D]
 
       for (const block of this.blocks) {
         const mod = block.table !== undefined && t0 !== undefined
           ? tf.add(tf.reshape(t0, [B, 6, D]), block.table)                              // [B, 6, D]
           : tf.reshape(linear(silu(tEmb), block.adaLN as LinearParams), [B, 6, D])       // [B, 6, D]
-        const [shiftMsa, scaleMsa, gateMsa, shiftMlp, scaleMlp, gateMlp] = chunk(tf.reshape(mod, [B, 6 * D]) as tf.Tensor2D, 6)  // 6 x [B, D]
-        h = tf.add(h, tf.mul(tf.expandDims(gateMsa, 1), this.selfAttention(layerNormModulate(h, shiftMsa, scaleMsa), block))) as tf.Tensor3D
+        const modulation = tf.reshape(mod, [B, 6 * D]) as tf.Tensor2D
+        const [shiftMsa, scaleMsa, gateMsa, shiftMlp, scaleMlp, gateMlp] = chunk(modulation, 6)  // 6 x [B, D]
+        const attn = this.selfAttention(layerNormModulate(h, shiftMsa, scaleMsa), block)  // [B, T, D]
+        h = tf.add(h, tf.mul(tf.expandDims(gateMsa, 1), attn)) as tf.Tensor3D
         h = tf.add(h, this.crossAttention(h, y, block)) as tf.Tensor3D
-        const mlp = linear(geluTanh(linear(layerNormModulate(h, shiftMlp, scaleMlp), block.fc1)), block.fc2)  // [B, T, D]
+        const mlpIn = layerNormModulate(h, shiftMlp, scaleMlp)
+        const mlp = linear(geluTanh(linear(mlpIn, block.fc1)), block.fc2)  // [B, T, D]
         h = tf.add(h, tf.mul(tf.expandDims(gateMlp, 1), mlp)) as tf.Tensor3D
       }
 

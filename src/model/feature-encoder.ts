@@ -29,7 +29,12 @@ export interface FeatureEncoderConfig {
   projectionDim: number
 }
 
-export const DEFAULT_ENCODER_CONFIG: FeatureEncoderConfig = { inputSize: 784, hidden: [512, 256], featureDim: 64, projectionDim: 64 }
+export const DEFAULT_ENCODER_CONFIG: FeatureEncoderConfig = {
+  inputSize: 784,
+  hidden: [512, 256],
+  featureDim: 64,
+  projectionDim: 64
+}
 
 export class FeatureEncoder {
   readonly params: Params
@@ -106,7 +111,9 @@ export function encoderWeights (encoder: FeatureEncoder): EncoderWeights {
 export function encodeExact (weights: EncoderWeights, pixels: Uint8Array, count: number): Float64Array {
   const { config, layers } = weights
   const inSize = config.inputSize
-  if (pixels.length !== count * inSize) throw new InvalidArgumentError(`${pixels.length} bytes are not ${count} images of ${inSize} values`)
+  if (pixels.length !== count * inSize) {
+    throw new InvalidArgumentError(`${pixels.length} bytes are not ${count} images of ${inSize} values`)
+  }
   const F = config.featureDim
   const first = layers[0]
   const width0 = first.bias.length

@@ -33,9 +33,12 @@ export function expertParamCount (c: DiTConfig): ExpertParamCount {
 
 export function routerParamCount (c: RouterConfig): number {
   const D = c.hidden
-  const perBlock = linear(D, 6 * D) + linear(D, 3 * D) + linear(D, D) + linear(D, c.mlpRatio * D) + linear(c.mlpRatio * D, D)
-  const embeddings = linear(c.patchSize * c.patchSize * c.channels, D) + D /* cls */ + (tokenCount(c) + 1) * D /* pos */ +
-    linear(TIME_FREQUENCY_DIM, D) + linear(D, D)
+  const attention = linear(D, 3 * D) + linear(D, D)
+  const mlp = linear(D, c.mlpRatio * D) + linear(c.mlpRatio * D, D)
+  const perBlock = linear(D, 6 * D) + attention + mlp
+  const patchEmbed = linear(c.patchSize * c.patchSize * c.channels, D)
+  const timeEmbed = linear(TIME_FREQUENCY_DIM, D) + linear(D, D)
+  const embeddings = patchEmbed + D /* cls */ + (tokenCount(c) + 1) * D /* pos */ + timeEmbed
   const head = linear(D, D) + 2 * D + linear(D, c.numExperts)
   const prompt = c.conditioning === 'prompt' ? (c.vocabSize ?? 0) * D : 0
   return embeddings + prompt + c.depth * perBlock + head

@@ -74,7 +74,9 @@ export interface LinearParams {
 
 export type LinearInit = 'xavier' | 'zeros' | { std: number }
 
-export function linearParams (params: Params, name: string, inDim: number, outDim: number, init: LinearInit = 'xavier'): LinearParams {
+export function linearParams (
+  params: Params, name: string, inDim: number, outDim: number, init: LinearInit = 'xavier'
+): LinearParams {
   const weight = init === 'xavier'
     ? params.xavier(`${name}.weight`, [inDim, outDim])
     : init === 'zeros'

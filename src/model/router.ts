@@ -62,7 +62,8 @@ export class Router {
     this.tMlp2 = linearParams(p, 't_embedder.mlp.2', D, D, { std: 0.02 })
     if (config.conditioning === 'prompt') {
       const { vocabSize, promptTokens } = config
-      if (!Number.isSafeInteger(vocabSize) || vocabSize! < 1 || !Number.isSafeInteger(promptTokens) || promptTokens! < 1) {
+      const positive = (n: number | undefined): boolean => Number.isSafeInteger(n) && n! >= 1
+      if (!positive(vocabSize) || !positive(promptTokens)) {
         throw new InvalidArgumentError('a prompt-conditioned router needs positive vocabSize and promptTokens')
       }
       this.promptTable = p.normal('y_embedder.embedding_table', [vocabSize!, D], 0.02)
@@ -92,16 +93,19 @@ export class Router {
     const { hidden: D, patchSize: P, heads } = this.config
     return tf.tidy(() => {
       const B = x.shape[0]
-      let c = linear(silu(linear(timestepFrequencies(tf.mul(t, 1000) as tf.Tensor1D), this.tMlp1)), this.tMlp2)  // [B, D]
+      const tFreq = timestepFrequencies(tf.mul(t, 1000) as tf.Tensor1D)
+      let c = linear(silu(linear(tFreq, this.tMlp1)), this.tMlp2)                                    // [B, D]
       if (this.promptTable !== undefined) c = tf.add(c, this.promptEmbedding(tokens, B))                    // [B, D]
       const patches = linear(patchify(x, P), this.xEmbed)                                            // [B, T, D]
       const cls = tf.tile(tf.expandDims(this.cls, 0), [B, 1, 1])                                     // [B, 1, D]
       let h = tf.add(tf.concat([cls, patches], 1), this.positions) as tf.Tensor3D                    // [B, T+1, D]
       const cAct = silu(c)
       for (const block of this.blocks) {
-        const [shiftMsa, scaleMsa, gateMsa, shiftMlp, scaleMlp, gateMlp] = chunk(linear(cAct, block.adaLN) as tf.Tensor2D, 6)
+        const modulation = linear(cAct, block.adaLN) as tf.Tensor2D                                  // [B, 6D]
+        const [shiftMsa, scaleMsa, gateMsa, shiftMlp, scaleMlp, gateMlp] = chunk(modulation, 6)
         const [q, k, v] = tf.split(linear(layerNormModulate(h, shiftMsa, scaleMsa), block.qkv), 3, 2) as tf.Tensor3D[]
-        h = tf.add(h, tf.mul(tf.expandDims(gateMsa, 1), linear(attention(q, k, v, heads), block.attnProj))) as tf.Tensor3D
+        const attn = linear(attention(q, k, v, heads), block.attnProj)
+        h = tf.add(h, tf.mul(tf.expandDims(gateMsa, 1), attn)) as tf.Tensor3D
         const mlp = linear(geluTanh(linear(layerNormModulate(h, shiftMlp, scaleMlp), block.fc1)), block.fc2)
         h = tf.add(h, tf.mul(tf.expandDims(gateMlp, 1), mlp)) as tf.Tensor3D
       }
@@ -118,7 +122,9 @@ export class Router {
 
   /** tokens [B, L] -> the mean embedding of the non-padding tokens [B, D]. */
   private promptEmbedding (tokens: tf.Tensor2D | undefined, B: number): tf.Tensor2D {
-    if (tokens === undefined || tokens.shape[0] !== B) throw new InvalidArgumentError(`a prompt router needs tokens [${B}, L]`)
+    if (tokens === undefined || tokens.shape[0] !== B) {
+      throw new InvalidArgumentError(`a prompt router needs tokens [${B}, L]`)
+    }
     const table = this.promptTable!
     const [, L] = tokens.shape
     return tf.tidy(() => {
