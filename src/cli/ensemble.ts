@@ -11,13 +11,12 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { createLogger, silentLogger, type LogFormat } from '../logger.js'
 import { loadBootstrapList } from '../network/bootstrap-list.js'
 import { createHddmNode } from '../node.js'
-import { candidatesFromCoverage } from '../ensemble/candidates.js'
-import { ensembleFromVerification, verifyCheckpoints, type CheckpointVerdict } from '../ensemble/verify.js'
+import { nameEnsemble, publishEnsemble, verifyFinals } from '../node/assemble.js'
+import type { CheckpointVerdict } from '../ensemble/verify.js'
 import { NoAcceptableCheckpointError } from '../ensemble/errors.js'
-import { encodeEnsembleManifest, RoutingTextSchema } from '../protocol/ensemble-manifest.js'
+import { RoutingTextSchema } from '../protocol/ensemble-manifest.js'
 import { BACKEND_CHOICES, initBackend, type BackendChoice } from '../runtime/backend.js'
 import { InvalidArgumentError } from '../errors.js'
-import { InvalidManifestError } from '../protocol/errors.js'
 import {
   allowPeerOption, backendOption, collect, integerOption, logFormatOption, privateSwarm, scopeOption, swarmKeyOption, type PrivateSwarmFlags
 } from './options.js'
@@ -85,31 +84,22 @@ async function ensemble (o: EnsembleOptions): Promise<void> {
   try {
     await node.start()
     await initBackend({ backend: o.backend, logger })
-    let candidates
+    const init = { runId: node.runId, manifest: node.manifest, storage: node.blocks, timeoutMs: o.timeout }
+    let verification
     if (o.checkpoint !== undefined) {
-      candidates = o.checkpoint.map((cid) => ({ cid }))
+      verification = await verifyFinals({ ...init, candidates: o.checkpoint.map((cid) => ({ cid })) })
     } else {
       await sleep(o.wait)
-      candidates = candidatesFromCoverage([node.coverage(), ...await node.peerCoverage()])
+      verification = await verifyFinals({ ...init, coverage: node.coverage(), peerCoverage: await node.peerCoverage() })
     }
-    const verification = await verifyCheckpoints({ runId: node.runId, manifest: node.manifest, storage: node.blocks, timeoutMs: o.timeout }, candidates)
     const report = { run: node.runId, verdicts: verification.verdicts }
     if (verification.missing.length > 0) {
       process.stdout.write(o.json ? JSON.stringify({ ...report, missing: verification.missing }) + '\n' : verdictLines(report.run, verification.verdicts).join('\n') + '\n')
       throw new NoAcceptableCheckpointError(verification.missing)
     }
-    const { id: expected, manifest } = await ensembleFromVerification(node.runId, node.manifest, verification, routing.data)
-    const bytes = encodeEnsembleManifest(manifest)
-    const id = await node.blocks.putJson(manifest)
-    // Helia's dag-json must agree with the canonical encoding, or peers would ask for a CID nobody holds.
-    if (id.toString() !== expected.toString()) throw new InvalidManifestError(`stored ensemble manifest CID ${id.toString()} differs from its canonical CID ${expected.toString()}`)
-    let provided = true
-    try {
-      await node.blocks.provide(id, { timeoutMs: PROVIDE_TIMEOUT_MS })
-    } catch (err) {
-      provided = false
-      logger.warn('could not announce the ensemble in the DHT; connected peers can still fetch it', { ensemble: id.toString() }, err)
-    }
+    const named = await nameEnsemble({ ...init, routing: routing.data }, verification)
+    const publish = { provideTimeoutMs: PROVIDE_TIMEOUT_MS, logger }
+    const { id, bytes, provided } = await publishEnsemble(node.blocks, named, publish)
     if (o.out !== undefined) await writeFile(resolve(o.out), bytes)
     const json = JSON.parse(new TextDecoder().decode(bytes)) as unknown
     process.stdout.write(o.json

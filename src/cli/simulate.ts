@@ -10,7 +10,7 @@ import { InvalidArgumentError } from '../errors.js'
 import { createLogger, silentLogger } from '../logger.js'
 import { EXPERT_PRESETS } from '../model/config.js'
 import { createHddmNode } from '../node.js'
-import { assembleEnsemble, type AssembledEnsemble } from '../node/assemble.js'
+import { assembleEnsemble, publishEnsemble, type AssembledEnsemble } from '../node/assemble.js'
 import { loadDataset } from '../data/sources.js'
 import { formatRouting, parseRouting, type Routing } from '../diffusion/routing.js'
 import { sampleEnsemble } from '../ensemble/sample.js'
@@ -144,7 +144,8 @@ async function simulate (o: SimulateOptions): Promise<void> {
 
     const ensemble = await assembleEnsemble({ runId, manifest: observer.manifest, coverage: observer.coverage(), storage: observer.blocks })
     try {
-      const ensembleCid = await observer.blocks.putJson(ensemble.manifest)
+      // Kept in the observer's directory; the local swarm stops with the command, so no DHT record.
+      const { id: ensembleCid } = await publishEnsemble(observer.blocks, ensemble, { provide: false })
       plain(`ensemble ${ensembleCid.toString()} verified; drawing ${Math.max(o.samples, 8 * ensemble.prompts.length)} samples (${formatRouting(routing)}, ${o.sampleSteps} steps, guidance ${o.guidance})`)
       const gridFile = join(out, 'samples.png')
       const scored = await drawAndScore(ensemble, manifest, { ...o, routing })
