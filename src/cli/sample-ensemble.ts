@@ -1,28 +1,21 @@
 /**
  * `hddm-node sample --ensemble CID`: an ensemble by its manifest CID, drawn here (fetching what
  * this data directory lacks from the swarm) or, with --peer, by a remote node over
- * /hddm/sample/1.0.0. Both paths end in the same PNG bytes per image, so for one request and
- * seed a remote grid equals a local one (on the same tfjs backend: floating point differs
- * between backends).
+ * /hddm/sample/1.0.0 (node/draw-ensemble.ts), written as a grid and, with --out-dir, one PNG
+ * per image.
  */
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { multiaddr } from '@multiformats/multiaddr'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { CID } from 'multiformats/cid'
 import { decodePng, imageGrid } from '../data/png.js'
 import { parseRouting } from '../diffusion/routing.js'
 import { InvalidArgumentError } from '../errors.js'
 import { silentLogger, type Logger } from '../logger.js'
-import { resolveEnsemble } from '../ensemble/resolve.js'
-import { sampleEnsemble, type SampleEnsembleResult } from '../ensemble/sample.js'
-import { toPng } from '../ensemble/serve.js'
-import { requestSamples } from '../network/sample-client.js'
-import { createSwarmNode } from '../network/swarm-node.js'
 import { privateSwarm, type PrivateSwarmFlags } from './options.js'
-import { dialBootstrap } from '../node/bootstrap-dial.js'
+import { drawEnsembleHere, drawEnsembleOnPeer, type DrawnImages } from '../node/draw-ensemble.js'
 import { SAMPLE_MAX_COUNT } from '../protocol/limits.js'
 import { initBackend, type BackendChoice } from '../runtime/backend.js'
-import { createStorage } from '../storage/helia.js'
 import type { NetworkScope } from '../network/gater.js'
 import type { SamplerName } from '../ensemble/sample.js'
 
@@ -48,13 +41,6 @@ export interface EnsembleSampleOptions extends PrivateSwarmFlags {
   logger?: Logger
 }
 
-interface Drawn {
-  pngs: Uint8Array[]
-  /** Local draws only: the remote protocol does not report it. */
-  usage?: Array<{ cluster: number, objective: string, meanWeight: number, evaluations: number }>
-  flops?: SampleEnsembleResult['flops']
-}
-
 export async function sampleEnsembleCommand (o: EnsembleSampleOptions): Promise<void> {
   let ensemble: CID
   try {
@@ -66,13 +52,19 @@ export async function sampleEnsembleCommand (o: EnsembleSampleOptions): Promise<
   // One row of n images per prompt, prompt-major: the same list goes to the sampler or the peer.
   const prompts = o.prompt.flatMap((p) => new Array<string>(o.n).fill(p))
   const started = performance.now()
-  let drawn: Drawn
+  const request = {
+    ensemble, prompts, steps: o.steps, seed: o.seed, guidance: o.guidance, routing: o.routing, timeoutMs: o.timeout,
+    dataDir: o.dataDir, bootstrap: o.bootstrap, scope: o.scope, ...privateSwarm(o), logger: o.logger
+  }
+  let drawn: DrawnImages
   if (o.peer !== undefined) {
     if (o.sampler !== 'euler') throw new InvalidArgumentError('--peer draws with the euler sampler only (the sample protocol has no sampler field)')
     if (prompts.length > SAMPLE_MAX_COUNT) throw new InvalidArgumentError(`a peer draws at most ${SAMPLE_MAX_COUNT} images per request, asked for ${prompts.length}`)
-    drawn = await drawRemote(ensemble, prompts, o)
+    // A throwaway identity unless a data directory is given: asking a peer needs no blocks.
+    drawn = await drawEnsembleOnPeer({ ...request, peer: parsePeer(o.peer) })
   } else {
-    drawn = await drawLocal(ensemble, prompts, o)
+    await initBackend({ backend: o.backend, logger: o.logger ?? silentLogger })
+    drawn = await drawEnsembleHere({ ...request, dataDir: o.dataDir ?? '.hddm', sampler: o.sampler })
   }
   const files = await writeImages(drawn.pngs, prompts, o)
   const summary = {
@@ -95,55 +87,12 @@ export async function sampleEnsembleCommand (o: EnsembleSampleOptions): Promise<
   process.stdout.write(lines.join('\n') + '\n')
 }
 
-async function drawLocal (id: CID, prompts: string[], o: EnsembleSampleOptions): Promise<Drawn> {
-  const logger = o.logger ?? silentLogger
-  const dataDir = o.dataDir ?? '.hddm'
-  const swarm = createSwarmNode({ dataDir, scope: o.scope, ...privateSwarm(o), logger })
-  await swarm.start()
-  const storage = createStorage({ dataDir, logger }, { libp2p: swarm.libp2p })
+function parsePeer (text: string): Multiaddr {
   try {
-    await storage.start()
-    if (o.bootstrap.length > 0) await dialBootstrap(swarm.libp2p, o.bootstrap, logger)
-    await initBackend({ backend: o.backend, logger })
-    const ensemble = await resolveEnsemble(storage, id, { timeoutMs: o.timeout })
-    try {
-      const result = await sampleEnsemble({
-        members: ensemble.members,
-        router: ensemble.router,
-        tokenizer: ensemble.tokenizer,
-        prompts,
-        steps: o.steps,
-        seed: o.seed,
-        routing: o.routing !== undefined ? parseRouting(o.routing) : ensemble.routing,
-        guidance: o.guidance,
-        sampler: o.sampler
-      })
-      return {
-        pngs: prompts.map((_, i) => toPng(result.images, result.shape, i)),
-        usage: result.usage.map((u, k) => ({ ...u, objective: ensemble.manifest.experts[k].objective })),
-        flops: result.flops
-      }
-    } finally {
-      ensemble.dispose()
-    }
-  } finally {
-    await storage.stop()
-    await swarm.stop()
-  }
-}
-
-async function drawRemote (id: CID, prompts: string[], o: EnsembleSampleOptions): Promise<Drawn> {
-  // A throwaway identity unless a data directory is given: asking a peer needs no blocks.
-  const swarm = createSwarmNode({ dataDir: o.dataDir, scope: o.scope, ...privateSwarm(o), logger: o.logger })
-  await swarm.start()
-  try {
-    const images = await requestSamples(swarm.libp2p, multiaddr(o.peer!), {
-      v: 1, ensemble: id.toString(), prompts, count: prompts.length, steps: o.steps, seed: o.seed, guidance: o.guidance,
-      ...(o.routing !== undefined ? { routing: o.routing } : {})
-    }, { timeoutMs: o.timeout })
-    return { pngs: images.map((image) => image.png) }
-  } finally {
-    await swarm.stop()
+    return multiaddr(text)
+  } catch (err) {
+    const why = (err as Error).message
+    throw new InvalidArgumentError(`--peer must be a multiaddr /ip4/.../tcp/.../p2p/<id>, got ${text} (${why})`)
   }
 }
 
