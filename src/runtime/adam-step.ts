@@ -27,7 +27,9 @@ export interface AdamStepHyper {
  * Returns false, having changed nothing, when the native kernels are not active on the current
  * backend or a tensor is not a float32 array of the parameter's size.
  */
-export function adamStepNative (param: tf.Variable, grad: tf.Tensor, m: tf.Variable, v: tf.Variable, h: AdamStepHyper): boolean {
+export function adamStepNative (
+  param: tf.Variable, grad: tf.Tensor, m: tf.Variable, v: tf.Variable, h: AdamStepHyper
+): boolean {
   const native = tf.getBackend() === 'cpu' ? activeNative() : undefined
   if (native === undefined) return false
   const { backend, pool, addon } = native
@@ -45,7 +47,8 @@ export function adamStepNative (param: tf.Variable, grad: tf.Tensor, m: tf.Varia
     return { values: copy, fresh: true }
   })
   const [p, mm, vv] = buffers.map(b => b.values)
-  addon.adam(p, g, mm, vv, h.learningRate, h.beta1, h.beta2, h.epsilon, h.biasCorrection1, h.biasCorrection2, h.weightDecay)
+  const { learningRate, beta1, beta2, epsilon, biasCorrection1, biasCorrection2, weightDecay } = h
+  addon.adam(p, g, mm, vv, learningRate, beta1, beta2, epsilon, biasCorrection1, biasCorrection2, weightDecay)
   buffers.forEach(({ values, fresh }, i) => {
     if (!fresh) return
     const variable = targets[i].variable

@@ -16,7 +16,13 @@ export function fastPathAdvice (info: { name: string, reason?: string }): string
   if (info.name === 'native' || info.name.startsWith('tensorflow')) return undefined
   const native = /native: ([^;]*)/.exec(info.reason ?? '')?.[1] ?? ''
   if (/HDDM_NATIVE=0/.test(native)) return 'unset HDDM_NATIVE to use the native kernels'
-  if (/BLAS/.test(native)) return 'install OpenBLAS for the native path: sudo apt-get install libopenblas0-pthread (macOS: brew install openblas)'
-  if (/not built|failed to load/.test(native)) return 'build the native kernels: node scripts/build-native.mjs (needs g++, make and python3), with OpenBLAS installed (apt-get install libopenblas0-pthread)'
+  if (/BLAS/.test(native)) {
+    return 'install OpenBLAS for the native path: sudo apt-get install libopenblas0-pthread' +
+      ' (macOS: brew install openblas)'
+  }
+  if (/not built|failed to load/.test(native)) {
+    return 'build the native kernels: node scripts/build-native.mjs (needs g++, make and python3),' +
+      ' with OpenBLAS installed (apt-get install libopenblas0-pthread)'
+  }
   return 'use --backend auto with OpenBLAS installed (apt-get install libopenblas0-pthread) for the native path'
 }

@@ -54,7 +54,9 @@ let current: { info: BackendInfo, teardown: () => void } | undefined
 export async function initBackend (options: InitBackendOptions = {}): Promise<BackendInfo> {
   const choice = options.backend ?? parseChoice(process.env.HDDM_BACKEND)
   const threads = options.threads ?? Math.min(os.availableParallelism(), MAX_THREADS)
-  if (!Number.isInteger(threads) || threads < 1) throw new InvalidArgumentError(`threads must be a positive integer, got ${threads}`)
+  if (!Number.isInteger(threads) || threads < 1) {
+    throw new InvalidArgumentError(`threads must be a positive integer, got ${threads}`)
+  }
   const logger = (options.logger ?? silentLogger).child('runtime')
   if (current !== undefined) await disposeBackend()
 
@@ -69,7 +71,9 @@ export async function initBackend (options: InitBackendOptions = {}): Promise<Ba
       return info
     } catch (err) {
       const reason = err instanceof BackendUnavailableError ? err.reason : (err as Error).message
-      if (choice !== 'auto') throw err instanceof BackendUnavailableError ? err : new BackendUnavailableError(name, reason)
+      if (choice !== 'auto') {
+        throw err instanceof BackendUnavailableError ? err : new BackendUnavailableError(name, reason)
+      }
       skipped.push(`${name}: ${reason}`)
     }
   }
@@ -113,9 +117,12 @@ async function startTfjsNode (name: BackendName, pkg: string): Promise<Started> 
     await import(pkg)
   } catch (err) {
     const missing = (err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND'
-    throw new BackendUnavailableError(name, missing ? `${pkg} is not installed` : `${pkg} failed to load: ${(err as Error).message}`)
+    const reason = missing ? `${pkg} is not installed` : `${pkg} failed to load: ${(err as Error).message}`
+    throw new BackendUnavailableError(name, reason)
   }
-  if (!await tf.setBackend('tensorflow')) throw new BackendUnavailableError(name, `${pkg} did not register the tensorflow backend`)
+  if (!await tf.setBackend('tensorflow')) {
+    throw new BackendUnavailableError(name, `${pkg} did not register the tensorflow backend`)
+  }
   // libtensorflow sizes its own thread pools.
   return { threads: os.availableParallelism(), teardown: () => {} }
 }
@@ -146,7 +153,8 @@ async function startWasm (threads: number): Promise<Started> {
   const factory = tf.findBackendFactory('wasm')
   let note: string | undefined
   if (threads > 1 && wasm.version_wasm !== WASM_SHIM_VERSION) {
-    note = `wasm threads need @tensorflow/tfjs-backend-wasm ${WASM_SHIM_VERSION} (found ${wasm.version_wasm}), using 1 thread`
+    note = `wasm threads need @tensorflow/tfjs-backend-wasm ${WASM_SHIM_VERSION} ` +
+      `(found ${wasm.version_wasm}), using 1 thread`
   } else if (threads > 1 && typeof SharedArrayBuffer === 'undefined') {
     note = 'wasm threads need SharedArrayBuffer, using 1 thread'
   } else if (threads > 1) {

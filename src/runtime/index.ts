@@ -11,5 +11,7 @@
 export { BackendUnavailableError } from './errors.js'
 export { initBackend, disposeBackend, currentBackend, BACKEND_CHOICES } from './backend.js'
 export type { BackendChoice, BackendName, BackendInfo, InitBackendOptions } from './backend.js'
-export { geluTanh, layerNormModulate, attention, hasFusedKernel, GELU_TANH, LAYER_NORM_MODULATE, ATTENTION } from './fused-ops.js'
+export {
+  geluTanh, layerNormModulate, attention, hasFusedKernel, GELU_TANH, LAYER_NORM_MODULATE, ATTENTION
+} from './fused-ops.js'
 export { adamStepNative, type AdamStepHyper } from './adam-step.js'

@@ -22,10 +22,21 @@ import workerThreads from 'node:worker_threads'
 /** Runs in each pthread worker before the bundle's code; names mirror the bundle's scope. */
 const WORKER_PRELUDE = `
 var commonjsGlobal = globalThis;
-var require$$0 = require('fs'), require$$1 = require('path'), require$$3 = require('perf_hooks'), require$$4 = require('os');
+var require$$0 = require('fs'), require$$1 = require('path');
+var require$$3 = require('perf_hooks'), require$$4 = require('os');
 var _scriptDir = typeof __filename !== 'undefined' ? __filename : globalThis.location.href;
-var __values = function (o) { var s = typeof Symbol === 'function' && Symbol.iterator, m = s && o[s], i = 0; if (m) return m.call(o); return { next: function () { if (o && i >= o.length) o = void 0; return { value: o && o[i++], done: !o } } } };
-var __read = function (o, n) { var m = typeof Symbol === 'function' && o[Symbol.iterator]; if (!m) return o; var i = m.call(o), r, ar = []; while ((n === void 0 || n-- > 0) && !(r = i.next()).done) ar.push(r.value); return ar };
+var __values = function (o) {
+  var s = typeof Symbol === 'function' && Symbol.iterator, m = s && o[s], i = 0;
+  if (m) return m.call(o);
+  return { next: function () { if (o && i >= o.length) o = void 0; return { value: o && o[i++], done: !o } } };
+};
+var __read = function (o, n) {
+  var m = typeof Symbol === 'function' && o[Symbol.iterator];
+  if (!m) return o;
+  var i = m.call(o), r, ar = [];
+  while ((n === void 0 || n-- > 0) && !(r = i.next()).done) ar.push(r.value);
+  return ar;
+};
 var __spreadArray = function (to, from) { return to.concat(Array.prototype.slice.call(from)) };
 URL.createObjectURL = function (blob) { return blob.hddmPath };
 URL.revokeObjectURL = function () {};

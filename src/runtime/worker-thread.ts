@@ -13,7 +13,8 @@ import { Worker } from 'node:worker_threads'
 export function startWorker (from: string, name: string, workerData: unknown): Worker {
   if (!from.endsWith('.ts')) return new Worker(new URL(`./${name}.js`, from), { workerData })
   const entry = new URL(`./${name}.ts`, from).href
-  const bootstrap = `import(${JSON.stringify(tsxEsmApi(from))}).then(m => { m.register(); return import(${JSON.stringify(entry)}) })`
+  const api = JSON.stringify(tsxEsmApi(from))
+  const bootstrap = `import(${api}).then(m => { m.register(); return import(${JSON.stringify(entry)}) })`
   return new Worker(bootstrap, { eval: true, workerData })
 }
 

@@ -49,7 +49,8 @@ export type LoadResult = { ok: true, addon: NativeAddon, blas: string } | { ok: 
 export const BLAS_CANDIDATES = [
   'libopenblas.so.0', 'libopenblas.so', 'libopenblasp.so.0', 'libblis.so.4', 'libmkl_rt.so',
   '/System/Library/Frameworks/Accelerate.framework/Accelerate',
-  'libopenblas.dylib', '/opt/homebrew/opt/openblas/lib/libopenblas.dylib', '/usr/local/opt/openblas/lib/libopenblas.dylib'
+  'libopenblas.dylib', '/opt/homebrew/opt/openblas/lib/libopenblas.dylib',
+  '/usr/local/opt/openblas/lib/libopenblas.dylib'
 ]
 // Debian's reference libblas.so.3 also exports cblas_sgemm but is slower than wasm: it is used
 // only when named through HDDM_BLAS_LIB.
@@ -81,7 +82,9 @@ export function loadNative (): LoadResult {
 function load (): LoadResult {
   if (process.env.HDDM_NATIVE === '0') return { ok: false, reason: 'disabled by HDDM_NATIVE=0' }
   const path = addonCandidates().find(p => existsSync(p))
-  if (path === undefined) return { ok: false, reason: 'native addon not built (npm install runs scripts/build-native.mjs)' }
+  if (path === undefined) {
+    return { ok: false, reason: 'native addon not built (npm install runs scripts/build-native.mjs)' }
+  }
   let addon: NativeAddon
   try {
     addon = createRequire(import.meta.url)(path) as NativeAddon
@@ -93,6 +96,7 @@ function load (): LoadResult {
   try {
     return { ok: true, addon, blas: addon.loadBlas(candidates) }
   } catch (err) {
-    return { ok: false, reason: `no BLAS library with cblas_sgemm found (install libopenblas0-pthread or set HDDM_BLAS_LIB): ${(err as Error).message}` }
+    const advice = 'install libopenblas0-pthread or set HDDM_BLAS_LIB'
+    return { ok: false, reason: `no BLAS library with cblas_sgemm found (${advice}): ${(err as Error).message}` }
   }
 }

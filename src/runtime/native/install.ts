@@ -72,6 +72,11 @@ function disabledNames (): Set<string> {
 
 type KernelArgs = Parameters<tf.KernelFunc>[0]
 
+/** A native kernel body called with tfjs's kernel arguments (undefined: tfjs's own kernel runs). */
+function runNative (body: NativeKernelFunc, args: KernelArgs): ReturnType<NativeKernelFunc> {
+  return body(args.inputs, args.backend as CpuBackend, args.attrs ?? {})
+}
+
 /**
  * Registers the native kernels on the (already initialised) cpu backend; returns a function
  * that restores tfjs's own kernels and the backend's methods.
@@ -98,7 +103,7 @@ export function installNativeKernels (addon: NativeAddon): () => void {
     const original = config.kernelFunc
     const kernelFunc: tf.KernelFunc = body === undefined
       ? (args) => { escapeInputs(args); return original(args) }
-      : (args) => body(args.inputs, args.backend as CpuBackend, args.attrs ?? {}) ?? (escapeInputs(args), original(args))
+      : (args) => runNative(body, args) ?? (escapeInputs(args), original(args))
     replaced.push(config)
     tf.unregisterKernel(config.kernelName, 'cpu')
     tf.registerKernel({ ...config, kernelFunc })
@@ -106,7 +111,7 @@ export function installNativeKernels (addon: NativeAddon): () => void {
 
   const added = disabled.has('fused') ? new Map<string, NativeKernelFunc>() : fusedKernels(ctx)
   for (const [kernelName, body] of added) {
-    tf.registerKernel({ kernelName, backendName: 'cpu', kernelFunc: (args) => body(args.inputs, args.backend as CpuBackend, args.attrs ?? {}) as tf.TensorInfo })
+    tf.registerKernel({ kernelName, backendName: 'cpu', kernelFunc: (args) => runNative(body, args) as tf.TensorInfo })
   }
   if (added.size > 0) for (const grad of fused.FUSED_GRADIENTS) tf.registerGradient(grad)
 

@@ -43,7 +43,8 @@ function lnShapes (x: number[], shift: number[], scale: number[]): [number, numb
   const [b, t, d] = x
   const ok = x.length === 3 && shift.length === 2 && scale.length === 2 &&
     shift[0] === b && scale[0] === b && shift[1] === d && scale[1] === d
-  return ok ? [b, t, d] : unsupported(LAYER_NORM_MODULATE, `expects x [B,T,D], shift and scale [B,D]; got ${x}, ${shift}, ${scale}`)
+  if (ok) return [b, t, d]
+  return unsupported(LAYER_NORM_MODULATE, `expects x [B,T,D], shift and scale [B,D]; got ${x}, ${shift}, ${scale}`)
 }
 
 export function layerNormModulate (ctx: KernelContext): NativeKernelFunc {
@@ -67,7 +68,9 @@ export function layerNormModulateGrad (ctx: KernelContext): NativeKernelFunc {
     const dx = ctx.output(backend, x.shape)
     const dshift = ctx.output(backend, scale.shape)
     const dscale = ctx.output(backend, scale.shape)
-    ctx.addon.layerNormModulateGrad(dy.values, x.values, scale.values, dx.values, dshift.values, dscale.values, b, t, d, attrs.eps as number)
+    ctx.addon.layerNormModulateGrad(
+      dy.values, x.values, scale.values, dx.values, dshift.values, dscale.values, b, t, d, attrs.eps as number
+    )
     return [dx.info, dshift.info, dscale.info]
   }
 }
@@ -75,7 +78,9 @@ export function layerNormModulateGrad (ctx: KernelContext): NativeKernelFunc {
 function attentionShapes (q: number[], k: number[], v: number[], heads: number): [number, number, number, number] {
   const ok = q.length === 3 && k.length === 3 && v.length === 3 && k[0] === q[0] && v[0] === q[0] &&
     k[2] === q[2] && v[2] === q[2] && v[1] === k[1] && Number.isInteger(heads) && heads > 0 && q[2] % heads === 0
-  return ok ? [q[0], q[1], k[1], q[2]] : unsupported(ATTENTION, `expects q [B,T,D], k and v [B,S,D], D divisible by heads; got ${q}, ${k}, ${v}, heads ${heads}`)
+  if (ok) return [q[0], q[1], k[1], q[2]]
+  const expected = 'expects q [B,T,D], k and v [B,S,D], D divisible by heads'
+  return unsupported(ATTENTION, `${expected}; got ${q}, ${k}, ${v}, heads ${heads}`)
 }
 
 export function attention (ctx: KernelContext): NativeKernelFunc {
@@ -93,13 +98,16 @@ export function attention (ctx: KernelContext): NativeKernelFunc {
 
 export function attentionGrad (ctx: KernelContext): NativeKernelFunc {
   return (inputs, backend, attrs) => {
-    const [dy, q, k, v] = [inputs.dy, inputs.q, inputs.k, inputs.v].map(t => ctx.input(backend, t) ?? unsupported(ATTENTION_GRAD, 'inputs must be float32'))
+    const [dy, q, k, v] = [inputs.dy, inputs.q, inputs.k, inputs.v]
+      .map(t => ctx.input(backend, t) ?? unsupported(ATTENTION_GRAD, 'inputs must be float32'))
     const heads = attrs.heads as number
     const [b, tq, tk, d] = attentionShapes(q.shape, k.shape, v.shape, heads)
     const dq = ctx.output(backend, q.shape)
     const dk = ctx.output(backend, k.shape)
     const dv = ctx.output(backend, v.shape)
-    ctx.addon.attentionGrad(dy.values, q.values, k.values, v.values, dq.values, dk.values, dv.values, b, tq, tk, d, heads)
+    ctx.addon.attentionGrad(
+      dy.values, q.values, k.values, v.values, dq.values, dk.values, dv.values, b, tq, tk, d, heads
+    )
     return [dq.info, dk.info, dv.info]
   }
 }
@@ -119,7 +127,8 @@ export const FUSED_GRADIENTS: tf.GradConfig[] = [
     inputsToSave: ['x', 'scale'],
     gradFunc: (dy, saved, attrs) => {
       const [x, scale] = saved
-      const [dx, dshift, dscale] = tf.engine().runKernel(LAYER_NORM_MODULATE_GRAD, { dy: dy as tf.Tensor, x, scale }, attrs) as tf.Tensor[]
+      const grads = tf.engine().runKernel(LAYER_NORM_MODULATE_GRAD, { dy: dy as tf.Tensor, x, scale }, attrs)
+      const [dx, dshift, dscale] = grads as tf.Tensor[]
       return { x: () => dx, shift: () => dshift, scale: () => dscale }
     }
   },

@@ -58,7 +58,8 @@ export function splitV (ctx: KernelContext): NativeKernelFunc {
 /** Sizes of the pieces, as tf.split defines them (a count, or sizes with at most one -1). */
 function splitSizes (length: number, numOrSizeSplits: number | number[]): number[] | undefined {
   if (typeof numOrSizeSplits === 'number') {
-    return length % numOrSizeSplits === 0 ? new Array<number>(numOrSizeSplits).fill(length / numOrSizeSplits) : undefined
+    const even = length % numOrSizeSplits === 0
+    return even ? new Array<number>(numOrSizeSplits).fill(length / numOrSizeSplits) : undefined
   }
   const known = numOrSizeSplits.filter(s => s !== -1).reduce((a, b) => a + b, 0)
   const sizes = numOrSizeSplits.map(s => s === -1 ? length - known : s)
@@ -78,7 +79,8 @@ export function concat (ctx: KernelContext): NativeKernelFunc {
     const outShape = [...given[0].shape]
     outShape[axis] = given.reduce((acc, p) => acc + p.shape[axis], 0)
     // Every other axis must agree; tfjs's kernel reports the error when they do not.
-    if (given.some(p => p.shape.length !== rank || p.shape.some((s, d) => d !== axis && s !== outShape[d]))) return undefined
+    const otherAxesAgree = (p: NativeInput): boolean => p.shape.every((s, d) => d === axis || s === outShape[d])
+    if (given.some(p => p.shape.length !== rank || !otherAxesAgree(p))) return undefined
     const { outer, inner } = around(outShape, axis)
     const out = ctx.output(backend, outShape)
     let start = 0

@@ -9,7 +9,9 @@ import { broadcastPlan, broadcastShapes, reducePlan, reducedShape } from './shap
 
 /** Op codes of the addon's binary(), unary() and reduce(). */
 const BINARY = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3, Maximum: 4, Minimum: 5, SquaredDifference: 6 } as const
-const UNARY = { Neg: 0, Exp: 1, Tanh: 2, Sigmoid: 3, Sqrt: 4, Rsqrt: 5, Square: 6, Log: 7, Abs: 8, Relu: 9, Reciprocal: 10 } as const
+const UNARY = {
+  Neg: 0, Exp: 1, Tanh: 2, Sigmoid: 3, Sqrt: 4, Rsqrt: 5, Square: 6, Log: 7, Abs: 8, Relu: 9, Reciprocal: 10
+} as const
 const REDUCE = { Sum: 0, Mean: 1, Max: 2, Min: 3 } as const
 
 interface MatMulPlan { batchA: number, batchB: number, m: number, n: number, k: number, outShape: number[] }
@@ -40,7 +42,8 @@ export function batchMatMul (ctx: KernelContext): NativeKernelFunc {
     const plan = matMulPlan(a.shape, b.shape, transposeA, transposeB)
     if (plan === undefined) return undefined
     const out = ctx.output(backend, plan.outShape)
-    ctx.addon.batchMatMul(a.values, b.values, out.values, plan.batchA, plan.batchB, plan.m, plan.n, plan.k, transposeA, transposeB)
+    const { batchA, batchB, m, n, k } = plan
+    ctx.addon.batchMatMul(a.values, b.values, out.values, batchA, batchB, m, n, k, transposeA, transposeB)
     return out.info
   }
 }
@@ -49,7 +52,8 @@ export function batchMatMul (ctx: KernelContext): NativeKernelFunc {
 export function fusedMatMul (ctx: KernelContext): NativeKernelFunc {
   return (inputs, backend, attrs) => {
     const { transposeA, transposeB, activation } = attrs as unknown as tf._FusedMatMulAttrs
-    if ((activation !== 'linear' && activation !== 'relu') || inputs.preluActivationWeights !== undefined) return undefined
+    const supported = (activation === 'linear' || activation === 'relu') && inputs.preluActivationWeights === undefined
+    if (!supported) return undefined
     const a = ctx.input(backend, inputs.a)
     const b = ctx.input(backend, inputs.b)
     if (a === undefined || b === undefined) return undefined
@@ -58,12 +62,16 @@ export function fusedMatMul (ctx: KernelContext): NativeKernelFunc {
     let bias: Float32Array | null = null
     if (inputs.bias !== undefined) {
       const given = ctx.input(backend, inputs.bias)
-      if (given === undefined || sizeOf(given.shape) !== plan.n || (given.shape.length > 0 && given.shape[given.shape.length - 1] !== plan.n)) return undefined
+      if (given === undefined) return undefined
+      const lastAxis = given.shape.length > 0 ? given.shape[given.shape.length - 1] : plan.n
+      if (sizeOf(given.shape) !== plan.n || lastAxis !== plan.n) return undefined
       bias = given.values
     }
     const out = ctx.output(backend, plan.outShape)
-    ctx.addon.batchMatMul(a.values, b.values, out.values, plan.batchA, plan.batchB, plan.m, plan.n, plan.k, transposeA, transposeB)
-    if (bias !== null || activation === 'relu') ctx.addon.biasActivation(out.values, bias, plan.n, activation === 'relu' ? 1 : 0)
+    const { batchA, batchB, m, n, k } = plan
+    ctx.addon.batchMatMul(a.values, b.values, out.values, batchA, batchB, m, n, k, transposeA, transposeB)
+    const relu = activation === 'relu'
+    if (bias !== null || relu) ctx.addon.biasActivation(out.values, bias, n, relu ? 1 : 0)
     return out.info
   }
 }

@@ -78,7 +78,9 @@ export function transposePlan (shape: number[], perm: number[]): { shape: Int32A
  * [outer, size, inner] view for a reduction over `axes`, or undefined when the axes are not one
  * contiguous block (tfjs's own kernel handles those).
  */
-export function reducePlan (shape: number[], axes: number[]): { outer: number, size: number, inner: number } | undefined {
+export function reducePlan (
+  shape: number[], axes: number[]
+): { outer: number, size: number, inner: number } | undefined {
   const sorted = [...new Set(axes.map(a => a < 0 ? a + shape.length : a))].sort((x, y) => x - y)
   if (sorted.length === 0) return undefined
   for (let i = 1; i < sorted.length; i++) if (sorted[i] !== sorted[i - 1] + 1) return undefined
