@@ -46,7 +46,9 @@ export class FeatureClassifier {
 
   constructor (readonly config: ClassifierConfig, readonly info: ClassifierInfo, seed = 1) {
     const widths = [config.inputSize, ...config.hidden, config.classes]
-    if (config.hidden.length < 1 || !widths.every(w => Number.isSafeInteger(w) && w > 0)) throw new InvalidArgumentError(`bad classifier config ${JSON.stringify(config)}`)
+    if (config.hidden.length < 1 || !widths.every(w => Number.isSafeInteger(w) && w > 0)) {
+      throw new InvalidArgumentError(`bad classifier config ${JSON.stringify(config)}`)
+    }
     this.params = new Params(seed)
     this.layers = widths.slice(1).map((w, i) => linearParams(this.params, `fc${i}`, widths[i], w))
   }
@@ -99,10 +101,14 @@ export interface ClassifiedImages {
  * Runs the classifier over N images ([-1, 1] floats as the samplers return them, or 0-255
  * bytes as datasets hold them), `chunk` at a time so that memory stays bounded.
  */
-export function classifyImages (classifier: FeatureClassifier, pixels: Float32Array | Uint8Array, chunk = 1000): ClassifiedImages {
+export function classifyImages (
+  classifier: FeatureClassifier, pixels: Float32Array | Uint8Array, chunk = 1000
+): ClassifiedImages {
   const size = classifier.config.inputSize
   const count = pixels.length / size
-  if (!Number.isInteger(count)) throw new InvalidArgumentError(`${pixels.length} values are not a whole number of ${size}-pixel images`)
+  if (!Number.isInteger(count)) {
+    throw new InvalidArgumentError(`${pixels.length} values are not a whole number of ${size}-pixel images`)
+  }
   const F = classifier.featureSize
   const features = new Float32Array(count * F)
   const predictions = new Int32Array(count)
@@ -111,7 +117,9 @@ export function classifyImages (classifier: FeatureClassifier, pixels: Float32Ar
     const input = toUnitRange(pixels.subarray(start * size, (start + n) * size))
     const [f, p] = tf.tidy(() => {
       const feats = classifier.features(tf.tensor2d(input, [n, size]))
-      return [feats.dataSync() as Float32Array, tf.argMax(classifier.logitsFromFeatures(feats), 1).dataSync() as Int32Array]
+      const featureValues = feats.dataSync() as Float32Array
+      const classes = tf.argMax(classifier.logitsFromFeatures(feats), 1).dataSync() as Int32Array
+      return [featureValues, classes]
     })
     features.set(f, start * F)
     predictions.set(p, start)
@@ -129,13 +137,22 @@ export function toUnitRange (pixels: Float32Array | Uint8Array): Float32Array {
 
 export function encodeClassifier (classifier: FeatureClassifier): Uint8Array {
   const tensors = new Map<string, NamedTensor>()
-  for (const [name, v] of classifier.params.variables) tensors.set(name, { shape: v.shape, data: v.dataSync() as Float32Array })
-  return encodeSafetensors({ tensors, metadata: { format: CLASSIFIER_FORMAT, config: JSON.stringify(classifier.config), info: JSON.stringify(classifier.info) } })
+  for (const [name, v] of classifier.params.variables) {
+    tensors.set(name, { shape: v.shape, data: v.dataSync() as Float32Array })
+  }
+  const metadata = {
+    format: CLASSIFIER_FORMAT,
+    config: JSON.stringify(classifier.config),
+    info: JSON.stringify(classifier.info)
+  }
+  return encodeSafetensors({ tensors, metadata })
 }
 
 export function decodeClassifier (bytes: Uint8Array): FeatureClassifier {
   const { tensors, metadata } = decodeSafetensors(bytes)
-  if (metadata.format !== CLASSIFIER_FORMAT) throw new CorruptCheckpointError(`not a classifier file (format ${String(metadata.format)})`)
+  if (metadata.format !== CLASSIFIER_FORMAT) {
+    throw new CorruptCheckpointError(`not a classifier file (format ${String(metadata.format)})`)
+  }
   let config: ClassifierConfig
   let info: ClassifierInfo
   try {
@@ -148,10 +165,15 @@ export function decodeClassifier (bytes: Uint8Array): FeatureClassifier {
   try {
     for (const [name, v] of classifier.params.variables) {
       const t = tensors.get(name)
-      if (t === undefined || t.shape.join(',') !== v.shape.join(',')) throw new CorruptCheckpointError(`classifier tensor ${name}: missing or of another shape`)
+      if (t === undefined || t.shape.join(',') !== v.shape.join(',')) {
+        throw new CorruptCheckpointError(`classifier tensor ${name}: missing or of another shape`)
+      }
       v.assign(tf.tensor(t.data, t.shape))
     }
-    if (tensors.size !== classifier.params.variables.size) throw new CorruptCheckpointError(`classifier file holds ${tensors.size} tensors, the config ${classifier.params.variables.size}`)
+    if (tensors.size !== classifier.params.variables.size) {
+      const expected = classifier.params.variables.size
+      throw new CorruptCheckpointError(`classifier file holds ${tensors.size} tensors, the config ${expected}`)
+    }
   } catch (err) {
     classifier.dispose()
     throw err
@@ -168,7 +190,10 @@ export const CLASSIFIER_FILES: Record<string, string> = {
 /** src/eval/weights/ from both src/eval (tsx) and dist/eval (compiled): both sit two levels below the package. */
 export function classifierPath (dataset: string): string {
   const file = CLASSIFIER_FILES[datasetFamily(dataset)]
-  if (file === undefined) throw new ClassifierNotFoundError(`no classifier is committed for dataset "${dataset}" (have ${Object.keys(CLASSIFIER_FILES).join(', ')})`)
+  if (file === undefined) {
+    const have = Object.keys(CLASSIFIER_FILES).join(', ')
+    throw new ClassifierNotFoundError(`no classifier is committed for dataset "${dataset}" (have ${have})`)
+  }
   return new URL(`../../src/eval/weights/${file}`, import.meta.url).pathname
 }
 
@@ -185,7 +210,8 @@ export async function loadClassifier (datasetOrPath: string): Promise<FeatureCla
   try {
     bytes = await readFile(path)
   } catch (err) {
-    throw new ClassifierNotFoundError(`cannot read classifier ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+    const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message
+    throw new ClassifierNotFoundError(`cannot read classifier ${path}: ${reason}`)
   }
   return decodeClassifier(bytes)
 }

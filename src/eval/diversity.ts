@@ -15,8 +15,13 @@ export interface DiversityResult {
   prompts: number
 }
 
-export function intraPromptDiversity (features: Float32Array, dim: number, prompts: readonly string[]): DiversityResult {
-  if (features.length !== prompts.length * dim) throw new InsufficientSamplesError(`${features.length} feature values for ${prompts.length} prompts of ${dim} features`)
+export function intraPromptDiversity (
+  features: Float32Array, dim: number, prompts: readonly string[]
+): DiversityResult {
+  if (features.length !== prompts.length * dim) {
+    const found = `${features.length} feature values for ${prompts.length} prompts`
+    throw new InsufficientSamplesError(`${found} of ${dim} features`)
+  }
   const groups = new Map<string, number[]>()
   prompts.forEach((p, i) => { const g = groups.get(p); if (g === undefined) groups.set(p, [i]); else g.push(i) })
   const perPrompt: Record<string, number> = {}
@@ -51,7 +56,9 @@ export interface PromptAccuracy {
   count: number
 }
 
-export function promptAccuracy (predictions: Int32Array, prompts: readonly string[], classNames: readonly string[]): PromptAccuracy {
+export function promptAccuracy (
+  predictions: Int32Array, prompts: readonly string[], classNames: readonly string[]
+): PromptAccuracy {
   const hits = new Map<string, [number, number]>()
   let correct = 0
   let count = 0
@@ -67,6 +74,7 @@ export function promptAccuracy (predictions: Int32Array, prompts: readonly strin
     count++
   })
   if (count === 0) throw new InsufficientSamplesError('no sample has a prompt that names a class')
-  const perPrompt = Object.fromEntries([...hits].sort(([a], [b]) => classNames.indexOf(a) - classNames.indexOf(b)).map(([p, [c, n]]) => [p, c / n]))
+  const byClass = [...hits].sort(([a], [b]) => classNames.indexOf(a) - classNames.indexOf(b))
+  const perPrompt = Object.fromEntries(byClass.map(([p, [c, n]]) => [p, c / n]))
   return { accuracy: correct / count, perPrompt, count }
 }

@@ -59,7 +59,9 @@ export async function evaluateEnsemble (input: EvaluateEnsembleInput): Promise<E
   const N = input.samples
   const prompts = balancedPrompts(input.prompts ?? input.classifier.info.classNames, N)
   const chunk = input.chunk ?? 100
-  if (!Number.isInteger(chunk) || chunk < 1) throw new InvalidArgumentError(`chunk must be a positive integer, got ${chunk}`)
+  if (!Number.isInteger(chunk) || chunk < 1) {
+    throw new InvalidArgumentError(`chunk must be a positive integer, got ${chunk}`)
+  }
   const started = performance.now()
   let images: Float32Array | undefined
   let shape: [number, number, number, number] | undefined
@@ -85,10 +87,14 @@ export async function evaluateEnsemble (input: EvaluateEnsembleInput): Promise<E
     shape ??= [N, result.shape[1], result.shape[2], result.shape[3]]
     images.set(result.images, start * size)
     flops += result.flops.perImage * part.length
-    result.usage.forEach((u, k) => { usage[k].weight += u.meanWeight * part.length; usage[k].evaluations += u.evaluations })
+    result.usage.forEach((u, k) => {
+      usage[k].weight += u.meanWeight * part.length
+      usage[k].evaluations += u.evaluations
+    })
     input.onProgress?.(new CustomProgressEvent('hddm:eval:samples', { done: Math.min(N, start + chunk), total: N }))
   }
-  const metrics = evaluateSamples({ classifier: input.classifier, reference: input.reference, images: images!, prompts })
+  const { classifier, reference } = input
+  const metrics = evaluateSamples({ classifier, reference, images: images!, prompts })
   return {
     evaluation: {
       ...metrics,

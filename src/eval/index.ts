@@ -16,14 +16,24 @@
  */
 export * from './errors.js'
 export {
-  FeatureClassifier, classifyImages, encodeClassifier, decodeClassifier, loadClassifier, classifierPath, datasetFamily, toUnitRange,
-  CLASSIFIER_FORMAT, CLASSIFIER_FILES, DEFAULT_CLASSIFIER_CONFIG, type ClassifierConfig, type ClassifierInfo, type ClassifiedImages
+  FeatureClassifier, classifyImages, encodeClassifier, decodeClassifier, loadClassifier, classifierPath, datasetFamily,
+  toUnitRange, CLASSIFIER_FORMAT, CLASSIFIER_FILES, DEFAULT_CLASSIFIER_CONFIG, type ClassifierConfig,
+  type ClassifierInfo, type ClassifiedImages
 } from './classifier.js'
-export { trainClassifier, classifierAccuracy, CLASSIFIER_TRAINING_DEFAULTS, type ClassifierTrainingConfig, type ClassifierProgressEvents, type TrainClassifierOptions, type TrainClassifierResult } from './train-classifier.js'
+export {
+  trainClassifier, classifierAccuracy, CLASSIFIER_TRAINING_DEFAULTS, type ClassifierTrainingConfig,
+  type ClassifierProgressEvents, type TrainClassifierOptions, type TrainClassifierResult
+} from './train-classifier.js'
 export { featureStatistics, frechetDistance, symmetricSqrt, traceSqrtProduct, type FeatureStatistics } from './fid.js'
 export { intraPromptDiversity, promptAccuracy, type DiversityResult, type PromptAccuracy } from './diversity.js'
-export { referenceStatistics, evaluateSamples, balancedPrompts, type ReferenceStatistics, type SampleMetrics, type EvaluateSamplesInput } from './metrics.js'
+export {
+  referenceStatistics, evaluateSamples, balancedPrompts, type ReferenceStatistics, type SampleMetrics,
+  type EvaluateSamplesInput
+} from './metrics.js'
 export { expertClusterLossMatrix, formatLossMatrix, LOSS_MATRIX_EVAL, type LossMatrix } from './loss-matrix.js'
-export { evaluateEnsemble, type EvaluateEnsembleInput, type EnsembleEvaluation, type EvaluateEnsembleResult, type EvaluateProgressEvents } from './evaluate.js'
+export {
+  evaluateEnsemble, type EvaluateEnsembleInput, type EnsembleEvaluation, type EvaluateEnsembleResult,
+  type EvaluateProgressEvents
+} from './evaluate.js'
 export { promptGrid } from './sample-grid.js'
 export { linePlot, niceTicks, textWidth, type PlotSeries, type LinePlotOptions } from './plot.js'

@@ -26,7 +26,10 @@ export interface LossMatrix {
 
 export const LOSS_MATRIX_EVAL: HeldOutEval = { heldOutBatches: 4, batchSize: 64, seed: 7 }
 
-export async function expertClusterLossMatrix (experts: Array<{ cluster: number, checkpoint: Checkpoint }>, heldOutShards: Uint8Array[], evaluation: HeldOutEval = LOSS_MATRIX_EVAL, options: AbortOptions = {}): Promise<LossMatrix> {
+export async function expertClusterLossMatrix (
+  experts: Array<{ cluster: number, checkpoint: Checkpoint }>, heldOutShards: Uint8Array[],
+  evaluation: HeldOutEval = LOSS_MATRIX_EVAL, options: AbortOptions = {}
+): Promise<LossMatrix> {
   const losses: number[][] = []
   let diagonalDominantRows = 0
   for (const e of experts) {
@@ -40,14 +43,21 @@ export async function expertClusterLossMatrix (experts: Array<{ cluster: number,
     losses.push(row)
   }
   const rows = experts.map(e => ({ cluster: e.cluster, objective: String(e.checkpoint.metadata.objective) }))
-  const ownClusterBest = rows.filter((r, i) => rows.every((o, j) => j === i || o.objective !== r.objective || losses[j][r.cluster] > losses[i][r.cluster])).length
+  const beatsPeersOnOwnCluster = (i: number): boolean => {
+    const { cluster, objective } = rows[i]
+    return rows.every((o, j) => j === i || o.objective !== objective || losses[j][cluster] > losses[i][cluster])
+  }
+  const ownClusterBest = rows.filter((_, i) => beatsPeersOnOwnCluster(i)).length
   return { experts: rows, losses, diagonalDominantRows, ownClusterBest, evaluation }
 }
 
 /** The matrix as aligned text rows (for the CLI and the docs). */
 export function formatLossMatrix (m: LossMatrix): string[] {
   const header = ['expert \\ cluster', ...m.losses[0]?.map((_, j) => String(j)) ?? []]
-  const rows = m.losses.map((row, i) => [`${m.experts[i].cluster} (${m.experts[i].objective})`, ...row.map(v => v.toFixed(4))])
+  const rows = m.losses.map((row, i) => {
+    const { cluster, objective } = m.experts[i]
+    return [`${cluster} (${objective})`, ...row.map(v => v.toFixed(4))]
+  })
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map(r => r[c].length)))
   return [header, ...rows].map(r => r.map((v, c) => v.padStart(widths[c])).join('  '))
 }

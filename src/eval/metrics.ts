@@ -18,7 +18,9 @@ export interface ReferenceStatistics extends FeatureStatistics {
 }
 
 /** Feature statistics of a real split (the held-out test set), and its own intra-class diversity. */
-export function referenceStatistics (classifier: FeatureClassifier, data: Dataset, options: { diversityPerClass?: number } = {}): ReferenceStatistics {
+export function referenceStatistics (
+  classifier: FeatureClassifier, data: Dataset, options: { diversityPerClass?: number } = {}
+): ReferenceStatistics {
   const { features, featureSize } = classifyImages(classifier, data.pixels)
   const stats = featureStatistics(features, featureSize)
   let diversity: number | undefined
@@ -58,7 +60,9 @@ export interface EvaluateSamplesInput {
 export function evaluateSamples (input: EvaluateSamplesInput): SampleMetrics {
   const { classifier, reference, images, prompts } = input
   const classified = classifyImages(classifier, images)
-  if (classified.count !== prompts.length) throw new InvalidArgumentError(`${classified.count} images for ${prompts.length} prompts`)
+  if (classified.count !== prompts.length) {
+    throw new InvalidArgumentError(`${classified.count} images for ${prompts.length} prompts`)
+  }
   const fid = frechetDistance(featureStatistics(classified.features, classified.featureSize), reference)
   const diversity = intraPromptDiversity(classified.features, classified.featureSize, prompts)
   const accuracy = promptAccuracy(classified.predictions, prompts, input.classNames ?? classifier.info.classNames)
@@ -73,6 +77,8 @@ export function evaluateSamples (input: EvaluateSamplesInput): SampleMetrics {
 
 /** `count` prompts cycling through the class names: balanced classes, prompt-major runs of equal size. */
 export function balancedPrompts (classNames: readonly string[], count: number): string[] {
-  if (!Number.isInteger(count) || count < 1) throw new InvalidArgumentError(`sample count must be a positive integer, got ${count}`)
+  if (!Number.isInteger(count) || count < 1) {
+    throw new InvalidArgumentError(`sample count must be a positive integer, got ${count}`)
+  }
   return Array.from({ length: count }, (_, i) => classNames[i % classNames.length])
 }

@@ -130,10 +130,15 @@ export function linePlot (series: PlotSeries[], options: LinePlotOptions = {}): 
   const H = options.height ?? 480
   const all = series.flatMap(s => s.points)
   if (all.length === 0) throw new InvalidArgumentError('nothing to plot')
-  if (!all.every(([x, y]) => Number.isFinite(x) && Number.isFinite(y))) throw new InvalidArgumentError('plot points must be finite')
+  if (!all.every(([x, y]) => Number.isFinite(x) && Number.isFinite(y))) {
+    throw new InvalidArgumentError('plot points must be finite')
+  }
   const xs = all.map(p => p[0])
   const ys = all.map(p => p[1])
-  const pad = (lo: number, hi: number): [number, number] => hi > lo ? [lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo)] : [lo - 1, hi + 1]
+  const pad = (lo: number, hi: number): [number, number] => {
+    const margin = 0.05 * (hi - lo)
+    return hi > lo ? [lo - margin, hi + margin] : [lo - 1, hi + 1]
+  }
   const [x0, x1] = options.xRange ?? pad(Math.min(...xs), Math.max(...xs))
   const yData: [number, number] = [Math.min(...ys), Math.max(...ys)]
   const [y0, y1] = options.yRange ?? (yData[0] >= 0 ? [0, yData[1] * 1.08] : pad(...yData))
@@ -162,12 +167,19 @@ export function linePlot (series: PlotSeries[], options: LinePlotOptions = {}): 
   }
   canvas.line(left, top, left, bottom, black)
   canvas.line(left, bottom, right, bottom, black)
-  if (options.title !== undefined) canvas.text((W - textWidth(options.title)) / 2, 12, options.title, black)
-  if (options.xLabel !== undefined) canvas.text((left + right - textWidth(options.xLabel)) / 2, H - 22, options.xLabel, black)
-  if (options.yLabel !== undefined) canvas.text(12, (top + bottom + textWidth(options.yLabel)) / 2, options.yLabel, black, true)
+  const { title, xLabel, yLabel } = options
+  if (title !== undefined) canvas.text((W - textWidth(title)) / 2, 12, title, black)
+  if (xLabel !== undefined) canvas.text((left + right - textWidth(xLabel)) / 2, H - 22, xLabel, black)
+  if (yLabel !== undefined) canvas.text(12, (top + bottom + textWidth(yLabel)) / 2, yLabel, black, true)
   for (const s of series) {
     const pts = [...s.points].sort((a, b) => a[0] - b[0])
-    if (s.markersOnly !== true) for (let i = 1; i < pts.length; i++) canvas.line(px(pts[i - 1][0]), py(pts[i - 1][1]), px(pts[i][0]), py(pts[i][1]), s.color, 2)
+    if (s.markersOnly !== true) {
+      for (let i = 1; i < pts.length; i++) {
+        const [xa, ya] = pts[i - 1]
+        const [xb, yb] = pts[i]
+        canvas.line(px(xa), py(ya), px(xb), py(yb), s.color, 2)
+      }
+    }
     for (const [x, y] of pts) canvas.rect(px(x) - 3, py(y) - 3, 7, 7, s.color)
   }
   // Legend, top right inside the axes.

@@ -5,7 +5,9 @@
  */
 import { imageGrid } from '../data/png.js'
 
-export function promptGrid (images: Float32Array, shape: [number, number, number, number], prompts: string[], perRow = 8): Uint8Array {
+export function promptGrid (
+  images: Float32Array, shape: [number, number, number, number], prompts: string[], perRow = 8
+): Uint8Array {
   const [, h, w, c] = shape
   const size = h * w * c
   const classes = [...new Set(prompts)]
@@ -13,7 +15,8 @@ export function promptGrid (images: Float32Array, shape: [number, number, number
   const pixels = new Float32Array(classes.length * cols * size)
   let n = 0
   for (const p of classes) {
-    for (const i of prompts.flatMap((q, j) => q === p ? [j] : []).slice(0, cols)) pixels.set(images.subarray(i * size, (i + 1) * size), (n++) * size)
+    const samples = prompts.flatMap((q, j) => q === p ? [j] : []).slice(0, cols)
+    for (const i of samples) pixels.set(images.subarray(i * size, (i + 1) * size), (n++) * size)
   }
   return imageGrid({ width: w, height: h, channels: c, pixels: pixels.subarray(0, n * size) }, { cols, scale: 2 })
 }

@@ -13,7 +13,9 @@ import { Random } from '../data/random.js'
 import { InvalidArgumentError, throwIfAborted } from '../hddm-error.js'
 import { CustomProgressEvent, type AbortOptions, type ProgressEvent, type ProgressOptions } from '../progress.js'
 import { Adam } from '../training/adam.js'
-import { FeatureClassifier, classifyImages, DEFAULT_CLASSIFIER_CONFIG, type ClassifierConfig } from './classifier.js'
+import {
+  FeatureClassifier, classifyImages, DEFAULT_CLASSIFIER_CONFIG, type ClassifierConfig, type ClassifierInfo
+} from './classifier.js'
 
 export interface ClassifierTrainingConfig {
   epochs: number
@@ -28,11 +30,26 @@ export interface ClassifierTrainingConfig {
 }
 
 export const CLASSIFIER_TRAINING_DEFAULTS: ClassifierTrainingConfig = {
-  epochs: 12, batchSize: 128, learningRate: 1e-3, finalLearningRateFraction: 0.05, dropout: 0.2, maxShift: 2, seed: 1, hidden: DEFAULT_CLASSIFIER_CONFIG.hidden
+  epochs: 12,
+  batchSize: 128,
+  learningRate: 1e-3,
+  finalLearningRateFraction: 0.05,
+  dropout: 0.2,
+  maxShift: 2,
+  seed: 1,
+  hidden: DEFAULT_CLASSIFIER_CONFIG.hidden
+}
+
+export interface ClassifierEpochDetail {
+  epoch: number
+  epochs: number
+  loss: number
+  testAccuracy: number
+  seconds: number
 }
 
 export type ClassifierProgressEvents =
-  | ProgressEvent<'hddm:eval:classifier:epoch', { epoch: number, epochs: number, loss: number, testAccuracy: number, seconds: number }>
+  | ProgressEvent<'hddm:eval:classifier:epoch', ClassifierEpochDetail>
 
 export interface TrainClassifierOptions extends AbortOptions, ProgressOptions<ClassifierProgressEvents> {
   training?: Partial<ClassifierTrainingConfig>
@@ -47,13 +64,26 @@ export interface TrainClassifierResult {
   epochLosses: number[]
 }
 
-export async function trainClassifier (train: Dataset, test: Dataset, options: TrainClassifierOptions): Promise<TrainClassifierResult> {
+export async function trainClassifier (
+  train: Dataset, test: Dataset, options: TrainClassifierOptions
+): Promise<TrainClassifierResult> {
   const c: ClassifierTrainingConfig = { ...CLASSIFIER_TRAINING_DEFAULTS, ...options.training }
-  if (train.labels === undefined || test.labels === undefined || train.classNames === undefined) throw new InvalidArgumentError('the classifier needs a labelled dataset')
+  if (train.labels === undefined || test.labels === undefined || train.classNames === undefined) {
+    throw new InvalidArgumentError('the classifier needs a labelled dataset')
+  }
   const size = imageSize(train)
   const config: ClassifierConfig = { inputSize: size, hidden: c.hidden, classes: train.classNames.length }
-  const classifier = new FeatureClassifier(config, { dataset: options.datasetName, classNames: train.classNames, seed: c.seed, command: options.command, training: c }, c.seed)
-  const adam = new Adam(classifier.params, { learningRate: c.learningRate, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 })
+  const info: ClassifierInfo = {
+    dataset: options.datasetName,
+    classNames: train.classNames,
+    seed: c.seed,
+    command: options.command,
+    training: c
+  }
+  const classifier = new FeatureClassifier(config, info, c.seed)
+  const adam = new Adam(classifier.params, {
+    learningRate: c.learningRate, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0
+  })
   const order = Random.derive(c.seed, 'classifier/order')
   const shifts = Random.derive(c.seed, 'classifier/shift')
   const dropoutSeeds = Random.derive(c.seed, 'classifier/dropout')
@@ -70,18 +100,23 @@ export async function trainClassifier (train: Dataset, test: Dataset, options: T
       for (let s = 0; s < stepsPerEpoch; s++) {
         throwIfAborted(options.signal)
         const step = epoch * stepsPerEpoch + s
-        adam.learningRate = c.learningRate * (c.finalLearningRateFraction + (1 - c.finalLearningRateFraction) * 0.5 * (1 + Math.cos(Math.PI * step / totalSteps)))
+        const fraction = c.finalLearningRateFraction
+        const cosine = 1 + Math.cos(Math.PI * step / totalSteps) // 2 at the start, 0 at the end
+        adam.learningRate = c.learningRate * (fraction + (1 - fraction) * 0.5 * cosine)
         const x = new Float32Array(B * size)
         const labels = new Int32Array(B)
         for (let b = 0; b < B; b++) {
           const i = perm[s * B + b]
-          shiftedImage(train, i, shifts.nextInt(2 * c.maxShift + 1) - c.maxShift, shifts.nextInt(2 * c.maxShift + 1) - c.maxShift, x.subarray(b * size, (b + 1) * size))
+          const dx = shifts.nextInt(2 * c.maxShift + 1) - c.maxShift
+          const dy = shifts.nextInt(2 * c.maxShift + 1) - c.maxShift
+          shiftedImage(train, i, dx, dy, x.subarray(b * size, (b + 1) * size))
           labels[b] = train.labels[i]
         }
         const dropoutSeed = dropoutSeeds.nextUint32()
         const { value, grads } = tf.variableGrads(() => tf.tidy(() => {
           const logits = classifier.logits(tf.tensor2d(x, [B, size]), c.dropout, dropoutSeed)
-          return tf.losses.softmaxCrossEntropy(tf.oneHot(tf.tensor1d(labels, 'int32'), config.classes), logits) as tf.Scalar
+          const oneHot = tf.oneHot(tf.tensor1d(labels, 'int32'), config.classes)
+          return tf.losses.softmaxCrossEntropy(oneHot, logits) as tf.Scalar
         }), classifier.trainableVariables())
         adam.applyGradients(grads)
         lossSum += value.dataSync()[0]
@@ -90,8 +125,9 @@ export async function trainClassifier (train: Dataset, test: Dataset, options: T
       }
       testAccuracy = classifierAccuracy(classifier, test)
       epochLosses.push(lossSum / stepsPerEpoch)
+      const seconds = (performance.now() - started) / 1000
       options.onProgress?.(new CustomProgressEvent('hddm:eval:classifier:epoch', {
-        epoch: epoch + 1, epochs: c.epochs, loss: lossSum / stepsPerEpoch, testAccuracy, seconds: (performance.now() - started) / 1000
+        epoch: epoch + 1, epochs: c.epochs, loss: lossSum / stepsPerEpoch, testAccuracy, seconds
       }))
     }
   } catch (err) {
