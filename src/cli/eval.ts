@@ -7,10 +7,10 @@
  * fetched through the ensemble's run manifest, or --held-out DIR) also the expert x cluster
  * held-out loss matrix. Prints a summary and writes everything as JSON with --json.
  */
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { writeFile } from 'node:fs/promises'
+import { resolve } from 'node:path'
 import type { Command } from 'commander'
+import type { EvalSource } from '../node/eval-source.js'
 import { InvalidArgumentError } from '../errors.js'
 import { BACKEND_CHOICES, type BackendChoice } from '../runtime/backend.js'
 import type { RegisterCommand } from './register-command.js'
@@ -64,18 +64,6 @@ export const registerEval: RegisterCommand = (program: Command) => {
     .action(async (options: EvalCommandOptions) => { await evalCommand(options) })
 }
 
-interface Source {
-  members: import('../ensemble/sample.js').EnsembleMember[]
-  router: import('../checkpoint/router.js').LoadedRouter
-  tokenizer: import('../data/tokenizer.js').Tokenizer
-  defaultRouting: string
-  /** Expert checkpoints (for the loss matrix) and the held-out shards, when known. */
-  checkpoints: Array<{ cluster: number, checkpoint: import('../checkpoint/format.js').Checkpoint }>
-  heldOut?: Uint8Array[]
-  id: string
-  dispose: () => Promise<void>
-}
-
 async function evalCommand (o: EvalCommandOptions): Promise<void> {
   if ((o.ensemble === undefined) === (o.router === undefined)) throw new InvalidArgumentError('give either --ensemble CID or --router FILE with --expert CLUSTER=FILE')
   if (o.router !== undefined && (o.expert === undefined || o.expert.length === 0)) throw new InvalidArgumentError('--router needs at least one --expert CLUSTER=FILE')
@@ -89,11 +77,11 @@ async function evalCommand (o: EvalCommandOptions): Promise<void> {
   // The classifier first: it checks --samples before any network or checkpoint work, and
   // whatever is open when something fails is closed below.
   const classifier = await loadClassifier(o.classifier ?? o.dataset)
-  let source: Source | undefined
+  let source: EvalSource | undefined
   try {
     const classes = classifier.info.classNames.length
     if (o.samples < 2 * classes) throw new InvalidArgumentError(`--samples must be at least ${2 * classes} (two per class, for the diversity), got ${o.samples}`)
-    source = o.ensemble !== undefined ? await fromHelia(o) : await fromFiles(o)
+    source = await openSource(o)
     const test = await loadDataset(`${o.dataset}:test`)
     const reference = referenceStatistics(classifier, test)
     const results = []
@@ -126,93 +114,33 @@ async function evalCommand (o: EvalCommandOptions): Promise<void> {
   }
 }
 
-async function fromFiles (o: EvalCommandOptions): Promise<Source> {
-  const { readCheckpointFile } = await import('../checkpoint/file.js')
-  const { loadExpert } = await import('../checkpoint/expert.js')
-  const { loadRouter } = await import('../checkpoint/router.js')
-  const router = loadRouter(await readCheckpointFile(resolve(o.router!)))
-  const members: Source['members'] = []
-  const checkpoints: Source['checkpoints'] = []
-  try {
-    for (const spec of o.expert!) {
+/** The ensemble from the swarm or from files (node/eval-source.ts). */
+async function openSource (o: EvalCommandOptions): Promise<EvalSource> {
+  const { evalSourceFromFiles, evalSourceFromSwarm } = await import('../node/eval-source.js')
+  const heldOutDir = o.heldOut !== undefined ? resolve(o.heldOut) : undefined
+  if (o.ensemble === undefined) {
+    const experts = o.expert!.map((spec) => {
       const eq = spec.indexOf('=')
       const cluster = Number(spec.slice(0, eq))
       if (eq < 1 || !Number.isInteger(cluster) || cluster < 0) throw new InvalidArgumentError(`--expert ${spec}: expected CLUSTER=FILE`)
-      const checkpoint = await readCheckpointFile(resolve(spec.slice(eq + 1)))
-      checkpoints.push({ cluster, checkpoint })
-      members.push({ cluster, expert: loadExpert(checkpoint) })
-    }
-  } catch (err) {
-    router.dispose()
-    for (const m of members) m.expert.dispose()
-    throw err
+      return { cluster, file: resolve(spec.slice(eq + 1)) }
+    })
+    return await evalSourceFromFiles({ router: resolve(o.router!), experts, heldOutDir })
   }
-  const heldOut = o.heldOut !== undefined ? await heldOutFromDir(resolve(o.heldOut), router.model.config.numExperts) : undefined
-  return {
-    members, router, tokenizer: members[0].expert.tokenizer, defaultRouting: 'full', checkpoints, heldOut, id: 'local files',
-    dispose: async () => { router.dispose(); for (const m of members) m.expert.dispose() }
-  }
-}
-
-async function heldOutFromDir (dir: string, k: number): Promise<Uint8Array[]> {
-  const files = new Set(await readdir(dir))
-  return await Promise.all(Array.from({ length: k }, async (_, c) => {
-    const name = `cluster-${c}.held-out.hddmshard`
-    if (!files.has(name)) throw new InvalidArgumentError(`--held-out ${dir}: no ${name}`)
-    return await readFile(join(dir, name))
-  }))
-}
-
-async function fromHelia (o: EvalCommandOptions): Promise<Source> {
   const { CID } = await import('multiformats/cid')
-  const { createSwarmNode } = await import('../network/swarm-node.js')
-  const { createStorage } = await import('../storage/helia.js')
-  const { resolveEnsemble } = await import('../ensemble/resolve.js')
-  const { decodeCheckpoint } = await import('../checkpoint/format.js')
-  const { parseResolvedRunManifest } = await import('../protocol/run-manifest.js')
-  let id: import('multiformats/cid').CID
+  let ensemble: import('multiformats/cid').CID
   try {
-    id = CID.parse(o.ensemble!)
+    ensemble = CID.parse(o.ensemble)
   } catch {
-    throw new InvalidArgumentError(`--ensemble ${o.ensemble!} is not a CID`)
+    throw new InvalidArgumentError(`--ensemble ${o.ensemble} is not a CID`)
   }
-  const dataDir = o.dataDir !== undefined ? resolve(o.dataDir) : await mkdtemp(join(tmpdir(), 'hddm-eval-'))
-  const bootstrap = o.bootstrap ?? []
-  const swarm = createSwarmNode({ dataDir, bootstrap, listen: ['/ip4/127.0.0.1/tcp/0'], ...privateSwarm(o) })
-  let storage: import('../storage/helia.js').Storage | undefined
-  const stop = async (): Promise<void> => {
-    await storage?.stop().catch(() => {})
-    await swarm.stop().catch(() => {})
-    if (o.dataDir === undefined) await rm(dataDir, { recursive: true, force: true })
+  const source = await evalSourceFromSwarm({
+    ensemble, dataDir: o.dataDir !== undefined ? resolve(o.dataDir) : undefined, bootstrap: o.bootstrap ?? [],
+    timeoutMs: o.timeout, heldOutDir, ...privateSwarm(o)
+  })
+  if (source.heldOut === undefined) {
+    const note = 'the run manifest or its held-out shards are not reachable: no loss matrix (give --held-out DIR)'
+    process.stderr.write(`hddm-node eval: ${note}\n`)
   }
-  try {
-    await swarm.start()
-    storage = createStorage({ dataDir }, { libp2p: swarm.libp2p })
-    await storage.start()
-    const store = storage
-    const fetch = { timeoutMs: o.timeout, offline: bootstrap.length === 0 }
-    const ensemble = await resolveEnsemble(store, id, fetch)
-    const checkpoints: Source['checkpoints'] = []
-    for (const e of ensemble.manifest.experts) checkpoints.push({ cluster: e.cluster, checkpoint: decodeCheckpoint(await store.getBytes(e.cid, fetch)) })
-    let heldOut: Uint8Array[] | undefined
-    if (o.heldOut !== undefined) {
-      heldOut = await heldOutFromDir(resolve(o.heldOut), ensemble.manifest.k)
-    } else {
-      // The run manifest names the held-out shards; a peer that holds the ensemble usually holds the run.
-      try {
-        const run = parseResolvedRunManifest(await store.getJson(ensemble.manifest.run, fetch))
-        heldOut = await Promise.all(run.resolved.shards.map(async s => await store.getBytes(s.heldOut, fetch)))
-      } catch {
-        process.stderr.write('hddm-node eval: the run manifest or its held-out shards are not reachable: no loss matrix (give --held-out DIR)\n')
-      }
-    }
-    return {
-      members: ensemble.members, router: ensemble.router, tokenizer: ensemble.tokenizer, defaultRouting: ensemble.manifest.routing,
-      checkpoints, heldOut, id: ensemble.id,
-      dispose: async () => { ensemble.dispose(); await stop() }
-    }
-  } catch (err) {
-    await stop()
-    throw err
-  }
+  return source
 }
