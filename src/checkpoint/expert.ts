@@ -21,7 +21,8 @@ export function expertConfig (preset: string, tokenizer: Tokenizer): DiTConfig {
     const known = Object.keys(EXPERT_PRESETS).join(', ')
     throw new InvalidArgumentError(`unknown expert preset "${preset}" (expected one of ${known})`)
   }
-  return { ...EXPERT_PRESETS[preset as ExpertPresetName], vocabSize: tokenizer.vocabSize, promptTokens: tokenizer.maxLength }
+  const shape = EXPERT_PRESETS[preset as ExpertPresetName]
+  return { ...shape, vocabSize: tokenizer.vocabSize, promptTokens: tokenizer.maxLength }
 }
 
 /** The `extra` block of an expert checkpoint's metadata (JSON). */
@@ -56,8 +57,12 @@ export interface LoadExpertOptions {
 /** Builds the DiT a checkpoint describes and loads its weights (EMA by default). */
 export function loadExpert (checkpoint: Checkpoint, options: LoadExpertOptions = {}): LoadedExpert {
   const { metadata } = checkpoint
-  if (metadata.network !== 'expert') throw new ShapeMismatchError(`checkpoint holds a ${metadata.network}, not an expert`)
-  if (metadata.objective !== 'ddpm' && metadata.objective !== 'fm') throw new CorruptCheckpointError('expert checkpoint names no objective')
+  if (metadata.network !== 'expert') {
+    throw new ShapeMismatchError(`checkpoint holds a ${metadata.network}, not an expert`)
+  }
+  if (metadata.objective !== 'ddpm' && metadata.objective !== 'fm') {
+    throw new CorruptCheckpointError('expert checkpoint names no objective')
+  }
   if (options.preset !== undefined && metadata.preset !== options.preset) {
     throw new ShapeMismatchError(`checkpoint is of preset "${String(metadata.preset)}", expected "${options.preset}"`)
   }

@@ -25,7 +25,10 @@ export async function writeFileAtomic (path: string, bytes: Uint8Array): Promise
     await rename(temp, path)
   } catch (err) {
     await rm(temp, { force: true })
-    if (isDiskFull(err)) throw new DiskFullError(`no space left to write ${path} (${bytes.byteLength} bytes); the previous file there, if any, is intact`, { cause: err })
+    if (isDiskFull(err)) {
+      const noSpace = `no space left to write ${path} (${bytes.byteLength} bytes)`
+      throw new DiskFullError(`${noSpace}; the previous file there, if any, is intact`, { cause: err })
+    }
     throw err
   }
   await syncDirectory(dirname(path))
@@ -43,7 +46,10 @@ async function syncDirectory (dir: string): Promise<void> {
   }
 }
 
-/** Reads and decodes a checkpoint file: a missing file is a CheckpointNotFoundError, bad bytes a CorruptCheckpointError. */
+/**
+ * Reads and decodes a checkpoint file: a missing file is a CheckpointNotFoundError, bad bytes a
+ * CorruptCheckpointError.
+ */
 export async function readCheckpointFile (path: string): Promise<Checkpoint> {
   return decodeCheckpoint(await readCheckpointBytes(path))
 }
@@ -53,7 +59,8 @@ export async function readCheckpointBytes (path: string): Promise<Uint8Array> {
   try {
     return await readFile(path)
   } catch (err) {
-    throw new CheckpointNotFoundError(`cannot read checkpoint ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+    const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message
+    throw new CheckpointNotFoundError(`cannot read checkpoint ${path}: ${reason}`)
   }
 }
 

@@ -36,8 +36,12 @@ export interface Checkpoint {
 }
 
 /** Reads the current values of a Params map into plain named tensors, under a prefix. */
-export function paramsToTensors (params: Params, prefix = '', into = new Map<string, NamedTensor>()): Map<string, NamedTensor> {
-  for (const [name, v] of params.variables) into.set(prefix + name, { shape: v.shape, data: v.dataSync() as Float32Array })
+export function paramsToTensors (
+  params: Params, prefix = '', into = new Map<string, NamedTensor>()
+): Map<string, NamedTensor> {
+  for (const [name, v] of params.variables) {
+    into.set(prefix + name, { shape: v.shape, data: v.dataSync() as Float32Array })
+  }
   return into
 }
 
@@ -51,7 +55,8 @@ export function assignParams (params: Params, tensors: Map<string, NamedTensor>,
     const t = tensors.get(prefix + name)
     if (t === undefined) throw new ShapeMismatchError(`checkpoint has no tensor ${prefix + name}`)
     if (t.shape.length !== v.shape.length || t.shape.some((d, i) => d !== v.shape[i])) {
-      throw new ShapeMismatchError(`tensor ${prefix + name}: checkpoint shape ${JSON.stringify(t.shape)}, model shape ${JSON.stringify(v.shape)}`)
+      const shapes = `checkpoint shape ${JSON.stringify(t.shape)}, model shape ${JSON.stringify(v.shape)}`
+      throw new ShapeMismatchError(`tensor ${prefix + name}: ${shapes}`)
     }
   }
   for (const [name, v] of params.variables) {
@@ -68,7 +73,9 @@ export function assignParams (params: Params, tensors: Map<string, NamedTensor>,
 export function checkConfigFits (params: number, tensors: Map<string, NamedTensor>): void {
   let held = 0
   for (const t of tensors.values()) held += t.data.length
-  if (!(params <= held)) throw new ShapeMismatchError(`its config describes ${params} parameters; the checkpoint holds ${held} values`)
+  if (!(params <= held)) {
+    throw new ShapeMismatchError(`its config describes ${params} parameters; the checkpoint holds ${held} values`)
+  }
 }
 
 /** Runs a config check whose InvalidArgumentError, for a checkpoint's config, means a wrong shape. */
@@ -76,7 +83,9 @@ export function checkedShape (check: () => void): void {
   try {
     check()
   } catch (err) {
-    if ((err as Error).name === 'InvalidArgumentError') throw new ShapeMismatchError(`its config cannot build a network: ${(err as Error).message}`)
+    if ((err as Error).name === 'InvalidArgumentError') {
+      throw new ShapeMismatchError(`its config cannot build a network: ${(err as Error).message}`)
+    }
     throw err
   }
 }
@@ -94,7 +103,8 @@ export function decodeCheckpoint (bytes: Uint8Array): Checkpoint {
     throw new CorruptCheckpointError('missing or invalid hddm metadata')
   }
   const m = parsed as Partial<CheckpointMetadata> | null
-  if (m === null || typeof m !== 'object' || m.format !== CHECKPOINT_FORMAT || (m.network !== 'expert' && m.network !== 'router') ||
+  if (m === null || typeof m !== 'object' || m.format !== CHECKPOINT_FORMAT ||
+    (m.network !== 'expert' && m.network !== 'router') ||
     typeof m.config !== 'object' || m.config === null || !Number.isSafeInteger(m.step)) {
     throw new CorruptCheckpointError(`metadata is not an ${CHECKPOINT_FORMAT} header`)
   }
@@ -110,6 +120,8 @@ export function decodeCheckpoint (bytes: Uint8Array): Checkpoint {
 
 /** True when every value of every tensor is finite (no NaN or Inf). */
 export function allFinite (tensors: Map<string, NamedTensor>): boolean {
-  for (const { data } of tensors.values()) for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) return false
+  for (const { data } of tensors.values()) {
+    for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) return false
+  }
   return true
 }

@@ -5,7 +5,8 @@
  */
 export * from './errors.js'
 export {
-  decodeSafetensors, encodeSafetensors, headerLength, parseHeader, MAX_HEADER_BYTES, type NamedTensor, type SafetensorsContents
+  decodeSafetensors, encodeSafetensors, headerLength, parseHeader, MAX_HEADER_BYTES,
+  type NamedTensor, type SafetensorsContents
 } from './safetensors.js'
 export {
   CHECKPOINT_FORMAT, encodeCheckpoint, decodeCheckpoint, paramsToTensors, assignParams, allFinite,
@@ -16,7 +17,8 @@ export { publishableCheckpoint, RAW_PREFIX, ADAM_PREFIX } from './publishable.js
 export { expertConfig, loadExpert, type ExpertExtra, type LoadedExpert, type LoadExpertOptions } from './expert.js'
 export { routerConfig, loadRouter, type LoadedRouter } from './router.js'
 export {
-  expertHeldOutLoss, scoreExpert, pixelMoments, type HeldOutEval, type ExpertScore, type ScoreSettings, type PixelMoments
+  expertHeldOutLoss, scoreExpert, pixelMoments,
+  type HeldOutEval, type ExpertScore, type ScoreSettings, type PixelMoments
 } from './expert-score.js'
 export {
   evaluateRouter, meanAccuracy, routerHeldOutError, scoreRouter,

@@ -16,7 +16,8 @@ const TRAINING_STATE_PREFIXES = [RAW_PREFIX, ADAM_PREFIX.m, ADAM_PREFIX.v]
 /** Only the EMA weights and the descriptive metadata: no raw weights, moments or trainer state. */
 export function publishableCheckpoint (checkpoint: Checkpoint): Checkpoint {
   const tensors = new Map<string, NamedTensor>()
-  for (const [name, t] of checkpoint.tensors) if (!TRAINING_STATE_PREFIXES.some(p => name.startsWith(p))) tensors.set(name, t)
+  const isTrainingState = (name: string): boolean => TRAINING_STATE_PREFIXES.some(p => name.startsWith(p))
+  for (const [name, t] of checkpoint.tensors) if (!isTrainingState(name)) tensors.set(name, t)
   const { trainer: _trainer, ...extra } = checkpoint.metadata.extra ?? {}
   return { metadata: { ...checkpoint.metadata, extra }, tensors }
 }

@@ -51,11 +51,13 @@ export interface RouterScoreOptions {
 
 export function evaluateRouter (router: Router, heldOut: Shard[], options: RouterScoreOptions = {}): RouterEvaluation {
   const size = imageSize(heldOut[0].header)
-  const items = heldOut.flatMap((s, k) => Array.from({ length: s.header.count }, (_, i) => ({ k, pixels: s.pixels.subarray(i * size, (i + 1) * size), prompt: s.header.prompts[s.promptIds[i]] })))
+  const items = heldOutItems(heldOut, size)
   if (items.length === 0) throw new InvalidArgumentError('no held-out images to evaluate the router on')
   const conditioning = router.conditioning
   const tokenizer = Tokenizer.fromJSON(heldOut[0].header.tokenizer)
-  const score = (prompted: boolean): BucketAccuracy[] => bucketAccuracies(router, items, size, prompted ? tokenizer : undefined, tokenizer, options)
+  const score = (prompted: boolean): BucketAccuracy[] => {
+    return bucketAccuracies(router, items, size, prompted ? tokenizer : undefined, tokenizer, options)
+  }
   const perCluster = heldOut.map(s => s.header.count)
   return {
     conditioning,
@@ -70,6 +72,15 @@ interface HeldOutItem {
   k: number
   pixels: Uint8Array
   prompt: string
+}
+
+/** Every image of the held-out shards, with its cluster (the shard's index) and its prompt. */
+function heldOutItems (heldOut: Shard[], size: number): HeldOutItem[] {
+  return heldOut.flatMap((s, k) => Array.from({ length: s.header.count }, (_, i) => ({
+    k,
+    pixels: s.pixels.subarray(i * size, (i + 1) * size),
+    prompt: s.header.prompts[s.promptIds[i]]
+  })))
 }
 
 /** `prompts` = undefined feeds the null prompt (ignored by routers that read no prompt). */
@@ -92,12 +103,16 @@ function bucketAccuracies (
       const images = new Float32Array(chunk.length * size)
       chunk.forEach((item, j) => { for (let p = 0; p < size; p++) images[j * size + p] = item.pixels[p] / 127.5 - 1 })
       const tokens = new Int32Array(chunk.length * L)
-      chunk.forEach((item, j) => tokens.set(prompts !== undefined ? prompts.encode(item.prompt) : tokenizer.nullTokens(), j * L))
+      chunk.forEach((item, j) => {
+        tokens.set(prompts !== undefined ? prompts.encode(item.prompt) : tokenizer.nullTokens(), j * L)
+      })
       const t = Float32Array.from(chunk, () => tMin + (tMax - tMin) * times.nextFloat())
       const predicted = tf.tidy(() => {
         const x0 = tf.tensor4d(images, [chunk.length, S, S, C])
-        const tokenTensor = router.conditioning === 'prompt' ? tf.tensor2d(tokens, [chunk.length, L], 'int32') : undefined
-        return tf.argMax(router.logits(flowNoised(x0, t, times.nextUint32()), tf.tensor1d(t), tokenTensor), 1).dataSync()
+        const prompted = router.conditioning === 'prompt'
+        const tokenTensor = prompted ? tf.tensor2d(tokens, [chunk.length, L], 'int32') : undefined
+        const xt = flowNoised(x0, t, times.nextUint32())
+        return tf.argMax(router.logits(xt, tf.tensor1d(t), tokenTensor), 1).dataSync()
       })
       chunk.forEach((item, j) => { if (predicted[j] === item.k) correct++ })
     }
@@ -125,7 +140,9 @@ export function meanAccuracy (buckets: ReadonlyArray<{ accuracy: number }>): num
 }
 
 /** A router checkpoint's held-out evaluation (the router is loaded for it and freed after). */
-export function scoreRouter (checkpoint: Checkpoint, heldOut: Shard[], options: RouterScoreOptions = {}): RouterEvaluation {
+export function scoreRouter (
+  checkpoint: Checkpoint, heldOut: Shard[], options: RouterScoreOptions = {}
+): RouterEvaluation {
   const router = loadRouter(checkpoint)
   try {
     return evaluateRouter(router.model, heldOut, options)

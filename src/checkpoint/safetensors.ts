@@ -31,7 +31,9 @@ export function encodeSafetensors ({ tensors, metadata }: SafetensorsContents): 
   for (const name of names) {
     const { shape, data } = tensors.get(name) as NamedTensor
     const size = shape.reduce((a, b) => a * b, 1)
-    if (size !== data.length) throw new RangeError(`tensor ${name}: shape ${JSON.stringify(shape)} does not hold ${data.length} values`)
+    if (size !== data.length) {
+      throw new RangeError(`tensor ${name}: shape ${JSON.stringify(shape)} does not hold ${data.length} values`)
+    }
     header[name] = { dtype: 'F32', shape, data_offsets: [offset, offset + data.byteLength] }
     offset += data.byteLength
   }
@@ -57,7 +59,9 @@ export function encodeSafetensors ({ tensors, metadata }: SafetensorsContents): 
  * is a CorruptCheckpointError, so a hostile length never sizes an allocation.
  */
 export function headerLength (prefix: Uint8Array, fileBytes: number): number {
-  if (prefix.length < 8 || fileBytes < 8) throw new CorruptCheckpointError(`${fileBytes} bytes is too short for a safetensors file`)
+  if (prefix.length < 8 || fileBytes < 8) {
+    throw new CorruptCheckpointError(`${fileBytes} bytes is too short for a safetensors file`)
+  }
   const length = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true)
   if (length > BigInt(Math.min(MAX_HEADER_BYTES, fileBytes - 8))) {
     const limit = `the file (${fileBytes} bytes) or the ${MAX_HEADER_BYTES}-byte limit`
@@ -67,7 +71,9 @@ export function headerLength (prefix: Uint8Array, fileBytes: number): number {
 }
 
 /** The header JSON and its string-valued `__metadata__`. */
-export function parseHeader (headerBytes: Uint8Array): { header: Record<string, unknown>, metadata: Record<string, string> } {
+export function parseHeader (
+  headerBytes: Uint8Array
+): { header: Record<string, unknown>, metadata: Record<string, string> } {
   let header: Record<string, unknown>
   try {
     header = JSON.parse(Buffer.from(headerBytes).toString('utf8'))
@@ -80,13 +86,22 @@ export function parseHeader (headerBytes: Uint8Array): { header: Record<string, 
   const metadata: Record<string, string> = {}
   const rawMeta = header.__metadata__
   if (rawMeta !== undefined) {
-    if (rawMeta === null || typeof rawMeta !== 'object') throw new CorruptCheckpointError('__metadata__ is not an object')
+    if (rawMeta === null || typeof rawMeta !== 'object') {
+      throw new CorruptCheckpointError('__metadata__ is not an object')
+    }
     for (const [k, v] of Object.entries(rawMeta)) {
       if (typeof v !== 'string') throw new CorruptCheckpointError(`__metadata__.${k} is not a string`)
       metadata[k] = v
     }
   }
   return { header, metadata }
+}
+
+/** One tensor's entry in the header, as read (each field checked before use). */
+interface HeaderEntry {
+  dtype?: unknown
+  shape?: unknown
+  data_offsets?: unknown
 }
 
 export function decodeSafetensors (bytes: Uint8Array): SafetensorsContents {
@@ -98,24 +113,40 @@ export function decodeSafetensors (bytes: Uint8Array): SafetensorsContents {
   const entries: Array<[string, number[], number, number]> = []
   for (const [name, info] of Object.entries(header)) {
     if (name === '__metadata__') continue
-    const { dtype, shape, data_offsets: offsets } = (info ?? {}) as { dtype?: unknown, shape?: unknown, data_offsets?: unknown }
-    if (dtype !== 'F32') throw new CorruptCheckpointError(`tensor ${name}: dtype ${String(dtype)} is not supported (F32 only)`)
-    if (!Array.isArray(shape) || !shape.every(d => Number.isSafeInteger(d) && d >= 0)) throw new CorruptCheckpointError(`tensor ${name}: bad shape`)
-    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(o => Number.isSafeInteger(o) && o >= 0)) throw new CorruptCheckpointError(`tensor ${name}: bad data_offsets`)
+    const { dtype, shape, data_offsets: offsets } = (info ?? {}) as HeaderEntry
+    if (dtype !== 'F32') {
+      throw new CorruptCheckpointError(`tensor ${name}: dtype ${String(dtype)} is not supported (F32 only)`)
+    }
+    if (!Array.isArray(shape) || !shape.every(d => Number.isSafeInteger(d) && d >= 0)) {
+      throw new CorruptCheckpointError(`tensor ${name}: bad shape`)
+    }
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(o => Number.isSafeInteger(o) && o >= 0)) {
+      throw new CorruptCheckpointError(`tensor ${name}: bad data_offsets`)
+    }
     const [begin, end] = offsets as [number, number]
     const size = (shape as number[]).reduce((a, b) => a * b, 1)
-    if (end - begin !== size * 4) throw new CorruptCheckpointError(`tensor ${name}: ${end - begin} bytes for shape ${JSON.stringify(shape)}`)
-    if (end > dataLength) throw new CorruptCheckpointError(`tensor ${name}: data ends at ${end}, past the file's ${dataLength} data bytes (truncated?)`)
+    if (end - begin !== size * 4) {
+      throw new CorruptCheckpointError(`tensor ${name}: ${end - begin} bytes for shape ${JSON.stringify(shape)}`)
+    }
+    if (end > dataLength) {
+      const past = `past the file's ${dataLength} data bytes (truncated?)`
+      throw new CorruptCheckpointError(`tensor ${name}: data ends at ${end}, ${past}`)
+    }
     entries.push([name, shape as number[], begin, end])
   }
   // The format forbids holes and overlaps: sorted by offset, each tensor starts where the last ended.
   entries.sort((a, b) => a[2] - b[2])
   let expected = 0
   for (const [name, , begin, end] of entries) {
-    if (begin !== expected) throw new CorruptCheckpointError(`tensor ${name}: data starts at ${begin}, expected ${expected} (overlap or hole)`)
+    if (begin !== expected) {
+      const overlapOrHole = `expected ${expected} (overlap or hole)`
+      throw new CorruptCheckpointError(`tensor ${name}: data starts at ${begin}, ${overlapOrHole}`)
+    }
     expected = end
   }
-  if (expected !== dataLength) throw new CorruptCheckpointError(`${dataLength - expected} trailing bytes after the last tensor`)
+  if (expected !== dataLength) {
+    throw new CorruptCheckpointError(`${dataLength - expected} trailing bytes after the last tensor`)
+  }
 
   const tensors = new Map<string, NamedTensor>()
   for (const [name, shape, begin, end] of entries) {
