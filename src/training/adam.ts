@@ -45,7 +45,9 @@ export class Adam implements StepOptimizer {
     const lr = this.learningRate
     const bc1 = 1 - b1 ** n
     const bc2 = 1 - b2 ** n
-    const hyper = { learningRate: lr, beta1: b1, beta2: b2, epsilon, weightDecay, biasCorrection1: bc1, biasCorrection2: bc2 }
+    const hyper = {
+      learningRate: lr, beta1: b1, beta2: b2, epsilon, weightDecay, biasCorrection1: bc1, biasCorrection2: bc2
+    }
     const stepSize = lr / bc1
     const invSqrtBc2 = 1 / Math.sqrt(bc2)
     tf.tidy(() => {

@@ -10,7 +10,9 @@ import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import type { FeatureMap } from '../data/features.js'
 import { InvalidArgumentError } from '../hddm-error.js'
-import { encodeExact, encoderWeights, type EncoderWeights, type FeatureEncoder, type FeatureEncoderConfig } from '../model/feature-encoder.js'
+import {
+  encodeExact, encoderWeights, type EncoderWeights, type FeatureEncoder, type FeatureEncoderConfig
+} from '../model/feature-encoder.js'
 import { CorruptCheckpointError } from '../checkpoint/errors.js'
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from '../checkpoint/safetensors.js'
 
@@ -47,13 +49,20 @@ export function encodeEncoderFile (file: EncoderFile): Uint8Array {
     tensors.set(`backbone.${i}.weight`, { shape: [widths[i], widths[i + 1]], data: layer.weight })
     tensors.set(`backbone.${i}.bias`, { shape: [widths[i + 1]], data: layer.bias })
   })
-  return encodeSafetensors({ tensors, metadata: { format: ENCODER_FORMAT, config: JSON.stringify(file.config), info: JSON.stringify(file.info) } })
+  const metadata = {
+    format: ENCODER_FORMAT,
+    config: JSON.stringify(file.config),
+    info: JSON.stringify(file.info)
+  }
+  return encodeSafetensors({ tensors, metadata })
 }
 
 /** @throws CorruptCheckpointError for anything that is not a complete encoder file. */
 export function decodeEncoderFile (bytes: Uint8Array): EncoderFile {
   const { tensors, metadata } = decodeSafetensors(bytes)
-  if (metadata.format !== ENCODER_FORMAT) throw new CorruptCheckpointError(`not an encoder file (format ${String(metadata.format)})`)
+  if (metadata.format !== ENCODER_FORMAT) {
+    throw new CorruptCheckpointError(`not an encoder file (format ${String(metadata.format)})`)
+  }
   let config: FeatureEncoderConfig
   let info: EncoderInfo
   try {
@@ -63,7 +72,9 @@ export function decodeEncoderFile (bytes: Uint8Array): EncoderFile {
     throw new CorruptCheckpointError('encoder metadata is not valid JSON')
   }
   const widths = [config?.inputSize, ...(Array.isArray(config?.hidden) ? config.hidden : [NaN]), config?.featureDim]
-  if (!widths.every((w) => Number.isSafeInteger(w) && w > 0)) throw new CorruptCheckpointError('encoder config has no valid widths')
+  if (!widths.every((w) => Number.isSafeInteger(w) && w > 0)) {
+    throw new CorruptCheckpointError('encoder config has no valid widths')
+  }
   const layers = widths.slice(1).map((out, i) => {
     const weight = tensors.get(`backbone.${i}.weight`)
     const bias = tensors.get(`backbone.${i}.bias`)
@@ -72,7 +83,9 @@ export function decodeEncoderFile (bytes: Uint8Array): EncoderFile {
     }
     return { weight: weight.data, bias: bias.data }
   })
-  if (tensors.size !== 2 * layers.length) throw new CorruptCheckpointError(`encoder file holds ${tensors.size} tensors, its config ${2 * layers.length}`)
+  if (tensors.size !== 2 * layers.length) {
+    throw new CorruptCheckpointError(`encoder file holds ${tensors.size} tensors, its config ${2 * layers.length}`)
+  }
   return { config, layers, info }
 }
 
@@ -85,7 +98,11 @@ export async function encoderCid (bytes: Uint8Array): Promise<CID> {
 export function encoderPath (dataset: string): string {
   const family = dataset.includes(':') ? dataset.slice(0, dataset.indexOf(':')) : dataset
   const file = ENCODER_FILES[family]
-  if (file === undefined) throw new InvalidArgumentError(`no clustering encoder ships for dataset "${dataset}" (have ${Object.keys(ENCODER_FILES).join(', ')}); use pca features`)
+  if (file === undefined) {
+    const have = Object.keys(ENCODER_FILES).join(', ')
+    const noEncoder = `no clustering encoder ships for dataset "${dataset}"`
+    throw new InvalidArgumentError(`${noEncoder} (have ${have}); use pca features`)
+  }
   return new URL(`../../src/data/weights/${file}`, import.meta.url).pathname
 }
 
@@ -105,9 +122,12 @@ export async function loadEncoderFile (nameOrPath: string, expectedCid?: string)
   try {
     bytes = await readFile(path)
   } catch (err) {
-    throw new InvalidArgumentError(`cannot read encoder ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+    const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message
+    throw new InvalidArgumentError(`cannot read encoder ${path}: ${reason}`)
   }
-  if (bytes.byteLength > MAX_ENCODER_BYTES) throw new CorruptCheckpointError(`encoder ${path} is ${bytes.byteLength} bytes, over ${MAX_ENCODER_BYTES}`)
+  if (bytes.byteLength > MAX_ENCODER_BYTES) {
+    throw new CorruptCheckpointError(`encoder ${path} is ${bytes.byteLength} bytes, over ${MAX_ENCODER_BYTES}`)
+  }
   const cid = await encoderCid(bytes)
   if (expectedCid !== undefined && cid.toString() !== expectedCid) {
     throw new CorruptCheckpointError(`encoder ${path} has CID ${cid.toString()}, the manifest pins ${expectedCid}`)
@@ -122,7 +142,10 @@ export function encoderFeatureMap (weights: EncoderWeights): FeatureMap {
     dims: weights.config.featureDim,
     transform: (dataset) => {
       const size = dataset.width * dataset.height * dataset.channels
-      if (size !== weights.config.inputSize) throw new InvalidArgumentError(`the encoder reads ${weights.config.inputSize}-value images, not ${dataset.width}x${dataset.height}x${dataset.channels}`)
+      if (size !== weights.config.inputSize) {
+        const shape = `${dataset.width}x${dataset.height}x${dataset.channels}`
+        throw new InvalidArgumentError(`the encoder reads ${weights.config.inputSize}-value images, not ${shape}`)
+      }
       return encodeExact(weights, dataset.pixels, dataset.count)
     }
   }
@@ -141,7 +164,9 @@ export interface ClusteringFeatures {
  * `features` given, or by default the shipped encoder where one ships for the dataset and pixel
  * PCA elsewhere; `encoder` names another encoder file.
  */
-export async function clusteringFeaturesFor (dataset: string, features?: 'encoder' | 'pca', encoder?: string): Promise<ClusteringFeatures> {
+export async function clusteringFeaturesFor (
+  dataset: string, features?: 'encoder' | 'pca', encoder?: string
+): Promise<ClusteringFeatures> {
   const family = dataset.split(':')[0]
   const kind = features ?? (encoder !== undefined || Object.hasOwn(ENCODER_FILES, family) ? 'encoder' : 'pca')
   if (kind === 'pca') {
@@ -150,5 +175,6 @@ export async function clusteringFeaturesFor (dataset: string, features?: 'encode
   }
   const name = encoder ?? family
   const { file, cid } = await loadEncoderFile(name)
-  return { map: encoderFeatureMap(file), description: `encoder ${name} (CID ${cid.toString()})`, encoder: { name, cid: cid.toString() } }
+  const description = `encoder ${name} (CID ${cid.toString()})`
+  return { map: encoderFeatureMap(file), description, encoder: { name, cid: cid.toString() } }
 }

@@ -62,18 +62,21 @@ export const TRAINING_DEFAULTS: ExpertTrainingConfig = {
 export function resolveTrainingConfig (partial: Partial<ExpertTrainingConfig> = {}): ExpertTrainingConfig {
   const c: ExpertTrainingConfig = { ...TRAINING_DEFAULTS, ...stripUndefined(partial) }
   const positiveInts = ['steps', 'batchSize', 'checkpointEvery'] as const
-  for (const key of positiveInts) if (!Number.isSafeInteger(c[key]) || c[key] < 1) fail(key, 'a positive integer', c[key])
-  if (!Number.isSafeInteger(c.warmupSteps) || c.warmupSteps < 0) fail('warmupSteps', 'a non-negative integer', c.warmupSteps)
-  if (!Number.isInteger(c.seed)) fail('seed', 'an integer', c.seed)
-  if (!(c.learningRate > 0 && Number.isFinite(c.learningRate))) fail('learningRate', 'a positive number', c.learningRate)
-  if (!(c.minLearningRate >= 0 && c.minLearningRate <= c.learningRate)) fail('minLearningRate', 'in [0, learningRate]', c.minLearningRate)
-  if (c.lrSchedule !== 'constant' && c.lrSchedule !== 'cosine') fail('lrSchedule', '"constant" or "cosine"', c.lrSchedule)
-  for (const key of ['beta1', 'beta2', 'emaDecay'] as const) if (!(c[key] >= 0 && c[key] < 1)) fail(key, 'in [0, 1)', c[key])
-  if (!(c.promptDropout >= 0 && c.promptDropout <= 1)) fail('promptDropout', 'in [0, 1]', c.promptDropout)
-  if (!(c.epsilon > 0)) fail('epsilon', 'positive', c.epsilon)
-  if (!(c.weightDecay >= 0)) fail('weightDecay', 'non-negative', c.weightDecay)
-  if (!(c.clipNorm > 0)) fail('clipNorm', 'positive (Infinity disables clipping)', c.clipNorm)
-  if (!(c.minSnrGamma >= 0 && Number.isFinite(c.minSnrGamma))) fail('minSnrGamma', 'a non-negative number (0 = off)', c.minSnrGamma)
+  const check = (ok: boolean, key: keyof ExpertTrainingConfig, what: string): void => {
+    if (!ok) fail(key, what, c[key])
+  }
+  for (const key of positiveInts) check(Number.isSafeInteger(c[key]) && c[key] >= 1, key, 'a positive integer')
+  check(Number.isSafeInteger(c.warmupSteps) && c.warmupSteps >= 0, 'warmupSteps', 'a non-negative integer')
+  check(Number.isInteger(c.seed), 'seed', 'an integer')
+  check(c.learningRate > 0 && Number.isFinite(c.learningRate), 'learningRate', 'a positive number')
+  check(c.minLearningRate >= 0 && c.minLearningRate <= c.learningRate, 'minLearningRate', 'in [0, learningRate]')
+  check(c.lrSchedule === 'constant' || c.lrSchedule === 'cosine', 'lrSchedule', '"constant" or "cosine"')
+  for (const key of ['beta1', 'beta2', 'emaDecay'] as const) check(c[key] >= 0 && c[key] < 1, key, 'in [0, 1)')
+  check(c.promptDropout >= 0 && c.promptDropout <= 1, 'promptDropout', 'in [0, 1]')
+  check(c.epsilon > 0, 'epsilon', 'positive')
+  check(c.weightDecay >= 0, 'weightDecay', 'non-negative')
+  check(c.clipNorm > 0, 'clipNorm', 'positive (Infinity disables clipping)')
+  check(c.minSnrGamma >= 0 && Number.isFinite(c.minSnrGamma), 'minSnrGamma', 'a non-negative number (0 = off)')
   return c
 }
 

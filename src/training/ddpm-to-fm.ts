@@ -23,7 +23,8 @@ export const REINITIALISED_PREFIX = 'final_layer.'
 export function initFlowFromDdpm (model: DiT, ddpmCheckpoint: Checkpoint): void {
   const { metadata } = ddpmCheckpoint
   if (metadata.network !== 'expert' || metadata.objective !== 'ddpm') {
-    throw new InvalidArgumentError(`DDPM -> FM initialisation needs a DDPM expert checkpoint, got a ${metadata.objective ?? metadata.network} ${metadata.network}`)
+    const got = `${metadata.objective ?? metadata.network} ${metadata.network}`
+    throw new InvalidArgumentError(`DDPM -> FM initialisation needs a DDPM expert checkpoint, got a ${got}`)
   }
   copyWeights(model, ddpmCheckpoint.tensors, name => !name.startsWith(REINITIALISED_PREFIX))
 }
@@ -38,7 +39,8 @@ function copyWeights (model: DiT, tensors: Map<string, NamedTensor>, keep: (name
   for (const [name, v] of kept) {
     const t = tensors.get(name)
     if (t === undefined || t.shape.length !== v.shape.length || t.shape.some((d, i) => d !== v.shape[i])) {
-      throw new ShapeMismatchError(`init checkpoint tensor ${name} is missing or has shape ${JSON.stringify(t?.shape)}, model has ${JSON.stringify(v.shape)}`)
+      const shapes = `is missing or has shape ${JSON.stringify(t?.shape)}, model has ${JSON.stringify(v.shape)}`
+      throw new ShapeMismatchError(`init checkpoint tensor ${name} ${shapes}`)
     }
   }
   for (const [name, v] of kept) {

@@ -14,7 +14,9 @@ import { DIGIT_AUGMENT, augmentView, type AugmentInit } from '../data/augment.js
 import { imageSize, type Dataset } from '../data/dataset.js'
 import { Random } from '../data/random.js'
 import { InvalidArgumentError, throwIfAborted } from '../hddm-error.js'
-import { DEFAULT_ENCODER_CONFIG, FeatureEncoder, encodeExact, encoderWeights, type FeatureEncoderConfig } from '../model/feature-encoder.js'
+import {
+  DEFAULT_ENCODER_CONFIG, FeatureEncoder, encodeExact, encoderWeights, type FeatureEncoderConfig
+} from '../model/feature-encoder.js'
 import { CustomProgressEvent, type AbortOptions, type ProgressEvent, type ProgressOptions } from '../progress.js'
 import { Adam } from './adam.js'
 
@@ -65,10 +67,14 @@ export interface TrainEncoderResult {
 export async function trainEncoder (train: Dataset, options: TrainEncoderOptions = {}): Promise<TrainEncoderResult> {
   const c: EncoderTrainingConfig = { ...ENCODER_TRAINING_DEFAULTS, ...options.training }
   if (train.channels !== 1) throw new InvalidArgumentError('the clustering encoder is trained on single-channel images')
-  if (c.objective === 'supcon' && train.labels === undefined) throw new InvalidArgumentError('supcon training needs labels')
+  if (c.objective === 'supcon' && train.labels === undefined) {
+    throw new InvalidArgumentError('supcon training needs labels')
+  }
   const size = imageSize(train)
   const encoder = new FeatureEncoder({ ...c.encoder, inputSize: size }, c.seed)
-  const adam = new Adam(encoder.params, { learningRate: c.learningRate, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: c.weightDecay })
+  const adam = new Adam(encoder.params, {
+    learningRate: c.learningRate, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: c.weightDecay
+  })
   const draw = Random.derive(c.seed, 'encoder/draw')
   const views = Random.derive(c.seed, 'encoder/views')
   const B = c.batchSize
@@ -99,7 +105,8 @@ export async function trainEncoder (train: Dataset, options: TrainEncoderOptions
         if (c.objective === 'simclr') return tf.losses.softmaxCrossEntropy(partner, logits) as tf.Scalar
         // SupCon: the mean log-probability of each row's positives (same class, not itself).
         const l = tf.tensor1d(labels, 'int32')
-        const positives = tf.mul(tf.cast(tf.equal(tf.expandDims(l, 1), tf.expandDims(l, 0)), 'float32'), notSelf)  // [2B, 2B]
+        const sameClass = tf.cast(tf.equal(tf.expandDims(l, 1), tf.expandDims(l, 0)), 'float32')  // [2B, 2B]
+        const positives = tf.mul(sameClass, notSelf)                                             // [2B, 2B]
         const logProb = tf.logSoftmax(logits)
         return tf.neg(tf.mean(tf.div(tf.sum(tf.mul(positives, logProb), 1), tf.sum(positives, 1)))) as tf.Scalar
       }), encoder.trainableVariables())
@@ -127,7 +134,9 @@ export async function trainEncoder (train: Dataset, options: TrainEncoderOptions
 
 /** 1-NN accuracy (cosine) of queries against a labelled reference set, in the exact features. */
 export function nearestNeighbourAccuracy (encoder: FeatureEncoder, reference: Dataset, queries: Dataset): number {
-  if (reference.labels === undefined || queries.labels === undefined) throw new InvalidArgumentError('k-NN accuracy needs labels')
+  if (reference.labels === undefined || queries.labels === undefined) {
+    throw new InvalidArgumentError('k-NN accuracy needs labels')
+  }
   const weights = encoderWeights(encoder)
   const F = encoder.config.featureDim
   const ref = encodeExact(weights, reference.pixels, reference.count)

@@ -17,16 +17,19 @@ import type { ObjectiveName } from '../diffusion/objectives/objective.js'
 import { DiT } from '../model/dit.js'
 import { throwIfAborted } from '../hddm-error.js'
 import { CustomProgressEvent, type AbortOptions, type ProgressEvent, type ProgressOptions } from '../progress.js'
-import { assignParams, CHECKPOINT_FORMAT, decodeCheckpoint, encodeCheckpoint, paramsToTensors, type Checkpoint } from '../checkpoint/format.js'
+import {
+  assignParams, CHECKPOINT_FORMAT, encodeCheckpoint, paramsToTensors, type Checkpoint
+} from '../checkpoint/format.js'
 import { ShapeMismatchError } from '../checkpoint/errors.js'
 import { Adam } from './adam.js'
 import { writeFileAtomic } from '../checkpoint/file.js'
-import { resolveTrainingConfig, type ExpertTrainingConfig } from './config.js'
+import type { ExpertTrainingConfig } from './config.js'
 import { initFlowFromDdpm, initFromCheckpoint } from './ddpm-to-fm.js'
 import { Ema } from './ema.js'
-import { NonFiniteLossError, ResumeMismatchError } from './errors.js'
+import { NonFiniteLossError } from './errors.js'
+import { expertStart } from './expert-start.js'
 import { publishableCheckpoint, RAW_PREFIX } from '../checkpoint/publishable.js'
-import { readTrainerState, type TrainerState } from './trainer-state.js'
+import type { TrainerState } from './trainer-state.js'
 import { createObjective, type TimeInput } from '../diffusion/objectives/factory.js'
 import { expertConfig, type ExpertExtra } from '../checkpoint/expert.js'
 import { expertHeldOutLoss, type HeldOutEval } from '../checkpoint/expert-score.js'
@@ -44,9 +47,15 @@ export interface ExpertJob {
   training?: Partial<ExpertTrainingConfig>
   /** Directory of the resumable checkpoint (created if missing). */
   outDir: string
-  /** A resumable checkpoint of this same run to continue. Its training config wins, except `steps` and `checkpointEvery`. */
+  /**
+   * A resumable checkpoint of this same run to continue. Its training config wins, except
+   * `steps` and `checkpointEvery`.
+   */
   resume?: Uint8Array
-  /** Checkpoint to start from: same objective = warm start; a DDPM expert into an FM one = DDPM -> FM initialisation. */
+  /**
+   * Checkpoint to start from: same objective = warm start; a DDPM expert into an FM one =
+   * DDPM -> FM initialisation.
+   */
   init?: Uint8Array
   /** With a DDPM init of an FM expert: how the network reads time (default 'ddpm-snr'). */
   timeInput?: Exclude<TimeInput, 'fm'>
@@ -119,7 +128,8 @@ class ExpertRun {
   ) {
     const t = training
     this.ema = new Ema(model.params, t.emaDecay)
-    this.adam = new Adam(model.params, { learningRate: t.learningRate, beta1: t.beta1, beta2: t.beta2, epsilon: t.epsilon, weightDecay: t.weightDecay })
+    const { learningRate, beta1, beta2, epsilon, weightDecay } = t
+    this.adam = new Adam(model.params, { learningRate, beta1, beta2, epsilon, weightDecay })
     this.batcher = new ShardBatcher(shard, { batchSize: t.batchSize, seed: t.seed, promptDropout: t.promptDropout })
     this.timeRandom = Random.derive(t.seed, 'train/time')
     this.noiseRandom = Random.derive(t.seed, 'train/noise')
@@ -133,34 +143,11 @@ class ExpertRun {
     const config = expertConfig(job.preset, tokenizer)
     const { width, height, channels } = shard.header
     if (width !== config.imageSize || height !== config.imageSize || channels !== config.channels) {
-      throw new ShapeMismatchError(`shard images are ${width}x${height}x${channels}, preset "${job.preset}" takes ${config.imageSize}x${config.imageSize}x${config.channels}`)
+      const images = `${width}x${height}x${channels}`
+      const takes = `${config.imageSize}x${config.imageSize}x${config.channels}`
+      throw new ShapeMismatchError(`shard images are ${images}, preset "${job.preset}" takes ${takes}`)
     }
-    let training = resolveTrainingConfig(job.training)
-    let timeInput: TimeInput = 'fm'
-    let resume: { checkpoint: Checkpoint, state: TrainerState } | undefined
-    let initNote: Record<string, unknown> | undefined
-    let init: Checkpoint | undefined
-    if (job.resume !== undefined) {
-      const checkpoint = decodeCheckpoint(job.resume)
-      const { state, training: saved } = readTrainerState(checkpoint.metadata)
-      const m = checkpoint.metadata
-      const extra = (m.extra ?? {}) as Partial<ExpertExtra>
-      if (m.preset !== job.preset || m.objective !== job.objective || m.dataDigest !== dataDigest) {
-        throw new ResumeMismatchError(`checkpoint is a ${String(m.preset)} ${String(m.objective)} expert on shard ${String(m.dataDigest).slice(0, 12)}, not a ${job.preset} ${job.objective} expert on ${dataDigest.slice(0, 12)}`)
-      }
-      training = resolveTrainingConfig({ ...saved, steps: job.training?.steps ?? saved.steps, checkpointEvery: job.training?.checkpointEvery ?? saved.checkpointEvery })
-      timeInput = extra.timeInput ?? 'fm'
-      initNote = extra.init as Record<string, unknown> | undefined
-      resume = { checkpoint, state }
-    } else if (job.init !== undefined) {
-      init = decodeCheckpoint(job.init)
-      const from = init.metadata.objective
-      if (from === 'ddpm' && job.objective === 'fm') timeInput = job.timeInput ?? 'ddpm-snr'
-      else if (from === job.objective) timeInput = ((init.metadata.extra ?? {}) as Partial<ExpertExtra>).timeInput ?? 'fm'
-      else throw new ResumeMismatchError(`cannot initialise a ${job.objective} expert from a ${String(from)} checkpoint`)
-      if (init.metadata.preset !== job.preset) throw new ShapeMismatchError(`init checkpoint is of preset "${String(init.metadata.preset)}", expected "${job.preset}"`)
-      initNote = { objective: from, step: init.metadata.step, dataDigest: init.metadata.dataDigest, cluster: init.metadata.cluster }
-    }
+    const { training, timeInput, resume, init, initNote } = expertStart(job, dataDigest)
     const model = new DiT(config, training.seed)
     try {
       if (init !== undefined) {
@@ -176,7 +163,8 @@ class ExpertRun {
 
   async train (options: TrainExpertOptions): Promise<TrainResult> {
     const { steps, batchSize, checkpointEvery } = this.training
-    const objective = createObjective(this.job.objective, { timeInput: this.timeInput, minSnrGamma: this.training.minSnrGamma })
+    const { timeInput, training: { minSnrGamma, clipNorm } } = this
+    const objective = createObjective(this.job.objective, { timeInput, minSnrGamma })
     const path = join(this.job.outDir, CHECKPOINT_FILE)
     await mkdir(this.job.outDir, { recursive: true })
     let secondsPerStep: number | undefined
@@ -187,7 +175,7 @@ class ExpertRun {
       const u = Float32Array.from({ length: batchSize }, () => this.timeRandom.nextFloat())
       const noiseSeed = this.noiseRandom.nextUint32()
       this.adam.learningRate = learningRateAt(this.step, this.training)
-      const { loss, gradNorm } = expertTrainStep(this.model, objective, this.adam, batch, { u, noiseSeed }, this.training.clipNorm)
+      const { loss, gradNorm } = expertTrainStep(this.model, objective, this.adam, batch, { u, noiseSeed }, clipNorm)
       if (!Number.isFinite(loss)) throw new NonFiniteLossError(`loss is ${loss} at step ${this.step + 1}`)
       this.ema.update()
       this.step += 1
@@ -227,6 +215,7 @@ class ExpertRun {
       batcher: this.batcher.getState(),
       loss: this.loss
     }
+    const cosineSchedule = this.job.objective === 'ddpm' || this.timeInput !== 'fm'
     const extra: ExpertExtra = {
       tokenizer: header.tokenizer,
       ...(this.timeInput !== 'fm' ? { timeInput: this.timeInput } : {}),
@@ -245,7 +234,7 @@ class ExpertRun {
         config: { ...this.model.config },
         preset: this.job.preset,
         objective: this.job.objective,
-        ...(this.job.objective === 'ddpm' || this.timeInput !== 'fm' ? { schedule: { kind: 'cosine' as const, T: 1000 } } : {}),
+        ...(cosineSchedule ? { schedule: { kind: 'cosine' as const, T: 1000 } } : {}),
         cluster: header.cluster,
         step: this.step,
         ...(this.job.run !== undefined ? { run: this.job.run } : {}),
@@ -265,7 +254,8 @@ class ExpertRun {
       checkpoint.metadata.extra = { ...checkpoint.metadata.extra, heldOutLoss }
     }
     await writeFileAtomic(path, encodeCheckpoint(checkpoint))
-    options.onProgress?.(new CustomProgressEvent('hddm:train:checkpoint', { step: this.step, path, ...(heldOutLoss !== undefined ? { heldOutLoss } : {}) }))
+    const detail = { step: this.step, path, ...(heldOutLoss !== undefined ? { heldOutLoss } : {}) }
+    options.onProgress?.(new CustomProgressEvent('hddm:train:checkpoint', detail))
   }
 
   private restore (checkpoint: Checkpoint, state: TrainerState): void {

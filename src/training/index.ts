@@ -22,7 +22,8 @@
  * ```ts
  * const trainer = createTrainer({ backend: 'auto' })
  * await trainer.start()
- * const result = await trainer.run({ shard, preset: 'small', objective: 'fm', outDir: 'out', training: { steps: 2000 } }, {
+ * const job = { shard, preset: 'small', objective: 'fm', outDir: 'out', training: { steps: 2000 } }
+ * const result = await trainer.run(job, {
  *   signal, onProgress: e => { if (e.type === 'hddm:train:step') console.log(e.detail.step, e.detail.loss) }
  * })
  * const expert = publishableCheckpoint(await readCheckpointFile(result.path))
@@ -34,8 +35,13 @@ export { TRAINING_DEFAULTS, resolveTrainingConfig, type ExpertTrainingConfig, ty
 export { learningRateAt } from './lr-schedule.js'
 export { Ema } from './ema.js'
 export { Adam, type AdamInit } from './adam.js'
-export { expertTrainStep, clipGradients, type StepOptimizer, type ExpertBatch, type StepRandomness, type StepResult } from './train-step.js'
-export { trainExpert, CHECKPOINT_FILE, type ExpertJob, type TrainExpertOptions, type TrainProgressEvents, type TrainResult, type TrainStepDetail } from './expert-run.js'
+export {
+  expertTrainStep, clipGradients, type StepOptimizer, type ExpertBatch, type StepRandomness, type StepResult
+} from './train-step.js'
+export {
+  trainExpert, CHECKPOINT_FILE, type ExpertJob, type TrainExpertOptions, type TrainProgressEvents, type TrainResult,
+  type TrainStepDetail
+} from './expert-run.js'
 export { Trainer, createTrainer, type TrainerInit, type TrainOptions, type TrainerStatus } from './trainer.js'
 export { readTrainerState, type TrainerState } from './trainer-state.js'
 export { initFlowFromDdpm, initFromCheckpoint, REINITIALISED_PREFIX } from './ddpm-to-fm.js'

@@ -1,6 +1,7 @@
 import type { ExpertTrainingConfig } from './config.js'
 
-type ScheduleConfig = Pick<ExpertTrainingConfig, 'steps' | 'learningRate' | 'warmupSteps' | 'lrSchedule' | 'minLearningRate'>
+type ScheduleConfig =
+  Pick<ExpertTrainingConfig, 'steps' | 'learningRate' | 'warmupSteps' | 'lrSchedule' | 'minLearningRate'>
 
 /**
  * Learning rate of update `step` (0-based): linear warm-up to the peak (the first update

@@ -54,7 +54,8 @@ export async function runRouterJob (r: RouterRunJob, options: RouterRunOptions =
   })
   try {
     await writeFileAtomic(r.path, encodeCheckpoint(routerCheckpoint(result, r.job.preset, { run: r.run })))
-    return { step: result.losses.length, path: r.path, heldOutError: 1 - meanAccuracy(result.evaluation?.buckets ?? []) }
+    const heldOutError = 1 - meanAccuracy(result.evaluation?.buckets ?? [])
+    return { step: result.losses.length, path: r.path, heldOutError }
   } finally {
     result.router.dispose()
   }

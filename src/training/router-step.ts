@@ -23,14 +23,19 @@ export interface RouterStepRandomness {
   noiseSeed: number
 }
 
-export function routerTrainStep (router: Router, optimizer: StepOptimizer, batch: RouterBatch, random: RouterStepRandomness, clipNorm = 1): StepResult {
+export function routerTrainStep (
+  router: Router, optimizer: StepOptimizer, batch: RouterBatch, random: RouterStepRandomness, clipNorm = 1
+): StepResult {
   const { imageSize, channels, numExperts } = router.config
   const B = random.t.length
   const { value, grads } = tf.variableGrads(() => tf.tidy(() => {
     const x0 = tf.tensor4d(batch.images, [B, imageSize, imageSize, channels])
-    const tokens = batch.tokens !== undefined ? tf.tensor2d(batch.tokens, [B, batch.tokens.length / B], 'int32') : undefined
+    const tokens = batch.tokens !== undefined
+      ? tf.tensor2d(batch.tokens, [B, batch.tokens.length / B], 'int32')
+      : undefined
     const logits = router.logits(flowNoised(x0, random.t, random.noiseSeed), tf.tensor1d(random.t), tokens)
-    return tf.losses.softmaxCrossEntropy(tf.oneHot(tf.tensor1d(batch.clusters, 'int32'), numExperts), logits) as tf.Scalar
+    const targets = tf.oneHot(tf.tensor1d(batch.clusters, 'int32'), numExperts)
+    return tf.losses.softmaxCrossEntropy(targets, logits) as tf.Scalar
   }), router.trainableVariables())
   const gradNorm = clipGradients(grads, clipNorm)
   optimizer.applyGradients(grads)

@@ -80,7 +80,10 @@ export interface TrainRouterOptions extends AbortOptions, ProgressOptions<Router
 /** Trains a router; the caller owns (and disposes) the returned Router. */
 export async function trainRouter (job: RouterJob, options: TrainRouterOptions = {}): Promise<RouterTrainResult> {
   const c: RouterTrainingConfig = { ...ROUTER_TRAINING_DEFAULTS, ...job.training }
-  if (!Number.isSafeInteger(c.steps) || c.steps < 1 || !Number.isSafeInteger(c.batchSize) || c.batchSize < 1) throw new InvalidArgumentError('router training: steps and batchSize must be positive integers')
+  const positiveInt = (n: number): boolean => Number.isSafeInteger(n) && n >= 1
+  if (!positiveInt(c.steps) || !positiveInt(c.batchSize)) {
+    throw new InvalidArgumentError('router training: steps and batchSize must be positive integers')
+  }
   const shards = job.shards.map(decodeShard)
   if (shards.length < 2) throw new InvalidArgumentError(`a router needs at least 2 clusters, got ${shards.length}`)
   const counts = shards.map(s => s.header.count)
@@ -91,7 +94,9 @@ export async function trainRouter (job: RouterJob, options: TrainRouterOptions =
   const tokenizer = conditioning === 'prompt' ? Tokenizer.fromJSON(shards[0].header.tokenizer) : undefined
   const prompts = tokenizer !== undefined ? shards.map(s => tokenizer.encodeBatch(s.header.prompts)) : undefined
   const router = new Router(routerConfig(job.preset, shards.length, conditioning, tokenizer), c.seed)
-  const adam = new Adam(router.params, { learningRate: c.learningRate, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 })
+  const adam = new Adam(router.params, {
+    learningRate: c.learningRate, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0
+  })
   const draw = Random.derive(c.seed, 'router/draw')
   const times = Random.derive(c.seed, 'router/time')
   const noise = Random.derive(c.seed, 'router/noise')
@@ -113,7 +118,9 @@ export async function trainRouter (job: RouterJob, options: TrainRouterOptions =
       }
       await new Promise(resolve => setImmediate(resolve))
     }
-    const evaluation = job.heldOut !== undefined ? evaluateRouter(router, job.heldOut.map(decodeShard), { buckets: job.buckets, seed: c.seed }) : undefined
+    const heldOut = job.heldOut?.map(decodeShard)
+    const scoring = { buckets: job.buckets, seed: c.seed }
+    const evaluation = heldOut !== undefined ? evaluateRouter(router, heldOut, scoring) : undefined
     return { router, config: c, tokenizer, pi, losses, evaluation }
   } catch (err) {
     router.dispose()

@@ -38,7 +38,9 @@ export interface StepResult {
   gradNorm: number
 }
 
-export function expertTrainStep (model: DiT, objective: Objective, optimizer: StepOptimizer, batch: ExpertBatch, random: StepRandomness, clipNorm = 1): StepResult {
+export function expertTrainStep (
+  model: DiT, objective: Objective, optimizer: StepOptimizer, batch: ExpertBatch, random: StepRandomness, clipNorm = 1
+): StepResult {
   const { imageSize, channels, promptTokens } = model.config
   const B = random.u.length
   const { value, grads } = tf.variableGrads(() => tf.tidy(() => {

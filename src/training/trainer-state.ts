@@ -23,19 +23,26 @@ export interface TrainerState {
   loss: number
 }
 
-const randomJSON = z.object({ s: z.tuple([z.number(), z.number(), z.number(), z.number()]), spare: z.number().nullable() })
+const randomJSON = z.object({
+  s: z.tuple([z.number(), z.number(), z.number(), z.number()]),
+  spare: z.number().nullable()
+})
 const trainerStateSchema = z.object({
   version: z.literal(1),
   step: z.number().int().nonnegative(),
   adamStep: z.number().int().nonnegative(),
   emaUpdates: z.number().int().nonnegative(),
   random: z.object({ time: randomJSON, noise: randomJSON }),
-  batcher: z.object({ epoch: z.number().int(), cursor: z.number().int(), epochRandom: randomJSON, dropoutRandom: randomJSON }),
+  batcher: z.object({
+    epoch: z.number().int(), cursor: z.number().int(), epochRandom: randomJSON, dropoutRandom: randomJSON
+  }),
   loss: z.number()
 })
 
 /** The trainer state and training config of a resumable checkpoint; a publishable one is a ResumeMismatchError. */
-export function readTrainerState (metadata: CheckpointMetadata): { state: TrainerState, training: ExpertTrainingConfig } {
+export function readTrainerState (
+  metadata: CheckpointMetadata
+): { state: TrainerState, training: ExpertTrainingConfig } {
   const extra = metadata.extra ?? {}
   const parsed = trainerStateSchema.safeParse(extra.trainer)
   if (!parsed.success || typeof extra.training !== 'object' || extra.training === null) {

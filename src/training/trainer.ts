@@ -15,7 +15,8 @@ import { TrainerWorkerError } from './errors.js'
 import type { ExpertJob, TrainProgressEvents, TrainResult } from './expert-run.js'
 import type { RouterRunJob, RouterRunOptions, RouterRunResult } from './router-run.js'
 import {
-  deserializeError, type FromWorker, type HeldOutJob, type ToWorker, type WorkerJob, type WorkerResults, type WorkerSetup
+  deserializeError, type FromWorker, type HeldOutJob, type ToWorker, type WorkerJob, type WorkerResults,
+  type WorkerSetup
 } from './worker-protocol.js'
 
 export interface TrainerInit {
@@ -89,7 +90,9 @@ export class Trainer {
   private async submit (
     job: WorkerJob, options: AbortOptions & { onProgress?: (event: never) => void }
   ): Promise<WorkerResults[keyof WorkerResults]> {
-    if (this.status !== 'started' || this.worker === undefined) throw new InvalidArgumentError('the trainer is not started')
+    if (this.status !== 'started' || this.worker === undefined) {
+      throw new InvalidArgumentError('the trainer is not started')
+    }
     if (this.active !== undefined) throw new InvalidArgumentError('the trainer is already running a job')
     const worker = this.worker
     const { promise, resolve, reject } = Promise.withResolvers<WorkerResults[keyof WorkerResults]>()
@@ -149,11 +152,16 @@ export class Trainer {
   }
 }
 
-/** Resolves with the worker's backend once it reports ready; removes only its own listeners (Worker keeps internal ones). */
+/**
+ * Resolves with the worker's backend once it reports ready; removes only its own listeners
+ * (Worker keeps internal ones).
+ */
 async function waitForReady (worker: Worker): Promise<BackendInfo> {
   const { promise, resolve, reject } = Promise.withResolvers<BackendInfo>()
   const onError = (err: Error): void => { reject(err) }
-  const onExit = (code: number): void => { reject(new TrainerWorkerError(`training worker exited with code ${code} while starting`)) }
+  const onExit = (code: number): void => {
+    reject(new TrainerWorkerError(`training worker exited with code ${code} while starting`))
+  }
   const onMessage = (message: FromWorker): void => {
     if (message.type === 'ready') resolve(message.backend)
     else if (message.type === 'error') reject(deserializeError(message.error))

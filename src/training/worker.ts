@@ -11,7 +11,9 @@ import type { ProgressEvent } from '../progress.js'
 import { disposeBackend, initBackend } from '../runtime/backend.js'
 import { trainExpert } from './expert-run.js'
 import { runRouterJob } from './router-run.js'
-import { serializeError, type FromWorker, type ToWorker, type WorkerJob, type WorkerResults, type WorkerSetup } from './worker-protocol.js'
+import {
+  serializeError, type FromWorker, type ToWorker, type WorkerJob, type WorkerResults, type WorkerSetup
+} from './worker-protocol.js'
 
 const port = parentPort
 if (port === null) throw new Error('training/worker.ts must run in a worker thread')
@@ -21,7 +23,9 @@ const setup = workerData as WorkerSetup
 let current: AbortController | undefined
 
 async function execute (job: WorkerJob, signal: AbortSignal): Promise<WorkerResults[keyof WorkerResults]> {
-  const onProgress = (event: ProgressEvent): void => { post({ type: 'progress', event: { type: event.type, detail: event.detail } }) }
+  const onProgress = (event: ProgressEvent): void => {
+    post({ type: 'progress', event: { type: event.type, detail: event.detail } })
+  }
   if (job.kind === 'expert') return await trainExpert(job.job, { signal, onProgress })
   if (job.kind === 'router') return await runRouterJob(job.job, { signal, onProgress })
   const { checkpoint, heldOut, evaluation } = job.job
