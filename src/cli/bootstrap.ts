@@ -1,13 +1,9 @@
 import { once } from 'node:events'
 import { CID } from 'multiformats/cid'
 import { InvalidArgumentError } from '../errors.js'
-import { createLogger, type LogFormat, type Logger } from '../logger.js'
+import { createLogger, type LogFormat } from '../logger.js'
 import { loadBootstrapList } from '../network/bootstrap-list.js'
-import { createGossip, type Gossip } from '../network/gossip.js'
-import { createSwarmNode, type SwarmNode } from '../network/swarm-node.js'
-import { parseResolvedRunManifest } from '../protocol/run-manifest.js'
-import { createGossipValidator } from '../protocol/validate.js'
-import { createStorage, type Storage } from '../storage/helia.js'
+import { createBootstrapPeer, type BootstrapPeer } from '../node/bootstrap-peer.js'
 import type { Command } from 'commander'
 import type { RegisterCommand } from './register-command.js'
 import {
@@ -31,9 +27,8 @@ export const DEFAULT_BOOTSTRAP_LISTEN = ['/ip4/0.0.0.0/tcp/4710']
 
 
 /**
- * `hddm-node bootstrap`: a peer that helps others find each other (DHT, identify) and relays
- * the runs it is told about, with storage so that it can also hold and serve blocks. It trains
- * nothing. It prints its multiaddrs and runs until SIGINT or SIGTERM.
+ * `hddm-node bootstrap`: runs a bootstrap peer (node/bootstrap-peer.ts), prints its multiaddrs
+ * and runs until SIGINT or SIGTERM.
  */
 export const registerBootstrap: RegisterCommand = (program: Command) => {
   program.command('bootstrap')
@@ -59,46 +54,27 @@ async function runBootstrap (o: BootstrapOptions): Promise<void> {
   const runs = o.run.map(parseRun)
   const logger = createLogger({ format: o.logFormat })
   const bootstrap = o.bootstrap ?? await loadBootstrapList(o.bootstrapList)
-  const swarm = createSwarmNode({
-    dataDir: o.dataDir, listen: o.listen, announce: o.announce, bootstrap, mdns: o.mdns, ...privateSwarm(o), logger
+  const peer = createBootstrapPeer({
+    dataDir: o.dataDir, listen: o.listen, announce: o.announce, bootstrap, mdns: o.mdns, ...privateSwarm(o),
+    runs, logger
   })
-  let storage: Storage | undefined
-  let gossip: Gossip | undefined
   const stopped = Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')])
   try {
-    await swarm.start()
-    storage = createStorage({ dataDir: o.dataDir, logger }, { libp2p: swarm.libp2p })
-    await storage.start()
-    gossip = createGossip({ logger }, { pubsub: swarm.pubsub, peerId: swarm.peerId })
-    await gossip.start()
-    printAddresses(swarm, o.json)
-    for (const run of runs) void joinRun(run, storage, gossip, logger)
+    await peer.start()
+    printAddresses(peer, o.json)
     await stopped
     logger.info('stopping bootstrap peer')
   } finally {
-    await gossip?.stop()
-    await storage?.stop()
-    await swarm.stop()
+    await peer.stop()
   }
 }
 
-function printAddresses (swarm: SwarmNode, json: boolean): void {
-  const multiaddrs = swarm.getMultiaddrs().map(String)
+function printAddresses (peer: BootstrapPeer, json: boolean): void {
+  const multiaddrs = peer.multiaddrs()
   if (json) {
-    process.stdout.write(JSON.stringify({ peerId: swarm.peerId.toString(), multiaddrs }) + '\n')
+    process.stdout.write(JSON.stringify({ peerId: peer.peerId, multiaddrs }) + '\n')
   } else {
     process.stdout.write(multiaddrs.map((a) => `${a}\n`).join(''))
-  }
-}
-
-/** The run manifest comes from the swarm; until it arrives the topic is not relayed. */
-async function joinRun (run: string, storage: Storage, gossip: Gossip, logger: Logger): Promise<void> {
-  try {
-    const manifest = parseResolvedRunManifest(await storage.getJson(CID.parse(run), { timeoutMs: 600_000 }))
-    gossip.join(run, createGossipValidator({ run, manifest }))
-    logger.info('relaying run', { run })
-  } catch (err) {
-    logger.error('cannot relay run', { run }, err)
   }
 }
 
