@@ -14,8 +14,11 @@ export function candidatesFromCoverage (views: TaskCoverage[][]): CheckpointCand
       for (const info of finals) {
         const key = `${row.task}\u0000${info.cid}`
         const seen = byKey.get(key)
-        if (seen === undefined) byKey.set(key, { task: row.task, cid: info.cid, peers: [info.peer], announcedLoss: info.heldOutLoss })
-        else if (!seen.peers!.includes(info.peer)) seen.peers!.push(info.peer)
+        if (seen === undefined) {
+          byKey.set(key, { task: row.task, cid: info.cid, peers: [info.peer], announcedLoss: info.heldOutLoss })
+        } else if (!seen.peers!.includes(info.peer)) {
+          seen.peers!.push(info.peer)
+        }
       }
     }
   }

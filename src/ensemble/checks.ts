@@ -30,8 +30,13 @@ export function decodeCandidate (bytes: Uint8Array): Checkpoint {
  */
 export function taskOf (manifest: ResolvedRunManifest, checkpoint: Checkpoint, offeredFor?: string): RunTask {
   const m = checkpoint.metadata
-  const matches = (t: RunTask): boolean => t.kind === m.network && (t.kind === 'router' || (t.objective === m.objective && t.cluster === m.cluster))
-  const describe = m.network === 'router' ? 'a router' : `a ${String(m.objective)} expert of cluster ${String(m.cluster)}`
+  const matches = (t: RunTask): boolean => {
+    if (t.kind !== m.network) return false
+    return t.kind === 'router' || (t.objective === m.objective && t.cluster === m.cluster)
+  }
+  const describe = m.network === 'router'
+    ? 'a router'
+    : `a ${String(m.objective)} expert of cluster ${String(m.cluster)}`
   if (offeredFor === undefined) {
     const task = manifest.tasks.find(matches)
     if (task === undefined) throw new CheckpointRefusedError('wrong-task', `${describe} matches no task of the run`)
@@ -44,7 +49,9 @@ export function taskOf (manifest: ResolvedRunManifest, checkpoint: Checkpoint, o
 }
 
 export function checkRun (checkpoint: Checkpoint, runId: string): void {
-  if (checkpoint.metadata.run !== runId) throw new CheckpointRefusedError('wrong-run', `trained in run ${String(checkpoint.metadata.run)}, not ${runId}`)
+  if (checkpoint.metadata.run !== runId) {
+    throw new CheckpointRefusedError('wrong-run', `trained in run ${String(checkpoint.metadata.run)}, not ${runId}`)
+  }
 }
 
 /**
@@ -61,21 +68,30 @@ export function checkShape (manifest: ResolvedRunManifest, task: RunTask, checkp
     } catch {
       throw new CheckpointRefusedError('corrupt', `${task.kind} checkpoint has no valid tokenizer`)
     }
-    if (t.digest !== manifest.resolved.tokenizerDigest) throw new CheckpointRefusedError('wrong-shape', 'its tokenizer is not the run\'s')
+    if (t.digest !== manifest.resolved.tokenizerDigest) {
+      throw new CheckpointRefusedError('wrong-shape', 'its tokenizer is not the run\'s')
+    }
     return t
   }
   if (task.kind === 'router' && (m.config.conditioning ?? 'none') !== task.conditioning) {
     const reads = (c: unknown): string => c === 'prompt' ? 'reads the prompt' : 'reads no prompt'
-    throw new CheckpointRefusedError('wrong-shape', `this router ${reads(m.config.conditioning)}; the run's router ${reads(task.conditioning)}`)
+    const theirs = `this router ${reads(m.config.conditioning)}`
+    throw new CheckpointRefusedError('wrong-shape', `${theirs}; the run's router ${reads(task.conditioning)}`)
   }
-  const expected: Record<string, unknown> = task.kind === 'router'
-    ? { ...routerConfig(manifest.model.router, manifest.k, task.conditioning, task.conditioning === 'prompt' ? tokenizer() : undefined) }
-    : { ...expertConfig(manifest.model.expert, tokenizer()) }
+  let expected: Record<string, unknown>
+  if (task.kind === 'router') {
+    const promptTokenizer = task.conditioning === 'prompt' ? tokenizer() : undefined
+    expected = { ...routerConfig(manifest.model.router, manifest.k, task.conditioning, promptTokenizer) }
+  } else {
+    expected = { ...expertConfig(manifest.model.expert, tokenizer()) }
+  }
   const preset = task.kind === 'router' ? manifest.model.router : manifest.model.expert
   const keys = new Set([...Object.keys(expected), ...Object.keys(m.config)])
   const differing = [...keys].filter((k) => m.config[k] !== expected[k])
   if (differing.length > 0) {
-    throw new CheckpointRefusedError('wrong-shape', `its config differs from preset ${preset} in ${differing.map((k) => `${k} (${String(m.config[k])}, expected ${String(expected[k])})`).join(', ')}`)
+    const difference = (k: string): string => `${k} (${String(m.config[k])}, expected ${String(expected[k])})`
+    const differences = differing.map(difference).join(', ')
+    throw new CheckpointRefusedError('wrong-shape', `its config differs from preset ${preset} in ${differences}`)
   }
 }
 
@@ -96,24 +112,28 @@ export function checkFinite (checkpoint: Checkpoint): void {
  * refused when that accuracy does not beat the majority baseline by `routerMinGain` (a prompt
  * router's null-prompt branch by half that).
  */
-export async function recomputeHeldOutLoss (manifest: ResolvedRunManifest, task: RunTask, checkpoint: Checkpoint, shards: RunShards, seed: number): Promise<number> {
+export async function recomputeHeldOutLoss (
+  manifest: ResolvedRunManifest, task: RunTask, checkpoint: Checkpoint, shards: RunShards, seed: number
+): Promise<number> {
   const { eval: e } = manifest
   try {
     if (task.kind === 'router') {
-      const heldOut = await Promise.all(manifest.resolved.shards.map(async (s) => decodeShard(await shards.heldOut(s.cluster))))
+      const clusters = manifest.resolved.shards.map((s) => s.cluster)
+      const heldOut = await Promise.all(clusters.map(async (c) => decodeShard(await shards.heldOut(c))))
       const evaluation = scoreRouter(checkpoint, heldOut, { seed })
       const accuracy = meanAccuracy(evaluation.buckets)
       if (!(accuracy > evaluation.majority + e.routerMinGain)) {
         const baseline = `the majority baseline ${evaluation.majority.toFixed(3)} by ${e.routerMinGain}`
-        throw new CheckpointRefusedError('held-out-loss', `held-out accuracy ${accuracy.toFixed(3)} does not beat ${baseline}`)
+        const message = `held-out accuracy ${accuracy.toFixed(3)} does not beat ${baseline}`
+        throw new CheckpointRefusedError('held-out-loss', message)
       }
       // The null-prompt branch (p(k | x_t, t), for unconditional samples) is trained on a tenth of
       // the batches and knows no prompt: half the margin.
       const unconditional = evaluation.unconditional === undefined ? undefined : meanAccuracy(evaluation.unconditional)
       if (unconditional !== undefined && !(unconditional > evaluation.majority + e.routerMinGain / 2)) {
         const baseline = `the majority baseline ${evaluation.majority.toFixed(3)} by ${e.routerMinGain / 2}`
-        const message = `with the null prompt its held-out accuracy ${unconditional.toFixed(3)} does not beat ${baseline}`
-        throw new CheckpointRefusedError('held-out-loss', message)
+        const found = `with the null prompt its held-out accuracy ${unconditional.toFixed(3)}`
+        throw new CheckpointRefusedError('held-out-loss', `${found} does not beat ${baseline}`)
       }
       return 1 - accuracy
     }
@@ -124,15 +144,23 @@ export async function recomputeHeldOutLoss (manifest: ResolvedRunManifest, task:
     const score = scoreExpert(checkpoint, await shards.heldOut(task.cluster), settings)
     const bound = e.heldOutLossMax[task.objective]
     const limit = e.baselineFraction * score.baseline
-    for (const [branch, loss] of [['with the prompt', score.prompted], ['with the null prompt', score.unconditional]] as const) {
-      if (!(loss <= bound)) throw new CheckpointRefusedError('held-out-loss', `recomputed held-out loss ${loss.toFixed(4)} ${branch} is above the run's bound ${bound} for ${task.objective}`)
+    const branches = [['with the prompt', score.prompted], ['with the null prompt', score.unconditional]] as const
+    for (const [branch, loss] of branches) {
+      const recomputed = `recomputed held-out loss ${loss.toFixed(4)} ${branch}`
+      if (!(loss <= bound)) {
+        const above = `is above the run's bound ${bound} for ${task.objective}`
+        throw new CheckpointRefusedError('held-out-loss', `${recomputed} ${above}`)
+      }
       if (!(loss < limit)) {
-        throw new CheckpointRefusedError('held-out-loss', `recomputed held-out loss ${loss.toFixed(4)} ${branch} is not below ${e.baselineFraction} x ${score.baseline.toFixed(4)}, the per-pixel Gaussian predictor's`)
+        const gaussian = `${e.baselineFraction} x ${score.baseline.toFixed(4)}, the per-pixel Gaussian predictor's`
+        throw new CheckpointRefusedError('held-out-loss', `${recomputed} is not below ${gaussian}`)
       }
     }
     const train = scoreExpert(checkpoint, trainShard, settings).prompted
     if (score.prompted < e.overfitRatio * train) {
-      throw new CheckpointRefusedError('held-out-overfit', `held-out loss ${score.prompted.toFixed(4)} is below ${e.overfitRatio} x its train-shard loss ${train.toFixed(4)}: trained on the held-out data`)
+      const trainLoss = `${e.overfitRatio} x its train-shard loss ${train.toFixed(4)}`
+      const message = `held-out loss ${score.prompted.toFixed(4)} is below ${trainLoss}: trained on the held-out data`
+      throw new CheckpointRefusedError('held-out-overfit', message)
     }
     return score.prompted
   } catch (err) {

@@ -15,7 +15,9 @@ import { HddmError } from '../hddm-error.js'
  * - `held-out-overfit`: its held-out loss is well below its loss on the train shard, the mark of
  *   a checkpoint trained on the held-out data it is judged by.
  */
-export type RefusalReason = 'fetch-timeout' | 'corrupt' | 'wrong-run' | 'wrong-task' | 'wrong-shape' | 'non-finite' | 'held-out-loss' | 'held-out-overfit'
+export type RefusalReason =
+  | 'fetch-timeout' | 'corrupt' | 'wrong-run' | 'wrong-task' | 'wrong-shape' | 'non-finite'
+  | 'held-out-loss' | 'held-out-overfit'
 
 /** One check a candidate checkpoint failed; `reason` says which. */
 export class CheckpointRefusedError extends HddmError {
@@ -28,5 +30,7 @@ export class CheckpointRefusedError extends HddmError {
 export class NoAcceptableCheckpointError extends HddmError {
   static override name = 'NoAcceptableCheckpointError'
   override name = 'NoAcceptableCheckpointError'
-  constructor (readonly tasks: string[], message = `no acceptable final checkpoint for ${tasks.join(', ')}`) { super(message) }
+  constructor (readonly tasks: string[], message = `no acceptable final checkpoint for ${tasks.join(', ')}`) {
+    super(message)
+  }
 }

@@ -34,9 +34,14 @@ export interface ResolveEnsembleOptions extends AbortOptions {
   maxBytes?: number
 }
 
-async function fetchCheckpoint (storage: Pick<Storage, 'getBytes'>, cid: CID, options: ResolveEnsembleOptions): Promise<Checkpoint> {
-  const checkpoint = decodeCheckpoint(await storage.getBytes(cid, { ...options, maxBytes: options.maxBytes ?? MAX_ENSEMBLE_CHECKPOINT_BYTES }))
-  if (!allFinite(checkpoint.tensors)) throw new CorruptCheckpointError(`checkpoint ${cid.toString()} has NaN or Inf values`)
+async function fetchCheckpoint (
+  storage: Pick<Storage, 'getBytes'>, cid: CID, options: ResolveEnsembleOptions
+): Promise<Checkpoint> {
+  const maxBytes = options.maxBytes ?? MAX_ENSEMBLE_CHECKPOINT_BYTES
+  const checkpoint = decodeCheckpoint(await storage.getBytes(cid, { ...options, maxBytes }))
+  if (!allFinite(checkpoint.tensors)) {
+    throw new CorruptCheckpointError(`checkpoint ${cid.toString()} has NaN or Inf values`)
+  }
   return checkpoint
 }
 
@@ -50,8 +55,13 @@ export async function resolveEnsemble (
   for (const e of manifest.experts) {
     const checkpoint = await fetchCheckpoint(storage, e.cid, options)
     const m = checkpoint.metadata
-    if (m.objective !== e.objective || (m.cluster !== undefined && m.cluster !== e.cluster) || (m.run !== undefined && m.run !== manifest.run.toString())) {
-      throw new ShapeMismatchError(`checkpoint ${e.cid.toString()} is ${String(m.objective)} on cluster ${String(m.cluster)} of run ${String(m.run)}, the manifest says ${e.objective} on cluster ${e.cluster} of ${manifest.run.toString()}`)
+    const runId = manifest.run.toString()
+    const sameCluster = m.cluster === undefined || m.cluster === e.cluster
+    const sameRun = m.run === undefined || m.run === runId
+    if (m.objective !== e.objective || !sameCluster || !sameRun) {
+      const found = `${String(m.objective)} on cluster ${String(m.cluster)} of run ${String(m.run)}`
+      const listed = `${e.objective} on cluster ${e.cluster} of ${runId}`
+      throw new ShapeMismatchError(`checkpoint ${e.cid.toString()} is ${found}, the manifest says ${listed}`)
     }
     expertCheckpoints.push(checkpoint)
   }
@@ -64,5 +74,6 @@ export async function resolveEnsemble (
     dispose()
     throw err
   }
-  return { id: id.toString(), manifest, router, members, tokenizer: members[0].expert.tokenizer, routing: parseRouting(manifest.routing), dispose }
+  const tokenizer = members[0].expert.tokenizer
+  return { id: id.toString(), manifest, router, members, tokenizer, routing: parseRouting(manifest.routing), dispose }
 }

@@ -23,7 +23,9 @@ export interface RunShardsInit {
 
 export function createRunShards (init: RunShardsInit): RunShards {
   const fetched = new Map<string, Promise<Uint8Array>>()
-  const fetch = (split: 'train' | 'heldOut') => async (cluster: number, options: AbortOptions = {}): Promise<Uint8Array> => {
+  const fetch = (split: 'train' | 'heldOut') => async (
+    cluster: number, options: AbortOptions = {}
+  ): Promise<Uint8Array> => {
     const key = `${split}/${cluster}`
     let pending = fetched.get(key)
     if (pending === undefined) {

@@ -47,11 +47,17 @@ export interface SampleEnsembleResult {
 /** The router's posterior (given the prompts) restricted to the clusters present, renormalised: [B, members]. */
 function memberPosterior (router: LoadedRouter | undefined, clusters: number[]): Posterior {
   if (router === undefined) {
-    if (clusters.length !== 1) throw new InvalidArgumentError(`an ensemble of ${clusters.length} experts needs a router`)
+    if (clusters.length !== 1) {
+      throw new InvalidArgumentError(`an ensemble of ${clusters.length} experts needs a router`)
+    }
     return (x) => tf.ones([x.shape[0], 1]) as tf.Tensor2D
   }
   const K = router.model.config.numExperts
-  for (const c of clusters) if (!(Number.isInteger(c) && c >= 0 && c < K)) throw new InvalidArgumentError(`cluster ${c} is outside the router's ${K} clusters`)
+  for (const c of clusters) {
+    if (!(Number.isInteger(c) && c >= 0 && c < K)) {
+      throw new InvalidArgumentError(`cluster ${c} is outside the router's ${K} clusters`)
+    }
+  }
   return (x, t, tokens) => tf.tidy(() => {
     const p = tf.gather(router.posterior(x, t, tokens), tf.tensor1d(clusters, 'int32'), 1)
     return tf.div(p, tf.sum(p, 1, true)) as tf.Tensor2D
@@ -64,16 +70,25 @@ export async function sampleEnsemble (request: SampleEnsembleRequest): Promise<S
   const { members, prompts, tokenizer, steps, guidance } = request
   if (members.length === 0) throw new InvalidArgumentError('no experts to sample from')
   if (prompts.length === 0) throw new InvalidArgumentError('no prompts')
-  if (!Number.isInteger(steps) || steps < 1) throw new InvalidArgumentError(`steps must be a positive integer, got ${steps}`)
-  if (!(guidance >= 0 && Number.isFinite(guidance))) throw new InvalidArgumentError(`guidance must be a non-negative number, got ${guidance}`)
-  if (!Number.isSafeInteger(request.seed)) throw new InvalidArgumentError(`seed must be an integer, got ${request.seed}`)
+  if (!Number.isInteger(steps) || steps < 1) {
+    throw new InvalidArgumentError(`steps must be a positive integer, got ${steps}`)
+  }
+  if (!(guidance >= 0 && Number.isFinite(guidance))) {
+    throw new InvalidArgumentError(`guidance must be a non-negative number, got ${guidance}`)
+  }
+  if (!Number.isSafeInteger(request.seed)) {
+    throw new InvalidArgumentError(`seed must be an integer, got ${request.seed}`)
+  }
   const sampler = request.sampler ?? 'euler'
-  if (sampler !== 'euler' && sampler !== 'heun') throw new InvalidArgumentError(`unknown sampler "${String(sampler)}" (expected euler or heun)`)
+  if (sampler !== 'euler' && sampler !== 'heun') {
+    throw new InvalidArgumentError(`unknown sampler "${String(sampler)}" (expected euler or heun)`)
+  }
   const config = members[0].expert.model.config
   for (const m of members) {
     const c = m.expert.model.config
     if (c.imageSize !== config.imageSize || c.channels !== config.channels || c.promptTokens !== config.promptTokens) {
-      throw new InvalidArgumentError(`expert of cluster ${m.cluster} has another image or prompt shape than cluster ${members[0].cluster}`)
+      const differs = `expert of cluster ${m.cluster} has another image or prompt shape`
+      throw new InvalidArgumentError(`${differs} than cluster ${members[0].cluster}`)
     }
   }
   const N = prompts.length
@@ -89,7 +104,9 @@ export async function sampleEnsemble (request: SampleEnsembleRequest): Promise<S
   const nullTokens = tf.tensor2d(nullRows, [N, L], 'int32')
   const experts: EnsembleExpert[] = members.map(m => ({ objective: m.expert.objective, network: m.expert.network }))
   const posterior = memberPosterior(request.router, members.map(m => m.cluster))
-  const { field, usage } = ensembleField({ experts, posterior, routing: request.routing, tokens, nullTokens, guidance: request.guidance })
+  const { field, usage } = ensembleField({
+    experts, posterior, routing: request.routing, tokens, nullTokens, guidance: request.guidance
+  })
   // tfjs takes a seed of 0 as "no seed" (Math.random); 2^53 is no safe integer, so no other seed maps there.
   const noise = tf.randomNormal(shape, 0, 1, 'float32', request.seed === 0 ? 2 ** 53 : request.seed) as tf.Tensor4D
   try {
@@ -98,12 +115,19 @@ export async function sampleEnsemble (request: SampleEnsembleRequest): Promise<S
     const images = out.dataSync() as Float32Array
     out.dispose()
     const guidanceFactor = request.guidance === 1 ? 1 : 2
-    const expertFlops = members.reduce((sum, m, k) => sum + usage.expertEvaluations[k] * guidanceFactor * expertForwardFlops(m.expert.model.config), 0)
-    const routerFlops = request.router !== undefined ? usage.routerEvaluations * N * routerForwardFlops(request.router.model.config) : 0
+    const expertFlops = members.reduce((sum, m, k) => {
+      return sum + usage.expertEvaluations[k] * guidanceFactor * expertForwardFlops(m.expert.model.config)
+    }, 0)
+    const router = request.router
+    const routerFlops = router !== undefined ? usage.routerEvaluations * N * routerForwardFlops(router.model.config) : 0
     return {
       images,
       shape,
-      usage: members.map((m, k) => ({ cluster: m.cluster, meanWeight: usage.weightSums[k] / Math.max(1, usage.calls * N), evaluations: usage.expertEvaluations[k] })),
+      usage: members.map((m, k) => ({
+        cluster: m.cluster,
+        meanWeight: usage.weightSums[k] / Math.max(1, usage.calls * N),
+        evaluations: usage.expertEvaluations[k]
+      })),
       flops: { router: routerFlops, experts: expertFlops, perImage: (routerFlops + expertFlops) / N }
     }
   } finally {
@@ -124,7 +148,9 @@ export interface SampleExpertRequest extends SampleOptions {
 
 /** One expert alone: an ensemble of one member, no router. */
 export async function sampleExpert (expert: LoadedExpert, request: SampleExpertRequest): Promise<SampleEnsembleResult> {
-  if (!Number.isInteger(request.count) || request.count < 1) throw new InvalidArgumentError(`count must be a positive integer, got ${request.count}`)
+  if (!Number.isInteger(request.count) || request.count < 1) {
+    throw new InvalidArgumentError(`count must be a positive integer, got ${request.count}`)
+  }
   return await sampleEnsemble({
     ...request,
     members: [{ cluster: expert.metadata.cluster ?? 0, expert }],

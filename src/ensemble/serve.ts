@@ -65,15 +65,19 @@ export function ensembleSampleHandler (init: EnsembleSampleHandlerInit): Ensembl
     try {
       return await entry.pending
     } catch (err) {
-      if (err instanceof BlockNotFoundError || err instanceof FetchTimeoutError) throw new SampleRefusedError('unknown-ensemble', `ensemble ${id} is not held here`)
-      throw new SampleRefusedError('invalid-ensemble', `ensemble ${id} cannot be loaded: ${err instanceof Error ? err.message : String(err)}`)
+      if (err instanceof BlockNotFoundError || err instanceof FetchTimeoutError) {
+        throw new SampleRefusedError('unknown-ensemble', `ensemble ${id} is not held here`)
+      }
+      const reason = err instanceof Error ? err.message : String(err)
+      throw new SampleRefusedError('invalid-ensemble', `ensemble ${id} cannot be loaded: ${reason}`)
     }
   }
 
   const acquire = (id: string): CachedEnsemble => {
     let entry = loaded.get(id)
     if (entry === undefined) {
-      const pending = resolveEnsemble(init.storage, CID.parse(id), init.serveAny === true ? { timeoutMs: init.fetchTimeoutMs ?? 60_000 } : { offline: true })
+      const fetching = init.serveAny === true ? { timeoutMs: init.fetchTimeoutMs ?? 60_000 } : { offline: true }
+      const pending = resolveEnsemble(init.storage, CID.parse(id), fetching)
       entry = { pending, users: 0 }
       const created = entry
       // A failed load is not cached: the blocks may arrive later.
@@ -95,7 +99,9 @@ export function ensembleSampleHandler (init: EnsembleSampleHandlerInit): Ensembl
     }
   }
 
-  const draw = async (ensemble: LoadedEnsemble, request: SampleRequest, options: Parameters<SampleHandler>[1]): Promise<SampleImage[]> => {
+  const draw = async (
+    ensemble: LoadedEnsemble, request: SampleRequest, options: Parameters<SampleHandler>[1]
+  ): Promise<SampleImage[]> => {
     const prompts = Array.from({ length: request.count }, (_, i) => request.prompts[i % request.prompts.length])
     const result = await sampleEnsemble({
       members: ensemble.members,

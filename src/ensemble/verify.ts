@@ -10,7 +10,9 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { CID } from 'multiformats/cid'
 import { AbortError, DiskFullError } from '../hddm-error.js'
 import { CustomProgressEvent, type AbortOptions, type ProgressEvent, type ProgressOptions } from '../progress.js'
-import { ensembleIdOf, parseEnsembleManifest, type EnsembleManifest, type EnsembleManifestInput, type RoutingText } from '../protocol/ensemble-manifest.js'
+import {
+  ensembleIdOf, parseEnsembleManifest, type EnsembleManifest, type EnsembleManifestInput, type RoutingText
+} from '../protocol/ensemble-manifest.js'
 import { maxCheckpointBytes } from '../protocol/fetch-limits.js'
 import { createRunShards, type RunShards } from './run-shards.js'
 import { FetchTimeoutError } from '../storage/errors.js'
@@ -89,7 +91,9 @@ export interface VerifyCheckpointsOptions extends AbortOptions, ProgressOptions<
  * fetched (without the run's own data nothing can be judged); DiskFullError when this node
  * cannot store what it fetches.
  */
-export async function verifyCheckpoints (init: VerifyCheckpointsInit, candidates: CheckpointCandidate[], options: VerifyCheckpointsOptions = {}): Promise<Verification> {
+export async function verifyCheckpoints (
+  init: VerifyCheckpointsInit, candidates: CheckpointCandidate[], options: VerifyCheckpointsOptions = {}
+): Promise<Verification> {
   const { manifest, storage } = init
   const timeoutMs = init.timeoutMs ?? 60_000
   // One seed for every candidate of this verification: replicas are compared on the same draws.
@@ -104,11 +108,19 @@ export async function verifyCheckpoints (init: VerifyCheckpointsInit, candidates
   const accepted: Array<VerifiedCheckpoint & { verdict: CheckpointVerdict }> = []
   for (const candidate of dedupe(candidates)) {
     if (options.signal?.aborted === true) throw new AbortError()
-    const verdict: CheckpointVerdict = { task: candidate.task, cid: candidate.cid, accepted: false, chosen: false, ...(candidate.announcedLoss !== undefined ? { announcedLoss: candidate.announcedLoss } : {}) }
-    options.onProgress?.(new CustomProgressEvent('hddm:ensemble:verify:fetch', { cid: candidate.cid, task: candidate.task }))
+    const verdict: CheckpointVerdict = {
+      task: candidate.task,
+      cid: candidate.cid,
+      accepted: false,
+      chosen: false,
+      ...(candidate.announcedLoss !== undefined ? { announcedLoss: candidate.announcedLoss } : {})
+    }
+    const fetching = { cid: candidate.cid, task: candidate.task }
+    options.onProgress?.(new CustomProgressEvent('hddm:ensemble:verify:fetch', fetching))
     try {
       const cid = parseCid(candidate.cid)
-      const checkpoint = decodeCandidate(await fetchCandidate(storage, cid, candidate.peers ?? [], { timeoutMs, maxBytes: maxCheckpointBytes(manifest), signal: options.signal }))
+      const fetchOptions = { timeoutMs, maxBytes: maxCheckpointBytes(manifest), signal: options.signal }
+      const checkpoint = decodeCandidate(await fetchCandidate(storage, cid, candidate.peers ?? [], fetchOptions))
       verdict.step = checkpoint.metadata.step
       checkRun(checkpoint, init.runId)
       const task = taskOf(manifest, checkpoint, candidate.task)
@@ -130,7 +142,7 @@ export async function verifyCheckpoints (init: VerifyCheckpointsInit, candidates
   const chosen = new Map<string, VerifiedCheckpoint>()
   for (const a of accepted) {
     const best = chosen.get(a.task.id)
-    if (best === undefined || a.heldOutLoss < best.heldOutLoss || (a.heldOutLoss === best.heldOutLoss && a.cid.toString() < best.cid.toString())) {
+    if (beats(a, best)) {
       chosen.set(a.task.id, { task: a.task, cid: a.cid, checkpoint: a.checkpoint, heldOutLoss: a.heldOutLoss })
     }
   }
@@ -139,12 +151,20 @@ export async function verifyCheckpoints (init: VerifyCheckpointsInit, candidates
   return { verdicts, chosen, missing }
 }
 
+/** Lower recomputed held-out loss wins; a tie goes to the lower CID, so every verifier picks the same. */
+function beats (a: VerifiedCheckpoint, best: VerifiedCheckpoint | undefined): boolean {
+  if (best === undefined || a.heldOutLoss < best.heldOutLoss) return true
+  return a.heldOutLoss === best.heldOutLoss && a.cid.toString() < best.cid.toString()
+}
+
 /**
  * The ensemble manifest of a verification's chosen checkpoints (parsed: stored as is, it gets
  * the CID `id`), and that CID, the model's name.
  * @throws NoAcceptableCheckpointError when some task has none
  */
-export async function ensembleFromVerification (runId: string, manifest: ResolvedRunManifest, verification: Verification, routing: RoutingText = 'full'): Promise<{ id: CID, manifest: EnsembleManifest }> {
+export async function ensembleFromVerification (
+  runId: string, manifest: ResolvedRunManifest, verification: Verification, routing: RoutingText = 'full'
+): Promise<{ id: CID, manifest: EnsembleManifest }> {
   if (verification.missing.length > 0) throw new NoAcceptableCheckpointError(verification.missing)
   const { chosen } = verification
   const router = manifest.tasks.find((t) => t.kind === 'router')!
@@ -153,7 +173,9 @@ export async function ensembleFromVerification (runId: string, manifest: Resolve
     run: CID.parse(runId),
     k: manifest.k,
     router: chosen.get(router.id)!.cid,
-    experts: manifest.tasks.flatMap((t) => t.kind === 'expert' ? [{ cid: chosen.get(t.id)!.cid, cluster: t.cluster, objective: t.objective }] : []),
+    experts: manifest.tasks.flatMap((t) => {
+      return t.kind === 'expert' ? [{ cid: chosen.get(t.id)!.cid, cluster: t.cluster, objective: t.objective }] : []
+    }),
     routing
   }
   return { id: await ensembleIdOf(ensemble), manifest: parseEnsembleManifest(ensemble) }
@@ -189,7 +211,10 @@ function parseCid (text: string): CID {
   }
 }
 
-async function fetchCandidate (storage: Pick<Storage, 'getBytes'>, cid: CID, peers: string[], options: { timeoutMs: number, maxBytes: number, signal?: AbortSignal }): Promise<Uint8Array> {
+async function fetchCandidate (
+  storage: Pick<Storage, 'getBytes'>, cid: CID, peers: string[],
+  options: { timeoutMs: number, maxBytes: number, signal?: AbortSignal }
+): Promise<Uint8Array> {
   try {
     const providers = peers.filter(isPeerId)
     return await storage.getBytes(cid, { ...options, providers: providers.length > 0 ? providers : undefined })
@@ -197,7 +222,9 @@ async function fetchCandidate (storage: Pick<Storage, 'getBytes'>, cid: CID, pee
     if (options.signal?.aborted === true) throw new AbortError()
     // Our own full disk says nothing about the checkpoint: the whole verification stops.
     if (err instanceof DiskFullError) throw err
-    if (err instanceof FetchTimeoutError) throw new CheckpointRefusedError('fetch-timeout', `no peer supplied it within ${options.timeoutMs} ms`)
+    if (err instanceof FetchTimeoutError) {
+      throw new CheckpointRefusedError('fetch-timeout', `no peer supplied it within ${options.timeoutMs} ms`)
+    }
     // Not a UnixFS file, larger than any checkpoint of the run, or undecodable blocks.
     throw new CheckpointRefusedError('corrupt', `not a checkpoint file: ${(err as Error).message}`)
   }
