@@ -32,7 +32,8 @@ export class DiskFullError extends HddmError {
 
 /** Whether `err` (or an error it wraps) is the operating system saying the disk is full. */
 export function isDiskFull (err: unknown): boolean {
-  for (let e = err as { code?: unknown, cause?: unknown, message?: unknown } | undefined, depth = 0; e != null && depth < 5; e = e.cause as typeof e, depth++) {
+  type Wrapped = { code?: unknown, cause?: unknown, message?: unknown } | undefined
+  for (let e = err as Wrapped, depth = 0; e != null && depth < 5; e = e.cause as Wrapped, depth++) {
     if (e.code === 'ENOSPC' || e.code === 'EDQUOT') return true
     // Some stores rewrap the error as text only (datastore-fs: `new PutFailedError(String(err))`).
     if (typeof e.message === 'string' && /\b(ENOSPC|EDQUOT)\b/.test(e.message)) return true

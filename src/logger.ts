@@ -43,8 +43,10 @@ export function createLogger (init: CreateLoggerInit = {}): Logger {
       const { level, time, msg, component, ...rest } = o
       const names: Record<number, string> = { 20: 'debug', 30: 'info', 40: 'warn', 50: 'error' }
       const when = new Date(time as number).toISOString().slice(11, 19)
-      const extra = Object.entries(rest).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ')
-      destination.write(`${when} ${names[level as number] ?? level} ${component !== undefined ? `${String(component)}: ` : ''}${String(msg)}${extra !== '' ? ` ${extra}` : ''}\n`)
+      const text = (v: unknown): string => typeof v === 'string' ? v : JSON.stringify(v)
+      const extra = Object.entries(rest).map(([k, v]) => ` ${k}=${text(v)}`).join('')
+      const from = component !== undefined ? `${String(component)}: ` : ''
+      destination.write(`${when} ${names[level as number] ?? level} ${from}${String(msg)}${extra}\n`)
     }
   }
   return wrap(pino({ level: init.level ?? 'info', base: undefined }, human))
