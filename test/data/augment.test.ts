@@ -2,7 +2,9 @@ import { describe, it, expect } from 'vitest'
 import { augmentView, DIGIT_AUGMENT, type AugmentInit } from '../../src/data/augment.js'
 import { loadMnist, Random } from '../../src/data/index.js'
 
-const identity: AugmentInit = { maxRotation: 0, maxScale: 0, maxAspect: 0, maxShear: 0, maxShift: 0, morphology: 0, flip: 0, erase: 0 }
+const identity: AugmentInit = {
+  maxRotation: 0, maxScale: 0, maxAspect: 0, maxShear: 0, maxShift: 0, morphology: 0, flip: 0, erase: 0
+}
 
 describe('augmentations of the clustering encoder', async () => {
   const mnist = await loadMnist({ split: 'train' })
@@ -17,7 +19,9 @@ describe('augmentations of the clustering encoder', async () => {
   it('a mirror flips the image left to right', () => {
     const out = new Float32Array(784)
     augmentView(digit, 28, 28, { ...identity, flip: 1 }, new Random(1), out)
-    for (let y = 0; y < 28; y++) for (let x = 0; x < 28; x++) expect(out[y * 28 + x]).toBeCloseTo(digit[y * 28 + 27 - x] / 127.5 - 1, 5)
+    for (let y = 0; y < 28; y++) {
+      for (let x = 0; x < 28; x++) expect(out[y * 28 + x]).toBeCloseTo(digit[y * 28 + 27 - x] / 127.5 - 1, 5)
+    }
   })
 
   it('views are seeded, differ from each other, keep the value range and keep most of the ink', () => {
@@ -41,6 +45,9 @@ describe('augmentations of the clustering encoder', async () => {
   })
 
   it('refuses images that are not single-channel of the given size', () => {
-    expect(() => augmentView(new Uint8Array(10), 28, 28, identity, new Random(1), new Float32Array(784))).toThrow(expect.objectContaining({ name: 'InvalidArgumentError' }))
+    const tenPixels = new Uint8Array(10)
+    const out = new Float32Array(784)
+    const invalidArgument = expect.objectContaining({ name: 'InvalidArgumentError' })
+    expect(() => augmentView(tenPixels, 28, 28, identity, new Random(1), out)).toThrow(invalidArgument)
   })
 })

@@ -1,9 +1,12 @@
 import { describe, expect, it } from 'vitest'
-import { buildShards, dropPrompts, loadMnist, NULL_ID, Random, ShardBatcher, takeDataset, Tokenizer } from '../../src/data/index.js'
+import {
+  buildShards, dropPrompts, loadMnist, NULL_ID, Random, ShardBatcher, takeDataset, Tokenizer
+} from '../../src/data/index.js'
 
 describe('ShardBatcher', async () => {
   const dataset = takeDataset(await loadMnist({ split: 'test' }), 500)
-  const shard = buildShards(dataset, { k: 1, assignments: new Int32Array(500), digest: 'one' }, { heldOutFraction: 0, seed: 1 })[0].train
+  const oneCluster = { k: 1, assignments: new Int32Array(500), digest: 'one' }
+  const shard = buildShards(dataset, oneCluster, { heldOutFraction: 0, seed: 1 })[0].train
   const tokenizer = Tokenizer.fromJSON(shard.header.tokenizer)
 
   it('serves full batches in [-1, 1] with the prompts of the items', () => {
@@ -16,7 +19,8 @@ describe('ShardBatcher', async () => {
     for (let b = 0; b < 16; b++) {
       const item = batch.indices[b]
       expect(batch.labels![b]).toBe(shard.labels![item])
-      expect(tokenizer.decode(batch.tokens.subarray(b * tokenizer.maxLength, (b + 1) * tokenizer.maxLength))).toBe(dataset.prompts[shard.sourceIndices[item]])
+      const tokens = batch.tokens.subarray(b * tokenizer.maxLength, (b + 1) * tokenizer.maxLength)
+      expect(tokenizer.decode(tokens)).toBe(dataset.prompts[shard.sourceIndices[item]])
       expect(batch.images[b * 784 + 300]).toBeCloseTo(shard.pixels[item * 784 + 300] / 127.5 - 1, 6)
     }
   })
@@ -66,8 +70,9 @@ describe('ShardBatcher', async () => {
   })
 
   it('rejects bad options with InvalidArgumentError', () => {
+    const invalidArgument = expect.objectContaining({ name: 'InvalidArgumentError' })
     for (const init of [{ batchSize: 0, seed: 1 }, { batchSize: 4, seed: 1, promptDropout: 2 }]) {
-      expect(() => new ShardBatcher(shard, init)).toThrowError(expect.objectContaining({ name: 'InvalidArgumentError' }))
+      expect(() => new ShardBatcher(shard, init)).toThrowError(invalidArgument)
     }
   })
 })

@@ -5,13 +5,16 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildShards, clusterDataset, decodePng, encodeShard, loadDataset, loadMnist, shardDigest, takeDataset } from '../../src/data/index.js'
+import {
+  buildShards, clusterDataset, decodePng, encodeShard, loadDataset, loadMnist, shardDigest, takeDataset
+} from '../../src/data/index.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 
 async function cli (args: string[]): Promise<{ code: number, stdout: string, stderr: string }> {
   try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', ...args], { cwd: root })
+    const command = ['--import', 'tsx', 'src/cli/bin.ts', ...args]
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, command, { cwd: root })
     return { code: 0, stdout, stderr }
   } catch (err) {
     const e = err as { code: number, stdout: string, stderr: string }
@@ -39,20 +42,24 @@ describe('hddm-node data cluster', () => {
   })
   afterAll(async () => { await rm(dir, { recursive: true, force: true }) })
 
-  it('prints sizes, pi_k, purity and the same shard digests as the library, and writes a grid per cluster', async () => {
+  it('prints sizes, pi_k, purity and the same shard digests as the library; writes a grid per cluster', async () => {
     const out = join(dir, 'out')
-    const { code, stdout } = await cli(['data', 'cluster', '--dataset', spec, '--k', '3', '--seed', '4', '--fine', '16', '--json', '--out', out])
+    const args = ['--dataset', spec, '--k', '3', '--seed', '4', '--fine', '16', '--json', '--out', out]
+    const { code, stdout } = await cli(['data', 'cluster', ...args])
     expect(code).toBe(0)
     const report = JSON.parse(stdout)
-    expect(report.clusters.map((c: { size: number }) => c.size).reduce((a: number, b: number) => a + b, 0)).toBe(1500)
-    expect(report.clusters.map((c: { pi: number }) => c.pi).reduce((a: number, b: number) => a + b, 0)).toBeCloseTo(1, 12)
+    const sizes = report.clusters.map((c: { size: number }) => c.size)
+    expect(sizes.reduce((a: number, b: number) => a + b, 0)).toBe(1500)
+    const pis = report.clusters.map((c: { pi: number }) => c.pi)
+    expect(pis.reduce((a: number, b: number) => a + b, 0)).toBeCloseTo(1, 12)
     expect(report.purity).toBeGreaterThan(report.majorityFraction)
 
     const dataset = await loadDataset(spec)
     const clustering = await clusterDataset(dataset, { k: 3, seed: 4, fine: 16 })
     expect(report.clusteringDigest).toBe(clustering.digest)
     const shards = buildShards(dataset, clustering, { heldOutFraction: 0.05, seed: 4 })
-    expect(report.clusters.map((c: { train: { sha256: string } }) => c.train.sha256)).toEqual(shards.map(s => shardDigest(encodeShard(s.train))))
+    const trainDigests = report.clusters.map((c: { train: { sha256: string } }) => c.train.sha256)
+    expect(trainDigests).toEqual(shards.map(s => shardDigest(encodeShard(s.train))))
     for (const c of report.clusters) {
       const grid = decodePng(await readFile(c.grid))
       expect(grid.channels).toBe(1)
@@ -60,7 +67,8 @@ describe('hddm-node data cluster', () => {
   })
 
   it('exits 1 with a typed error for K < 1, K above the data and missing files', async () => {
-    for (const args of [['--k', '0'], ['--k', '1501'], ['--k', '2', '--dataset', `idx:${join(dir, 'missing')},${join(dir, 'labels')}`]]) {
+    const missingImages = `idx:${join(dir, 'missing')},${join(dir, 'labels')}`
+    for (const args of [['--k', '0'], ['--k', '1501'], ['--k', '2', '--dataset', missingImages]]) {
       const { code, stderr } = await cli(['data', 'cluster', '--dataset', spec, '--out', join(dir, 'bad'), ...args])
       expect(code).toBe(1)
       expect(stderr).toMatch(/InvalidArgumentError|InvalidDatasetError/)

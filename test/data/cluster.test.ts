@@ -2,7 +2,9 @@ import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
-import { assignClusters, clusterDataset, loadFashionMnist, loadMnist, subsetDataset, takeDataset } from '../../src/data/index.js'
+import {
+  assignClusters, clusterDataset, loadFashionMnist, loadMnist, subsetDataset, takeDataset
+} from '../../src/data/index.js'
 import { classConcentration } from '../../src/data/cluster.js'
 import { encoderFeatureMap, loadEncoderFile } from '../../src/training/clustering-encoder.js'
 import { pipelineDigests } from './fixtures/pipeline-digests.js'
@@ -24,7 +26,8 @@ describe('two-stage clustering', async () => {
   })
 
   it('reports sizes, natural frequencies and purity well above a label-blind assignment', async () => {
-    const result = await clusterDataset(small, { k: 10, seed: 1, fine: 64, fineSamples: 5000, pca: { samples: 2000, iterations: 8 } })
+    const options = { k: 10, seed: 1, fine: 64, fineSamples: 5000, pca: { samples: 2000, iterations: 8 } }
+    const result = await clusterDataset(small, options)
     expect(result.sizes.reduce((s, n) => s + n, 0)).toBe(small.count)
     expect(result.pi.reduce((s, p) => s + p, 0)).toBeCloseTo(1, 12)
     expect([...result.sizes]).toEqual([...result.sizes].sort((x, y) => y - x))
@@ -43,7 +46,8 @@ describe('two-stage clustering', async () => {
   it('gives the same digests in a fresh process and matches the golden digests', async () => {
     const here = await pipelineDigests()
     const script = fileURLToPath(new URL('./fixtures/pipeline-digests.ts', import.meta.url))
-    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', script], { cwd: fileURLToPath(new URL('../..', import.meta.url)) })
+    const cwd = fileURLToPath(new URL('../..', import.meta.url))
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', script], { cwd })
     expect(JSON.parse(stdout)).toEqual(here)
     // Golden values: a change here means clustering or shard bytes changed (format, arithmetic or seeding).
     expect(here.clustering).toBe(GOLDEN.clustering)
@@ -55,7 +59,8 @@ describe('two-stage clustering', async () => {
   // >= 0.9 at K = 4); pixel PCA splits classes over clusters. Measured on the full training
   // sets: MNIST 0.974 vs 0.799, Fashion-MNIST 0.908 vs 0.779 (docs/RESULTS.md "Clustering").
   for (const [name, load] of [['MNIST', loadMnist], ['Fashion-MNIST', loadFashionMnist]] as const) {
-    it(`with the shipped encoder keeps each ${name} class in one cluster far more than pixel PCA does (K = 4)`, { timeout: 120_000 }, async () => {
+    it(`with the shipped encoder keeps each ${name} class in one cluster far more than pixel PCA does (K = 4)`,
+      { timeout: 120_000 }, async () => {
       const data = takeDataset(await load({ split: 'train' }), 10_000)
       const encoder = encoderFeatureMap((await loadEncoderFile(name.toLowerCase())).file)
       const byEncoder = await clusterDataset(data, { k: 4, seed: 0, fine: 64, features: encoder })
@@ -77,7 +82,8 @@ describe('two-stage clustering', async () => {
     await clusterDataset(subset, { ...quick, k: 2, seed: 1, onProgress: e => seen.add(e.type) })
     expect([...seen]).toEqual(['hddm:data:cluster:features', 'hddm:data:cluster:fine', 'hddm:data:cluster:coarse'])
     const controller = new AbortController()
-    const run = clusterDataset(subset, { ...quick, k: 2, seed: 1, signal: controller.signal, onProgress: e => { if (e.type === 'hddm:data:cluster:fine') controller.abort() } })
+    const abortAtFine = (e: { type: string }): void => { if (e.type === 'hddm:data:cluster:fine') controller.abort() }
+    const run = clusterDataset(subset, { ...quick, k: 2, seed: 1, signal: controller.signal, onProgress: abortAtFine })
     await expect(run).rejects.toHaveProperty('name', 'AbortError')
   })
 

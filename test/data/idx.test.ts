@@ -58,10 +58,13 @@ describe('IDX datasets', () => {
       Uint8Array.from(good, (b, i) => (i === 2 ? 0x0d : b)), // float elements
       gzipSync(good).subarray(0, 12)      // broken gzip
     ]
-    for (const bytes of bad) expect(() => parseIdx(bytes)).toThrowError(expect.objectContaining({ name: 'InvalidDatasetError' }))
-    await writeFile(join(dir, 'i.idx'), good)
-    await writeFile(join(dir, 'l.idx'), idxBytes([3], new Uint8Array(3)))
-    await expect(readIdxPair(join(dir, 'i.idx'), join(dir, 'l.idx'))).rejects.toHaveProperty('name', 'InvalidDatasetError')
-    await expect(readIdxPair(join(dir, 'missing'), join(dir, 'l.idx'))).rejects.toHaveProperty('name', 'InvalidDatasetError')
+    const invalidDataset = expect.objectContaining({ name: 'InvalidDatasetError' })
+    for (const bytes of bad) expect(() => parseIdx(bytes)).toThrowError(invalidDataset)
+    const images = join(dir, 'i.idx')
+    const labels = join(dir, 'l.idx')
+    await writeFile(images, good)
+    await writeFile(labels, idxBytes([3], new Uint8Array(3)))
+    await expect(readIdxPair(images, labels)).rejects.toHaveProperty('name', 'InvalidDatasetError')
+    await expect(readIdxPair(join(dir, 'missing'), labels)).rejects.toHaveProperty('name', 'InvalidDatasetError')
   })
 })

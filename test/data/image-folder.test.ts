@@ -13,8 +13,10 @@ describe('image folder datasets', () => {
     const rgb = new Uint8Array(4 * 2 * 3)
     for (let p = 0; p < 8; p++) rgb.set(p % 4 < 2 ? [255, 0, 0] : [0, 0, 255], 3 * p)
     await writeFile(join(dir, 'a.png'), encodePng({ width: 4, height: 2, channels: 3, pixels: rgb }))
-    await writeFile(join(dir, 'sub', 'b.png'), encodePng({ width: 3, height: 3, channels: 2, pixels: new Uint8Array(18).fill(200).map((v, i) => (i % 2 === 1 ? 0 : v)) }))
-    await writeFile(join(dir, 'captions.tsv'), '# file\tcaption\na.png\tA red and blue Flag\n\nsub/b.png\tnothing at all\n')
+    const grayAlpha = new Uint8Array(18).fill(200).map((v, i) => (i % 2 === 1 ? 0 : v))
+    await writeFile(join(dir, 'sub', 'b.png'), encodePng({ width: 3, height: 3, channels: 2, pixels: grayAlpha }))
+    const captions = '# file\tcaption\na.png\tA red and blue Flag\n\nsub/b.png\tnothing at all\n'
+    await writeFile(join(dir, 'captions.tsv'), captions)
   })
   afterAll(async () => { await rm(dir, { recursive: true, force: true }) })
 
@@ -28,7 +30,8 @@ describe('image folder datasets', () => {
     const gray = await loadDataset(`folder:${dir}`, { width: 4, height: 4, channels: 1, background: 255 })
     expect(gray.pixels[0]).toBe(76) // BT.601 luma of pure red
     expect(gray.pixels[16]).toBe(255)
-    expect(Tokenizer.fromPrompts(gray.prompts).vocab.slice(3)).toEqual(['a', 'all', 'and', 'at', 'blue', 'flag', 'nothing', 'red'])
+    const vocab = Tokenizer.fromPrompts(gray.prompts).vocab.slice(3)
+    expect(vocab).toEqual(['a', 'all', 'and', 'at', 'blue', 'flag', 'nothing', 'red'])
   })
 
   it('reads captions.jsonl too', async () => {
@@ -50,7 +53,10 @@ describe('image folder datasets', () => {
   it('gives InvalidDatasetError for missing folders, bad captions and bad images', async () => {
     const bad = await mkdtemp(join(tmpdir(), 'hddm-folder-'))
     await expect(readImageFolder(join(bad, 'nope'))).rejects.toHaveProperty('name', 'InvalidDatasetError')
-    for (const captions of ['x.png no tab\n', '../x.png\tescape\n', 'x.png\ta\nx.png\tb\n', 'missing.png\tcaption\n', 'x.png\tnot a png\n']) {
+    const badCaptions = [
+      'x.png no tab\n', '../x.png\tescape\n', 'x.png\ta\nx.png\tb\n', 'missing.png\tcaption\n', 'x.png\tnot a png\n'
+    ]
+    for (const captions of badCaptions) {
       await writeFile(join(bad, 'x.png'), 'not a png')
       await writeFile(join(bad, 'captions.tsv'), captions)
       await expect(readImageFolder(bad)).rejects.toHaveProperty('name', 'InvalidDatasetError')

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { buildShards, decodeShard, encodeShard, loadMnist, shardDigest, shardToDataset, takeDataset, Tokenizer } from '../../src/data/index.js'
+import {
+  buildShards, decodeShard, encodeShard, loadMnist, shardDigest, shardToDataset, takeDataset, Tokenizer
+} from '../../src/data/index.js'
 
 describe('shards', async () => {
   const dataset = takeDataset(await loadMnist({ split: 'test' }), 3000)
@@ -21,7 +23,8 @@ describe('shards', async () => {
       expect(train.labels!.every(l => l % 3 === cluster)).toBe(true)
       const asDataset = shardToDataset(heldOut)
       expect(asDataset.prompts[0]).toBe(dataset.prompts[heldOut.sourceIndices[0]])
-      expect(asDataset.pixels.subarray(0, 784)).toEqual(dataset.pixels.subarray(heldOut.sourceIndices[0] * 784, heldOut.sourceIndices[0] * 784 + 784))
+      const firstPixel = heldOut.sourceIndices[0] * 784
+      expect(asDataset.pixels.subarray(0, 784)).toEqual(dataset.pixels.subarray(firstPixel, firstPixel + 784))
     }
     expect(seen.size).toBe(dataset.count)
   })
@@ -48,6 +51,7 @@ describe('shards', async () => {
     const count = shard.header.count
     const bytes = encodeShard(shard)
     const headerLength = new DataView(bytes.buffer).getUint32(12, true)
+    const dataStart = 16 + headerLength
     const corrupt = (f: (b: Uint8Array) => void): Uint8Array => { const c = bytes.slice(); f(c); return c }
     const cases = [
       bytes.subarray(0, bytes.length - 1),
@@ -57,9 +61,10 @@ describe('shards', async () => {
       corrupt(b => { b[8] = 9 }),                           // version
       corrupt(b => { b[16 + 2] = 0x7b }),                   // header JSON
       corrupt(b => { new DataView(b.buffer).setUint32(12, 1 << 30, true) }),
-      corrupt(b => { new DataView(b.buffer).setUint32(16 + headerLength + 4 * count + 4, 0xffffff, true) }), // prompt id
-      corrupt(b => { new DataView(b.buffer).setInt32(16 + headerLength + 8 * count, 10, true) }) // label
+      corrupt(b => { new DataView(b.buffer).setUint32(dataStart + 4 * count + 4, 0xffffff, true) }), // prompt id
+      corrupt(b => { new DataView(b.buffer).setInt32(dataStart + 8 * count, 10, true) }) // label
     ]
-    for (const c of cases) expect(() => decodeShard(c)).toThrowError(expect.objectContaining({ name: 'InvalidShardError' }))
+    const invalidShard = expect.objectContaining({ name: 'InvalidShardError' })
+    for (const c of cases) expect(() => decodeShard(c)).toThrowError(invalidShard)
   })
 })

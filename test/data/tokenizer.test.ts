@@ -26,7 +26,14 @@ describe('Tokenizer', () => {
     const back = Tokenizer.fromJSON(JSON.parse(JSON.stringify(t.toJSON())))
     expect(back.digest).toBe(t.digest)
     expect([...back.encode('ankle boot')]).toEqual([...t.encode('ankle boot')])
-    const bad = [null, { ...t.toJSON(), version: 2 }, { ...t.toJSON(), vocab: ['a', 'b'] }, { ...t.toJSON(), vocab: [...t.vocab, 'bag'] }, { ...t.toJSON(), maxLength: 0 }]
-    for (const json of bad) expect(() => Tokenizer.fromJSON(json)).toThrowError(expect.objectContaining({ name: 'InvalidTokenizerError' }))
+    const bad = [
+      null,
+      { ...t.toJSON(), version: 2 },
+      { ...t.toJSON(), vocab: ['a', 'b'] },
+      { ...t.toJSON(), vocab: [...t.vocab, 'bag'] },
+      { ...t.toJSON(), maxLength: 0 }
+    ]
+    const invalidTokenizer = expect.objectContaining({ name: 'InvalidTokenizerError' })
+    for (const json of bad) expect(() => Tokenizer.fromJSON(json)).toThrowError(invalidTokenizer)
   })
 })
