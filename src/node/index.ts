@@ -6,4 +6,15 @@ export type { TaskLoopEvents, TaskLoopInit, TaskPhase } from './task-loop.js'
 export type { CheckpointSyncInit } from './checkpoint-sync.js'
 export { createRun, resolveRun, readManifestFile, parseRunId, type CreatedRun, type RunCreationProgressEvents } from './run-creation.js'
 export { mergeCoverage, formatCoverage } from './coverage.js'
-export { assembleEnsemble, sampleGrid, type AssembledEnsemble } from './assemble.js'
+export { connectSwarm, type ConnectSwarmInit, type SwarmConnection, type BareSwarmConnection } from './connect.js'
+export {
+  verifyFinals, nameEnsemble, publishEnsemble, assembleEnsemble, sampleGrid,
+  type AssembleInit, type NamedEnsemble, type PublishedEnsemble, type PublishEnsembleOptions, type AssembledEnsemble
+} from './assemble.js'
+export {
+  drawEnsembleHere, drawEnsembleOnPeer, type DrawRequest, type DrawSwarmInit, type DrawnImages
+} from './draw-ensemble.js'
+export {
+  evalSourceFromFiles, evalSourceFromSwarm, readHeldOutDir, type EvalSource, type FileSourceInit, type SwarmSourceInit
+} from './eval-source.js'
+export { createBootstrapPeer, BootstrapPeer, type BootstrapPeerInit } from './bootstrap-peer.js'

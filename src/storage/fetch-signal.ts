@@ -11,7 +11,9 @@ export interface FetchDeadline {
   translate: (err: unknown) => unknown
 }
 
-export function fetchDeadline (what: string, signal?: AbortSignal, timeoutMs = DEFAULT_FETCH_TIMEOUT_MS): FetchDeadline {
+export function fetchDeadline (
+  what: string, signal?: AbortSignal, timeoutMs = DEFAULT_FETCH_TIMEOUT_MS
+): FetchDeadline {
   const timeout = AbortSignal.timeout(timeoutMs)
   const combined = signal == null ? timeout : AbortSignal.any([signal, timeout])
   // One listener per block in flight: a long DAG exceeds the default of 10 and warns.

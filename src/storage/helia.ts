@@ -4,46 +4,23 @@ import { withBitswap } from '@helia/bitswap'
 import { dagJson, type DAGJSON, type GetOptions as DagJsonGetOptions } from '@helia/dag-json'
 import { unixfs, type CatOptions, type UnixFS } from '@helia/unixfs'
 import * as dagJsonCodec from '@ipld/dag-json'
-import { isPeerId, type Libp2p, type PeerId, type ServiceMap } from '@libp2p/interface'
-import { peerIdFromString } from '@libp2p/peer-id'
-import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import type { Libp2p, ServiceMap } from '@libp2p/interface'
 import { FsBlockstore } from 'blockstore-fs'
 import { FsDatastore } from 'datastore-fs'
 import { createHeliaLight, type Helia } from 'helia'
 import { stopInOrder } from '../lifecycle.js'
 import { silentLogger, type Logger } from '../logger.js'
 import { NotStartedError } from '../network/errors.js'
-import { CustomProgressEvent, type AbortOptions, type ProgressEvent, type ProgressOptions } from '../progress.js'
+import { CustomProgressEvent } from '../progress.js'
 import { BlockNotFoundError, ContentTooLargeError, NotAFileError, WrongCodecError } from './errors.js'
 import { DiskFullError, isDiskFull } from '../hddm-error.js'
 import { fetchDeadline } from './fetch-signal.js'
 import { SwarmRouter } from './libp2p-router.js'
+import { toProviders, type StorageGetOptions, type StorageOptions } from './options.js'
 import type { HeliaWithLibp2p } from '@helia/libp2p'
 import type { CID } from 'multiformats/cid'
 
-export type StorageProgressEvents =
-  | ProgressEvent<'hddm:storage:add:done', { cid: CID, bytes: number }>
-  | ProgressEvent<'hddm:storage:pin:done', { cid: CID }>
-  | ProgressEvent<'hddm:storage:provide:done', { cid: CID }>
-  | ProgressEvent<'hddm:storage:get:size', { cid: CID, bytes: number }>
-  | ProgressEvent<'hddm:storage:get:chunk', { cid: CID, received: number, total: number }>
-  | ProgressEvent<'hddm:storage:get:done', { cid: CID, bytes: number }>
-
-export interface StorageOptions extends AbortOptions, ProgressOptions<StorageProgressEvents> {}
-
-export interface StorageGetOptions extends StorageOptions {
-  /** Deadline for the whole fetch; a CID nobody holds fails with FetchTimeoutError. @default DEFAULT_FETCH_TIMEOUT_MS */
-  timeoutMs?: number
-  /**
-   * Peers known to hold the content: multiaddrs, or peer ids (e.g. the `peer` of a checkpoint
-   * message), whose addresses are then looked up in the swarm DHT.
-   */
-  providers?: Array<Multiaddr | PeerId | string>
-  /** Refuse content larger than this many bytes (ContentTooLargeError), checked before downloading. */
-  maxBytes?: number
-  /** Only read the local blockstore; a missing block is BlockNotFoundError. */
-  offline?: boolean
-}
+export type { StorageGetOptions, StorageOptions, StorageProgressEvents } from './options.js'
 
 /**
  * UnixFS leaves (1 MiB each) wanted at once. The exporter's default is unbounded, and a provider
@@ -132,7 +109,12 @@ export class Storage {
   /** Streams a large file (a checkpoint, a data shard) into UnixFS without holding it whole, and pins it. */
   async addStream (source: AsyncIterable<Uint8Array>, options: StorageOptions = {}): Promise<CID> {
     let bytes = 0
-    const counted = (async function * () { for await (const chunk of source) { bytes += chunk.byteLength; yield chunk } })()
+    const counted = (async function * () {
+      for await (const chunk of source) {
+        bytes += chunk.byteLength
+        yield chunk
+      }
+    })()
     return await this.writing('a stream', async () => {
       const cid = await this.unixfs().addByteStream(counted, { signal: options.signal })
       options.onProgress?.(new CustomProgressEvent('hddm:storage:add:done', { cid, bytes }))
@@ -155,7 +137,9 @@ export class Storage {
     const deadline = fetchDeadline(`dag-json ${cid.toString()}`, options.signal, options.timeoutMs)
     try {
       // dag-json's GetOptions omits `offline`, but it is passed through to the blockstore.
-      const getOptions: DagJsonGetOptions & { offline?: boolean } = { signal: deadline.signal, offline: options.offline, providers: toProviders(options.providers) }
+      const getOptions: DagJsonGetOptions & { offline?: boolean } = {
+        signal: deadline.signal, offline: options.offline, providers: toProviders(options.providers)
+      }
       return await this.dagJson().get<T>(cid, getOptions)
     } catch (err) {
       throw this.translate(err, cid, deadline.translate)
@@ -267,14 +251,19 @@ export class Storage {
     try {
       return await write()
     } catch (err) {
-      if (isDiskFull(err)) throw new DiskFullError(`no space left in ${this.init.dataDir} to store ${what}`, { cause: err })
-      throw err
+      if (!isDiskFull(err)) throw err
+      throw new DiskFullError(`no space left in ${this.init.dataDir} to store ${what}`, { cause: err })
     }
   }
 
   private translate (err: unknown, cid: CID, byDeadline: (err: unknown) => unknown): unknown {
-    if (isDiskFull(err)) return new DiskFullError(`no space left in ${this.init.dataDir} to store the blocks of ${cid.toString()}`, { cause: err })
-    if ((err as Error)?.name === 'BlockNotFoundWhileOfflineError') return new BlockNotFoundError(`${cid.toString()} is not in the local blockstore`)
+    if (isDiskFull(err)) {
+      const message = `no space left in ${this.init.dataDir} to store the blocks of ${cid.toString()}`
+      return new DiskFullError(message, { cause: err })
+    }
+    if ((err as Error)?.name === 'BlockNotFoundWhileOfflineError') {
+      return new BlockNotFoundError(`${cid.toString()} is not in the local blockstore`)
+    }
     return byDeadline(err)
   }
 
@@ -292,13 +281,6 @@ function concat (chunks: Uint8Array[], total: number): Uint8Array {
   let offset = 0
   for (const chunk of chunks) { out.set(chunk, offset); offset += chunk.byteLength }
   return out
-}
-
-function toProviders (providers?: Array<Multiaddr | PeerId | string>): Array<Multiaddr | CID> | undefined {
-  return providers?.map(p => {
-    if (typeof p !== 'string') return isPeerId(p) ? p.toCID() : p
-    return p.startsWith('/') ? multiaddr(p) : peerIdFromString(p).toCID()
-  })
 }
 
 export function createStorage (init: StorageInit, components: StorageComponents): Storage {

@@ -15,5 +15,6 @@
  * ```
  */
 export * from './errors.js'
-export { createStorage, Storage, type StorageInit, type StorageComponents, type StorageOptions, type StorageGetOptions, type StorageProgressEvents } from './helia.js'
+export { createStorage, Storage, type StorageInit, type StorageComponents } from './helia.js'
+export type { StorageOptions, StorageGetOptions, StorageProgressEvents } from './options.js'
 export { DEFAULT_FETCH_TIMEOUT_MS } from './fetch-signal.js'
