@@ -64,7 +64,11 @@ describe('gossip codec', () => {
   })
 
   it('fits any message with maximal fields under the cap, so only forged bytes can exceed it', () => {
-    const widest = { ...messages[1], peer: 'P'.repeat(128), task: 'x'.repeat(64), nonce: 'f'.repeat(64), step: Number.MAX_SAFE_INTEGER, ts: Number.MAX_SAFE_INTEGER, loss: 1.2345678901234567e-300 } as GossipMessage
+    const widest = {
+      ...messages[1],
+      peer: 'P'.repeat(128), task: 'x'.repeat(64), nonce: 'f'.repeat(64),
+      step: Number.MAX_SAFE_INTEGER, ts: Number.MAX_SAFE_INTEGER, loss: 1.2345678901234567e-300
+    } as GossipMessage
     expect(encodeGossipMessage(widest).byteLength).toBeLessThan(MAX_GOSSIP_MESSAGE_BYTES)
   })
 

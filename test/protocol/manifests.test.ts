@@ -71,11 +71,18 @@ describe('manifests/', () => {
     })
   }
 
-  it('default.json is MNIST in 4 encoder clusters, 1 DDPM (longer, min-SNR) : 3 FM mini experts and a prompt router', () => {
+  it('default.json: MNIST, 4 encoder clusters, 1 DDPM (longer, min-SNR) : 3 FM mini experts, a prompt router', () => {
     const m = read('default.json')
-    expect(m).toMatchObject({ k: 4, dataset: { kind: 'mnist' }, clustering: { features: 'encoder' }, model: { expert: 'mini', router: 'router-tiny' } })
+    expect(m).toMatchObject({
+      k: 4, dataset: { kind: 'mnist' }, clustering: { features: 'encoder' },
+      model: { expert: 'mini', router: 'router-tiny' }
+    })
     // The planTasks layout, with the DDPM expert's own longer budget.
-    expect(m.tasks.map((t) => t.kind === 'expert' && t.objective === 'ddpm' ? { ...t, steps: undefined } : t)).toEqual(planTasks(4, 1).map((t) => ({ ...t, ...(t.kind === 'expert' && t.objective === 'ddpm' ? { steps: undefined } : {}) })))
+    const isDdpmExpert = (t: { kind: string, objective?: string }): boolean =>
+      t.kind === 'expert' && t.objective === 'ddpm'
+    const tasks = m.tasks.map((t) => isDdpmExpert(t) ? { ...t, steps: undefined } : t)
+    const planned = planTasks(4, 1).map((t) => ({ ...t, ...(isDdpmExpert(t) ? { steps: undefined } : {}) }))
+    expect(tasks).toEqual(planned)
     expect(m.tasks[0]).toMatchObject({ objective: 'ddpm', steps: 2 * m.training.expert.steps })
     expect(m.training.expert.minSnrGamma).toBe(5)
   })
@@ -96,7 +103,8 @@ describe('run manifest schema', () => {
   it('fills in defaults', () => {
     const { replicas, leaseMs, maxTasksPerPeer, ...rest } = base()
     const m = parseRunManifest(rest)
-    expect({ replicas: m.replicas, maxTasksPerPeer: m.maxTasksPerPeer, leaseMs: m.leaseMs }).toEqual({ replicas: 1, maxTasksPerPeer: 1, leaseMs: 120_000 })
+    const defaults = { replicas: m.replicas, maxTasksPerPeer: m.maxTasksPerPeer, leaseMs: m.leaseMs }
+    expect(defaults).toEqual({ replicas: 1, maxTasksPerPeer: 1, leaseMs: 120_000 })
   })
 
   it('rejects cross-field mistakes with one issue per problem', () => {
@@ -136,7 +144,8 @@ describe('run manifest schema', () => {
     const badCid = base()
     badCid.clustering.encoder.cid = 'not-a-cid'
     expectInvalidManifest(() => parseRunManifest(badCid))
-    expect(parseRunManifest({ ...base(), clustering: { features: 'pca' } }).clustering).toMatchObject({ features: 'pca', dims: 32 })
+    const pca = parseRunManifest({ ...base(), clustering: { features: 'pca' } }).clustering
+    expect(pca).toMatchObject({ features: 'pca', dims: 32 })
   })
 
   it('reads the prompt in the router by default, and takes the paper\'s prompt-blind router on request', () => {
@@ -190,8 +199,10 @@ describe('resolved run manifest and run id', () => {
 
   it('rejects shards that do not cover every cluster and frequencies that do not sum to 1', async () => {
     const m = await resolvedFixture()
-    expectInvalidManifest(() => parseResolvedRunManifest({ ...m, resolved: { ...m.resolved, shards: m.resolved.shards.slice(1) } }))
-    expectInvalidManifest(() => parseResolvedRunManifest({ ...m, resolved: { ...m.resolved, frequencies: [0.5, 0.6] } }))
+    const missingCluster = { ...m, resolved: { ...m.resolved, shards: m.resolved.shards.slice(1) } }
+    expectInvalidManifest(() => parseResolvedRunManifest(missingCluster))
+    const frequenciesOverOne = { ...m, resolved: { ...m.resolved, frequencies: [0.5, 0.6] } }
+    expectInvalidManifest(() => parseResolvedRunManifest(frequenciesOverOne))
     expectInvalidManifest(() => decodeResolvedRunManifest(new TextEncoder().encode('not json')))
   })
 })
@@ -204,7 +215,9 @@ describe('ensemble manifest', () => {
       run: await runCidFor('run'),
       k: 4,
       router: await fileCidFor('router'),
-      experts: await Promise.all([3, 1, 0, 2].map(async (cluster) => ({ cid: await fileCidFor(`expert-${cluster}`), cluster, objective: objectives[cluster] })))
+      experts: await Promise.all([3, 1, 0, 2].map(async (cluster) => ({
+        cid: await fileCidFor(`expert-${cluster}`), cluster, objective: objectives[cluster]
+      })))
     }
   }
 
@@ -228,6 +241,7 @@ describe('ensemble manifest', () => {
     expectInvalidManifest(() => encodeEnsembleManifest({ ...e, k: 3 }))
     expectInvalidManifest(() => encodeEnsembleManifest({ ...e, router: e.run }))
     expectInvalidManifest(() => encodeEnsembleManifest({ ...e, routing: 'top0' }))
-    expect(decodeEnsembleManifest(encodeEnsembleManifest({ ...e, routing: 'threshold:0.050' })).routing).toBe('threshold:0.05')
+    const routing = decodeEnsembleManifest(encodeEnsembleManifest({ ...e, routing: 'threshold:0.050' })).routing
+    expect(routing).toBe('threshold:0.05')
   })
 })

@@ -18,7 +18,10 @@ const code = (fn: () => unknown): string | undefined => {
 
 describe('sample protocol frames', () => {
   it('round-trips a request and every response frame', async () => {
-    const request: SampleRequestInput = { v: 1, ensemble: (await runCidFor('ensemble')).toString(), prompts: ['seven', 'two'], count: 4, steps: 20, seed: 1, routing: 'top2' }
+    const ensemble = (await runCidFor('ensemble')).toString()
+    const request: SampleRequestInput = {
+      v: 1, ensemble, prompts: ['seven', 'two'], count: 4, steps: 20, seed: 1, routing: 'top2'
+    }
     expect(decodeSampleRequest(encodeSampleRequest(request))).toEqual({ ...request, guidance: 1 })
     const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47])
     for (const frame of [
@@ -32,7 +35,8 @@ describe('sample protocol frames', () => {
   })
 
   it('enforces count, steps, request size and schema with typed codes', async () => {
-    const ok = { v: 1 as const, ensemble: (await runCidFor('ensemble')).toString(), prompts: ['one'], count: 1, steps: 1, seed: 0 }
+    const ensemble = (await runCidFor('ensemble')).toString()
+    const ok = { v: 1 as const, ensemble, prompts: ['one'], count: 1, steps: 1, seed: 0 }
     expect(code(() => encodeSampleRequest({ ...ok, count: SAMPLE_MAX_COUNT + 1 }))).toBe('schema')
     expect(code(() => encodeSampleRequest({ ...ok, steps: SAMPLE_MAX_STEPS + 1 }))).toBe('schema')
     expect(code(() => decodeSampleRequest(new Uint8Array(SAMPLE_MAX_REQUEST_BYTES + 1)))).toBe('too-large')

@@ -29,12 +29,19 @@ function fresh (): void {
 }
 
 function claim (over: Partial<GossipMessage> = {}): GossipMessage {
-  return { v: 1, type: 'claim', run, peer: alice, ts: T0, task: 'expert-0', leaseUntil: T0 + LEASE_MS, nonce: newNonce(), ...over } as GossipMessage
+  return {
+    v: 1, type: 'claim', run, peer: alice, ts: T0,
+    task: 'expert-0', leaseUntil: T0 + LEASE_MS, nonce: newNonce(), ...over
+  } as GossipMessage
 }
-const progress = (over: Partial<GossipMessage> = {}): GossipMessage =>
-  ({ v: 1, type: 'progress', run, peer: alice, ts: T0, task: 'expert-0', step: 10, loss: 0.5, nonce: newNonce(), ...over }) as GossipMessage
-const checkpoint = (over: Partial<GossipMessage> = {}): GossipMessage =>
-  ({ v: 1, type: 'checkpoint', run, peer: alice, ts: T0, task: 'expert-0', cid: checkpointCid, step: 100, final: false, heldOutLoss: 0.4, ...over }) as GossipMessage
+const progress = (over: Partial<GossipMessage> = {}): GossipMessage => ({
+  v: 1, type: 'progress', run, peer: alice, ts: T0,
+  task: 'expert-0', step: 10, loss: 0.5, nonce: newNonce(), ...over
+}) as GossipMessage
+const checkpoint = (over: Partial<GossipMessage> = {}): GossipMessage => ({
+  v: 1, type: 'checkpoint', run, peer: alice, ts: T0,
+  task: 'expert-0', cid: checkpointCid, step: 100, final: false, heldOutLoss: 0.4, ...over
+}) as GossipMessage
 const release = (over: Partial<GossipMessage> = {}): GossipMessage =>
   ({ v: 1, type: 'release', run, peer: alice, ts: T0, task: 'expert-0', ...over }) as GossipMessage
 
@@ -75,13 +82,15 @@ describe('gossip validator', () => {
       it('ignores one stamped beyond the clock skew in the future', () => {
         fresh()
         const ts = T0 + MAX_CLOCK_SKEW_MS + 1
-        expectOutcome(encodeGossipMessage(make({ ts, ...(type === 'claim' ? { leaseUntil: ts + 1000 } : {}) })), alice, 'ignore', 'future')
+        const future = make({ ts, ...(type === 'claim' ? { leaseUntil: ts + 1000 } : {}) })
+        expectOutcome(encodeGossipMessage(future), alice, 'ignore', 'future')
       })
 
       it('ignores one older than the message age bound', () => {
         fresh()
         const ts = T0 - MAX_MESSAGE_AGE_MS - 1
-        expectOutcome(encodeGossipMessage(make({ ts, ...(type === 'claim' ? { leaseUntil: ts + LEASE_MS } : {}) })), alice, 'ignore', 'stale')
+        const stale = make({ ts, ...(type === 'claim' ? { leaseUntil: ts + LEASE_MS } : {}) })
+        expectOutcome(encodeGossipMessage(stale), alice, 'ignore', 'stale')
       })
 
       it('ignores a replay of an accepted message', () => {
@@ -94,7 +103,8 @@ describe('gossip validator', () => {
       it('penalises a forged message even when it is also stale', () => {
         fresh()
         const ts = T0 - MAX_MESSAGE_AGE_MS - 1
-        expectOutcome(encodeGossipMessage(make({ ts, ...(type === 'claim' ? { leaseUntil: ts + LEASE_MS } : {}) })), mallory, 'reject', 'forged')
+        const stale = make({ ts, ...(type === 'claim' ? { leaseUntil: ts + LEASE_MS } : {}) })
+        expectOutcome(encodeGossipMessage(stale), mallory, 'reject', 'forged')
       })
     })
   }
@@ -112,7 +122,8 @@ describe('gossip validator', () => {
     expectOutcome(dagJson.encode(progress({ step: -1 } as Partial<GossipMessage>)), alice, 'reject', 'schema')
     expectOutcome(dagJson.encode(progress({ step: 1.5 } as Partial<GossipMessage>)), alice, 'reject', 'schema')
     expectOutcome(dagJson.encode({ ...progress(), loss: 'NaN' }), alice, 'reject', 'schema')
-    expectOutcome(new TextEncoder().encode(new TextDecoder().decode(encodeGossipMessage(progress())).replace(/"loss":[^,]+/, '"loss":NaN')), alice, 'reject', 'malformed')
+    const nanLoss = new TextDecoder().decode(encodeGossipMessage(progress())).replace(/"loss":[^,]+/, '"loss":NaN')
+    expectOutcome(new TextEncoder().encode(nanLoss), alice, 'reject', 'malformed')
     expectOutcome(dagJson.encode({ ...checkpoint(), cid: 'QmNotACid' }), alice, 'reject', 'schema')
     expectOutcome(dagJson.encode({ ...claim(), type: 'takeover' }), alice, 'reject', 'schema')
   })
@@ -120,26 +131,32 @@ describe('gossip validator', () => {
   it('rejects a checkpoint whose CID is not a UnixFS file', async () => {
     fresh()
     const notAFile = (await dagJsonCidFor('manifest')).toString()
-    expectOutcome(encodeGossipMessage(checkpoint({ cid: notAFile } as Partial<GossipMessage>)), alice, 'reject', 'bad-cid')
+    const msg = checkpoint({ cid: notAFile } as Partial<GossipMessage>)
+    expectOutcome(encodeGossipMessage(msg), alice, 'reject', 'bad-cid')
   })
 
   it('rejects a claim whose lease ends before it starts or outlasts the run lease', () => {
     fresh()
-    expectOutcome(encodeGossipMessage(claim({ leaseUntil: T0 } as Partial<GossipMessage>)), alice, 'reject', 'bad-lease')
-    expectOutcome(encodeGossipMessage(claim({ leaseUntil: T0 + LEASE_MS + 1 } as Partial<GossipMessage>)), alice, 'reject', 'bad-lease')
+    const endsAtStart = claim({ leaseUntil: T0 } as Partial<GossipMessage>)
+    expectOutcome(encodeGossipMessage(endsAtStart), alice, 'reject', 'bad-lease')
+    const outlastsRunLease = claim({ leaseUntil: T0 + LEASE_MS + 1 } as Partial<GossipMessage>)
+    expectOutcome(encodeGossipMessage(outlastsRunLease), alice, 'reject', 'bad-lease')
   })
 
   it('ignores a claim whose lease has already expired', () => {
     fresh()
     now = T0 + 20_000
-    expectOutcome(encodeGossipMessage(claim({ leaseUntil: T0 + 10_000 } as Partial<GossipMessage>)), alice, 'ignore', 'lease-expired')
+    const expired = claim({ leaseUntil: T0 + 10_000 } as Partial<GossipMessage>)
+    expectOutcome(encodeGossipMessage(expired), alice, 'ignore', 'lease-expired')
   })
 
   it('treats a reused nonce as a duplicate across claim and progress', () => {
     fresh()
     const nonce = newNonce()
-    expectOutcome(encodeGossipMessage(claim({ nonce } as Partial<GossipMessage>)), alice, 'accept')
-    expectOutcome(encodeGossipMessage(progress({ nonce, ts: T0 + 1 } as Partial<GossipMessage>)), alice, 'ignore', 'duplicate')
+    const claimed = claim({ nonce } as Partial<GossipMessage>)
+    expectOutcome(encodeGossipMessage(claimed), alice, 'accept')
+    const reused = progress({ nonce, ts: T0 + 1 } as Partial<GossipMessage>)
+    expectOutcome(encodeGossipMessage(reused), alice, 'ignore', 'duplicate')
   })
 
   it('does not remember rejected messages as seen', () => {
