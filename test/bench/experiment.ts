@@ -21,13 +21,10 @@
  * scratch (held-out loss by step), AdaLN-Single against AdaLN-Zero (parameters, FID at equal steps).
  */
 import { existsSync, readFileSync } from 'node:fs'
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import {
-  assignClusters, buildShards, clusterDataset, decodeShard, encodeShard, loadDataset, Random, ShardBatcher,
-  shardToDataset, subsetDataset, Tokenizer, type Dataset, type Shard
-} from '../../src/data/index.js'
+import { decodeShard, loadDataset, Random, ShardBatcher, subsetDataset, Tokenizer, type Shard } from '../../src/data/index.js'
 import { parseRouting } from '../../src/diffusion/routing.js'
 import { loadRouter } from '../../src/checkpoint/router.js'
 import { loadExpert } from '../../src/checkpoint/expert.js'
@@ -43,10 +40,13 @@ import { expertHeldOutLoss } from '../../src/checkpoint/expert-score.js'
 import { initBackend } from '../../src/runtime/index.js'
 import { CHECKPOINT_FORMAT, decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../../src/checkpoint/format.js'
 import { createObjective } from '../../src/diffusion/objectives/factory.js'
-import { publishableCheckpoint } from '../../src/checkpoint/publishable.js'
-import { Adam, Ema, expertTrainStep, learningRateAt, resolveTrainingConfig, routerCheckpoint, trainExpert, trainRouter, CHECKPOINT_FILE, type ExpertTrainingConfig } from '../../src/training/index.js'
-import { clusteringFeaturesFor } from '../../src/training/clustering-encoder.js'
+import {
+  Adam, Ema, expertTrainStep, learningRateAt, resolveTrainingConfig, routerCheckpoint, trainRouter, type ExpertTrainingConfig
+} from '../../src/training/index.js'
 import { writeExperimentReport } from './experiment-report.js'
+import {
+  checkSettings, HELD_OUT, milestonePath as milestonePathIn, prepareData, trainTo as trainModelTo, writeJson, type ModelSpec
+} from './experiment-parts.js'
 
 const { values: args } = parseArgs({
   options: {
@@ -99,20 +99,10 @@ const convertStops = Array.from({ length: Math.ceil(convertSteps / convertEvery)
 const ddpmClusters = Array.from({ length: D }, (_, i) => Math.floor(i * K / D))
 const training: Partial<ExpertTrainingConfig> = { batchSize: B, learningRate: num('lr'), warmupSteps: num('warmup'), lrSchedule: 'constant', seed, checkpointEvery: 50 }
 const evalSettings = { samples: num('samples'), steps: num('sample-steps'), guidance: num('guidance'), seed: num('eval-seed') }
-const HELD_OUT = { heldOutBatches: 4, batchSize: 64, seed: 7 }
 const started = performance.now()
 
 function log (what: string, detail: Record<string, unknown> = {}): void {
   console.log(JSON.stringify({ t: Math.round((performance.now() - started) / 1000), what, ...detail }))
-}
-
-async function writeJson (path: string, value: unknown): Promise<void> {
-  await writeFile(path + '.tmp', JSON.stringify(value, null, 2) + '\n')
-  await rename(path + '.tmp', path)
-}
-
-async function readJson<T> (path: string): Promise<T> {
-  return JSON.parse(await readFile(path, 'utf8')) as T
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -124,15 +114,7 @@ const routerConditioning: 'prompt' | 'none' = args.router
 const features: 'encoder' | 'pca' = args.features
 const settings = { dataset: args.dataset, features, preset, K, D, ddpmClusters, S, B, training, seed, dataSeed: num('data-seed'), routerConditioning, routerSteps: num('router-steps'), convertCluster, convertSteps, adalnSteps, milestones, evalSettings }
 await mkdir(state, { recursive: true })
-const settingsPath = join(state, 'settings.json')
-if (existsSync(settingsPath)) {
-  const saved = await readJson<typeof settings>(settingsPath)
-  const a = JSON.stringify({ ...saved, evalSettings: undefined })
-  const b = JSON.stringify({ ...settings, evalSettings: undefined })
-  if (a !== b) throw new Error(`${settingsPath} holds other settings; use another --state or the same flags:\n${a}\n${b}`)
-} else {
-  await writeJson(settingsPath, settings)
-}
+await checkSettings(join(state, 'settings.json'), settings, ['evalSettings'])
 
 if (args.report === true) {
   await writeExperimentReport(state)
@@ -145,51 +127,15 @@ log('start', { backend: backend.name, settings })
 // ---------------------------------------------------------------------------------------------
 // Data: the run's clusters and shards, plus the monolith's shard (the union of the K train shards).
 
-const shardDir = join(state, 'shards')
-await mkdir(shardDir, { recursive: true })
-const shardFile = (name: string): string => join(shardDir, `${name}.hddmshard`)
-if (!existsSync(shardFile('monolith.train'))) {
-  const dataset = await loadDataset(args.dataset!)
-  const { map } = await clusteringFeaturesFor(args.dataset!, features)
-  const clustering = await clusterDataset(dataset, { k: K, seed: settings.dataSeed, features: map })
-  const shards = buildShards(dataset, clustering, { heldOutFraction: 0.05, seed: settings.dataSeed })
-  for (const s of shards) {
-    await writeFile(shardFile(`cluster-${s.cluster}.train`), encodeShard(s.train))
-    await writeFile(shardFile(`cluster-${s.cluster}.held-out`), encodeShard(s.heldOut))
-  }
-  // Test images by the run's cluster model: the reference of a single expert's FID.
-  const test = await loadDataset(`${args.dataset!}:test`)
-  await writeJson(join(state, 'test-clusters.json'), Array.from(assignClusters(clustering.model, test)))
-  await writeJson(join(state, 'clustering.json'), { features, sizes: clustering.sizes, pi: clustering.pi, labelCounts: clustering.labelCounts, purity: clustering.purity, concentration: clustering.concentration })
-  const tokenizer = Tokenizer.fromJSON(shards[0].train.header.tokenizer)
-  const union = unionDataset(shards.map(s => shardToDataset(s.train)))
-  const mono = buildShards(union, { k: 1, assignments: new Int32Array(union.count), digest: 'monolith' }, { heldOutFraction: 0, seed: settings.dataSeed, tokenizer })[0]
-  await writeFile(shardFile('monolith.train'), encodeShard(mono.train))
-  log('data', { sizes: clustering.sizes, monolith: union.count })
-}
-const trainShards = await Promise.all(Array.from({ length: K }, async (_, c) => await readFile(shardFile(`cluster-${c}.train`))))
-const heldOutShards = await Promise.all(Array.from({ length: K }, async (_, c) => await readFile(shardFile(`cluster-${c}.held-out`))))
-const monolithShard = await readFile(shardFile('monolith.train'))
-
-function unionDataset (parts: Dataset[]): Dataset {
-  const first = parts[0]
-  const count = parts.reduce((n, p) => n + p.count, 0)
-  const pixels = new Uint8Array(parts.reduce((n, p) => n + p.pixels.length, 0))
-  const labels = new Int32Array(count)
-  let o = 0
-  let l = 0
-  for (const p of parts) { pixels.set(p.pixels, o); o += p.pixels.length; labels.set(p.labels!, l); l += p.count }
-  return { name: 'monolith', width: first.width, height: first.height, channels: first.channels, count, pixels, labels, classNames: first.classNames, prompts: parts.flatMap(p => p.prompts) }
-}
+const data = { dataset: args.dataset!, features, K, dataSeed: settings.dataSeed }
+const { trainShards, heldOutShards, monolithShard } = await prepareData(state, data, log)
 
 // ---------------------------------------------------------------------------------------------
 // Training: each model trains in segments up to its milestones; each milestone's EMA weights are
 // kept as a publishable checkpoint, with its held-out loss.
 
-interface ModelSpec { name: string, objective: 'fm' | 'ddpm', shard: Uint8Array, cluster: number | 'all', stops: number[], init?: string }
-
 const expertDir = join(state, 'experts')
-const milestonePath = (name: string, step: number): string => join(expertDir, name, `step-${step}.safetensors`)
+const milestonePath = (name: string, step: number): string => milestonePathIn(expertDir, name, step)
 
 const specs: ModelSpec[] = [
   ...Array.from({ length: K }, (_, c): ModelSpec => ({
@@ -204,40 +150,7 @@ const specs: ModelSpec[] = [
 ]
 
 async function trainTo (spec: ModelSpec, step: number): Promise<void> {
-  if (existsSync(milestonePath(spec.name, step))) return
-  const outDir = join(expertDir, spec.name)
-  const resumePath = join(outDir, CHECKPOINT_FILE)
-  let resume: Uint8Array | undefined
-  if (existsSync(resumePath)) {
-    resume = await readFile(resumePath)
-    const at = decodeCheckpoint(resume).metadata.step ?? 0
-    if (at > step) throw new Error(`${spec.name}: resumable checkpoint is at step ${at}, past milestone ${step}; delete ${resumePath} to retrain`)
-  }
-  const init = resume === undefined && spec.init !== undefined ? await readFile(spec.init) : undefined
-  const segmentStart = performance.now()
-  let last = { step: 0, loss: NaN }
-  const result = await trainExpert({
-    shard: spec.shard, preset, objective: spec.objective, outDir,
-    training: { ...training, steps: step },
-    ...(resume !== undefined ? { resume } : {}),
-    ...(init !== undefined ? { init } : {})
-  }, {
-    onProgress: (e) => {
-      if (e.type !== 'hddm:train:step') return
-      last = { step: e.detail.step, loss: e.detail.loss }
-      if (e.detail.step % 50 === 0) log('step', { model: spec.name, step: e.detail.step, loss: Number(e.detail.loss.toFixed(4)), imagesPerSecond: Math.round(e.detail.imagesPerSecond) })
-    }
-  })
-  const checkpoint = publishableCheckpoint(decodeCheckpoint(await readFile(result.path)))
-  await writeFile(milestonePath(spec.name, step) + '.tmp', encodeCheckpoint(checkpoint))
-  await rename(milestonePath(spec.name, step) + '.tmp', milestonePath(spec.name, step))
-  const heldOut = spec.cluster === 'all'
-    ? heldOutShards.map(h => expertHeldOutLoss(checkpoint, h, HELD_OUT))
-    : [expertHeldOutLoss(checkpoint, heldOutShards[spec.cluster], HELD_OUT)]
-  await writeJson(milestonePath(spec.name, step).replace('.safetensors', '.json'), {
-    model: spec.name, step, loss: result.loss, lastLoggedLoss: last.loss, heldOut, seconds: (performance.now() - segmentStart) / 1000
-  })
-  log('milestone', { model: spec.name, step, heldOut: heldOut.map(v => Number(v.toFixed(4))), seconds: Math.round((performance.now() - segmentStart) / 1000) })
+  await trainModelTo({ expertDir, preset, training, heldOutShards, log }, spec, step)
 }
 
 // ---------------------------------------------------------------------------------------------
