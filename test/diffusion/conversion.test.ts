@@ -1,8 +1,12 @@
 import { describe, it, expect, beforeAll } from 'vitest'
 import * as tf from '@tensorflow/tfjs'
 import { cosineSchedule } from '../../src/diffusion/schedule.js'
-import { abarFromFlowTime, epsToVelocity, snrMatchedStep, velocityToEps, velocityToX0 } from '../../src/diffusion/convert.js'
-import { clusterEps, clusterVelocity, ddpmPosterior, flowPosterior, marginalSamples, relativeError } from './gaussian-mixture.js'
+import {
+  abarFromFlowTime, epsToVelocity, snrMatchedStep, velocityToEps, velocityToX0
+} from '../../src/diffusion/convert.js'
+import {
+  clusterEps, clusterVelocity, ddpmPosterior, flowPosterior, marginalSamples, relativeError
+} from './gaussian-mixture.js'
 
 const schedule = cosineSchedule(1000)
 const times = Array.from({ length: 25 }, (_, i) => 0.02 + i * (0.96 / 24))
@@ -44,9 +48,10 @@ describe('eps -> velocity conversion on a Gaussian mixture', () => {
 
   it('is measurably wrong with the naive map (no rescale, round(999 t))', () => {
     const errors: number[] = []
+    const eps = (xs: tf.Tensor4D, step: number): tf.Tensor4D => clusterEps(0, xs, step, schedule)
     for (const t of times) {
       const x = marginalSamples(t, 64, 7)
-      const v = epsToVelocity((xs, step) => clusterEps(0, xs, step, schedule), x, t, schedule, { timeMap: 'naive', rescale: false })
+      const v = epsToVelocity(eps, x, t, schedule, { timeMap: 'naive', rescale: false })
       const exact = clusterVelocity(0, x, t)
       errors.push(relativeError(v, exact))
       tf.dispose([x, v, exact])

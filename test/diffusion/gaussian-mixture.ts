@@ -16,7 +16,8 @@ export const MIXTURE = {
 }
 const K = MIXTURE.pi.length
 
-const meanTensor = (k: number, scale: number): tf.Tensor4D => tf.tensor4d(MIXTURE.mu[k].map(m => m * scale), [1, 1, 1, 2])
+const meanTensor = (k: number, scale: number): tf.Tensor4D =>
+  tf.tensor4d(MIXTURE.mu[k].map(m => m * scale), [1, 1, 1, 2])
 
 /** E[v | x_t, k] = E[eps | x_t, k] - E[x0 | x_t, k]. */
 export function clusterVelocity (k: number, x: tf.Tensor4D, t: number): tf.Tensor4D {
@@ -65,7 +66,10 @@ export function globalVelocity (x: tf.Tensor4D, t: number): tf.Tensor4D {
   return tf.tidy(() => {
     const p = flowPosterior(x, t)
     let v = tf.zerosLike(x)
-    for (let k = 0; k < K; k++) v = tf.add(v, tf.mul(clusterVelocity(k, x, t), tf.reshape(tf.slice(p, [0, k], [-1, 1]), [-1, 1, 1, 1])))
+    for (let k = 0; k < K; k++) {
+      const weight = tf.reshape(tf.slice(p, [0, k], [-1, 1]), [-1, 1, 1, 1])
+      v = tf.add(v, tf.mul(clusterVelocity(k, x, t), weight))
+    }
     return v as tf.Tensor4D
   })
 }
@@ -73,7 +77,8 @@ export function globalVelocity (x: tf.Tensor4D, t: number): tf.Tensor4D {
 /** Points spread over every cluster's FM marginal at time t (seeded). */
 export function marginalSamples (t: number, perCluster: number, seed: number): tf.Tensor4D {
   return tf.tidy(() => tf.concat(MIXTURE.mu.map((_, k) => {
-    const x0 = tf.add(meanTensor(k, 1), tf.mul(tf.randomNormal([perCluster, 1, 1, 2], 0, 1, 'float32', seed + k), MIXTURE.sigma[k]))
+    const noise = tf.randomNormal([perCluster, 1, 1, 2], 0, 1, 'float32', seed + k)
+    const x0 = tf.add(meanTensor(k, 1), tf.mul(noise, MIXTURE.sigma[k]))
     const eps = tf.randomNormal([perCluster, 1, 1, 2], 0, 1, 'float32', seed + 100 + k)
     return tf.add(tf.mul(x0, 1 - t), tf.mul(eps, t))
   })) as tf.Tensor4D)
@@ -94,7 +99,10 @@ export const CLASS_WEIGHTS = [[0.8, 0.15, 0.05], [0.2, 0.45, 0.35]]
 export function conditionalPosterior (x: tf.Tensor4D, t: number, classes: number[]): tf.Tensor2D {
   return tf.tidy(() => {
     const variances = MIXTURE.sigma.map(s => (1 - t) ** 2 * s * s + t * t)
-    const rows = classes.map((c, b) => posteriorOf(tf.slice(x, [b, 0, 0, 0], [1, 1, 1, 2]), 1 - t, variances, CLASS_WEIGHTS[c]))
+    const rows = classes.map((c, b) => {
+      const row = tf.slice(x, [b, 0, 0, 0], [1, 1, 1, 2])
+      return posteriorOf(row, 1 - t, variances, CLASS_WEIGHTS[c])
+    })
     return tf.concat(rows) as tf.Tensor2D
   })
 }
@@ -112,7 +120,8 @@ export function conditionalVelocityFromScore (x: tf.Tensor4D, t: number, classes
       const perCluster = tf.stack(MIXTURE.mu.map((mu, k) => {
         const v = (1 - t) ** 2 * MIXTURE.sigma[k] ** 2 + t * t
         const d2 = tf.sum(tf.square(tf.sub(flat, tf.tensor1d(mu.map(m => m * (1 - t))))), 1)
-        return tf.sub(tf.mul(-1, tf.div(d2, 2 * v)), Math.log(2 * Math.PI * v))              // log N(x; (1-t) mu_k, v I), 2-D
+        // log N(x; (1-t) mu_k, v I), 2-D
+        return tf.sub(tf.mul(-1, tf.div(d2, 2 * v)), Math.log(2 * Math.PI * v))
       }), 1)                                                                                   // [B, K]
       return tf.sum(tf.logSumExp(tf.add(perCluster, tf.log(weights)), 1)) as tf.Scalar      // rows are independent
     }

@@ -10,8 +10,8 @@ import { flowSigmas } from '../../src/diffusion/samplers/sampler.js'
 import { ensembleField, type EnsembleExpert } from '../../src/diffusion/ensemble.js'
 import { parseRouting, routingWeights } from '../../src/diffusion/routing.js'
 import {
-  clusterEps, clusterVelocity, conditionalPosterior, conditionalVelocityFromScore, flowPosterior, globalVelocity, marginalSamples,
-  relativeError, MIXTURE
+  clusterEps, clusterVelocity, conditionalPosterior, conditionalVelocityFromScore, flowPosterior, globalVelocity,
+  marginalSamples, relativeError, MIXTURE
 } from './gaussian-mixture.js'
 
 const schedule = cosineSchedule(1000)
@@ -62,7 +62,10 @@ describe('samplers', () => {
   it('stops with AbortError when the signal fires', async () => {
     const xT = tf.zeros([2, 1, 1, 2]) as tf.Tensor4D
     const controller = new AbortController()
-    const run = sampleEuler(globalVelocity, xT, flowSigmas(50), { signal: controller.signal, onProgress: e => { if (e.detail.i === 3) controller.abort() } })
+    const run = sampleEuler(globalVelocity, xT, flowSigmas(50), {
+      signal: controller.signal,
+      onProgress: e => { if (e.detail.i === 3) controller.abort() }
+    })
     await expect(run).rejects.toMatchObject({ name: 'AbortError' })
     xT.dispose()
   })
@@ -75,7 +78,10 @@ describe('heterogeneous ensemble', () => {
   it('mixing one eps-expert and two v-experts by the exact posterior equals the global field', () => {
     for (const t of [0.05, 0.3, 0.6, 0.95]) {
       const x = marginalSamples(t, 16, 21)
-      const { field } = ensembleField({ experts: mixtureExperts(), posterior: flowPosterior, routing: { kind: 'full' }, tokens, nullTokens, guidance: 1 })
+      const { field } = ensembleField({
+        experts: mixtureExperts(), posterior: flowPosterior, routing: { kind: 'full' },
+        tokens, nullTokens, guidance: 1
+      })
       const mixed = field(x, t)
       const exact = globalVelocity(x, t)
       expect(relativeError(mixed, exact)).toBeLessThan(1e-4)
@@ -83,7 +89,7 @@ describe('heterogeneous ensemble', () => {
     }
   })
 
-  it('with a prompt-aware posterior p(k | x_t, t, c) the mixture is the exact conditional field; a prompt-blind one is not', () => {
+  it('a prompt-aware posterior p(k | x_t, t, c) gives the exact conditional field; a prompt-blind one does not', () => {
     // Token rows carry the class: the "router" reads c from them, as a prompt router reads the prompt.
     const classes = Array.from({ length: 48 }, (_, b) => b % 2)
     const classTokens = tf.tensor2d(classes, [48, 1], 'int32')
@@ -92,9 +98,15 @@ describe('heterogeneous ensemble', () => {
     for (const t of [0.1, 0.5, 0.8, 0.95]) {
       const x = marginalSamples(t, 16, 31)
       const exact = conditionalVelocityFromScore(x, t, classes)
-      const { field } = ensembleField({ experts: mixtureExperts(), posterior: promptRouter, routing: { kind: 'full' }, tokens: classTokens, nullTokens, guidance: 1 })
+      const { field } = ensembleField({
+        experts: mixtureExperts(), posterior: promptRouter, routing: { kind: 'full' },
+        tokens: classTokens, nullTokens, guidance: 1
+      })
       const conditional = field(x, t)
-      const blind = ensembleField({ experts: mixtureExperts(), posterior: flowPosterior, routing: { kind: 'full' }, tokens: classTokens, nullTokens, guidance: 1 }).field(x, t)
+      const blind = ensembleField({
+        experts: mixtureExperts(), posterior: flowPosterior, routing: { kind: 'full' },
+        tokens: classTokens, nullTokens, guidance: 1
+      }).field(x, t)
       expect(relativeError(conditional, exact)).toBeLessThan(1e-4)
       // Where the clusters overlap (t >= 0.5 here) the prior decides, and p(k) is not p(k | c):
       // measured 37-76% off, against 3e-5 at t = 0.1 where the image alone names the cluster.
@@ -107,7 +119,10 @@ describe('heterogeneous ensemble', () => {
   it('top-1 evaluates one expert per sample and its field differs where clusters overlap', () => {
     const t = 0.9
     const x = marginalSamples(t, 16, 4)
-    const { field, usage } = ensembleField({ experts: mixtureExperts(), posterior: flowPosterior, routing: parseRouting('top1'), tokens, nullTokens, guidance: 1 })
+    const { field, usage } = ensembleField({
+      experts: mixtureExperts(), posterior: flowPosterior, routing: parseRouting('top1'),
+      tokens, nullTokens, guidance: 1
+    })
     const sparse = field(x, t)
     const exact = globalVelocity(x, t)
     expect(usage.expertEvaluations.reduce((a, b) => a + b)).toBe(48)
@@ -131,7 +146,10 @@ describe('heterogeneous ensemble', () => {
   it('sampling through the ensemble does not leak tensors', async () => {
     const before = tf.memory().numTensors
     const xT = tf.randomNormal([48, 1, 1, 2], 0, 1, 'float32', 9) as tf.Tensor4D
-    const { field } = ensembleField({ experts: mixtureExperts(), posterior: flowPosterior, routing: parseRouting('top2'), tokens, nullTokens, guidance: 2 })
+    const { field } = ensembleField({
+      experts: mixtureExperts(), posterior: flowPosterior, routing: parseRouting('top2'),
+      tokens, nullTokens, guidance: 2
+    })
     const out = await sampleHeun(field, xT, flowSigmas(6))
     tf.dispose([xT, out])
     expect(tf.memory().numTensors).toBe(before)
