@@ -27,19 +27,21 @@ import { CheckpointSync, type CheckpointSyncInit } from './node/checkpoint-sync.
 import { LeaseEvidence, type LeaseEvidenceInit } from './node/lease-evidence.js'
 import { AddressRanges } from './network/address-range.js'
 import { join } from 'node:path'
-import { TypedEventEmitter } from '@libp2p/interface'
+import { TypedEventEmitter, type PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { stopInOrder } from './lifecycle.js'
 import { silentLogger, type Logger } from './logger.js'
 import { createGossip, type Gossip } from './network/gossip.js'
-import type { ServiceStatus, SwarmNode, SwarmNodeInit } from './network/swarm-node.js'
+import type { ServiceStatus, SwarmNodeInit } from './network/swarm-node.js'
 import type { Storage } from './storage/helia.js'
 import { createSampleService, type SampleService, type SampleServiceInit } from './network/sample-service.js'
 import { ensembleSampleHandler, type EnsembleSampleHandler } from './ensemble/serve.js'
 import { connectSwarm, type SwarmConnection } from './node/connect.js'
 import { handleCoverage, queryCoverage } from './node/coverage-protocol.js'
 import { NodeNotStartedError } from './node/errors.js'
-import { createRun, parseRunId, readManifestFile, resolveRun, type RunCreationProgressEvents } from './node/run-creation.js'
+import {
+  createRun, parseRunId, readManifestFile, resolveRun, type RunCreationProgressEvents
+} from './node/run-creation.js'
 import { RunState } from './node/run-state.js'
 import { TaskLoop, type TaskLoopEvents, type TaskLoopInit } from './node/task-loop.js'
 import type { TaskTrainer } from './node/task-trainer.js'
@@ -48,6 +50,8 @@ import type { ResolvedRunManifest, RunManifest } from './protocol/run-manifest.j
 import type { ProgressOptions } from './progress.js'
 
 export type HddmNodeStatus = ServiceStatus
+
+interface OpenedRun { runId: string, manifest: ResolvedRunManifest, created: boolean }
 
 export interface HddmNodeEvents extends TaskLoopEvents {
   status: CustomEvent<HddmNodeStatus>
@@ -61,7 +65,8 @@ export type RunSource =
   | { manifestFile: string }
   | { manifest: RunManifest, baseDir?: string }
 
-export interface HddmNodeInit extends Omit<SwarmNodeInit, 'dataDir' | 'logger'>, ProgressOptions<RunCreationProgressEvents> {
+export interface HddmNodeInit
+  extends Omit<SwarmNodeInit, 'dataDir' | 'logger'>, ProgressOptions<RunCreationProgressEvents> {
   /** Identity, lock, peer store, blocks and task checkpoints all live here. */
   dataDir: string
   source: RunSource
@@ -93,9 +98,8 @@ export class HddmNode extends TypedEventEmitter<HddmNodeEvents> {
   private readonly init: HddmNodeInit
   private readonly log: Logger
   private readonly clock: () => number
+  /** Swarm node and storage. */
   private connection?: SwarmConnection
-  private swarm?: SwarmNode
-  private storage?: Storage
   private gossip?: Gossip
   private state?: RunState
   private loop?: TaskLoop
@@ -122,43 +126,43 @@ export class HddmNode extends TypedEventEmitter<HddmNodeEvents> {
       const bootstrap = this.init.bootstrap ?? []
       // The bootstrap dial waits for the sample protocol and gossip, not only bitswap.
       this.connection = await connectSwarm({ ...this.init, dataDir, logger, deferDial: true })
-      this.swarm = this.connection.swarm
-      this.storage = this.connection.storage
+      const { storage, swarm } = this.connection
       const { fetchTimeoutMs, ...limits } = this.init.sampleService ?? {}
-      this.sampleHandler = ensembleSampleHandler({ storage: this.storage, serveAny: this.init.serveAny === true, fetchTimeoutMs })
-      this.samples = createSampleService({ ...limits, logger }, { libp2p: this.swarm.libp2p, handler: this.sampleHandler.handler })
+      this.sampleHandler = ensembleSampleHandler({ storage, serveAny: this.init.serveAny === true, fetchTimeoutMs })
+      const { handler } = this.sampleHandler
+      this.samples = createSampleService({ ...limits, logger }, { libp2p: swarm.libp2p, handler })
       await this.samples.start()
-      this.gossip = createGossip({ logger }, { pubsub: this.swarm.pubsub, peerId: this.swarm.peerId })
+      this.gossip = createGossip({ logger }, { pubsub: swarm.pubsub, peerId: swarm.peerId })
       await this.gossip.start()
       if (bootstrap.length > 0 && await this.connection.dialBootstrap() === 0) {
         this.log.warn('no bootstrap peer reachable; waiting for peers to dial in', { bootstrap })
       }
-      const { runId, manifest, created } = await this.openRun(this.storage)
+      const { runId, manifest, created } = await this.openRun(storage)
       this.safeDispatchEvent('run', { detail: { runId, created } })
-      const self = this.swarm.peerId.toString()
-      this.ranges = new AddressRanges({ libp2p: this.swarm.libp2p })
+      const self = swarm.peerId.toString()
+      this.ranges = new AddressRanges({ libp2p: swarm.libp2p })
       this.ranges.start()
       const rangeOf = this.ranges.rangeOf
       this.state = new RunState({ runId, manifest, self, clock: this.clock, rangeOf, logger }, { gossip: this.gossip })
       this.state.start()
       const state = this.state
-      this.mirror = new CheckpointMirror({ logger }, { state, storage: this.storage })
+      this.mirror = new CheckpointMirror({ logger }, { state, storage })
       this.mirror.start()
       // Lease evidence and the final verifier score checkpoints on the same held-out shards: fetched once.
-      const shards = createRunShards({ manifest, storage: this.storage, timeoutMs: this.init.leaseEvidence?.timeoutMs })
-      this.evidence = new LeaseEvidence({ ...this.init.leaseEvidence, logger }, { state, storage: this.storage, shards, self })
+      const shards = createRunShards({ manifest, storage, timeoutMs: this.init.leaseEvidence?.timeoutMs })
+      this.evidence = new LeaseEvidence({ ...this.init.leaseEvidence, logger }, { state, storage, shards, self })
       this.evidence.start()
       // Before checkpoint sync: finals it adopts are verified like announced ones.
-      this.finals = new FinalVerifier({ logger }, { state, storage: this.storage, shards, self })
+      this.finals = new FinalVerifier({ logger }, { state, storage, shards, self })
       this.finals.start()
-      await handleCoverage(this.swarm.libp2p, (run) => run === runId ? state.coverage() : undefined)
+      await handleCoverage(swarm.libp2p, (run) => run === runId ? state.coverage() : undefined)
       // Before the first claim: a task finished while this node was away must not be trained again.
-      this.sync = new CheckpointSync({ ...this.init.checkpointSync, logger }, { libp2p: this.swarm.libp2p, state, storage: this.storage })
+      this.sync = new CheckpointSync({ ...this.init.checkpointSync, logger }, { libp2p: swarm.libp2p, state, storage })
       await this.sync.start()
       if (this.init.trainer !== undefined) {
         this.loop = new TaskLoop(
           { ...this.init.loop, runDir: join(dataDir, 'runs', runId), maxTasks: this.init.tasks, logger },
-          { state: this.state, storage: this.storage, trainer: this.init.trainer, finals: this.finals, self }
+          { state: this.state, storage, trainer: this.init.trainer, finals: this.finals, self }
         )
         for (const type of ['task', 'step', 'checkpoint', 'idle'] as const) {
           this.loop.addEventListener(type, (evt) => { this.safeDispatchEvent(type, { detail: evt.detail }) })
@@ -180,16 +184,17 @@ export class HddmNode extends TypedEventEmitter<HddmNodeEvents> {
     this.log.info('node stopped')
   }
 
-  get peerId (): string { return this.started(this.swarm).peerId.toString() }
+  get peerId (): string { return this.started(this.connection).swarm.peerId.toString() }
   get runId (): string { return this.started(this.state).runId }
   get manifest (): ResolvedRunManifest { return this.started(this.state).manifest }
 
   /** Listen addresses with `/p2p/<id>`: what other nodes bootstrap from. */
-  multiaddrs (): string[] { return this.started(this.swarm).getMultiaddrs().map(String) }
+  multiaddrs (): string[] { return this.started(this.connection).swarm.getMultiaddrs().map(String) }
 
   /** Peers connected to this node, and peers subscribed to the run topic. */
   peers (): { connected: number, run: number } {
-    return { connected: this.started(this.swarm).libp2p.getPeers().length, run: this.started(this.state).peers().length }
+    const connected = this.started(this.connection).swarm.libp2p.getPeers().length
+    return { connected, run: this.started(this.state).peers().length }
   }
 
   /** The coverage map: every task with holder, step, loss, lease and last checkpoint. */
@@ -215,9 +220,10 @@ export class HddmNode extends TypedEventEmitter<HddmNodeEvents> {
    * skipped): what a node that just joined, or `hddm-node status`, knows beyond its own view.
    */
   async peerCoverage (timeoutMs = 5000): Promise<TaskCoverage[][]> {
-    const libp2p = this.started(this.swarm).libp2p
+    const libp2p = this.started(this.connection).swarm.libp2p
     const runId = this.runId
-    const answers = await Promise.allSettled(libp2p.getPeers().map(async (peer) => await queryCoverage(libp2p, peer, runId, timeoutMs)))
+    const ask = async (peer: PeerId): Promise<TaskCoverage[]> => await queryCoverage(libp2p, peer, runId, timeoutMs)
+    const answers = await Promise.allSettled(libp2p.getPeers().map(ask))
     return answers.flatMap((a) => a.status === 'fulfilled' ? [a.value] : [])
   }
 
@@ -229,7 +235,7 @@ export class HddmNode extends TypedEventEmitter<HddmNodeEvents> {
    * (seen once in the chaos test: three pings in a row on a stream closed at once).
    */
   async ping (peer: string, options: { signal?: AbortSignal } = {}): Promise<number> {
-    const { ping } = this.started(this.swarm).libp2p.services
+    const { ping } = this.started(this.connection).swarm.libp2p.services
     for (let attempt = 1; ; attempt++) {
       try {
         return await ping.ping(peerIdFromString(peer), { ...options, force: attempt > 1 })
@@ -241,9 +247,9 @@ export class HddmNode extends TypedEventEmitter<HddmNodeEvents> {
   }
 
   /** The storage service, to fetch checkpoints by CID (ensembles, verification). */
-  get blocks (): Storage { return this.started(this.storage) }
+  get blocks (): Storage { return this.started(this.connection).storage }
 
-  private async openRun (storage: Storage): Promise<{ runId: string, manifest: ResolvedRunManifest, created: boolean }> {
+  private async openRun (storage: Storage): Promise<OpenedRun> {
     const { source } = this.init
     if ('run' in source) {
       const manifest = await resolveRun(parseRunId(source.run), storage, { timeoutMs: this.init.resolveTimeoutMs })
@@ -270,7 +276,8 @@ export class HddmNode extends TypedEventEmitter<HddmNodeEvents> {
       ['storage and swarm', async () => { await this.connection?.stop() }]
     ], this.log)
     this.evidence = this.ranges = this.connection = undefined
-    this.loop = this.sync = this.finals = this.mirror = this.state = this.gossip = this.samples = this.sampleHandler = this.storage = this.swarm = undefined
+    this.loop = this.sync = this.finals = this.mirror = this.state = this.gossip = undefined
+    this.samples = this.sampleHandler = undefined
     this.setStatus('stopped')
   }
 
