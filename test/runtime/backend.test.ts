@@ -50,7 +50,8 @@ describe('initBackend', () => {
   })
 
   it('throws BackendUnavailableError for an explicit backend that is not installed', async () => {
-    await expect(initBackend({ backend: 'tensorflow' })).rejects.toMatchObject({ name: 'BackendUnavailableError', backend: 'tensorflow' })
+    const unavailable = { name: 'BackendUnavailableError', backend: 'tensorflow' }
+    await expect(initBackend({ backend: 'tensorflow' })).rejects.toMatchObject(unavailable)
   })
 
   it('auto picks the fastest loadable backend and says why it skipped the others', async () => {
@@ -73,7 +74,12 @@ describe('initBackend', () => {
   it('falls back to wasm when the native addon cannot load', async () => {
     // A separate process: loadNative caches its result for the life of a process.
     const { execFileSync } = await import('node:child_process')
-    const script = "import { initBackend, disposeBackend } from './src/runtime/backend.ts'; const i = await initBackend({ threads: 1 }); console.log(JSON.stringify(i)); await disposeBackend()"
+    const script = [
+      "import { initBackend, disposeBackend } from './src/runtime/backend.ts'",
+      'const i = await initBackend({ threads: 1 })',
+      'console.log(JSON.stringify(i))',
+      'await disposeBackend()'
+    ].join('; ')
     const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
       env: { ...process.env, HDDM_NATIVE: '0', HDDM_BACKEND: '' }, encoding: 'utf8'
     })

@@ -5,7 +5,9 @@
 import * as tf from '@tensorflow/tfjs'
 import { afterAll, describe, expect, it } from 'vitest'
 import { disposeBackend, initBackend } from '../../src/runtime/backend.js'
-import { attention, ATTENTION, GELU_TANH, geluTanh, hasFusedKernel, LAYER_NORM_MODULATE, layerNormModulate } from '../../src/runtime/fused-ops.js'
+import {
+  attention, ATTENTION, GELU_TANH, geluTanh, hasFusedKernel, LAYER_NORM_MODULATE, layerNormModulate
+} from '../../src/runtime/fused-ops.js'
 import { nativeOutputs, on, relErr, tensor } from './helpers.js'
 
 type Fn = () => tf.Tensor[]
@@ -21,11 +23,18 @@ function valueAndGrads (f: (...xs: tf.Tensor[]) => tf.Tensor, shapes: number[][]
   }
 }
 
+const modulate = (x: tf.Tensor, sh: tf.Tensor, sc: tf.Tensor): tf.Tensor =>
+  layerNormModulate(x as tf.Tensor3D, sh as tf.Tensor2D, sc as tf.Tensor2D)
+
+function attend (heads: number): (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) => tf.Tensor {
+  return (q, k, v) => attention(q as tf.Tensor3D, k as tf.Tensor3D, v as tf.Tensor3D, heads)
+}
+
 const cases: Array<[string, string, Fn]> = [
   ['geluTanh', GELU_TANH, valueAndGrads(geluTanh, [[4, 9, 32]])],
-  ['layerNormModulate', LAYER_NORM_MODULATE, valueAndGrads((x, sh, sc) => layerNormModulate(x as tf.Tensor3D, sh as tf.Tensor2D, sc as tf.Tensor2D), [[3, 7, 40], [3, 40], [3, 40]])],
-  ['self-attention', ATTENTION, valueAndGrads((q, k, v) => attention(q as tf.Tensor3D, k as tf.Tensor3D, v as tf.Tensor3D, 4), [[3, 10, 32], [3, 10, 32], [3, 10, 32]])],
-  ['cross-attention (S != T)', ATTENTION, valueAndGrads((q, k, v) => attention(q as tf.Tensor3D, k as tf.Tensor3D, v as tf.Tensor3D, 2), [[2, 9, 16], [2, 4, 16], [2, 4, 16]])]
+  ['layerNormModulate', LAYER_NORM_MODULATE, valueAndGrads(modulate, [[3, 7, 40], [3, 40], [3, 40]])],
+  ['self-attention', ATTENTION, valueAndGrads(attend(4), [[3, 10, 32], [3, 10, 32], [3, 10, 32]])],
+  ['cross-attention (S != T)', ATTENTION, valueAndGrads(attend(2), [[2, 9, 16], [2, 4, 16], [2, 4, 16]])]
 ]
 
 describe('fused native kernels', () => {

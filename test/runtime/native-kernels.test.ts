@@ -27,13 +27,18 @@ const matmuls: Case[] = [
   ['transposeB', () => tf.matMul(tensor([33, 17], 1), tensor([29, 17], 2), false, true)],
   ['both transposed', () => tf.matMul(tensor([17, 33], 1), tensor([29, 17], 2), true, true)],
   ['batched', () => tf.matMul(tensor([4, 9, 16], 1), tensor([4, 16, 7], 2))],
-  ['batched, transposeB (attention logits)', () => tf.matMul(tensor([8, 49, 32], 1), tensor([8, 49, 32], 2), false, true)],
+  ['batched, transposeB (attention logits)',
+    () => tf.matMul(tensor([8, 49, 32], 1), tensor([8, 49, 32], 2), false, true)],
   ['batched, transposeA', () => tf.matMul(tensor([3, 16, 9], 1), tensor([3, 16, 7], 2), true, false)],
   ['B broadcast over the batch', () => tf.matMul(tensor([2, 3, 9, 16], 1), tensor([1, 1, 16, 7], 2))],
   ['A broadcast over the batch', () => tf.matMul(tensor([1, 9, 16], 1), tensor([5, 7, 16], 2), false, true)],
   ['fused, bias', () => tf.fused.matMul({ a: tensor([33, 17], 1), b: tensor([17, 29], 2), bias: tensor([29], 3) })],
-  ['fused, bias [1, N] and relu', () => tf.fused.matMul({ a: tensor([33, 17], 1), b: tensor([17, 29], 2), bias: tensor([1, 29], 3), activation: 'relu' })],
-  ['fused, transposed, no bias', () => tf.fused.matMul({ a: tensor([17, 33], 1), b: tensor([29, 17], 2), transposeA: true, transposeB: true })]
+  ['fused, bias [1, N] and relu', () => tf.fused.matMul({
+    a: tensor([33, 17], 1), b: tensor([17, 29], 2), bias: tensor([1, 29], 3), activation: 'relu'
+  })],
+  ['fused, transposed, no bias', () => tf.fused.matMul({
+    a: tensor([17, 33], 1), b: tensor([29, 17], 2), transposeA: true, transposeB: true
+  })]
 ]
 
 const broadcasts: Array<[number[], number[]]> = [
@@ -58,8 +63,9 @@ const reductions: Array<[string, (x: tf.Tensor, axis?: number | number[], keep?:
   ['sum', tf.sum], ['mean', tf.mean], ['max', tf.max], ['min', tf.min]
 ]
 const axesList: Array<number[] | undefined> = [[-1], [0], [1], [1, 2], undefined]
-const reduceCases: Case[] = reductions.flatMap(([name, op]) => axesList.flatMap(axes => [false, true].map((keep): Case =>
-  [`${name} axes ${JSON.stringify(axes)} keepDims ${keep}`, () => op(tensor([6, 49, 40], 5, 0.5, 1.5), axes, keep)])))
+const reduceCases: Case[] = reductions.flatMap(([name, op]) => axesList.flatMap(axes =>
+  [false, true].map((keep): Case =>
+    [`${name} axes ${JSON.stringify(axes)} keepDims ${keep}`, () => op(tensor([6, 49, 40], 5, 0.5, 1.5), axes, keep)])))
 
 const layoutCases: Case[] = [
   ['transpose 2-D', () => tf.transpose(tensor([37, 71], 6))],
@@ -93,7 +99,10 @@ const gradientCases: Case[] = [
 ]
 
 describe('native kernels match tfjs cpu kernels', () => {
-  const groups = [['matMul', matmuls], ['binary', binaryCases], ['unary', unaryCases], ['reductions', reduceCases], ['layout', layoutCases], ['gradients', gradientCases]] as const
+  const groups = [
+    ['matMul', matmuls], ['binary', binaryCases], ['unary', unaryCases],
+    ['reductions', reduceCases], ['layout', layoutCases], ['gradients', gradientCases]
+  ] as const
   beforeAll(async () => {
     for (const [, cases] of groups) for (const [, fn] of cases) reference.set(fn, await on('cpu', fn))
   })
@@ -114,7 +123,9 @@ describe('native kernels match tfjs cpu kernels', () => {
     const { loadNative } = await import('../../src/runtime/native/addon.js')
     const loaded = loadNative()
     if (!loaded.ok) throw new Error(loaded.reason)
-    expect(() => { loaded.addon.batchMatMul(new Float32Array(4), new Float32Array(4), new Float32Array(2), 1, 1, 2, 2, 2, false, false) })
-      .toThrow(RangeError)
+    const a = new Float32Array(4)
+    const b = new Float32Array(4)
+    const out = new Float32Array(2)
+    expect(() => { loaded.addon.batchMatMul(a, b, out, 1, 1, 2, 2, 2, false, false) }).toThrow(RangeError)
   })
 })

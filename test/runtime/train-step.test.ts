@@ -36,7 +36,8 @@ async function losses (backend: BackendName, preset: ExpertPresetName, steps: nu
   const optimizer = new Adam(model.params, ADAM)
   const out: number[] = []
   for (let s = 0; s < steps; s++) {
-    out.push(expertTrainStep(model, flowMatching(), optimizer, batch, { u: values(16, 300 + s, 0, 1), noiseSeed: 11 + s }).loss)
+    const random = { u: values(16, 300 + s, 0, 1), noiseSeed: 11 + s }
+    out.push(expertTrainStep(model, flowMatching(), optimizer, batch, random).loss)
   }
   optimizer.dispose()
   model.dispose()
@@ -58,9 +59,13 @@ describe('training steps on the native backend', () => {
     await initBackend({ backend: 'native', threads: 2 })
     const model = new DiT(EXPERT_PRESETS.tiny, 3)
     const optimizer = new Adam(model.params, ADAM)
-    const step = (s: number): void => { expertTrainStep(model, flowMatching(), optimizer, batch, { u: values(16, s, 0, 1), noiseSeed: s }) }
+    const step = (s: number): void => {
+      expertTrainStep(model, flowMatching(), optimizer, batch, { u: values(16, s, 0, 1), noiseSeed: s })
+    }
     for (let s = 0; s < 3; s++) step(s)
-    const memory = (): unknown => ({ tensors: tf.memory().numTensors, dataIds: tf.engine().backend.numDataIds(), idle: nativePoolStats()?.idleBytes })
+    const memory = (): unknown => ({
+      tensors: tf.memory().numTensors, dataIds: tf.engine().backend.numDataIds(), idle: nativePoolStats()?.idleBytes
+    })
     const before = memory()
     for (let s = 3; s < 23; s++) step(s)
     expect(memory()).toEqual(before)
