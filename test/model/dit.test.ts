@@ -13,7 +13,9 @@ describe('layers', () => {
     const w = tf.randomNormal([5, 3], 0, 1, 'float32', 2) as tf.Tensor2D
     const b = tf.randomNormal([3], 0, 1, 'float32', 3) as tf.Tensor1D
     const dy = tf.randomNormal([7, 3], 0, 1, 'float32', 4)
-    const fast = tf.grads((x, w, b) => denseExplicitTranspose(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D))([x, w, b], dy)
+    const dense = (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor): tf.Tensor =>
+      denseExplicitTranspose(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D)
+    const fast = tf.grads(dense)([x, w, b], dy)
     const reference = tf.grads((x, w, b) => tf.add(tf.matMul(x, w), b))([x, w, b], dy)
     for (let i = 0; i < 3; i++) expect(tf.max(tf.abs(tf.sub(fast[i], reference[i]))).dataSync()[0]).toBeLessThan(1e-5)
     tf.dispose([x, w, b, dy, ...fast, ...reference])
@@ -50,8 +52,9 @@ describe('DiT expert', () => {
   })
 
   it('rejects impossible configs with InvalidArgumentError', () => {
-    expect(() => new DiT({ ...EXPERT_PRESETS.tiny, patchSize: 5 })).toThrow(expect.objectContaining({ name: 'InvalidArgumentError' }))
-    expect(() => new DiT({ ...EXPERT_PRESETS.tiny, heads: 3 })).toThrow(expect.objectContaining({ name: 'InvalidArgumentError' }))
+    const invalidArgument = expect.objectContaining({ name: 'InvalidArgumentError' })
+    expect(() => new DiT({ ...EXPERT_PRESETS.tiny, patchSize: 5 })).toThrow(invalidArgument)
+    expect(() => new DiT({ ...EXPERT_PRESETS.tiny, heads: 3 })).toThrow(invalidArgument)
   })
 })
 

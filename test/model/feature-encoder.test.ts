@@ -32,7 +32,10 @@ describe('clustering encoder network', () => {
   it('projects onto the unit sphere and does not leak tensors', () => {
     const encoder = new FeatureEncoder(config, 1)
     const before = tf.memory().numTensors
-    const z = tf.tidy(() => encoder.project(encoder.features(tf.randomUniform([5, 784], -1, 1, 'float32', 2) as tf.Tensor2D)))
+    const z = tf.tidy(() => {
+      const images = tf.randomUniform([5, 784], -1, 1, 'float32', 2) as tf.Tensor2D
+      return encoder.project(encoder.features(images))
+    })
     expect(z.shape).toEqual([5, 8])
     const norms = tf.tidy(() => tf.norm(z, 'euclidean', 1).dataSync())
     for (const n of norms) expect(n).toBeCloseTo(1, 5)
@@ -43,8 +46,9 @@ describe('clustering encoder network', () => {
 
   it('refuses images of another size and configs that cannot build a network', () => {
     const encoder = new FeatureEncoder(config, 1)
-    expect(() => encodeExact(encoderWeights(encoder), new Uint8Array(100), 1)).toThrow(expect.objectContaining({ name: 'InvalidArgumentError' }))
+    const invalidArgument = expect.objectContaining({ name: 'InvalidArgumentError' })
+    expect(() => encodeExact(encoderWeights(encoder), new Uint8Array(100), 1)).toThrow(invalidArgument)
     encoder.dispose()
-    expect(() => new FeatureEncoder({ ...config, hidden: [0] })).toThrow(expect.objectContaining({ name: 'InvalidArgumentError' }))
+    expect(() => new FeatureEncoder({ ...config, hidden: [0] })).toThrow(invalidArgument)
   })
 })
