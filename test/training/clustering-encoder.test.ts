@@ -8,7 +8,8 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import { loadMnist, takeDataset } from '../../src/data/index.js'
 import { FeatureEncoder } from '../../src/model/feature-encoder.js'
 import {
-  decodeEncoderFile, encodeEncoderFile, encoderCid, encoderFeatureMap, encoderPath, loadEncoderFile, weightsFromEncoder, ENCODER_FILES
+  decodeEncoderFile, encodeEncoderFile, encoderCid, encoderFeatureMap, encoderPath, loadEncoderFile,
+  weightsFromEncoder, ENCODER_FILES
 } from '../../src/training/clustering-encoder.js'
 import { encodeSafetensors } from '../../src/checkpoint/safetensors.js'
 
@@ -36,12 +37,18 @@ describe('clustering encoder files', () => {
 
   it('refuse anything that is not a whole encoder file, with a typed error', async () => {
     const bytes = sampleFile()
-    const corrupt = (b: Uint8Array): void => { expect(() => decodeEncoderFile(b)).toThrow(expect.objectContaining({ name: 'CorruptCheckpointError' })) }
+    const corruptCheckpoint = expect.objectContaining({ name: 'CorruptCheckpointError' })
+    const corrupt = (b: Uint8Array): void => { expect(() => decodeEncoderFile(b)).toThrow(corruptCheckpoint) }
     corrupt(bytes.subarray(0, bytes.length - 4))
     corrupt(encodeSafetensors({ tensors: new Map(), metadata: { format: 'hddm-classifier/1' } }))
     const file = decodeEncoderFile(bytes)
-    corrupt(encodeSafetensors({ tensors: new Map([['backbone.0.weight', { shape: [784, 32], data: file.layers[0].weight }]]), metadata: { format: 'hddm-encoder/1', config: JSON.stringify(config), info: '{}' } }))
-    corrupt(encodeSafetensors({ tensors: new Map(), metadata: { format: 'hddm-encoder/1', config: '{"inputSize": -1}', info: '{}' } }))
+    corrupt(encodeSafetensors({
+      tensors: new Map([['backbone.0.weight', { shape: [784, 32], data: file.layers[0].weight }]]),
+      metadata: { format: 'hddm-encoder/1', config: JSON.stringify(config), info: '{}' }
+    }))
+    corrupt(encodeSafetensors({
+      tensors: new Map(), metadata: { format: 'hddm-encoder/1', config: '{"inputSize": -1}', info: '{}' }
+    }))
   })
 
   it('load only the pinned bytes', async () => {
@@ -54,7 +61,8 @@ describe('clustering encoder files', () => {
       expect((await loadEncoderFile(path, cid)).cid.toString()).toBe(cid)
       const other = (await encoderCid(new Uint8Array([1, 2, 3]))).toString()
       await expect(loadEncoderFile(path, other)).rejects.toHaveProperty('name', 'CorruptCheckpointError')
-      await expect(loadEncoderFile(join(dir, 'missing.safetensors'))).rejects.toHaveProperty('name', 'InvalidArgumentError')
+      const missing = join(dir, 'missing.safetensors')
+      await expect(loadEncoderFile(missing)).rejects.toHaveProperty('name', 'InvalidArgumentError')
       await expect(loadEncoderFile('cifar')).rejects.toHaveProperty('name', 'InvalidArgumentError')
     } finally {
       await rm(dir, { recursive: true, force: true })
@@ -69,13 +77,15 @@ describe('clustering encoder files', () => {
       expect(cid.toString()).toBe((await encoderCid(await readFile(encoderPath(dataset)))).toString())
     }
     const manifest = JSON.parse(await readFile(new URL('../../manifests/default.json', import.meta.url), 'utf8'))
-    expect(manifest.clustering).toMatchObject({ features: 'encoder', encoder: { file: 'mnist', cid: (await loadEncoderFile('mnist')).cid.toString() } })
+    const pinned = (await loadEncoderFile('mnist')).cid.toString()
+    expect(manifest.clustering).toMatchObject({ features: 'encoder', encoder: { file: 'mnist', cid: pinned } })
   })
 
   it('map images of the encoder\'s size only', async () => {
     const map = encoderFeatureMap(decodeEncoderFile(sampleFile()))
     const data = takeDataset(await loadMnist({ split: 'train' }), 4)
     expect(map.transform(data)).toHaveLength(4 * 8)
-    expect(() => map.transform({ ...data, width: 14, height: 14, pixels: new Uint8Array(4 * 196) })).toThrow(expect.objectContaining({ name: 'InvalidArgumentError' }))
+    const halfSize = { ...data, width: 14, height: 14, pixels: new Uint8Array(4 * 196) }
+    expect(() => map.transform(halfSize)).toThrow(expect.objectContaining({ name: 'InvalidArgumentError' }))
   })
 })

@@ -15,12 +15,16 @@ beforeAll(async () => {
 })
 
 function job (outDir: string, overrides: Partial<ExpertJob>): ExpertJob {
-  return { shard: data.train[0], preset: 'tiny', objective: 'fm', outDir, training: { steps: 30, batchSize: 16, warmupSteps: 5, learningRate: 2e-3, seed: 9 }, ...overrides }
+  return {
+    shard: data.train[0], preset: 'tiny', objective: 'fm', outDir,
+    training: { steps: 30, batchSize: 16, warmupSteps: 5, learningRate: 2e-3, seed: 9 }, ...overrides
+  }
 }
 
 async function fmLosses (j: ExpertJob): Promise<number[]> {
   const losses: number[] = []
-  await trainExpert(j, { onProgress: (e: TrainProgressEvents) => { if (e.type === 'hddm:train:step') losses.push(e.detail.loss) } })
+  const onProgress = (e: TrainProgressEvents): void => { if (e.type === 'hddm:train:step') losses.push(e.detail.loss) }
+  await trainExpert(j, { onProgress })
   return losses
 }
 
@@ -45,9 +49,11 @@ describe('DDPM -> FM initialisation', () => {
     tf.dispose([x0, eps])
   })
 
-  it('a converted DDPM expert learns FM faster than a fresh one on the same batches', { timeout: 180_000 }, async () => {
+  it('a converted DDPM expert learns FM faster than a fresh one on the same batches',
+    { timeout: 180_000 }, async () => {
     await withTempDir(async dir => {
-      await trainExpert(job(`${dir}/ddpm`, { objective: 'ddpm', training: { steps: 150, batchSize: 16, warmupSteps: 10, learningRate: 2e-3, seed: 2 } }))
+      const ddpmTraining = { steps: 150, batchSize: 16, warmupSteps: 10, learningRate: 2e-3, seed: 2 }
+      await trainExpert(job(`${dir}/ddpm`, { objective: 'ddpm', training: ddpmTraining }))
       const ddpmBytes = await readFile(`${dir}/ddpm/checkpoint.safetensors`)
 
       const fresh = await fmLosses(job(`${dir}/fresh`, {}))
@@ -61,9 +67,12 @@ describe('DDPM -> FM initialisation', () => {
       expect(checkpoint.metadata.extra).toMatchObject({ timeInput: 'ddpm-snr', init: { objective: 'ddpm', step: 150 } })
       expect(checkpoint.metadata.objective).toBe('fm')
 
-      const naive = await fmLosses(job(`${dir}/naive`, { init: ddpmBytes, timeInput: 'ddpm-naive', training: { steps: 3, batchSize: 16 } }))
+      const naive = await fmLosses(job(`${dir}/naive`, {
+        init: ddpmBytes, timeInput: 'ddpm-naive', training: { steps: 3, batchSize: 16 }
+      }))
       expect(naive).toHaveLength(3)
-      expect((await readCheckpointFile(`${dir}/naive/checkpoint.safetensors`)).metadata.extra?.timeInput).toBe('ddpm-naive')
+      const naiveCheckpoint = await readCheckpointFile(`${dir}/naive/checkpoint.safetensors`)
+      expect(naiveCheckpoint.metadata.extra?.timeInput).toBe('ddpm-naive')
     })
   })
 
@@ -71,8 +80,10 @@ describe('DDPM -> FM initialisation', () => {
     await withTempDir(async dir => {
       await trainExpert(job(dir, { training: { steps: 1, batchSize: 4 } }))
       const fm = await readFile(`${dir}/checkpoint.safetensors`)
-      await expect(trainExpert(job(`${dir}/x`, { objective: 'ddpm', init: fm }))).rejects.toHaveProperty('name', 'ResumeMismatchError')
-      await expect(trainExpert(job(`${dir}/y`, { preset: 'small', init: fm }))).rejects.toHaveProperty('name', 'ShapeMismatchError')
+      const ddpmFromFm = trainExpert(job(`${dir}/x`, { objective: 'ddpm', init: fm }))
+      await expect(ddpmFromFm).rejects.toHaveProperty('name', 'ResumeMismatchError')
+      const otherPreset = trainExpert(job(`${dir}/y`, { preset: 'small', init: fm }))
+      await expect(otherPreset).rejects.toHaveProperty('name', 'ShapeMismatchError')
     })
   })
 })

@@ -9,8 +9,15 @@ beforeAll(async () => { await useTrainingBackend() })
 describe('clustering encoder training', async () => {
   const mnist = await loadMnist({ split: 'train' })
   const train = takeDataset(mnist, 2000)
-  const probe = { reference: subsetDataset(mnist, Array.from({ length: 500 }, (_, i) => 2000 + i)), queries: subsetDataset(mnist, Array.from({ length: 200 }, (_, i) => 2500 + i)), every: 60 }
-  const small = { steps: 60, batchSize: 32, warmupSteps: 5, learningRate: 2e-3, encoder: { inputSize: 784, hidden: [128], featureDim: 16, projectionDim: 16 } }
+  const probe = {
+    reference: subsetDataset(mnist, Array.from({ length: 500 }, (_, i) => 2000 + i)),
+    queries: subsetDataset(mnist, Array.from({ length: 200 }, (_, i) => 2500 + i)),
+    every: 60
+  }
+  const small = {
+    steps: 60, batchSize: 32, warmupSteps: 5, learningRate: 2e-3,
+    encoder: { inputSize: 784, hidden: [128], featureDim: 16, projectionDim: 16 }
+  }
 
   for (const objective of ['simclr', 'supcon'] as const) {
     it(`${objective}: the loss falls, the probe beats chance, and no tensor leaks`, { timeout: 120_000 }, async () => {
@@ -34,7 +41,10 @@ describe('clustering encoder training', async () => {
   it('stops on abort and needs labels for supcon', async () => {
     const controller = new AbortController()
     controller.abort()
-    await expect(trainEncoder(train, { training: small, signal: controller.signal })).rejects.toHaveProperty('name', 'AbortError')
-    await expect(trainEncoder({ ...train, labels: undefined }, { training: { ...small, objective: 'supcon' } })).rejects.toHaveProperty('name', 'InvalidArgumentError')
+    const aborted = trainEncoder(train, { training: small, signal: controller.signal })
+    await expect(aborted).rejects.toHaveProperty('name', 'AbortError')
+    const unlabelled = { ...train, labels: undefined }
+    const supcon = trainEncoder(unlabelled, { training: { ...small, objective: 'supcon' } })
+    await expect(supcon).rejects.toHaveProperty('name', 'InvalidArgumentError')
   })
 })

@@ -43,21 +43,30 @@ describe('expert training run', () => {
         const first = stepLosses()
         await expect(trainExpert(job(`${dir}/split`, { objective }), {
           signal: controller.signal,
-          onProgress: e => { first.onProgress(e); if (e.type === 'hddm:train:step' && e.detail.step === 6) controller.abort() }
+          onProgress: e => {
+            first.onProgress(e)
+            if (e.type === 'hddm:train:step' && e.detail.step === 6) controller.abort()
+          }
         })).rejects.toHaveProperty('name', 'AbortError')
         const interrupted = await readCheckpointFile(`${dir}/split/checkpoint.safetensors`)
         expect(interrupted.metadata.step).toBe(6)
 
         const second = stepLosses()
-        const resumed = await trainExpert(job(`${dir}/split`, { objective, resume: await readFile(`${dir}/split/checkpoint.safetensors`) }), { onProgress: second.onProgress })
+        const resume = await readFile(`${dir}/split/checkpoint.safetensors`)
+        const resumed = await trainExpert(job(`${dir}/split`, { objective, resume }), { onProgress: second.onProgress })
         expect(resumed).toMatchObject({ step: 12, aborted: false })
         expect([...second.losses.keys()]).toEqual([7, 8, 9, 10, 11, 12])
-        for (const [step, loss] of second.losses) expect(Math.abs(loss - whole.losses.get(step)!) / whole.losses.get(step)!).toBeLessThan(1e-5)
+        for (const [step, loss] of second.losses) {
+          const reference = whole.losses.get(step)!
+          expect(Math.abs(loss - reference) / reference).toBeLessThan(1e-5)
+        }
 
         const a = await readCheckpointFile(`${dir}/full/checkpoint.safetensors`)
         const b = await readCheckpointFile(`${dir}/split/checkpoint.safetensors`)
         const w = 'blocks.1.mlp.fc2.weight'
-        const maxDiff = a.tensors.get(w)!.data.reduce((m, v, i) => Math.max(m, Math.abs(v - b.tensors.get(w)!.data[i])), 0)
+        const wa = a.tensors.get(w)!.data
+        const wb = b.tensors.get(w)!.data
+        const maxDiff = wa.reduce((m, v, i) => Math.max(m, Math.abs(v - wb[i])), 0)
         expect(maxDiff).toBeLessThan(1e-5)
       })
     })
@@ -70,8 +79,12 @@ describe('expert training run', () => {
       const names = [...checkpoint.tensors.keys()]
       const weights = names.filter(n => !n.startsWith('raw.') && !n.startsWith('adam.'))
       expect(weights.length).toBeGreaterThan(10)
-      for (const prefix of ['raw.', 'adam.m.', 'adam.v.']) expect(names.filter(n => n.startsWith(prefix)).length).toBe(weights.length)
-      expect(checkpoint.metadata).toMatchObject({ network: 'expert', preset: 'tiny', objective: 'fm', cluster: 1, step: 4 })
+      for (const prefix of ['raw.', 'adam.m.', 'adam.v.']) {
+        expect(names.filter(n => n.startsWith(prefix)).length).toBe(weights.length)
+      }
+      expect(checkpoint.metadata).toMatchObject({
+        network: 'expert', preset: 'tiny', objective: 'fm', cluster: 1, step: 4
+      })
       expect(checkpoint.metadata.extra?.trainer).toBeDefined()
 
       const published = publishableCheckpoint(checkpoint)
@@ -80,7 +93,8 @@ describe('expert training run', () => {
       const expert = loadExpert(published, { preset: 'tiny' })
       expect(expert.objective.name).toBe('fm')
       expert.model.dispose()
-      expect(() => loadExpert(published, { preset: 'small' })).toThrow(expect.objectContaining({ name: 'ShapeMismatchError' }))
+      const shapeMismatch = expect.objectContaining({ name: 'ShapeMismatchError' })
+      expect(() => loadExpert(published, { preset: 'small' })).toThrow(shapeMismatch)
     })
   })
 
@@ -88,8 +102,10 @@ describe('expert training run', () => {
     await withTempDir(async dir => {
       const result = await trainExpert(job(dir, { training: { steps: 2, batchSize: 4 } }))
       const bytes = await readFile(result.path)
-      await expect(trainExpert(job(dir, { objective: 'ddpm', resume: bytes }))).rejects.toHaveProperty('name', 'ResumeMismatchError')
-      await expect(trainExpert(job(dir, { shard: data.train[2], resume: bytes }))).rejects.toHaveProperty('name', 'ResumeMismatchError')
+      const otherObjective = trainExpert(job(dir, { objective: 'ddpm', resume: bytes }))
+      await expect(otherObjective).rejects.toHaveProperty('name', 'ResumeMismatchError')
+      const otherShard = trainExpert(job(dir, { shard: data.train[2], resume: bytes }))
+      await expect(otherShard).rejects.toHaveProperty('name', 'ResumeMismatchError')
       const { encodeCheckpoint } = await import('../../src/checkpoint/format.js')
       const published = encodeCheckpoint(publishableCheckpoint(decodeCheckpoint(bytes)))
       await expect(trainExpert(job(dir, { resume: published }))).rejects.toHaveProperty('name', 'ResumeMismatchError')

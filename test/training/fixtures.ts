@@ -5,7 +5,9 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { buildShards, clusterDataset, encodeShard, loadMnist, takeDataset, type ClusterShards } from '../../src/data/index.js'
+import {
+  buildShards, clusterDataset, encodeShard, loadMnist, takeDataset, type ClusterShards
+} from '../../src/data/index.js'
 
 export interface TestShards {
   shards: ClusterShards[]
@@ -20,7 +22,9 @@ export async function mnistShards (k = 4, count = 3000, seed = 1): Promise<TestS
   const dataset = takeDataset(await loadMnist({ split: 'train' }), count)
   const clustering = await clusterDataset(dataset, { k, seed, fine: 32, fineSamples: count })
   const shards = buildShards(dataset, clustering, { heldOutFraction: 0.1, seed })
-  return { shards, train: shards.map(s => encodeShard(s.train)), heldOut: shards.map(s => encodeShard(s.heldOut)), pi: clustering.pi }
+  const train = shards.map(s => encodeShard(s.train))
+  const heldOut = shards.map(s => encodeShard(s.heldOut))
+  return { shards, train, heldOut, pi: clustering.pi }
 }
 
 export async function withTempDir<T> (fn: (dir: string) => Promise<T>): Promise<T> {

@@ -12,9 +12,13 @@ beforeAll(async () => {
 })
 
 describe('router training on real MNIST clusters (K=4)', () => {
-  it('beats the majority baseline at low noise after a short run, less so as noise grows', { timeout: 120_000 }, async () => {
+  it('beats the majority baseline at low noise after a short run, less so as noise grows',
+    { timeout: 120_000 }, async () => {
     const before = tf.memory().numTensors
-    const result = await trainRouter({ shards: data.train, heldOut: data.heldOut, preset: 'router-tiny', training: { steps: 150, batchSize: 32, learningRate: 2e-3, seed: 3 } })
+    const result = await trainRouter({
+      shards: data.train, heldOut: data.heldOut, preset: 'router-tiny',
+      training: { steps: 150, batchSize: 32, learningRate: 2e-3, seed: 3 }
+    })
     const { buckets, majority } = result.evaluation!
     expect(buckets).toHaveLength(5)
     expect(result.pi.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 10)
@@ -32,11 +36,16 @@ describe('router training on real MNIST clusters (K=4)', () => {
     expect(tf.memory().numTensors).toBe(before)
   })
 
-  it('a prompt router keeps p(k | c)\'s accuracy at t near 1, where a prompt-blind one falls to the prior\'s', { timeout: 180_000 }, async () => {
+  it('a prompt router keeps p(k | c)\'s accuracy at t near 1, where a prompt-blind one falls to the prior\'s',
+    { timeout: 180_000 }, async () => {
     const before = tf.memory().numTensors
     const training = { steps: 200, batchSize: 32, learningRate: 2e-3, seed: 3, promptDropout: 0.2 }
-    const prompt = await trainRouter({ shards: data.train, heldOut: data.heldOut, preset: 'router-tiny', conditioning: 'prompt', training })
-    const blind = await trainRouter({ shards: data.train, heldOut: data.heldOut, preset: 'router-tiny', conditioning: 'none', training })
+    const prompt = await trainRouter({
+      shards: data.train, heldOut: data.heldOut, preset: 'router-tiny', conditioning: 'prompt', training
+    })
+    const blind = await trainRouter({
+      shards: data.train, heldOut: data.heldOut, preset: 'router-tiny', conditioning: 'none', training
+    })
     const p = prompt.evaluation!
     const b = blind.evaluation!
     expect(p.conditioning).toBe('prompt')
@@ -52,7 +61,9 @@ describe('router training on real MNIST clusters (K=4)', () => {
     expect(p.unconditional![p.unconditional!.length - 1].accuracy).toBeLessThan(p.promptBaseline - 0.15)
     // It stores the run's tokenizer, so a verifier can check its prompt vocabulary.
     const checkpoint = decodeCheckpoint(encodeCheckpoint(routerCheckpoint(prompt, 'router-tiny')))
-    expect(checkpoint.metadata.config).toMatchObject({ conditioning: 'prompt', vocabSize: prompt.tokenizer!.vocabSize, promptTokens: prompt.tokenizer!.maxLength })
+    expect(checkpoint.metadata.config).toMatchObject({
+      conditioning: 'prompt', vocabSize: prompt.tokenizer!.vocabSize, promptTokens: prompt.tokenizer!.maxLength
+    })
     expect(checkpoint.metadata.extra?.tokenizer).toEqual(prompt.tokenizer!.toJSON())
     prompt.router.dispose()
     blind.router.dispose()
@@ -60,7 +71,9 @@ describe('router training on real MNIST clusters (K=4)', () => {
   })
 
   it('rejects fewer than two clusters and unknown presets', async () => {
-    await expect(trainRouter({ shards: data.train.slice(0, 1), preset: 'router-tiny' })).rejects.toHaveProperty('name', 'InvalidArgumentError')
-    await expect(trainRouter({ shards: data.train, preset: 'router-huge' })).rejects.toHaveProperty('name', 'InvalidArgumentError')
+    const oneCluster = trainRouter({ shards: data.train.slice(0, 1), preset: 'router-tiny' })
+    await expect(oneCluster).rejects.toHaveProperty('name', 'InvalidArgumentError')
+    const unknownPreset = trainRouter({ shards: data.train, preset: 'router-huge' })
+    await expect(unknownPreset).rejects.toHaveProperty('name', 'InvalidArgumentError')
   })
 })

@@ -20,7 +20,11 @@ describe('learning-rate schedule', () => {
 
   it('rejects invalid training configs with InvalidArgumentError', () => {
     expect(resolveTrainingConfig()).toEqual(TRAINING_DEFAULTS)
-    for (const bad of [{ steps: 0 }, { batchSize: 1.5 }, { learningRate: -1 }, { emaDecay: 1 }, { promptDropout: 2 }, { lrSchedule: 'step' as 'constant' }]) {
+    const invalid = [
+      { steps: 0 }, { batchSize: 1.5 }, { learningRate: -1 },
+      { emaDecay: 1 }, { promptDropout: 2 }, { lrSchedule: 'step' as 'constant' }
+    ]
+    for (const bad of invalid) {
       expect(() => resolveTrainingConfig(bad)).toThrow(expect.objectContaining({ name: 'InvalidArgumentError' }))
     }
   })

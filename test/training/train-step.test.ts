@@ -64,7 +64,9 @@ describe('expert training step on real MNIST', () => {
     const objective = createObjective('ddpm')
     const optimizer = tf.train.adam(1e-3)
     const next = batches(8, 4)
-    const step = (i: number): void => { expertTrainStep(model, objective, optimizer, next(), { u: new Float32Array(8).fill(0.5), noiseSeed: i }) }
+    const step = (i: number): void => {
+      expertTrainStep(model, objective, optimizer, next(), { u: new Float32Array(8).fill(0.5), noiseSeed: i })
+    }
     step(0) // the optimizer creates its moment variables on the first step
     const before = tf.memory().numTensors
     for (let i = 1; i < 4; i++) step(i)

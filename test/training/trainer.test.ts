@@ -18,7 +18,10 @@ beforeAll(async () => {
 afterAll(async () => { await trainer?.stop() })
 
 function job (outDir: string, steps: number, overrides: Partial<ExpertJob> = {}): ExpertJob {
-  return { shard: data.train[0], preset: 'tiny', objective: 'ddpm', outDir, training: { steps, batchSize: 16, checkpointEvery: 10 }, ...overrides }
+  return {
+    shard: data.train[0], preset: 'tiny', objective: 'ddpm', outDir,
+    training: { steps, batchSize: 16, checkpointEvery: 10 }, ...overrides
+  }
 }
 
 describe('Trainer (worker thread)', () => {
@@ -30,7 +33,12 @@ describe('Trainer (worker thread)', () => {
       let ticks = 0
       let last = performance.now()
       let maxGap = 0
-      const timer = setInterval(() => { const now = performance.now(); maxGap = Math.max(maxGap, now - last); last = now; ticks++ }, 5)
+      const timer = setInterval(() => {
+        const now = performance.now()
+        maxGap = Math.max(maxGap, now - last)
+        last = now
+        ticks++
+      }, 5)
       const started = performance.now()
       const result = await trainer.run(job(dir, 30), { onProgress: e => events.push(e) })
       const total = performance.now() - started
@@ -68,7 +76,8 @@ describe('Trainer (worker thread)', () => {
       const corrupt = data.train[0].slice(0, 100)
       await expect(trainer.run(job(dir, 2, { shard: corrupt }))).rejects.toHaveProperty('name', 'InvalidShardError')
       await expect(trainer.run(job(dir, 2, { preset: 'huge' }))).rejects.toHaveProperty('name', 'InvalidArgumentError')
-      await expect(trainer.run(job(dir, 2, { resume: new Uint8Array(16) }))).rejects.toBeInstanceOf(CorruptCheckpointError)
+      const garbageResume = job(dir, 2, { resume: new Uint8Array(16) })
+      await expect(trainer.run(garbageResume)).rejects.toBeInstanceOf(CorruptCheckpointError)
       const evaluation = { heldOutBatches: 1, batchSize: 8, seed: 5 }
       await expect(trainer.heldOutLoss({ checkpoint: new Uint8Array(16), heldOut: data.heldOut[0], evaluation }))
         .rejects.toBeInstanceOf(CorruptCheckpointError)
@@ -90,7 +99,9 @@ describe('Trainer (worker thread)', () => {
     await own.start()
     await withTempDir(async dir => {
       let stopping: Promise<void> | undefined
-      const run = own.run(job(dir, 200), { onProgress: e => { if (e.type === 'hddm:train:step' && e.detail.step === 3) stopping = own.stop() } })
+      const run = own.run(job(dir, 200), {
+        onProgress: e => { if (e.type === 'hddm:train:step' && e.detail.step === 3) stopping = own.stop() }
+      })
       await expect(run).rejects.toHaveProperty('name', 'AbortError')
       await stopping
       expect(own.status).toBe('stopped')
