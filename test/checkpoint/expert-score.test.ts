@@ -19,7 +19,8 @@ beforeAll(async () => {
 afterAll(async () => { await node.stop() })
 
 describe('scoreExpert', () => {
-  it('gives the per-pixel Gaussian the train shard\'s moments when told, not the scored shard\'s', { timeout: 60_000 }, async () => {
+  it('gives the per-pixel Gaussian the train shard\'s moments when told, not the scored shard\'s',
+    { timeout: 60_000 }, async () => {
     const run = await createEnsembleRun(node.storage, 'expert-score-test')
     const checkpoint = decodeCheckpoint(await trainedExpert(run, node.storage, 'expert-1', 5))
     const shards = run.manifest.resolved.shards[1]

@@ -17,16 +17,19 @@ describe('checkpoint files', () => {
 
   it('a failed write keeps the previous file and cleans up', async () => {
     await withTempDir(async dir => {
-      await expect(writeFileAtomic(join(dir, 'missing-dir', 'c.safetensors'), new Uint8Array(4))).rejects.toHaveProperty('code', 'ENOENT')
+      const inMissingDir = join(dir, 'missing-dir', 'c.safetensors')
+      await expect(writeFileAtomic(inMissingDir, new Uint8Array(4))).rejects.toHaveProperty('code', 'ENOENT')
       expect(await readdir(dir)).toEqual([])
     })
   })
 
   it('reading a missing file is CheckpointNotFoundError, garbage is CorruptCheckpointError', async () => {
     await withTempDir(async dir => {
-      await expect(readCheckpointFile(join(dir, 'nope.safetensors'))).rejects.toHaveProperty('name', 'CheckpointNotFoundError')
-      await writeFile(join(dir, 'bad.safetensors'), new Uint8Array(32).fill(255))
-      await expect(readCheckpointFile(join(dir, 'bad.safetensors'))).rejects.toHaveProperty('name', 'CorruptCheckpointError')
+      const missing = join(dir, 'nope.safetensors')
+      await expect(readCheckpointFile(missing)).rejects.toHaveProperty('name', 'CheckpointNotFoundError')
+      const garbage = join(dir, 'bad.safetensors')
+      await writeFile(garbage, new Uint8Array(32).fill(255))
+      await expect(readCheckpointFile(garbage)).rejects.toHaveProperty('name', 'CorruptCheckpointError')
     })
   })
 })

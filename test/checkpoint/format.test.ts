@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as tf from '@tensorflow/tfjs'
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from '../../src/checkpoint/safetensors.js'
-import { assignParams, decodeCheckpoint, encodeCheckpoint, paramsToTensors, CHECKPOINT_FORMAT } from '../../src/checkpoint/format.js'
+import {
+  assignParams, decodeCheckpoint, encodeCheckpoint, paramsToTensors, CHECKPOINT_FORMAT
+} from '../../src/checkpoint/format.js'
 import { DiT } from '../../src/model/dit.js'
 import { EXPERT_PRESETS } from '../../src/model/config.js'
 
@@ -31,8 +33,9 @@ describe('safetensors codec', () => {
 
   it('gives CorruptCheckpointError for every truncation, never a partial load', () => {
     const bytes = encodeSafetensors({ tensors: sample(), metadata: {} })
+    const corrupt = expect.objectContaining({ name: 'CorruptCheckpointError' })
     for (let cut = 0; cut < bytes.length; cut += 3) {
-      expect(() => decodeSafetensors(bytes.subarray(0, cut))).toThrow(expect.objectContaining({ name: 'CorruptCheckpointError' }))
+      expect(() => decodeSafetensors(bytes.subarray(0, cut))).toThrow(corrupt)
     }
   })
 
@@ -51,18 +54,23 @@ describe('safetensors codec', () => {
       headerOf([1, 2]),
       headerOf({ x: { dtype: 'F16', shape: [4], data_offsets: [0, 8] } }),
       headerOf({ x: { dtype: 'F32', shape: [4], data_offsets: [0, 8] } }),                 // size mismatch
-      headerOf({ x: { dtype: 'F32', shape: [1], data_offsets: [0, 4] }, y: { dtype: 'F32', shape: [1], data_offsets: [2, 6] } }), // overlap
+      headerOf({
+        x: { dtype: 'F32', shape: [1], data_offsets: [0, 4] },
+        y: { dtype: 'F32', shape: [1], data_offsets: [2, 6] }                              // overlap
+      }),
       headerOf({ x: { dtype: 'F32', shape: [-2], data_offsets: [0, 8] } }),
       headerOf({ __metadata__: { a: 1 }, x: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } })
     ]
-    for (const bytes of cases) expect(() => decodeSafetensors(bytes)).toThrow(expect.objectContaining({ name: 'CorruptCheckpointError' }))
+    const corrupt = expect.objectContaining({ name: 'CorruptCheckpointError' })
+    for (const bytes of cases) expect(() => decodeSafetensors(bytes)).toThrow(corrupt)
   })
 
   it('is read by a spec-following numpy reader in Python', () => {
     const dir = mkdtempSync(join(tmpdir(), 'hddm-st-'))
     const file = join(dir, 'x.safetensors')
     writeFileSync(file, encodeSafetensors({ tensors: sample(), metadata: { hddm: '{}' } }))
-    const out = JSON.parse(execFileSync('python3', [join(import.meta.dirname, 'safetensors_reference.py'), file]).toString())
+    const reader = join(import.meta.dirname, 'safetensors_reference.py')
+    const out = JSON.parse(execFileSync('python3', [reader, file]).toString())
     expect(out.metadata).toEqual(['hddm'])
     expect(out.tensors['blocks.0.attn.qkv.weight']).toEqual({ shape: [2, 3], sum: 21 })
     expect(out.tensors.scalar).toEqual({ shape: [], sum: 42 })
@@ -74,7 +82,10 @@ describe('model checkpoints', () => {
     const a = new DiT(EXPERT_PRESETS.tiny, 1)
     const b = new DiT(EXPERT_PRESETS.tiny, 2)
     const bytes = encodeCheckpoint({
-      metadata: { format: CHECKPOINT_FORMAT, network: 'expert', config: { ...EXPERT_PRESETS.tiny }, preset: 'tiny', objective: 'fm', cluster: 3, step: 7 },
+      metadata: {
+        format: CHECKPOINT_FORMAT, network: 'expert', config: { ...EXPERT_PRESETS.tiny },
+        preset: 'tiny', objective: 'fm', cluster: 3, step: 7
+      },
       tensors: paramsToTensors(a.params)
     })
     const ckpt = decodeCheckpoint(bytes)
@@ -83,8 +94,10 @@ describe('model checkpoints', () => {
     for (const [name, v] of a.params.variables) expect(b.params.get(name).dataSync()).toEqual(v.dataSync())
 
     const other = new DiT({ ...EXPERT_PRESETS.tiny, hidden: 2 * EXPERT_PRESETS.tiny.hidden }, 1)
-    expect(() => assignParams(other.params, ckpt.tensors)).toThrow(expect.objectContaining({ name: 'ShapeMismatchError' }))
-    expect(() => decodeCheckpoint(encodeSafetensors({ tensors: new Map(), metadata: {} }))).toThrow(expect.objectContaining({ name: 'CorruptCheckpointError' }))
+    const shapeMismatch = expect.objectContaining({ name: 'ShapeMismatchError' })
+    expect(() => assignParams(other.params, ckpt.tensors)).toThrow(shapeMismatch)
+    const bareSafetensors = encodeSafetensors({ tensors: new Map(), metadata: {} })
+    expect(() => decodeCheckpoint(bareSafetensors)).toThrow(expect.objectContaining({ name: 'CorruptCheckpointError' }))
     for (const m of [a, b, other]) m.dispose()
   })
 })
