@@ -70,8 +70,12 @@ export function symmetricSqrt (m: Float64Array, n: number): Float64Array {
 
 /** tr((S1 S2)^1/2) through the symmetric product S1^1/2 S2 S1^1/2. */
 export function traceSqrtProduct (s1: Float64Array, s2: Float64Array, n: number): number {
-  const r = symmetricSqrt(s1, n)
-  const m = multiply(multiply(r, s2, n), r, n)
+  return traceSqrtSandwich(symmetricSqrt(s1, n), s2, n)
+}
+
+/** tr((R S R)^1/2) for a symmetric root R: the product's asymmetry from rounding is averaged away first. */
+function traceSqrtSandwich (root: Float64Array, s: Float64Array, n: number): number {
+  const m = multiply(multiply(root, s, n), root, n)
   for (let i = 0; i < n; i++) {
     for (let j = i + 1; j < n; j++) {
       const v = 0.5 * (m[i * n + j] + m[j * n + i])
@@ -94,6 +98,24 @@ export function frechetDistance (a: FeatureStatistics, b: FeatureStatistics): nu
   for (let j = 0; j < n; j++) trace += a.covariance[j * n + j] + b.covariance[j * n + j]
   // Rounding can leave a tiny negative distance between (nearly) identical sets.
   return Math.max(0, d + trace - 2 * traceSqrtProduct(a.covariance, b.covariance, n))
+}
+
+/**
+ * The Frechet distance of many sample sets to one reference (a bootstrap's resamples), with the
+ * reference's square root and trace computed once instead of per set.
+ */
+export function frechetDistanceTo (reference: FeatureStatistics): (stats: FeatureStatistics) => number {
+  const n = reference.dim
+  const root = symmetricSqrt(reference.covariance, n)
+  let referenceTrace = 0
+  for (let j = 0; j < n; j++) referenceTrace += reference.covariance[j * n + j]
+  return (stats) => {
+    if (stats.dim !== n) throw new InvalidArgumentError(`feature dimensions differ: ${stats.dim} vs ${n}`)
+    let d = 0
+    for (let j = 0; j < n; j++) d += (stats.mean[j] - reference.mean[j]) ** 2
+    for (let j = 0; j < n; j++) d += stats.covariance[j * n + j]
+    return Math.max(0, d + referenceTrace - 2 * traceSqrtSandwich(root, stats.covariance, n))
+  }
 }
 
 function multiply (a: Float64Array, b: Float64Array, n: number): Float64Array {

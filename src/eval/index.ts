@@ -24,7 +24,9 @@ export {
   trainClassifier, classifierAccuracy, CLASSIFIER_TRAINING_DEFAULTS, type ClassifierTrainingConfig,
   type ClassifierProgressEvents, type TrainClassifierOptions, type TrainClassifierResult
 } from './train-classifier.js'
-export { featureStatistics, frechetDistance, symmetricSqrt, traceSqrtProduct, type FeatureStatistics } from './fid.js'
+export {
+  featureStatistics, frechetDistance, frechetDistanceTo, symmetricSqrt, traceSqrtProduct, type FeatureStatistics
+} from './fid.js'
 export { intraPromptDiversity, promptAccuracy, type DiversityResult, type PromptAccuracy } from './diversity.js'
 export {
   referenceStatistics, evaluateSamples, balancedPrompts, type ReferenceStatistics, type SampleMetrics,

@@ -10,11 +10,10 @@ import { join } from 'node:path'
 import {
   assignClusters, buildShards, clusterDataset, encodeShard, loadDataset, Random, shardToDataset, Tokenizer, type Dataset
 } from '../../src/data/index.js'
-import { symmetricEigen } from '../../src/data/linalg.js'
 import { expertHeldOutLoss } from '../../src/checkpoint/expert-score.js'
 import { decodeCheckpoint, encodeCheckpoint } from '../../src/checkpoint/format.js'
 import { publishableCheckpoint } from '../../src/checkpoint/publishable.js'
-import { featureStatistics, symmetricSqrt, type FeatureStatistics } from '../../src/eval/index.js'
+import { featureStatistics, frechetDistanceTo, type FeatureStatistics } from '../../src/eval/index.js'
 import { trainExpert, CHECKPOINT_FILE, type ExpertTrainingConfig } from '../../src/training/index.js'
 import { clusteringFeaturesFor } from '../../src/training/clustering-encoder.js'
 
@@ -240,9 +239,7 @@ export function bootstrapMetrics (input: {
   const { features, dim, predictions, labels, reference, resamples, seed } = input
   const level = input.level ?? 0.9
   const count = predictions.length
-  const root = symmetricSqrt(reference.covariance, dim)
-  let referenceTrace = 0
-  for (let j = 0; j < dim; j++) referenceTrace += reference.covariance[j * dim + j]
+  const distance = frechetDistanceTo(reference)
   const random = Random.derive(seed, 'bootstrap')
   const fids: number[] = []
   const accuracies: number[] = []
@@ -255,21 +252,7 @@ export function bootstrapMetrics (input: {
       rows.set(features.subarray(k * dim, (k + 1) * dim), i * dim)
       if (labels[k] >= 0) { scored++; if (predictions[k] === labels[k]) correct++ }
     }
-    const stats = featureStatistics(rows, dim)
-    let d = 0
-    for (let j = 0; j < dim; j++) d += (stats.mean[j] - reference.mean[j]) ** 2
-    for (let j = 0; j < dim; j++) d += stats.covariance[j * dim + j]
-    const m = multiply(multiply(root, stats.covariance, dim), root, dim)
-    for (let i = 0; i < dim; i++) {
-      for (let j = i + 1; j < dim; j++) {
-        const v = 0.5 * (m[i * dim + j] + m[j * dim + i])
-        m[i * dim + j] = v
-        m[j * dim + i] = v
-      }
-    }
-    let trace = 0
-    for (const v of symmetricEigen(m, dim).values) trace += Math.sqrt(Math.max(0, v))
-    fids.push(Math.max(0, d + referenceTrace - 2 * trace))
+    fids.push(distance(featureStatistics(rows, dim)))
     accuracies.push(scored > 0 ? correct / scored : NaN)
   }
   return { resamples, level, seed, fid: interval(fids, level), promptAccuracy: interval(accuracies, level) }
@@ -281,16 +264,4 @@ function interval (values: number[], level: number): Interval {
   const mean = values.reduce((s, v) => s + v, 0) / values.length
   const std = Math.sqrt(values.reduce((s, v) => s + (v - mean) ** 2, 0) / Math.max(1, values.length - 1))
   return { lo: at((1 - level) / 2), hi: at((1 + level) / 2), mean, std }
-}
-
-function multiply (a: Float64Array, b: Float64Array, n: number): Float64Array {
-  const out = new Float64Array(n * n)
-  for (let i = 0; i < n; i++) {
-    for (let k = 0; k < n; k++) {
-      const aik = a[i * n + k]
-      if (aik === 0) continue
-      for (let j = 0; j < n; j++) out[i * n + j] += aik * b[k * n + j]
-    }
-  }
-  return out
 }

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { Random } from '../../src/data/random.js'
-import { featureStatistics, frechetDistance, symmetricSqrt, traceSqrtProduct, type FeatureStatistics } from '../../src/eval/fid.js'
+import {
+  featureStatistics, frechetDistance, frechetDistanceTo, symmetricSqrt, traceSqrtProduct, type FeatureStatistics
+} from '../../src/eval/fid.js'
 import { intraPromptDiversity, promptAccuracy } from '../../src/eval/diversity.js'
 
 function gaussian (mean: number[], covariance: number[][]): FeatureStatistics {
@@ -14,6 +16,15 @@ describe('Frechet distance', () => {
     const b = gaussian([1, 1, 0], [[1, 0, 0], [0, 4, 0], [0, 0, 16]])
     // |mu|^2 = 1 + 0 + 4; sum (sqrt a - sqrt b)^2 = 1 + 1 + 9
     expect(frechetDistance(a, b)).toBeCloseTo(16, 9)
+  })
+
+  it('gives many sets the same distance to one reference as frechetDistance', () => {
+    const reference = gaussian([0, 0], [[2, 0.9], [0.9, 1]])
+    const toReference = frechetDistanceTo(reference)
+    for (const set of [gaussian([3, -4], [[1, -0.4], [-0.4, 3]]), gaussian([0.5, 0], [[5, 2], [2, 1]]), reference]) {
+      expect(toReference(set)).toBeCloseTo(frechetDistance(set, reference), 9)
+    }
+    expect(() => toReference(gaussian([0], [[1]]))).toThrow(expect.objectContaining({ name: 'InvalidArgumentError' }))
   })
 
   it('matches the 2x2 closed form for non-commuting covariances', () => {
