@@ -2,8 +2,8 @@ import * as tf from '@tensorflow/tfjs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadMnist, subsetDataset, takeDataset, type Dataset } from '../../src/data/index.js'
 import {
-  classifierAccuracy, classifyImages, decodeClassifier, encodeClassifier, evaluateSamples, featureStatistics, frechetDistance,
-  loadClassifier, referenceStatistics, ClassifierNotFoundError, type FeatureClassifier
+  classifierAccuracy, classifyImages, decodeClassifier, encodeClassifier, evaluateSamples, featureStatistics,
+  frechetDistance, loadClassifier, referenceStatistics, ClassifierNotFoundError, type FeatureClassifier
 } from '../../src/eval/index.js'
 import { Random } from '../../src/data/random.js'
 import { disposeBackend } from '../../src/runtime/index.js'
@@ -51,10 +51,11 @@ describe('the committed MNIST classifier', () => {
     const b = subsetDataset(test, order.subarray(half))
     const fa = classifyImages(classifier, a.pixels)
     const fb = classifyImages(classifier, b.pixels)
-    const same = frechetDistance(featureStatistics(fa.features, fa.featureSize), featureStatistics(fb.features, fb.featureSize))
+    const statsA = featureStatistics(fa.features, fa.featureSize)
+    const same = frechetDistance(statsA, featureStatistics(fb.features, fb.featureSize))
     const noise = Float32Array.from({ length: half * 784 }, () => Math.max(-1, Math.min(1, random.normal())))
     const fn = classifyImages(classifier, noise)
-    const far = frechetDistance(featureStatistics(fa.features, fa.featureSize), featureStatistics(fn.features, fn.featureSize))
+    const far = frechetDistance(statsA, featureStatistics(fn.features, fn.featureSize))
     expect(same).toBeGreaterThan(0)
     expect(far).toBeGreaterThan(50 * same)
   })
@@ -63,7 +64,8 @@ describe('the committed MNIST classifier', () => {
     const reference = referenceStatistics(classifier, test)
     const before = tf.memory().numTensors
     const slice = takeDataset(test, 500)
-    const metrics = evaluateSamples({ classifier, reference, images: slice.pixels, prompts: Array.from(slice.labels!, l => slice.classNames![l]) })
+    const prompts = Array.from(slice.labels!, l => slice.classNames![l])
+    const metrics = evaluateSamples({ classifier, reference, images: slice.pixels, prompts })
     expect(tf.memory().numTensors).toBe(before)
     expect(metrics.count).toBe(500)
     expect(metrics.promptAccuracy.accuracy).toBeGreaterThan(0.97)

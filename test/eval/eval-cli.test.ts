@@ -3,7 +3,9 @@ import { execFile } from 'node:child_process'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { buildShards, clusterDataset, decodePng, encodeShard, loadMnist, takeDataset, Tokenizer } from '../../src/data/index.js'
+import {
+  buildShards, clusterDataset, decodePng, encodeShard, loadMnist, takeDataset, Tokenizer
+} from '../../src/data/index.js'
 import { parseEnsembleManifest } from '../../src/protocol/ensemble-manifest.js'
 import { disposeBackend } from '../../src/runtime/index.js'
 import { encodeCheckpoint, type Checkpoint } from '../../src/checkpoint/format.js'
@@ -16,7 +18,8 @@ interface Run { code: number, stdout: string, stderr: string }
 
 async function cli (...args: string[]): Promise<Run> {
   return await new Promise(resolve => {
-    execFile('npx', ['tsx', 'src/cli/bin.ts', ...args], { cwd: process.cwd(), timeout: 180_000 }, (err, stdout, stderr) => {
+    const options = { cwd: process.cwd(), timeout: 180_000 }
+    execFile('npx', ['tsx', 'src/cli/bin.ts', ...args], options, (err, stdout, stderr) => {
       resolve({ code: err === null ? 0 : (typeof err.code === 'number' ? err.code : -1), stdout, stderr })
     })
   })
@@ -27,15 +30,21 @@ let dataDir: string
 let ensembleId: string
 const files: Record<string, string> = {}
 
-/** A tiny ensemble of two clusters (a DDPM and an FM expert, random weights with a non-zero output layer) in a node's blockstore and as files. */
+/**
+ * A tiny ensemble of two clusters (a DDPM and an FM expert, random weights with a non-zero
+ * output layer) in a node's blockstore and as files.
+ */
 beforeAll(async () => {
   await useTrainingBackend()
   dir = await mkdtemp(join(tmpdir(), 'hddm-eval-cli-'))
   dataDir = join(dir, 'node')
   const data = takeDataset(await loadMnist({ split: 'test' }), 400)
-  const shards = buildShards(data, await clusterDataset(data, { k: 2, seed: 0, fine: 8 }), { heldOutFraction: 0.2, seed: 0 })
+  const clustering = await clusterDataset(data, { k: 2, seed: 0, fine: 8 })
+  const shards = buildShards(data, clustering, { heldOutFraction: 0.2, seed: 0 })
   await mkdir(join(dir, 'shards'))
-  for (const s of shards) await writeFile(join(dir, 'shards', `cluster-${s.cluster}.held-out.hddmshard`), encodeShard(s.heldOut))
+  for (const s of shards) {
+    await writeFile(join(dir, 'shards', `cluster-${s.cluster}.held-out.hddmshard`), encodeShard(s.heldOut))
+  }
   const tokenizer = Tokenizer.fromJSON(shards[0].train.header.tokenizer)
   const node = await createTestNode({ dataDir })
   try {
@@ -49,10 +58,12 @@ beforeAll(async () => {
     const routerCid = await add('router', randomRouterCheckpoint({ numExperts: 2, run: run.toString() }))
     const experts = []
     for (const [cluster, objective] of [[0, 'ddpm'], [1, 'fm']] as const) {
-      const cid = await add(`expert-${cluster}`, randomExpertCheckpoint({ tokenizer, objective, cluster, run: run.toString() }))
+      const checkpoint = randomExpertCheckpoint({ tokenizer, objective, cluster, run: run.toString() })
+      const cid = await add(`expert-${cluster}`, checkpoint)
       experts.push({ cid, cluster, objective })
     }
-    ensembleId = (await node.storage.putJson(parseEnsembleManifest({ v: 1, run, k: 2, router: routerCid, experts }))).toString()
+    const manifest = parseEnsembleManifest({ v: 1, run, k: 2, router: routerCid, experts })
+    ensembleId = (await node.storage.putJson(manifest)).toString()
   } finally {
     await node.stop()
     await disposeBackend()
@@ -65,8 +76,11 @@ describe('hddm-node eval', () => {
   it('scores an ensemble by CID for two routings, with the loss matrix, and writes JSON and a grid', async () => {
     const json = join(dir, 'eval.json')
     const grid = join(dir, 'grid.png')
-    const run = await cli('eval', '--ensemble', ensembleId, '--data-dir', dataDir, '--routing', 'top1', '--routing', 'full',
-      '--samples', '20', '--steps', '2', '--held-out', join(dir, 'shards'), '--json', json, '--grid', grid, '--backend', 'native')
+    const run = await cli(
+      'eval', '--ensemble', ensembleId, '--data-dir', dataDir, '--routing', 'top1', '--routing', 'full',
+      '--samples', '20', '--steps', '2', '--held-out', join(dir, 'shards'),
+      '--json', json, '--grid', grid, '--backend', 'native'
+    )
     expect(run.stderr).toBe('')
     expect(run.code).toBe(0)
     expect(run.stdout).toMatch(/^top1 +FID \d+\.\d+/m)
@@ -89,15 +103,19 @@ describe('hddm-node eval', () => {
   }, 180_000)
 
   it('takes local checkpoint files instead of a CID, and refuses to run without either', async () => {
-    const run = await cli('eval', '--router', files.router, '--expert', `0=${files['expert-0']}`, '--expert', `1=${files['expert-1']}`,
-      '--samples', '20', '--steps', '1', '--backend', 'native')
+    const run = await cli(
+      'eval', '--router', files.router, '--expert', `0=${files['expert-0']}`, '--expert', `1=${files['expert-1']}`,
+      '--samples', '20', '--steps', '1', '--backend', 'native'
+    )
     expect(run.stderr).toBe('')
     expect(run.code).toBe(0)
     expect(run.stdout).toMatch(/^full +FID \d+\.\d+.*\(20 samples/m)
     const bad = await cli('eval', '--samples', '20')
     expect(bad.code).toBe(1)
     expect(bad.stderr).toContain('hddm-node: InvalidArgumentError:')
-    const few = await cli('eval', '--router', files.router, '--expert', `0=${files['expert-0']}`, '--samples', '10', '--backend', 'native')
+    const few = await cli(
+      'eval', '--router', files.router, '--expert', `0=${files['expert-0']}`, '--samples', '10', '--backend', 'native'
+    )
     expect(few.code).toBe(1)
     expect(few.stderr).toContain('hddm-node: InvalidArgumentError: --samples must be at least 20')
   }, 180_000)

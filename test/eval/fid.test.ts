@@ -34,7 +34,8 @@ describe('Frechet distance', () => {
     const tr12 = s1[0][0] * s2[0][0] + s1[0][1] * s2[1][0] + s1[1][0] * s2[0][1] + s1[1][1] * s2[1][1]
     const det = (m: number[][]): number => m[0][0] * m[1][1] - m[0][1] * m[1][0]
     const expectedTrace = Math.sqrt(tr12 + 2 * Math.sqrt(det(s1) * det(s2)))
-    expect(traceSqrtProduct(Float64Array.from(s1.flat()), Float64Array.from(s2.flat()), 2)).toBeCloseTo(expectedTrace, 10)
+    const trace = traceSqrtProduct(Float64Array.from(s1.flat()), Float64Array.from(s2.flat()), 2)
+    expect(trace).toBeCloseTo(expectedTrace, 10)
     const fid = frechetDistance(gaussian([0, 0], s1), gaussian([3, -4], s2))
     expect(fid).toBeCloseTo(25 + 3 + 4 - 2 * expectedTrace, 9)
   })

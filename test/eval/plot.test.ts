@@ -11,7 +11,9 @@ describe('linePlot', () => {
     expect([png.width, png.height, png.channels]).toEqual([300, 200, 3])
     const count = (r: number, g: number, b: number): number => {
       let n = 0
-      for (let i = 0; i < png.pixels.length; i += 3) if (png.pixels[i] === r && png.pixels[i + 1] === g && png.pixels[i + 2] === b) n++
+      for (let i = 0; i < png.pixels.length; i += 3) {
+        if (png.pixels[i] === r && png.pixels[i + 1] === g && png.pixels[i + 2] === b) n++
+      }
       return n
     }
     expect(count(200, 0, 0)).toBeGreaterThan(100)
