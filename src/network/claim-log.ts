@@ -37,7 +37,9 @@ export class ClaimLog {
   private claims: ClaimState[] = []
   private events: Renewal[] = []
 
-  constructor (private readonly leaseMs: number, private readonly maxClaims: number, private readonly maxEvents: number) {}
+  constructor (
+    private readonly leaseMs: number, private readonly maxClaims: number, private readonly maxEvents: number
+  ) {}
 
   get isEmpty (): boolean {
     return this.claims.length === 0 && this.events.length === 0

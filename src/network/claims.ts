@@ -202,7 +202,8 @@ export class ClaimTable {
       })
       const checkpoint = this.lastCheckpoint(task)
       const finals = this.checkpointsOf(task).filter((c) => c.final)
-      return { task, replicas, holders, free: holders.length < replicas, ...(checkpoint === undefined ? {} : { checkpoint }), ...(finals.length === 0 ? {} : { finals }) }
+      const known = { ...(checkpoint === undefined ? {} : { checkpoint }), ...(finals.length === 0 ? {} : { finals }) }
+      return { task, replicas, holders, free: holders.length < replicas, ...known }
     })
   }
 
@@ -295,7 +296,9 @@ export class ClaimTable {
 
   private putCheckpoint (task: string, info: CheckpointInfo): ApplyOutcome {
     const current = this.checkpoints.get(task)?.get(info.peer)
-    if (current !== undefined && compareCheckpoints(info, current) <= 0) return current.cid === info.cid ? 'duplicate' : 'superseded'
+    if (current !== undefined && compareCheckpoints(info, current) <= 0) {
+      return current.cid === info.cid ? 'duplicate' : 'superseded'
+    }
     nested(this.checkpoints, task).set(info.peer, info)
     return 'applied'
   }
@@ -311,7 +314,8 @@ export class ClaimTable {
       case 'progress': {
         const latest = this.progress.get(msg.task)?.get(msg.peer)
         if (latest === undefined || msg.ts > latest.ts || (msg.ts === latest.ts && msg.nonce > latest.nonce)) {
-          nested(this.progress, msg.task).set(msg.peer, { ts: msg.ts, nonce: msg.nonce, step: msg.step, loss: msg.loss })
+          const { ts, nonce, step, loss } = msg
+          nested(this.progress, msg.task).set(msg.peer, { ts, nonce, step, loss })
         }
         const added = this.log(msg.task, msg.peer).addProgress(msg.ts)
         if (added) this.evidenceLog(msg.task, msg.peer)?.addProgress(msg.ts)
@@ -319,8 +323,10 @@ export class ClaimTable {
       }
       case 'release':
         return this.log(msg.task, msg.peer).addRelease(msg.ts) ? 'applied' : 'duplicate'
-      case 'checkpoint':
-        return this.putCheckpoint(msg.task, { peer: msg.peer, cid: msg.cid, step: msg.step, final: msg.final, heldOutLoss: msg.heldOutLoss, ts: msg.ts })
+      case 'checkpoint': {
+        const { peer, cid, step, final, heldOutLoss, ts } = msg
+        return this.putCheckpoint(msg.task, { peer, cid, step, final, heldOutLoss, ts })
+      }
     }
   }
 
@@ -406,7 +412,8 @@ export class ClaimTable {
         candidates.push({ task, holder: { peer, since: live[0].ts, leaseUntil } })
       }
     }
-    candidates.sort((a, b) => a.holder.since - b.holder.since || cmp(a.holder.peer, b.holder.peer) || cmp(a.task, b.task))
+    candidates.sort((a, b) =>
+      a.holder.since - b.holder.since || cmp(a.holder.peer, b.holder.peer) || cmp(a.task, b.task))
     const assigned = new Map<string, Holder[]>()
     const load = new Map<string, number>()
     const rangeLoad = new Map<string, number>()

@@ -27,7 +27,8 @@ export async function acquireDataDirLock (dataDir: string): Promise<DataDirLock>
     }
     const holder = await readLockPid(path)
     if (holder !== undefined && isAlive(holder)) {
-      throw new DataDirInUseError(`data directory ${dataDir} is in use by process ${holder} (remove ${path} only if that process is not an hddm node)`)
+      const hint = `remove ${path} only if that process is not an hddm node`
+      throw new DataDirInUseError(`data directory ${dataDir} is in use by process ${holder} (${hint})`)
     }
     await rm(path, { force: true })
   }

@@ -134,7 +134,8 @@ export class Gossip<M = GossipMessage> extends TypedEventEmitter<GossipEvents<M>
     const self = this.peerId.toString()
     const result = joined.validator(bytes, self)
     if (result.action !== 'accept') {
-      throw new InvalidGossipMessageError(`refusing to publish a message peers would ${result.action}: ${result.code}: ${result.reason}`, result.code)
+      const message = `refusing to publish a message peers would ${result.action}: ${result.code}: ${result.reason}`
+      throw new InvalidGossipMessageError(message, result.code)
     }
     let recipients: unknown[]
     try {
@@ -145,7 +146,8 @@ export class Gossip<M = GossipMessage> extends TypedEventEmitter<GossipEvents<M>
       joined.validator.forget?.(bytes)
       throw err
     }
-    this.safeDispatchEvent('message', { detail: { run: keyOf(joined.topic), message: result.message, from: self, local: true } })
+    const detail = { run: keyOf(joined.topic), message: result.message, from: self, local: true }
+    this.safeDispatchEvent('message', { detail })
     return { recipients: recipients.length }
   }
 

@@ -25,7 +25,9 @@ export async function loadOrCreateIdentity (dataDir: string): Promise<PrivateKey
   } catch (err) {
     throw new InvalidIdentityError(`${path} is not a libp2p private key: ${(err as Error).message}`)
   }
-  if (key.type !== 'Ed25519') throw new InvalidIdentityError(`${path} holds a ${key.type} key; hddm identities are Ed25519`)
+  if (key.type !== 'Ed25519') {
+    throw new InvalidIdentityError(`${path} holds a ${key.type} key; hddm identities are Ed25519`)
+  }
   if (((await stat(path)).mode & 0o077) !== 0) await chmod(path, 0o600)
   return key
 }

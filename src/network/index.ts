@@ -27,7 +27,10 @@
  */
 export * from './errors.js'
 export { createSwarmNode, SwarmNode, type SwarmNodeInit, type SwarmLibp2p, type ServiceStatus } from './swarm-node.js'
-export { swarmLibp2pOptions, DEFAULT_LISTEN, DHT_PROTOCOL, MAX_GOSSIP_RPC_BYTES, MAX_STREAM_READ_BUFFER_BYTES, type SwarmNetworkInit, type SwarmServices } from './libp2p.js'
+export {
+  swarmLibp2pOptions, DEFAULT_LISTEN, DHT_PROTOCOL, MAX_GOSSIP_RPC_BYTES, MAX_STREAM_READ_BUFFER_BYTES,
+  type SwarmNetworkInit, type SwarmServices
+} from './libp2p.js'
 export {
   scopeGater, allowlistGater, composeGaters, logRefusals, inScope,
   type NetworkScope, type ConnectionRefusalReason, type ConnectionRefusal, type OnRefusal
@@ -37,9 +40,15 @@ export {
 } from './swarm-key.js'
 export { loadOrCreateIdentity, IDENTITY_FILE } from './identity.js'
 export { acquireDataDirLock, LOCK_FILE, type DataDirLock } from './data-dir-lock.js'
-export { createGossip, Gossip, type GossipInit, type GossipComponents, type GossipEvents, type GossipMessageDetail, type GossipCounters, type RunValidator, type RunValidation } from './gossip.js'
+export {
+  createGossip, Gossip, type GossipInit, type GossipComponents, type GossipEvents, type GossipMessageDetail,
+  type GossipCounters, type RunValidator, type RunValidation
+} from './gossip.js'
 export { RUN_TOPIC_SCORE_PARAMS, setTopicScoreParams, type PubSub } from './pubsub.js'
 export { loadBootstrapList, BootstrapListSchema, DEFAULT_BOOTSTRAP_LIST, type BootstrapList } from './bootstrap-list.js'
-export { createSampleService, SampleService, type SampleHandler, type SampleHandlerOptions, type SampleImage, type SampleServiceInit, type SampleServiceComponents } from './sample-service.js'
+export {
+  createSampleService, SampleService, type SampleHandler, type SampleHandlerOptions, type SampleImage,
+  type SampleServiceInit, type SampleServiceComponents
+} from './sample-service.js'
 export { requestSamples, type RequestSamplesOptions, type RemoteSampleProgressEvent } from './sample-client.js'
 export { SampleRefusedError, SampleProtocolError } from './sample-errors.js'

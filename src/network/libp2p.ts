@@ -30,7 +30,10 @@ export const DHT_PROTOCOL = '/hddm/kad/1.0.0'
 /** Tests and local simulations listen on an ephemeral loopback port unless told otherwise. */
 export const DEFAULT_LISTEN = ['/ip4/127.0.0.1/tcp/0']
 
-/** RPC frame bound for gossip: well above any protocol message cap, so oversized messages reach the validator and are scored. */
+/**
+ * RPC frame bound for gossip: well above any protocol message cap, so oversized messages reach
+ * the validator and are scored.
+ */
 export const MAX_GOSSIP_RPC_BYTES = 1 << 20
 
 /** Per-stream buffer of unread inbound data; storage bounds bitswap's in-flight blocks under it. */
@@ -78,7 +81,9 @@ export interface SwarmLibp2pComponents {
  * explicit bootstrap list and optional mDNS. Nothing reaches public infrastructure: no default
  * bootstrappers, public DHT, delegated routing, relay, UPnP, autoTLS or WebRTC.
  */
-export function swarmLibp2pOptions (init: SwarmNetworkInit, components: SwarmLibp2pComponents): Libp2pOptions<SwarmServices> {
+export function swarmLibp2pOptions (
+  init: SwarmNetworkInit, components: SwarmLibp2pComponents
+): Libp2pOptions<SwarmServices> {
   const listen = (init.listen ?? DEFAULT_LISTEN).map(a => parseMultiaddr(a, 'listen'))
   const announce = (init.announce ?? []).map(a => parseMultiaddr(a, 'announce'))
   const bootstrapList = (init.bootstrap ?? []).map(a => parseMultiaddr(a, 'bootstrap'))

@@ -40,7 +40,9 @@ export const RUN_TOPIC_SCORE_PARAMS: Partial<TopicScoreParams> = {
  * while run topics are joined later. The live score object shares that record, so adding the
  * topic there is what go-libp2p's `SetTopicScoreParams` does.
  */
-export function setTopicScoreParams (pubsub: PubSub, topic: string, params: Partial<TopicScoreParams> = RUN_TOPIC_SCORE_PARAMS): void {
+export function setTopicScoreParams (
+  pubsub: PubSub, topic: string, params: Partial<TopicScoreParams> = RUN_TOPIC_SCORE_PARAMS
+): void {
   const topics = pubsub.score?.params?.topics
   if (topics == null) throw new TypeError('gossipsub no longer exposes score.params.topics; update setTopicScoreParams')
   topics[topic] = createTopicScoreParams(params)

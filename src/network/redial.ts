@@ -48,7 +48,9 @@ export class BootstrapRedial {
       this.delay = this.init.minDelayMs
     } else {
       this.log.info('no connections; redialling bootstrap peers', { delayMs: this.delay })
-      const dials = this.init.addresses.map(async (a) => await this.libp2p.dial(multiaddr(a), { signal: AbortSignal.timeout(10_000) }))
+      const dials = this.init.addresses.map(async (a) => {
+        await this.libp2p.dial(multiaddr(a), { signal: AbortSignal.timeout(10_000) })
+      })
       const ok = (await Promise.allSettled(dials)).some((r) => r.status === 'fulfilled')
       this.delay = ok ? this.init.minDelayMs : Math.min(this.delay * 2, this.init.maxDelayMs)
     }

@@ -20,8 +20,12 @@ export interface RequestSamplesOptions extends AbortOptions, ProgressOptions<Rem
   timeoutMs?: number
 }
 
-export async function requestSamples (libp2p: Pick<Libp2p, 'dialProtocol'>, peer: PeerId | Multiaddr, request: SampleRequestInput, options: RequestSamplesOptions = {}): Promise<SampleImage[]> {
-  const signal = AbortSignal.any([AbortSignal.timeout(options.timeoutMs ?? 600_000), ...(options.signal !== undefined ? [options.signal] : [])])
+export async function requestSamples (
+  libp2p: Pick<Libp2p, 'dialProtocol'>, peer: PeerId | Multiaddr, request: SampleRequestInput,
+  options: RequestSamplesOptions = {}
+): Promise<SampleImage[]> {
+  const timeout = AbortSignal.timeout(options.timeoutMs ?? 600_000)
+  const signal = options.signal !== undefined ? AbortSignal.any([timeout, options.signal]) : timeout
   const stream = await libp2p.dialProtocol(peer, SAMPLE_PROTOCOL, { signal })
   const lp = lpStream(stream, { maxDataLength: SAMPLE_MAX_RESPONSE_FRAME_BYTES })
   const images: SampleImage[] = []
@@ -29,11 +33,16 @@ export async function requestSamples (libp2p: Pick<Libp2p, 'dialProtocol'>, peer
     await lp.write(encodeSampleRequest(request), { signal })
     for (;;) {
       const frame = decodeSampleFrame((await lp.read({ signal })).subarray())
-      if (frame.type === 'progress') options.onProgress?.({ type: 'hddm:sample:remote:progress', detail: { step: frame.step, steps: frame.steps } })
-      else if (frame.type === 'image') images.push({ prompt: frame.prompt, png: frame.png })
-      else if (frame.type === 'error') throw new SampleRefusedError(frame.code, frame.message)
-      else {
-        if (frame.count !== images.length) throw new SampleProtocolError(`server announced ${frame.count} images and sent ${images.length}`)
+      if (frame.type === 'progress') {
+        options.onProgress?.({ type: 'hddm:sample:remote:progress', detail: { step: frame.step, steps: frame.steps } })
+      } else if (frame.type === 'image') {
+        images.push({ prompt: frame.prompt, png: frame.png })
+      } else if (frame.type === 'error') {
+        throw new SampleRefusedError(frame.code, frame.message)
+      } else {
+        if (frame.count !== images.length) {
+          throw new SampleProtocolError(`server announced ${frame.count} images and sent ${images.length}`)
+        }
         return images
       }
     }

@@ -11,7 +11,9 @@ import { InvalidMessageError } from '../protocol/errors.js'
 import {
   SAMPLE_MAX_CONCURRENT, SAMPLE_MAX_REQUEST_BYTES, SAMPLE_RATE_LIMIT_REQUESTS, SAMPLE_RATE_LIMIT_WINDOW_MS
 } from '../protocol/limits.js'
-import { decodeSampleRequest, encodeSampleFrame, type SampleRequest, type SampleResponseFrame } from '../protocol/sample-messages.js'
+import {
+  decodeSampleRequest, encodeSampleFrame, type SampleRequest, type SampleResponseFrame
+} from '../protocol/sample-messages.js'
 import { SAMPLE_PROTOCOL } from '../protocol/topics.js'
 import { SampleRefusedError } from './sample-errors.js'
 import type { Libp2p, Stream } from '@libp2p/interface'
@@ -44,6 +46,10 @@ export interface SampleServiceComponents {
   libp2p: Pick<Libp2p, 'handle' | 'unhandle'>
   handler: SampleHandler
 }
+
+/** Sends one response frame; Refuse sends the error frame that ends a refused request. */
+type Send = (frame: SampleResponseFrame) => Promise<void>
+type Refuse = (code: SampleRefusedError['code'], message: string) => Promise<void>
 
 /** Peers remembered by the rate limiter at most; the oldest is forgotten first. */
 const MAX_TRACKED_PEERS = 4096
@@ -85,25 +91,31 @@ export class SampleService {
 
   private async serve (stream: Stream, peer: string): Promise<void> {
     const lp = lpStream(stream, { maxDataLength: SAMPLE_MAX_REQUEST_BYTES })
-    const send = async (frame: SampleResponseFrame): Promise<void> => { await lp.write(encodeSampleFrame(frame)) }
-    const refuse = async (code: SampleRefusedError['code'], message: string): Promise<void> => {
+    const send: Send = async (frame) => { await lp.write(encodeSampleFrame(frame)) }
+    const refuse: Refuse = async (code, message) => {
       this.log.debug('sample request refused', { peer, code, message })
       await send({ type: 'error', code, message })
       await stream.close()
     }
     try {
       // [limit] per-peer rate and global concurrency are checked before reading anything.
-      if (!this.admit(peer)) { await refuse('rate-limited', `more than ${this.init.rateLimit.requests} requests in ${this.init.rateLimit.windowMs} ms`); return }
-      if (this.running.size >= this.init.maxConcurrent) { await refuse('busy', `${this.running.size} requests in progress`); return }
-
-      let request: SampleRequest
-      try {
-        request = decodeSampleRequest((await lp.read({ signal: AbortSignal.timeout(this.init.requestTimeoutMs) })).subarray())
-      } catch (err) {
-        await refuse('bad-request', err instanceof InvalidMessageError ? err.message : `no valid request frame within ${this.init.requestTimeoutMs} ms`)
+      const { requests, windowMs } = this.init.rateLimit
+      if (!this.admit(peer)) {
+        await refuse('rate-limited', `more than ${requests} requests in ${windowMs} ms`)
         return
       }
-      if (this.running.size >= this.init.maxConcurrent) { await refuse('busy', `${this.running.size} requests in progress`); return }
+      if (this.busy()) { await refuse('busy', `${this.running.size} requests in progress`); return }
+
+      let request: SampleRequest
+      const timeoutMs = this.init.requestTimeoutMs
+      try {
+        request = decodeSampleRequest((await lp.read({ signal: AbortSignal.timeout(timeoutMs) })).subarray())
+      } catch (err) {
+        const why = err instanceof InvalidMessageError ? err.message : `no valid request frame within ${timeoutMs} ms`
+        await refuse('bad-request', why)
+        return
+      }
+      if (this.busy()) { await refuse('busy', `${this.running.size} requests in progress`); return }
       await this.run(request, stream, send, refuse)
     } catch (err) {
       // The peer went away or broke framing mid-answer: nothing to tell it, nothing to keep.
@@ -111,7 +123,9 @@ export class SampleService {
     }
   }
 
-  private async run (request: SampleRequest, stream: Stream, send: (f: SampleResponseFrame) => Promise<void>, refuse: (code: SampleRefusedError['code'], message: string) => Promise<void>): Promise<void> {
+  private busy (): boolean { return this.running.size >= this.init.maxConcurrent }
+
+  private async run (request: SampleRequest, stream: Stream, send: Send, refuse: Refuse): Promise<void> {
     const job = new AbortController()
     const cancel = (): void => { job.abort() }
     // A closed or reset stream cancels the work: nobody is left to receive it.
@@ -134,7 +148,9 @@ export class SampleService {
       const images = await this.components.handler(request, { signal: job.signal, onProgress })
       await progress
       if (progressFailure !== undefined) throw progressFailure
-      for (const [index, image] of images.entries()) await send({ type: 'image', index, prompt: image.prompt, png: image.png as Uint8Array<ArrayBuffer> })
+      for (const [index, image] of images.entries()) {
+        await send({ type: 'image', index, prompt: image.prompt, png: image.png as Uint8Array<ArrayBuffer> })
+      }
       await send({ type: 'done', count: images.length })
       await stream.close()
     } catch (err) {

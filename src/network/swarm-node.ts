@@ -80,7 +80,8 @@ export class SwarmNode {
       } else {
         privateKey = await generateKeyPair('Ed25519')
       }
-      const options = swarmLibp2pOptions({ ...this.init, swarmKey }, { privateKey, datastore: this.datastore, logger: this.log })
+      const components = { privateKey, datastore: this.datastore, logger: this.log }
+      const options = swarmLibp2pOptions({ ...this.init, swarmKey }, components)
       this.node = await createLibp2p(options)
       this.redial = new BootstrapRedial(this.node, { addresses: this.init.bootstrap ?? [] }, this.log)
       this.redial.start()

@@ -21,7 +21,8 @@ export async function cidOfCanonical (bytes: Uint8Array): Promise<CID> {
 
 function dropUndefined (value: unknown): unknown {
   if (Array.isArray(value)) return value.map(dropUndefined)
-  if (value === null || typeof value !== 'object' || value instanceof Uint8Array || CID.asCID(value) != null) return value
+  const leaf = value === null || typeof value !== 'object' || value instanceof Uint8Array || CID.asCID(value) != null
+  if (leaf) return value
   const out: Record<string, unknown> = {}
   for (const [key, field] of Object.entries(value)) {
     if (field !== undefined) out[key] = dropUndefined(field)

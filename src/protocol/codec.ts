@@ -17,9 +17,7 @@ export function encodeGossipMessage (msg: GossipMessage): Uint8Array {
     throw new InvalidMessageError('schema', formatIssues(parsed.error).join('; '))
   }
   const bytes = dagJson.encode(parsed.data)
-  if (bytes.byteLength > MAX_GOSSIP_MESSAGE_BYTES) {
-    throw new InvalidMessageError('too-large', `message is ${bytes.byteLength} bytes, cap is ${MAX_GOSSIP_MESSAGE_BYTES}`)
-  }
+  checkSize(bytes)
   return bytes
 }
 
@@ -31,9 +29,7 @@ export function encodeGossipMessage (msg: GossipMessage): Uint8Array {
  * @throws InvalidMessageError with code `too-large`, `malformed`, `schema` or `non-canonical`
  */
 export function decodeGossipMessage (bytes: Uint8Array): GossipMessage {
-  if (bytes.byteLength > MAX_GOSSIP_MESSAGE_BYTES) {
-    throw new InvalidMessageError('too-large', `message is ${bytes.byteLength} bytes, cap is ${MAX_GOSSIP_MESSAGE_BYTES}`)
-  }
+  checkSize(bytes)
   let value: unknown
   try {
     value = dagJson.decode(bytes)
@@ -48,4 +44,9 @@ export function decodeGossipMessage (bytes: Uint8Array): GossipMessage {
     throw new InvalidMessageError('non-canonical', 'bytes are not the canonical dag-json encoding')
   }
   return parsed.data
+}
+
+function checkSize (bytes: Uint8Array): void {
+  if (bytes.byteLength <= MAX_GOSSIP_MESSAGE_BYTES) return
+  throw new InvalidMessageError('too-large', `message is ${bytes.byteLength} bytes, cap is ${MAX_GOSSIP_MESSAGE_BYTES}`)
 }

@@ -7,15 +7,18 @@ import { MAX_CLUSTERS, MAX_ENSEMBLE_MANIFEST_BYTES } from './limits.js'
 import { cidLink, formatIssues, UNIXFS_CODECS } from './schema-helpers.js'
 
 /** Checkpoints are safetensors files in UnixFS. */
-const checkpointLink = cidLink.refine((cid) => UNIXFS_CODECS.has(cid.code), { message: 'not a UnixFS file CID (dag-pb or raw)' })
+const checkpointLink = cidLink.refine((cid) => UNIXFS_CODECS.has(cid.code), {
+  message: 'not a UnixFS file CID (dag-pb or raw)'
+})
 
 /**
  * Routing at inference as text (DESIGN section 4, `parseRouting` in src/diffusion): `full`,
  * `topK`, or `threshold:p`. Thresholds are rewritten in shortest form (`threshold:0.50` ->
  * `threshold:0.5`) so that one routing rule gives one manifest CID.
  */
+const ROUTING_TEXT = /^(?:full|top[1-9][0-9]{0,2}|threshold:(?:0(?:\.[0-9]{1,6})?|1(?:\.0{1,6})?))$/
 export const RoutingTextSchema = z.string()
-  .regex(/^(?:full|top[1-9][0-9]{0,2}|threshold:(?:0(?:\.[0-9]{1,6})?|1(?:\.0{1,6})?))$/, 'full, topK or threshold:p with 0 <= p <= 1')
+  .regex(ROUTING_TEXT, 'full, topK or threshold:p with 0 <= p <= 1')
   .transform((text) => text.startsWith('threshold:') ? `threshold:${Number(text.slice('threshold:'.length))}` : text)
 export type RoutingText = z.output<typeof RoutingTextSchema>
 
@@ -38,8 +41,10 @@ const EnsembleObject = z.strictObject({
 export const EnsembleManifestSchema = EnsembleObject.superRefine((m, ctx) => {
   const seen = new Set<number>()
   m.experts.forEach((expert, i) => {
-    if (expert.cluster >= m.k) ctx.addIssue({ code: 'custom', path: ['experts', i, 'cluster'], message: `cluster ${expert.cluster} is outside 0..${m.k - 1}` })
-    if (seen.has(expert.cluster)) ctx.addIssue({ code: 'custom', path: ['experts', i, 'cluster'], message: `second expert for cluster ${expert.cluster}` })
+    const path = ['experts', i, 'cluster']
+    const issue = (message: string): void => { ctx.addIssue({ code: 'custom', path, message }) }
+    if (expert.cluster >= m.k) issue(`cluster ${expert.cluster} is outside 0..${m.k - 1}`)
+    if (seen.has(expert.cluster)) issue(`second expert for cluster ${expert.cluster}`)
     seen.add(expert.cluster)
   })
 })
@@ -59,13 +64,13 @@ export function parseEnsembleManifest (value: unknown): EnsembleManifest {
 
 export function encodeEnsembleManifest (manifest: EnsembleManifestInput): Uint8Array {
   const bytes = encodeCanonical(parseEnsembleManifest(manifest))
-  if (bytes.byteLength > MAX_ENSEMBLE_MANIFEST_BYTES) throw new InvalidManifestError(`ensemble manifest exceeds ${MAX_ENSEMBLE_MANIFEST_BYTES} bytes`)
+  checkSize(bytes)
   return bytes
 }
 
 /** Decodes an ensemble manifest fetched by its CID. @throws InvalidManifestError */
 export function decodeEnsembleManifest (bytes: Uint8Array): EnsembleManifest {
-  if (bytes.byteLength > MAX_ENSEMBLE_MANIFEST_BYTES) throw new InvalidManifestError(`ensemble manifest exceeds ${MAX_ENSEMBLE_MANIFEST_BYTES} bytes`)
+  checkSize(bytes)
   let value: unknown
   try {
     value = dagJson.decode(bytes)
@@ -78,4 +83,10 @@ export function decodeEnsembleManifest (bytes: Uint8Array): EnsembleManifest {
 /** The model's name: CIDv1 (dag-json, sha2-256) of the canonical ensemble manifest. */
 export async function ensembleIdOf (manifest: EnsembleManifestInput): Promise<CID> {
   return cidOfCanonical(encodeEnsembleManifest(manifest))
+}
+
+function checkSize (bytes: Uint8Array): void {
+  if (bytes.byteLength > MAX_ENSEMBLE_MANIFEST_BYTES) {
+    throw new InvalidManifestError(`ensemble manifest exceeds ${MAX_ENSEMBLE_MANIFEST_BYTES} bytes`)
+  }
 }

@@ -6,7 +6,9 @@
  * root's declared size, then the bytes as they stream).
  */
 import { expertParamCount, routerParamCount } from '../model/param-count.js'
-import { EXPERT_PRESETS, ROUTER_PRESETS, type DiTConfig, type ExpertPresetName, type RouterPresetName } from '../model/config.js'
+import {
+  EXPERT_PRESETS, ROUTER_PRESETS, type DiTConfig, type ExpertPresetName, type RouterPresetName
+} from '../model/config.js'
 import type { ResolvedRunManifest } from './run-manifest.js'
 
 /** Resumable checkpoints hold the EMA weights, the raw weights and two Adam moments. */
@@ -27,13 +29,19 @@ export const MAX_ENSEMBLE_CHECKPOINT_BYTES = 4 * 700_000_000 + CHECKPOINT_HEADER
 
 /** The largest file that can be a checkpoint (resumable or published) of the run's presets. */
 export function maxCheckpointBytes (manifest: Pick<ResolvedRunManifest, 'model' | 'k' | 'tasks'>): number {
-  const expert = expertParamCount({ ...EXPERT_PRESETS[manifest.model.expert as ExpertPresetName], vocabSize: MAX_VOCABULARY } as DiTConfig).total
-  const router = routerParamCount({ ...ROUTER_PRESETS[manifest.model.router as RouterPresetName], numExperts: manifest.k, conditioning: 'prompt', vocabSize: MAX_VOCABULARY })
+  const expertPreset = EXPERT_PRESETS[manifest.model.expert as ExpertPresetName]
+  const expert = expertParamCount({ ...expertPreset, vocabSize: MAX_VOCABULARY } as DiTConfig).total
+  const routerPreset = ROUTER_PRESETS[manifest.model.router as RouterPresetName]
+  const router = routerParamCount({
+    ...routerPreset, numExperts: manifest.k, conditioning: 'prompt', vocabSize: MAX_VOCABULARY
+  })
   return 4 * TENSOR_GROUPS * Math.max(expert, router) + CHECKPOINT_HEADER_BYTES
 }
 
 /** The largest file that can be the run's train or held-out shard of `cluster`. */
-export function maxShardBytes (manifest: Pick<ResolvedRunManifest, 'model' | 'resolved'>, cluster: number, split: 'train' | 'heldOut'): number {
+export function maxShardBytes (
+  manifest: Pick<ResolvedRunManifest, 'model' | 'resolved'>, cluster: number, split: 'train' | 'heldOut'
+): number {
   const preset = EXPERT_PRESETS[manifest.model.expert as ExpertPresetName]
   const entry = manifest.resolved.shards[cluster]
   const count = split === 'train' ? entry.trainCount : entry.heldOutCount

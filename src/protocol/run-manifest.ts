@@ -8,6 +8,7 @@ import {
   DEFAULT_EVIDENCE_MS, DEFAULT_LEASE_MS, MAX_CLUSTERS, MAX_EVIDENCE_MS, MAX_LEASE_MS, MAX_REPLICAS,
   MAX_RUN_MANIFEST_BYTES, MAX_TASKS_PER_ADDRESS_RANGE, MAX_TASKS_PER_PEER, MIN_EVIDENCE_MS, MIN_LEASE_MS
 } from './limits.js'
+import { checkTasks } from './run-manifest-rules.js'
 import { cidLink, cidString, formatIssues, taskId } from './schema-helpers.js'
 
 const slug = z.string().min(1).max(64).regex(/^[a-z0-9][a-z0-9-]*$/, 'lowercase slug')
@@ -165,39 +166,6 @@ const RunManifestObject = z.strictObject({
   eval: EvalSchema
 })
 
-/** Cross-field rules a schema cannot say alone; each problem is reported at its path. */
-function checkTasks (m: z.infer<typeof RunManifestObject>, ctx: z.RefinementCtx): void {
-  const issue = (path: Array<string | number>, message: string): void => { ctx.addIssue({ code: 'custom', path, message }) }
-  const byId = new Map<string, (typeof m.tasks)[number]>()
-  m.tasks.forEach((task, i) => {
-    if (byId.has(task.id)) issue(['tasks', i, 'id'], `duplicate task id ${task.id}`)
-    byId.set(task.id, task)
-  })
-  const routers = m.tasks.filter((task) => task.kind === 'router')
-  if (routers.length !== 1) issue(['tasks'], `exactly one router task is required, found ${routers.length}`)
-  const covered = new Set<number>()
-  const pairs = new Set<string>()
-  m.tasks.forEach((task, i) => {
-    if (task.kind !== 'expert') return
-    if (task.cluster >= m.k) issue(['tasks', i, 'cluster'], `cluster ${task.cluster} is outside 0..${m.k - 1}`)
-    covered.add(task.cluster)
-    const pair = `${task.cluster}/${task.objective}`
-    if (pairs.has(pair)) issue(['tasks', i], `a second ${task.objective} expert for cluster ${task.cluster}; use replicas instead`)
-    pairs.add(pair)
-    if (task.init === undefined) return
-    if (task.objective !== 'fm') issue(['tasks', i, 'init'], 'only flow-matching experts start from a DDPM checkpoint')
-    if ('fromTask' in task.init) {
-      const from = byId.get(task.init.fromTask)
-      if (from?.kind !== 'expert' || from.objective !== 'ddpm') issue(['tasks', i, 'init', 'fromTask'], `${task.init.fromTask} is not a DDPM expert task of this run`)
-    }
-  })
-  // zod runs this refinement even when `k` broke its own bound (2^53 is an int): counting only
-  // clusters that can exist keeps a hostile manifest from looping (and allocating) 2^53 times.
-  for (let c = 0; c < Math.min(m.k, MAX_CLUSTERS); c++) {
-    if (!covered.has(c)) issue(['tasks'], `cluster ${c} has no expert task`)
-  }
-}
-
 /** The run manifest as written in manifests/*.json (no data-derived fields yet). */
 export const RunManifestSchema = RunManifestObject.superRefine(checkTasks)
 
@@ -223,11 +191,14 @@ export const ResolvedRunManifestSchema = RunManifestObject.extend({ resolved: Re
   .superRefine(checkTasks)
   .superRefine((m, ctx) => {
     const { shards, frequencies } = m.resolved
+    const issue = (field: string, message: string): void => {
+      ctx.addIssue({ code: 'custom', path: ['resolved', field], message })
+    }
     if (shards.length !== m.k || shards.some((s, i) => s.cluster !== i)) {
-      ctx.addIssue({ code: 'custom', path: ['resolved', 'shards'], message: `need one shard per cluster 0..${m.k - 1}, in order` })
+      issue('shards', `need one shard per cluster 0..${m.k - 1}, in order`)
     }
     if (frequencies.length !== m.k || Math.abs(frequencies.reduce((a, b) => a + b, 0) - 1) > 1e-6) {
-      ctx.addIssue({ code: 'custom', path: ['resolved', 'frequencies'], message: `need ${m.k} frequencies summing to 1` })
+      issue('frequencies', `need ${m.k} frequencies summing to 1`)
     }
   })
 
@@ -266,13 +237,13 @@ export function parseResolvedRunManifest (value: unknown): ResolvedRunManifest {
 /** Canonical dag-json bytes of a resolved manifest (validated and defaults filled first). */
 export function encodeResolvedRunManifest (manifest: ResolvedRunManifest): Uint8Array {
   const bytes = encodeCanonical(parseResolvedRunManifest(manifest))
-  if (bytes.byteLength > MAX_RUN_MANIFEST_BYTES) throw new InvalidManifestError(`run manifest exceeds ${MAX_RUN_MANIFEST_BYTES} bytes`)
+  checkSize(bytes)
   return bytes
 }
 
 /** Decodes a resolved manifest fetched by its CID. @throws InvalidManifestError */
 export function decodeResolvedRunManifest (bytes: Uint8Array): ResolvedRunManifest {
-  if (bytes.byteLength > MAX_RUN_MANIFEST_BYTES) throw new InvalidManifestError(`run manifest exceeds ${MAX_RUN_MANIFEST_BYTES} bytes`)
+  checkSize(bytes)
   let value: unknown
   try {
     value = dagJson.decode(bytes)
@@ -280,6 +251,11 @@ export function decodeResolvedRunManifest (bytes: Uint8Array): ResolvedRunManife
     throw new InvalidManifestError('run manifest is not dag-json', [(err as Error).message])
   }
   return parseResolvedRunManifest(value)
+}
+
+function checkSize (bytes: Uint8Array): void {
+  const cap = MAX_RUN_MANIFEST_BYTES
+  if (bytes.byteLength > cap) throw new InvalidManifestError(`run manifest exceeds ${cap} bytes`)
 }
 
 /** The run id: CIDv1 (dag-json, sha2-256) of the canonical encoding of the resolved manifest. */

@@ -28,11 +28,15 @@ export const SampleRequestSchema = z.strictObject({
 })
 
 /** Typed reasons a server refuses or aborts a request; clients map them to named errors. */
-export const SAMPLE_ERROR_CODES = ['bad-request', 'busy', 'rate-limited', 'unknown-ensemble', 'invalid-ensemble', 'internal'] as const
+export const SAMPLE_ERROR_CODES = [
+  'bad-request', 'busy', 'rate-limited', 'unknown-ensemble', 'invalid-ensemble', 'internal'
+] as const
 
 export const SampleResponseFrameSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('progress'), step: z.int().min(0), steps: z.int().min(1) }),
-  z.strictObject({ type: z.literal('image'), index: z.int().min(0), prompt: z.string(), png: z.instanceof(Uint8Array) }),
+  z.strictObject({
+    type: z.literal('image'), index: z.int().min(0), prompt: z.string(), png: z.instanceof(Uint8Array)
+  }),
   z.strictObject({ type: z.literal('done'), count: z.int().min(0) }),
   z.strictObject({ type: z.literal('error'), code: z.enum(SAMPLE_ERROR_CODES), message: z.string().max(1024) })
 ])
@@ -64,12 +68,12 @@ function encodeFrame<S extends z.ZodType> (schema: S, value: unknown, cap: numbe
   const parsed = schema.safeParse(value)
   if (!parsed.success) throw new InvalidMessageError('schema', formatIssues(parsed.error).join('; '))
   const bytes = dagJson.encode(parsed.data)
-  if (bytes.byteLength > cap) throw new InvalidMessageError('too-large', `frame is ${bytes.byteLength} bytes, cap is ${cap}`)
+  checkSize(bytes, cap)
   return bytes
 }
 
 function decodeFrame<S extends z.ZodType> (schema: S, bytes: Uint8Array, cap: number): z.output<S> {
-  if (bytes.byteLength > cap) throw new InvalidMessageError('too-large', `frame is ${bytes.byteLength} bytes, cap is ${cap}`)
+  checkSize(bytes, cap)
   let value: unknown
   try {
     value = dagJson.decode(bytes)
@@ -79,4 +83,9 @@ function decodeFrame<S extends z.ZodType> (schema: S, bytes: Uint8Array, cap: nu
   const parsed = schema.safeParse(value)
   if (!parsed.success) throw new InvalidMessageError('schema', formatIssues(parsed.error).join('; '))
   return parsed.data
+}
+
+function checkSize (bytes: Uint8Array, cap: number): void {
+  if (bytes.byteLength <= cap) return
+  throw new InvalidMessageError('too-large', `frame is ${bytes.byteLength} bytes, cap is ${cap}`)
 }

@@ -8,7 +8,9 @@ import type { ExpertTask, RouterTask } from './run-manifest.js'
  * cluster rather than systematically the easiest or the hardest ones. The router reads the
  * prompt unless `conditioning` is 'none' (the HDDM paper's router).
  */
-export function planTasks (k: number, ddpm: number, conditioning: RouterTask['conditioning'] = 'prompt'): Array<ExpertTask | RouterTask> {
+export function planTasks (
+  k: number, ddpm: number, conditioning: RouterTask['conditioning'] = 'prompt'
+): Array<ExpertTask | RouterTask> {
   const ddpmClusters = new Set(Array.from({ length: ddpm }, (_, i) => Math.floor(i * k / ddpm)))
   const experts: ExpertTask[] = Array.from({ length: k }, (_, cluster) => ({
     id: `expert-${cluster}`,

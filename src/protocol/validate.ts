@@ -10,10 +10,14 @@ import { progressValidator } from './validators/progress.js'
 import { releaseValidator } from './validators/release.js'
 import { reject, type MessageValidator, type ValidationContext, type ValidationResult } from './validators/result.js'
 
-export type { IgnoreCode, RejectCode, ValidationCode, ValidationContext, ValidationResult } from './validators/result.js'
+export type {
+  IgnoreCode, RejectCode, ValidationCode, ValidationContext, ValidationResult
+} from './validators/result.js'
 
 /** Context for a single validation; the clock bounds default to the protocol limits. */
-export type GossipValidationContext = Omit<ValidationContext, 'maxSkewMs' | 'maxAgeMs'> & Partial<Pick<ValidationContext, 'maxSkewMs' | 'maxAgeMs'>>
+type ClockBounds = 'maxSkewMs' | 'maxAgeMs'
+export type GossipValidationContext =
+  Omit<ValidationContext, ClockBounds> & Partial<Pick<ValidationContext, ClockBounds>>
 
 const VALIDATORS: { [T in GossipMessage['type']]: MessageValidator<Extract<GossipMessage, { type: T }>> } = {
   claim: claimValidator,

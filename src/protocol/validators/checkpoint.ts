@@ -14,7 +14,9 @@ export const checkpointValidator: MessageValidator<CheckpointMessage> = {
     const origin = checkOrigin(msg, ctx)
     if (origin !== undefined) return origin
     // [REJECT] `cid` addresses a UnixFS file (codec dag-pb or raw): checkpoints are files.
-    if (!UNIXFS_CODECS.has(CID.parse(msg.cid).code)) return reject('bad-cid', 'checkpoint CID is not a UnixFS file (dag-pb or raw)')
+    if (!UNIXFS_CODECS.has(CID.parse(msg.cid).code)) {
+      return reject('bad-cid', 'checkpoint CID is not a UnixFS file (dag-pb or raw)')
+    }
     // [IGNORE] future or stale ts (envelope.ts).
     const fresh = checkFreshness(msg, ctx)
     if (fresh !== undefined) return fresh

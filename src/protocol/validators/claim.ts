@@ -12,7 +12,8 @@ export const claimValidator: MessageValidator<ClaimMessage> = {
     // [REJECT] The lease ends after the claim is made: `leaseUntil > ts`.
     if (msg.leaseUntil <= msg.ts) return reject('bad-lease', 'leaseUntil is not after ts')
     // [REJECT] The lease is no longer than the run's lease duration: `leaseUntil - ts <= leaseMs`.
-    if (msg.leaseUntil - msg.ts > ctx.leaseMs) return reject('bad-lease', `lease of ${msg.leaseUntil - msg.ts} ms exceeds the run's ${ctx.leaseMs} ms`)
+    const leaseMs = msg.leaseUntil - msg.ts
+    if (leaseMs > ctx.leaseMs) return reject('bad-lease', `lease of ${leaseMs} ms exceeds the run's ${ctx.leaseMs} ms`)
     // [IGNORE] future or stale ts (envelope.ts).
     const fresh = checkFreshness(msg, ctx)
     if (fresh !== undefined) return fresh
