@@ -31,7 +31,9 @@ describe('storage over bitswap (2 nodes on 127.0.0.1, fs blockstores)', () => {
 
   it('streams a file added as a stream and gets the same CID as addBytes', async () => {
     const bytes = randomBytes(2 * 1024 * 1024)
-    const stream = (async function * () { for (let i = 0; i < bytes.length; i += 300_000) yield bytes.subarray(i, i + 300_000) })()
+    const stream = (async function * () {
+      for (let i = 0; i < bytes.length; i += 300_000) yield bytes.subarray(i, i + 300_000)
+    })()
     const cid = await a.storage.addStream(stream)
     expect((await a.storage.addBytes(bytes)).equals(cid)).toBe(true)
     expect(sha(await b.storage.getBytes(cid, { timeoutMs: 20_000 }))).toBe(sha(bytes))
@@ -58,7 +60,8 @@ describe('storage over bitswap (2 nodes on 127.0.0.1, fs blockstores)', () => {
 
   it('refuses content over maxBytes before downloading it', async () => {
     const cid = await a.storage.addBytes(randomBytes(1024 * 1024))
-    await expect(b.storage.getBytes(cid, { maxBytes: 1000, timeoutMs: 10_000 })).rejects.toHaveProperty('name', 'ContentTooLargeError')
+    const capped = b.storage.getBytes(cid, { maxBytes: 1000, timeoutMs: 10_000 })
+    await expect(capped).rejects.toHaveProperty('name', 'ContentTooLargeError')
   })
 
   it('gives FetchTimeoutError within the timeout for a CID nobody holds', async () => {

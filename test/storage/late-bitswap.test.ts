@@ -31,8 +31,11 @@ describe('storage started after the first connections (2 nodes on 127.0.0.1)', (
     await swarm.start()
     const connection = await swarm.libp2p.dial(b.swarm.getMultiaddrs()[0])
     // b has identified us, and we had no bitswap then.
-    const protocolsSeenByB = async (): Promise<string[]> => (await b!.swarm.libp2p.peerStore.get(swarm!.peerId)).protocols
-    for (let i = 0; i < 100 && (await protocolsSeenByB().catch(() => [])).length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 50))
+    const protocolsSeenByB = async (): Promise<string[]> =>
+      (await b!.swarm.libp2p.peerStore.get(swarm!.peerId)).protocols
+    for (let i = 0; i < 100 && (await protocolsSeenByB().catch(() => [])).length === 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
     expect((await protocolsSeenByB()).some((p) => p.startsWith('/ipfs/bitswap'))).toBe(false)
 
     storage = createStorage({ dataDir }, { libp2p: swarm.libp2p })
