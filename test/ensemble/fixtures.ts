@@ -16,7 +16,9 @@ export interface EnsembleRun {
   manifest: ResolvedRunManifest
 }
 
-export async function createEnsembleRun (storage: Storage, name = 'ensemble-test', options: TinyRunOptions = {}): Promise<EnsembleRun> {
+export async function createEnsembleRun (
+  storage: Storage, name = 'ensemble-test', options: TinyRunOptions = {}
+): Promise<EnsembleRun> {
   const base = await tinyRun({ name, images: 300, ...options })
   const manifest = parseRunManifest({
     ...base,
@@ -32,19 +34,25 @@ export async function createEnsembleRun (storage: Storage, name = 'ensemble-test
 }
 
 /** A publishable expert checkpoint of the run's task trained for `steps` steps (30 pass the default bounds). */
-export async function trainedExpert (run: EnsembleRun, storage: Storage, task: string, steps: number, seed = 3): Promise<Uint8Array> {
+export async function trainedExpert (
+  run: EnsembleRun, storage: Storage, task: string, steps: number, seed = 3
+): Promise<Uint8Array> {
   const t = run.manifest.tasks.find((x) => x.id === task)
   if (t?.kind !== 'expert') throw new Error(`${task} is not an expert task`)
   const shard = await storage.getBytes(run.manifest.resolved.shards[t.cluster].train)
-  return await trainTinyExpert({ shard, preset: run.manifest.model.expert, objective: t.objective, steps, seed, run: run.runId })
+  const preset = run.manifest.model.expert
+  return await trainTinyExpert({ shard, preset, objective: t.objective, steps, seed, run: run.runId })
 }
 
 /** A router checkpoint for the run, reading the prompt as its router task says unless `conditioning` is given. */
-export async function trainedRouter (run: EnsembleRun, storage: Storage, steps = 20, conditioning?: 'prompt' | 'none'): Promise<Uint8Array> {
+export async function trainedRouter (
+  run: EnsembleRun, storage: Storage, steps = 20, conditioning?: 'prompt' | 'none'
+): Promise<Uint8Array> {
   const shards = await Promise.all(run.manifest.resolved.shards.map(async (s) => await storage.getBytes(s.train)))
   const task = run.manifest.tasks.find((t) => t.kind === 'router')
   conditioning ??= task?.kind === 'router' ? task.conditioning : 'none'
-  const result = await trainRouter({ shards, preset: run.manifest.model.router, conditioning, training: { steps, batchSize: 16, learningRate: 2e-3, warmupSteps: 2, seed: 3 } })
+  const training = { steps, batchSize: 16, learningRate: 2e-3, warmupSteps: 2, seed: 3 }
+  const result = await trainRouter({ shards, preset: run.manifest.model.router, conditioning, training })
   try {
     return encodeCheckpoint(routerCheckpoint(result, run.manifest.model.router, { run: run.runId }))
   } finally {

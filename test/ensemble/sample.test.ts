@@ -9,13 +9,15 @@ import { Tokenizer } from '../../src/data/tokenizer.js'
 import { useTrainingBackend } from '../utils/backend.js'
 import { randomExpertCheckpoint, randomRouterCheckpoint } from '../checkpoint/fixtures.js'
 
-const tokenizer = Tokenizer.fromPrompts(['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'], { maxLength: 4 })
+const digits = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine']
+const tokenizer = Tokenizer.fromPrompts(digits, { maxLength: 4 })
 let members: EnsembleMember[]
 let router: LoadedRouter
 
 /** An expert with a non-zero output layer, through the real checkpoint round trip. */
 function expertCheckpoint (objective: 'ddpm' | 'fm', cluster: number): LoadedExpert {
-  return loadExpert(decodeCheckpoint(encodeCheckpoint(randomExpertCheckpoint({ tokenizer, objective, cluster, seed: 10 + cluster }))))
+  const checkpoint = randomExpertCheckpoint({ tokenizer, objective, cluster, seed: 10 + cluster })
+  return loadExpert(decodeCheckpoint(encodeCheckpoint(checkpoint)))
 }
 
 beforeAll(async () => {
@@ -31,7 +33,14 @@ beforeAll(async () => {
 afterAll(() => { for (const m of members) m.expert.dispose(); router.dispose() })
 
 const request = (routing: string, seed = 1) => ({
-  members, router, tokenizer, prompts: ['seven', 'seven', 'two', 'nine'], steps: 4, seed, routing: parseRouting(routing), guidance: 2
+  members,
+  router,
+  tokenizer,
+  prompts: ['seven', 'seven', 'two', 'nine'],
+  steps: 4,
+  seed,
+  routing: parseRouting(routing),
+  guidance: 2
 })
 
 describe('sampling a heterogeneous ensemble (2 DDPM + 2 FM experts, router)', () => {
@@ -73,7 +82,9 @@ describe('sampling a heterogeneous ensemble (2 DDPM + 2 FM experts, router)', ()
   })
 
   it('refuses a cluster the router does not score, and a multi-expert ensemble without router', async () => {
-    await expect(sampleEnsemble({ ...request('full'), members: [{ cluster: 9, expert: members[0].expert }] })).rejects.toMatchObject({ name: 'InvalidArgumentError' })
-    await expect(sampleEnsemble({ ...request('full'), router: undefined })).rejects.toMatchObject({ name: 'InvalidArgumentError' })
+    const unscored = [{ cluster: 9, expert: members[0].expert }]
+    const invalid = { name: 'InvalidArgumentError' }
+    await expect(sampleEnsemble({ ...request('full'), members: unscored })).rejects.toMatchObject(invalid)
+    await expect(sampleEnsemble({ ...request('full'), router: undefined })).rejects.toMatchObject(invalid)
   })
 })

@@ -6,7 +6,10 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import { DiT } from '../../src/model/dit.js'
 import { EXPERT_PRESETS } from '../../src/model/config.js'
 import { decodeCheckpoint, encodeCheckpoint, paramsToTensors, type Checkpoint } from '../../src/checkpoint/format.js'
-import { ensembleFromVerification, verifyCheckpoints, type CheckpointCandidate } from '../../src/ensemble/verify.js'
+import type { NamedTensor } from '../../src/checkpoint/safetensors.js'
+import {
+  ensembleFromVerification, verifyCheckpoints, type CheckpointCandidate, type CheckpointVerdict
+} from '../../src/ensemble/verify.js'
 import { assembleEnsemble } from '../../src/node/assemble.js'
 import { useTrainingBackend } from '../utils/backend.js'
 import { createTestNode, type TestNode } from '../utils/create-node.js'
@@ -23,7 +26,8 @@ const cids: Record<string, string> = {}
 function variant (bytes: Uint8Array, edit: (c: Checkpoint) => void): Uint8Array {
   const checkpoint = decodeCheckpoint(bytes)
   checkpoint.metadata = structuredClone(checkpoint.metadata)
-  checkpoint.tensors = new Map([...checkpoint.tensors].map(([k, t]) => [k, { shape: [...t.shape], data: Float32Array.from(t.data) }]))
+  const copy = (t: NamedTensor): NamedTensor => ({ shape: [...t.shape], data: Float32Array.from(t.data) })
+  checkpoint.tensors = new Map([...checkpoint.tensors].map(([k, t]) => [k, copy(t)]))
   edit(checkpoint)
   return encodeCheckpoint(checkpoint)
 }
@@ -42,7 +46,9 @@ beforeAll(async () => {
   await useTrainingBackend()
   node = await createTestNode()
   run = await createEnsembleRun(node.storage, 'verify-test')
-  const add = async (name: string, bytes: Uint8Array): Promise<void> => { cids[name] = (await node.storage.addBytes(bytes)).toString() }
+  const add = async (name: string, bytes: Uint8Array): Promise<void> => {
+    cids[name] = (await node.storage.addBytes(bytes)).toString()
+  }
   const ddpm = await trainedExpert(run, node.storage, 'expert-0', 40)
   await add('ddpm', ddpm)
   await add('ddpmShort', await trainedExpert(run, node.storage, 'expert-0', 20, 5))
@@ -52,14 +58,20 @@ beforeAll(async () => {
   await add('router', router)
   // The run's router reads the prompt: a prompt-blind one, or one sized to another vocabulary, is another shape.
   await add('blindRouter', await trainedRouter(run, node.storage, 20, 'none'))
-  await add('otherTokenizer', variant(router, (c) => { (c.metadata.extra!.tokenizer as { vocab: string[] }).vocab.push('extra') }))
+  await add('otherTokenizer', variant(router, (c) => {
+    const tokenizer = c.metadata.extra!.tokenizer as { vocab: string[] }
+    tokenizer.vocab.push('extra')
+  }))
   await add('nan', variant(fm, (c) => { c.tensors.get('blocks.0.mlp.fc1.weight')!.data[5] = Number.NaN }))
-  await add('otherPreset', untrainedExpert(ddpm, { hidden: EXPERT_PRESETS.small.hidden, depth: EXPERT_PRESETS.small.depth }, 0.02))
+  const { hidden, depth } = EXPERT_PRESETS.small
+  await add('otherPreset', untrainedExpert(ddpm, { hidden, depth }, 0.02))
   await add('cutTensor', variant(ddpm, (c) => {
     const t = c.tensors.get('blocks.1.attn.proj.weight')!
-    c.tensors.set('blocks.1.attn.proj.weight', { shape: [t.shape[0] - 1, t.shape[1]], data: t.data.subarray(t.shape[1]) })
+    const [rows, columns] = t.shape
+    c.tensors.set('blocks.1.attn.proj.weight', { shape: [rows - 1, columns], data: t.data.subarray(columns) })
   }))
-  await add('otherRun', variant(ddpm, (c) => { c.metadata.run = 'bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy' }))
+  const otherRunId = 'bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy'
+  await add('otherRun', variant(ddpm, (c) => { c.metadata.run = otherRunId }))
   await add('random', untrainedExpert(fm, {}, 0.5))
   await add('garbage', Uint8Array.from({ length: 4096 }, (_, i) => (i * 131) & 0xff))
   // A CID nobody holds: its bytes were never stored anywhere.
@@ -69,7 +81,8 @@ beforeAll(async () => {
 afterAll(async () => { await node?.stop() })
 
 describe('verification before assembly', () => {
-  it('refuses each bad checkpoint with its reason and takes the better replica by recomputed held-out loss', { timeout: 60_000 }, async () => {
+  it('refuses each bad checkpoint with its reason and takes the better replica by recomputed held-out loss',
+    { timeout: 60_000 }, async () => {
     // The worse replica claims the better loss: announced numbers are never trusted.
     const candidates: CheckpointCandidate[] = [
       { task: 'expert-0', cid: cids.ddpmShort, announcedLoss: 0.01 },
@@ -88,10 +101,15 @@ describe('verification before assembly', () => {
       { task: 'router', cid: cids.otherTokenizer }
     ]
     const tensors = tf.memory().numTensors
-    const result = await verifyCheckpoints({ runId: run.runId, manifest: run.manifest, storage: node.storage, timeoutMs: 1500 }, candidates, { seed: 5 })
+    const init = { runId: run.runId, manifest: run.manifest, storage: node.storage }
+    const result = await verifyCheckpoints({ ...init, timeoutMs: 1500 }, candidates, { seed: 5 })
     expect(tf.memory().numTensors).toBe(tensors)
-    const verdict = (cid: string, task?: string): (typeof result.verdicts)[number] => result.verdicts.find((v) => v.cid === cid && (task === undefined || v.task === task))!
-    expect(Object.fromEntries(['nan', 'otherPreset', 'cutTensor', 'otherRun', 'random', 'garbage', 'absent', 'blindRouter', 'otherTokenizer'].map((k) => [k, verdict(cids[k]).reason]))).toEqual({
+    const verdict = (cid: string, task?: string): CheckpointVerdict =>
+      result.verdicts.find((v) => v.cid === cid && (task === undefined || v.task === task))!
+    const refused = [
+      'nan', 'otherPreset', 'cutTensor', 'otherRun', 'random', 'garbage', 'absent', 'blindRouter', 'otherTokenizer'
+    ]
+    expect(Object.fromEntries(refused.map((k) => [k, verdict(cids[k]).reason]))).toEqual({
       blindRouter: 'wrong-shape',
       otherTokenizer: 'wrong-shape',
       nan: 'non-finite',
@@ -115,23 +133,29 @@ describe('verification before assembly', () => {
     expect(verdict(cids.fm)).toMatchObject({ accepted: true, chosen: true })
     expect(verdict(cids.router)).toMatchObject({ accepted: true, chosen: true })
     expect(result.missing).toEqual([])
-    expect(Object.fromEntries([...result.chosen].map(([task, v]) => [task, v.cid.toString()]))).toEqual({ 'expert-0': cids.ddpm, 'expert-1': cids.fm, router: cids.router })
+    const chosen = Object.fromEntries([...result.chosen].map(([task, v]) => [task, v.cid.toString()]))
+    expect(chosen).toEqual({ 'expert-0': cids.ddpm, 'expert-1': cids.fm, router: cids.router })
 
     // Anyone recomputes the same numbers from the same seed; a verifier that draws its own gets its own.
-    const again = await verifyCheckpoints({ runId: run.runId, manifest: run.manifest, storage: node.storage }, [{ cid: cids.ddpm }], { seed: 5 })
+    const again = await verifyCheckpoints(init, [{ cid: cids.ddpm }], { seed: 5 })
     expect(again.verdicts[0]).toMatchObject({ task: 'expert-0', accepted: true, heldOutLoss: long.heldOutLoss })
-    const fresh = await verifyCheckpoints({ runId: run.runId, manifest: run.manifest, storage: node.storage }, [{ cid: cids.ddpm }])
+    const fresh = await verifyCheckpoints(init, [{ cid: cids.ddpm }])
     expect(fresh.verdicts[0].heldOutLoss).not.toBe(long.heldOutLoss)
 
     const { manifest } = await ensembleFromVerification(run.runId, run.manifest, result, 'top1')
-    expect(manifest.experts.map((e) => [e.cluster, e.objective, e.cid.toString()])).toEqual([[0, 'ddpm', cids.ddpm], [1, 'fm', cids.fm]])
+    const experts = manifest.experts.map((e) => [e.cluster, e.objective, e.cid.toString()])
+    expect(experts).toEqual([[0, 'ddpm', cids.ddpm], [1, 'fm', cids.fm]])
   })
 
-  it('refuses what only fits the held-out draws: an expert trained on the held-out shard, and one that cannot beat a per-pixel Gaussian', { timeout: 120_000 }, async () => {
+  it('refuses what only fits the held-out draws: an expert trained on the held-out shard, ' +
+    'and one that cannot beat a per-pixel Gaussian', { timeout: 120_000 }, async () => {
     // Trained on the very images it is judged by (cluster 1's held-out shard), many epochs over.
     const task = run.manifest.tasks.find((t) => t.id === 'expert-1')!
     const heldOutShard = await node.storage.getBytes(run.manifest.resolved.shards[1].heldOut)
-    const cheat = await trainedExpert({ ...run, manifest: { ...run.manifest, resolved: { ...run.manifest.resolved, shards: run.manifest.resolved.shards.map((s, i) => i === 1 ? { ...s, train: s.heldOut } : s) } } }, node.storage, 'expert-1', 200)
+    const { resolved } = run.manifest
+    const heldOutAsTrain = resolved.shards.map((s, i) => i === 1 ? { ...s, train: s.heldOut } : s)
+    const cheatRun = { ...run, manifest: { ...run.manifest, resolved: { ...resolved, shards: heldOutAsTrain } } }
+    const cheat = await trainedExpert(cheatRun, node.storage, 'expert-1', 200)
     cids.cheat = (await node.storage.addBytes(cheat)).toString()
     expect(heldOutShard.length).toBeGreaterThan(0)
     // The run's overfit bound (the fixture turns it off: one batch of 16 is too noisy for it).
@@ -147,7 +171,8 @@ describe('verification before assembly', () => {
     // With the default run's rule (below 0.9 x the Gaussian predictor's loss), a DDPM expert of
     // 20 steps that passes the absolute bound is refused.
     const strict = { ...run.manifest, eval: { ...run.manifest.eval, baselineFraction: 0.9, heldOutBatches: 4 } }
-    const judged = await verifyCheckpoints({ runId: run.runId, manifest: strict, storage: node.storage }, [{ task: 'expert-0', cid: cids.ddpmShort }], { seed: 77 })
+    const strictRun = { runId: run.runId, manifest: strict, storage: node.storage }
+    const judged = await verifyCheckpoints(strictRun, [{ task: 'expert-0', cid: cids.ddpmShort }], { seed: 77 })
     expect(judged.verdicts[0]).toMatchObject({ accepted: false, reason: 'held-out-loss' })
     expect(judged.verdicts[0].message).toMatch(/Gaussian/)
   })
@@ -156,21 +181,32 @@ describe('verification before assembly', () => {
     // The real store, failing one fetch the way Storage reports ENOSPC (test/storage/disk-full.test.ts).
     const full: Pick<Storage, 'getBytes'> = {
       getBytes: async (cid, options) => {
-        if (cid.toString() === cids.fm) throw new DiskFullError(`no space left in ${node.dataDir} to store the blocks of ${cids.fm}`)
+        if (cid.toString() === cids.fm) {
+          throw new DiskFullError(`no space left in ${node.dataDir} to store the blocks of ${cids.fm}`)
+        }
         return await node.storage.getBytes(cid, options)
       }
     }
-    await expect(verifyCheckpoints({ runId: run.runId, manifest: run.manifest, storage: full }, [{ task: 'expert-1', cid: cids.fm }])).rejects.toBeInstanceOf(DiskFullError)
+    const onFullDisk = { runId: run.runId, manifest: run.manifest, storage: full }
+    const verifying = verifyCheckpoints(onFullDisk, [{ task: 'expert-1', cid: cids.fm }])
+    await expect(verifying).rejects.toBeInstanceOf(DiskFullError)
   })
 
-  it('assembles from coverage rows with replicas, and fails with a typed error when a task has nothing acceptable', { timeout: 60_000 }, async () => {
-    const info = (cid: string, peer: string, heldOutLoss: number): NonNullable<TaskCoverage['checkpoint']> => ({ peer, cid, step: 1, final: true, heldOutLoss, ts: 1 })
+  it('assembles from coverage rows with replicas, and fails with a typed error when a task has nothing acceptable',
+    { timeout: 60_000 }, async () => {
+    type CoverageCheckpoint = NonNullable<TaskCoverage['checkpoint']>
+    const info = (cid: string, peer: string, heldOutLoss: number): CoverageCheckpoint =>
+      ({ peer, cid, step: 1, final: true, heldOutLoss, ts: 1 })
     const rows: TaskCoverage[] = [
-      { task: 'expert-0', replicas: 2, holders: [], free: true, checkpoint: info(cids.ddpmShort, 'peer-a', 0.01), finals: [info(cids.ddpmShort, 'peer-a', 0.01), info(cids.ddpm, 'peer-b', 0.9)] },
+      {
+        task: 'expert-0', replicas: 2, holders: [], free: true, checkpoint: info(cids.ddpmShort, 'peer-a', 0.01),
+        finals: [info(cids.ddpmShort, 'peer-a', 0.01), info(cids.ddpm, 'peer-b', 0.9)]
+      },
       { task: 'expert-1', replicas: 1, holders: [], free: true, checkpoint: info(cids.fm, 'peer-a', 1) },
       { task: 'router', replicas: 1, holders: [], free: true, checkpoint: info(cids.router, 'peer-a', 0.5) }
     ]
-    const ensemble = await assembleEnsemble({ runId: run.runId, manifest: run.manifest, coverage: rows, storage: node.storage })
+    const init = { runId: run.runId, manifest: run.manifest, storage: node.storage }
+    const ensemble = await assembleEnsemble({ ...init, coverage: rows })
     try {
       expect(ensemble.checkpoints).toEqual({ 'expert-0': cids.ddpm, 'expert-1': cids.fm, router: cids.router })
       expect(ensemble.verification.verdicts).toHaveLength(4)
@@ -178,6 +214,7 @@ describe('verification before assembly', () => {
       ensemble.dispose()
     }
     rows[1] = { ...rows[1], checkpoint: info(cids.random, 'peer-a', 0.1) }
-    await expect(assembleEnsemble({ runId: run.runId, manifest: run.manifest, coverage: rows, storage: node.storage })).rejects.toMatchObject({ name: 'NoAcceptableCheckpointError', tasks: ['expert-1'] })
+    const noAcceptable = { name: 'NoAcceptableCheckpointError', tasks: ['expert-1'] }
+    await expect(assembleEnsemble({ ...init, coverage: rows })).rejects.toMatchObject(noAcceptable)
   })
 })
