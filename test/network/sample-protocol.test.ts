@@ -79,8 +79,9 @@ beforeAll(async () => {
     }
   }
   // A short request deadline keeps the "stream that never sends" case quick; 3 s, not less, because a
-  // loaded machine can take longer than that to deliver an honest request frame.
-  service = createSampleService({ requestTimeoutMs: 3000, rateLimit: { requests: 13, windowMs: 60_000 } }, { libp2p: server.swarm.libp2p, handler: recording })
+  // loaded machine can take longer than that to deliver an honest request frame. The rate limit is
+  // more than the tests sharing this service and client send in all (the limit has its own test).
+  service = createSampleService({ requestTimeoutMs: 3000, rateLimit: { requests: 100, windowMs: 60_000 } }, { libp2p: server.swarm.libp2p, handler: recording })
   await service.start()
   await client.swarm.libp2p.dial(multiaddr(server.addr))
 }, 120_000)
@@ -191,20 +192,30 @@ describe('/hddm/sample/1.0.0', () => {
   })
 
   it('caps concurrency and rate per peer, then serves other peers', async () => {
-    const base = { ...request, ensemble: ensembleId.toString(), count: 2, steps: 6 }
-    const burst = await Promise.allSettled(Array.from({ length: 8 }, async () => await requestSamples(client.swarm.libp2p, multiaddr(server.addr), base)))
-    const codes = burst.map(r => r.status === 'fulfilled' ? 'ok' : (r.reason as { code?: string }).code)
-    expect(codes.filter(c => c === 'ok').length).toBeGreaterThanOrEqual(1)
-    expect(codes.filter(c => c === 'busy' || c === 'rate-limited').length).toBeGreaterThanOrEqual(1)
-    expect(codes.every(c => c === 'ok' || c === 'busy' || c === 'rate-limited'), codes.join(' ')).toBe(true)
-    // this peer has now used its window; it is refused, another peer is served
-    await expect(requestSamples(client.swarm.libp2p, multiaddr(server.addr), base)).rejects.toMatchObject({ code: 'rate-limited' })
+    // A service of its own, so that only this test's requests count against the window: a burst
+    // of 8 uses it up (every admitted request counts, also those then refused as busy).
+    const capped = await createTestNode()
+    const served = ensembleSampleHandler({ storage: capped.storage })
+    const limited = createSampleService({ rateLimit: { requests: 8, windowMs: 60_000 } }, { libp2p: capped.swarm.libp2p, handler: served.handler })
     const other = await createTestNode()
     try {
-      expect(await requestSamples(other.swarm.libp2p, multiaddr(server.addr), { ...base, count: 1, steps: 2 })).toHaveLength(1)
+      await limited.start()
+      const base = { ...request, ensemble: (await addEnsemble(capped, false)).toString(), count: 2, steps: 6 }
+      const ask = async (from: TestNode, req = base): Promise<unknown> => await requestSamples(from.swarm.libp2p, multiaddr(capped.addr), req)
+      const burst = await Promise.allSettled(Array.from({ length: 8 }, async () => await ask(client)))
+      const codes = burst.map(r => r.status === 'fulfilled' ? 'ok' : (r.reason as { code?: string }).code)
+      expect(codes.filter(c => c === 'ok').length).toBeGreaterThanOrEqual(1)
+      expect(codes.filter(c => c === 'busy' || c === 'rate-limited').length).toBeGreaterThanOrEqual(1)
+      expect(codes.every(c => c === 'ok' || c === 'busy' || c === 'rate-limited'), codes.join(' ')).toBe(true)
+      // this peer has now used its window; it is refused, another peer is served
+      await expect(ask(client)).rejects.toMatchObject({ code: 'rate-limited' })
+      expect(await ask(other, { ...base, count: 1, steps: 2 })).toHaveLength(1)
+      expect(limited.active).toBe(0)
     } finally {
+      await limited.stop()
+      served.dispose()
       await other.stop()
+      await capped.stop()
     }
-    expect(service.active).toBe(0)
   })
 })

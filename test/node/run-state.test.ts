@@ -17,8 +17,9 @@ describe('run state: two runs in one swarm (3 nodes on 127.0.0.1)', () => {
   beforeAll(async () => {
     for (let i = 0; i < 3; i++) nodes.push(await createTestNode())
     for (const n of nodes.slice(1)) await n.swarm.libp2p.dial(nodes[0].swarm.getMultiaddrs()[0])
+    // Leases outlast any pause of a loaded machine between a claim and the checks that read it.
     for (const name of ['run-x', 'run-y']) {
-      const created = await createRun(await tinyRun({ name, images: 200 }), nodes[0].storage)
+      const created = await createRun(await tinyRun({ name, images: 200, leaseMs: 60_000 }), nodes[0].storage)
       runs.push({ id: created.runId.toString(), manifest: created.manifest })
     }
     for (const n of nodes) {
@@ -57,6 +58,10 @@ describe('run state: two runs in one swarm (3 nodes on 127.0.0.1)', () => {
 
   it('answers coverage queries for its run only, and merges views by holder and best checkpoint', async () => {
     const [x] = [0]
+    // Its own claim: this test must not depend on the first test's.
+    await states[1][x].claim('expert-0')
+    await waitFor(() => states[1][x].isHeld('expert-0') && states[2][x].coverage().some((r) => r.task === 'expert-0' && !r.free),
+      'the claim to be known', 20_000)
     await handleCoverage(nodes[1].swarm.libp2p, (run) => run === runs[x].id ? states[1][x].coverage() : undefined)
     const remote = await queryCoverage(nodes[0].swarm.libp2p, nodes[1].swarm.peerId, runs[x].id)
     expect(remote.find((r) => r.task === 'expert-0')?.holders[0]?.peer).toBe(nodes[1].swarm.peerId.toString())
