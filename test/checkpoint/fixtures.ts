@@ -8,7 +8,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as tf from '@tensorflow/tfjs'
-import { CHECKPOINT_FORMAT, decodeCheckpoint, encodeCheckpoint, paramsToTensors, type Checkpoint } from '../../src/checkpoint/format.js'
+import {
+  CHECKPOINT_FORMAT, decodeCheckpoint, encodeCheckpoint, paramsToTensors, type Checkpoint
+} from '../../src/checkpoint/format.js'
 import { publishableCheckpoint } from '../../src/checkpoint/publishable.js'
 import type { Tokenizer } from '../../src/data/tokenizer.js'
 import type { ObjectiveName } from '../../src/diffusion/objectives/objective.js'
@@ -105,7 +107,10 @@ export async function trainTinyExpert (options: TrainTinyExpertOptions): Promise
       objective,
       outDir: dir,
       run,
-      training: { steps, batchSize: 16, learningRate: 1e-3, warmupSteps: 2, checkpointEvery: steps, emaDecay: 0.9, seed: options.seed ?? 3 }
+      training: {
+        steps, batchSize: 16, learningRate: 1e-3, warmupSteps: 2, checkpointEvery: steps, emaDecay: 0.9,
+        seed: options.seed ?? 3
+      }
     }, {
       onProgress: (evt) => { if (evt.type === 'hddm:train:step') options.onStep?.(evt.detail.step, performance.now()) }
     })

@@ -19,7 +19,8 @@ export class WaitTimeoutError extends Error {
   override readonly name = 'WaitTimeoutError'
 }
 
-type Probed<T> = Exclude<T, undefined | null | false>
+/** What a probe returns once it has a value. */
+export type Probed<T> = Exclude<T, undefined | null | false>
 
 /**
  * Polls `probe` until it returns something other than undefined, null or false, and returns
@@ -32,8 +33,9 @@ type Probed<T> = Exclude<T, undefined | null | false>
  *   { timeoutMs: 30_000, explain: () => p.stderr() })
  * ```
  */
-export async function waitFor<T> (probe: () => T | Promise<T>, what: string, options: WaitOptions | number = {}): Promise<Probed<T>> {
-  const { timeoutMs = 60_000, intervalMs = 100, explain } = typeof options === 'number' ? { timeoutMs: options } : options
+export async function waitFor<T> (probe: () => T | Promise<T>, what: string,
+  options: WaitOptions | number = {}): Promise<Probed<T>> {
+  const { timeoutMs = 60_000, intervalMs = 100, explain } = optionsOf(options)
   const started = Date.now()
   while (true) {
     const value = await probe()
@@ -52,9 +54,11 @@ export async function waitFor<T> (probe: () => T | Promise<T>, what: string, opt
  * as the last argument overrides the budget alone.
  */
 export function waitForWith (defaults: WaitOptions): typeof waitFor {
-  return async (probe, what, options = {}) => {
-    return await waitFor(probe, what, { ...defaults, ...(typeof options === 'number' ? { timeoutMs: options } : options) })
-  }
+  return async (probe, what, options = {}) => await waitFor(probe, what, { ...defaults, ...optionsOf(options) })
+}
+
+function optionsOf (options: WaitOptions | number): WaitOptions {
+  return typeof options === 'number' ? { timeoutMs: options } : options
 }
 
 async function explainSafely (explain: () => string | Promise<string>): Promise<string> {
