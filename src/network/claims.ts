@@ -1,89 +1,16 @@
 import {
   DEFAULT_LEASE_MS, MAX_CLAIMS_PER_PEER_TASK, MAX_CLOCK_SKEW_MS, MAX_MESSAGE_AGE_MS
 } from '../protocol/limits.js'
+import { assignHolders, liveCandidates } from './claim-assignment.js'
+import { CheckpointBook } from './checkpoint-book.js'
 import { ClaimLog } from './claim-log.js'
-import { EvidenceLog, type Evidence, type EvidenceHistory, type EvidenceOutcome, type Penalty } from './evidence-log.js'
+import type {
+  ApplyOutcome, CheckpointInfo, ClaimRefusal, ClaimTableInit, Holder, LeasePenalty, TaskCoverage
+} from './claim-types.js'
+import { EvidenceLedger } from './evidence-ledger.js'
+import { innerMap } from './nested-map.js'
+import type { Evidence, EvidenceHistory, EvidenceOutcome } from './evidence-log.js'
 import type { GossipMessage } from '../protocol/messages.js'
-
-export type { Evidence, EvidenceHistory, EvidenceOutcome, Penalty } from './evidence-log.js'
-
-export { pickTask, rankTasks, rendezvousScore } from './rendezvous.js'
-
-/** A run manifest satisfies this; tests may pass just the fields. */
-export interface ClaimTableInit {
-  tasks: ReadonlyArray<{ id: string, replicas?: number }>
-  /** Holders per task unless the task overrides it; default 1. */
-  replicas?: number
-  /** Tasks one peer may hold at once; its later claims beyond that do not count. Default 1. */
-  maxTasksPerPeer?: number
-  /** How far one progress message renews a lease; default DEFAULT_LEASE_MS. */
-  leaseMs?: number
-  maxSkewMs?: number
-  maxAgeMs?: number
-  /**
-   * Lease evidence (docs/PROTOCOL.md 5.8): a holder's claims stop counting unless it shows
-   * evidence (`recordEvidence`) within this long of its claim, then of its last evidence.
-   * Absent: leases need no evidence (a table fed by messages alone, as in the unit tests).
-   */
-  evidenceMs?: number
-  /** How long a holder that missed its deadline has its claims ignored; default evidenceMs. */
-  evidencePenaltyMs?: number
-  /** This node's peer id: its own claims always count (it knows whether it trains). */
-  self?: string
-  /** Tasks the peers of one address range may hold (docs/PROTOCOL.md 5.9); absent: no cap. */
-  maxTasksPerAddressRange?: number
-  /** The address range of a peer as this node observes it; undefined when it does not know. */
-  rangeOf?: (peer: string) => string | undefined
-}
-
-/** Why a live claim is not among the holders at some time. */
-export type ClaimRefusal = 'no-evidence' | 'task-full' | 'peer-full' | 'range-full'
-
-/** A penalty for a missed evidence deadline, with its task and peer. */
-export interface LeasePenalty extends Penalty {
-  task: string
-  peer: string
-}
-
-/** Why `apply` did or did not change the table. */
-export type ApplyOutcome = 'applied' | 'duplicate' | 'superseded' | 'unknown-task' | 'future' | 'stale' | 'bad-lease'
-
-export interface Holder {
-  peer: string
-  /** `ts` of the claim that gives this peer its place. */
-  since: number
-  /** Lease end, renewals included. */
-  leaseUntil: number
-  /** Latest reported progress of this peer on this task, if any. */
-  step?: number
-  loss?: number
-  progressAt?: number
-}
-
-export interface CheckpointInfo {
-  peer: string
-  cid: string
-  step: number
-  final: boolean
-  heldOutLoss: number
-  ts: number
-}
-
-/** One row of the coverage map. */
-export interface TaskCoverage {
-  task: string
-  replicas: number
-  holders: Holder[]
-  /** True while the task has fewer holders than replicas. */
-  free: boolean
-  checkpoint?: CheckpointInfo
-  /**
-   * Every final checkpoint announced for the task, best first (compareCheckpoints): with
-   * replicas there may be several, and assembly verifies each and keeps the best by held-out
-   * loss. Absent while the task has none.
-   */
-  finals?: CheckpointInfo[]
-}
 
 interface ProgressInfo { ts: number, nonce: string, step: number, loss: number }
 
@@ -122,15 +49,14 @@ export class ClaimTable {
   private readonly maxAgeMs: number
   private readonly logs = new Map<string, Map<string, ClaimLog>>()
   private readonly progress = new Map<string, Map<string, ProgressInfo>>()
-  private readonly checkpoints = new Map<string, Map<string, CheckpointInfo>>()
-  private readonly evidence = new Map<string, Map<string, EvidenceLog>>()
-  private readonly evidencePolicy?: { evidenceMs: number, penaltyMs: number, leaseMs: number }
+  private readonly checkpoints = new CheckpointBook()
+  /** Absent when leases need no evidence (`evidenceMs` unset). */
+  private readonly evidence?: EvidenceLedger
   private readonly self?: string
   private readonly maxTasksPerRange?: number
   private readonly rangeOf?: (peer: string) => string | undefined
   /** Why each live claim lost in the latest assignment, by `task \0 peer`. */
   private refusals = new Map<string, ClaimRefusal>()
-  private readonly imposed: LeasePenalty[] = []
   /** The latest time this node's clock is known to have reached (receipts, `tick`). */
   private clock = -Infinity
   private latestReceipt = -Infinity
@@ -144,7 +70,9 @@ export class ClaimTable {
     this.maxAgeMs = init.maxAgeMs ?? MAX_MESSAGE_AGE_MS
     if (init.evidenceMs !== undefined) {
       const penaltyMs = init.evidencePenaltyMs ?? init.evidenceMs
-      this.evidencePolicy = { evidenceMs: init.evidenceMs, penaltyMs, leaseMs: this.leaseMs }
+      const policy = { evidenceMs: init.evidenceMs, penaltyMs, leaseMs: this.leaseMs }
+      const applies = (task: string, peer: string): boolean => peer !== this.self && this.replicas.has(task)
+      this.evidence = new EvidenceLedger(policy, applies, MAX_EVENTS_PER_PEER_TASK)
     }
     this.self = init.self
     this.maxTasksPerRange = init.maxTasksPerAddressRange
@@ -209,16 +137,12 @@ export class ClaimTable {
 
   /** The most advanced checkpoint announced for `task` (highest step, then final, then latest). */
   lastCheckpoint (task: string): CheckpointInfo | undefined {
-    let best: CheckpointInfo | undefined
-    for (const c of this.checkpoints.get(task)?.values() ?? []) {
-      if (best === undefined || compareCheckpoints(c, best) > 0) best = c
-    }
-    return best
+    return this.checkpoints.best(task)
   }
 
   /** Every checkpoint remembered for `task` (each peer's most advanced), best first. */
   checkpointsOf (task: string): CheckpointInfo[] {
-    return [...this.checkpoints.get(task)?.values() ?? []].sort((a, b) => compareCheckpoints(b, a))
+    return this.checkpoints.ranked(task)
   }
 
   /**
@@ -226,41 +150,34 @@ export class ClaimTable {
    * evidence (node/lease-evidence.ts). `late` when it was stamped outside the peer's current chain.
    */
   recordEvidence (task: string, peer: string, evidence: Evidence): EvidenceOutcome | 'unknown-task' {
-    const log = this.evidenceLog(task, peer)
+    const log = this.evidence?.logOf(task, peer)
     return log === undefined ? 'unknown-task' : log.addEvidence(evidence)
   }
 
   /** A check of `peer`'s announcement stamped `ts` has begun: it keeps counting meanwhile. */
   markEvidencePending (task: string, peer: string, ts: number): void {
-    this.evidenceLog(task, peer)?.markPending(ts)
+    this.evidence?.logOf(task, peer)?.markPending(ts)
   }
 
   clearEvidencePending (task: string, peer: string, ts: number): void {
-    this.evidence.get(task)?.get(peer)?.clearPending(ts)
+    this.evidence?.existing(task, peer)?.clearPending(ts)
   }
 
   /** The first and the most recent evidence this node verified for `peer` on `task`. */
   evidenceOf (task: string, peer: string): EvidenceHistory {
-    return { ...this.evidence.get(task)?.get(peer)?.history }
+    return this.evidence?.history(task, peer) ?? {}
   }
 
   /** When `peer` must next show evidence for `task`, if it has an open chain. */
   evidenceDeadline (task: string, peer: string, now: number): number | undefined {
     this.settle(now)
-    return this.evidence.get(task)?.get(peer)?.deadline()
+    return this.evidence?.existing(task, peer)?.deadline()
   }
 
   /** Penalties in force at `now`. */
   penalties (now: number): LeasePenalty[] {
     this.settle(now)
-    const out: LeasePenalty[] = []
-    for (const [task, peers] of this.evidence) {
-      for (const [peer, log] of peers) {
-        const p = log.penaltyAt(now)
-        if (p !== undefined) out.push({ task, peer, ...p })
-      }
-    }
-    return out
+    return this.evidence?.penaltiesAt(now) ?? []
   }
 
   /**
@@ -275,7 +192,7 @@ export class ClaimTable {
 
   /** Penalties imposed since the last call, oldest first (for logs). */
   takeImposedPenalties (): LeasePenalty[] {
-    return this.imposed.splice(0, this.imposed.length)
+    return this.evidence?.takeImposed() ?? []
   }
 
   /** Why `peer`'s live claim on `task` is not a holder at `now`; undefined if it holds or has none. */
@@ -291,16 +208,7 @@ export class ClaimTable {
    */
   adoptCheckpoint (task: string, info: CheckpointInfo): ApplyOutcome {
     if (!this.replicas.has(task)) return 'unknown-task'
-    return this.putCheckpoint(task, info)
-  }
-
-  private putCheckpoint (task: string, info: CheckpointInfo): ApplyOutcome {
-    const current = this.checkpoints.get(task)?.get(info.peer)
-    if (current !== undefined && compareCheckpoints(info, current) <= 0) {
-      return current.cid === info.cid ? 'duplicate' : 'superseded'
-    }
-    nested(this.checkpoints, task).set(info.peer, info)
-    return 'applied'
+    return this.checkpoints.put(task, info)
   }
 
   private record (msg: GossipMessage): ApplyOutcome {
@@ -308,30 +216,30 @@ export class ClaimTable {
       case 'claim': {
         if (msg.leaseUntil <= msg.ts || msg.leaseUntil - msg.ts > this.leaseMs) return 'bad-lease'
         const added = this.log(msg.task, msg.peer).addClaim(msg)
-        if (added) this.evidenceLog(msg.task, msg.peer)?.addClaim(msg.ts)
+        if (added) this.evidence?.logOf(msg.task, msg.peer)?.addClaim(msg.ts)
         return added ? 'applied' : 'duplicate'
       }
       case 'progress': {
         const latest = this.progress.get(msg.task)?.get(msg.peer)
         if (latest === undefined || msg.ts > latest.ts || (msg.ts === latest.ts && msg.nonce > latest.nonce)) {
           const { ts, nonce, step, loss } = msg
-          nested(this.progress, msg.task).set(msg.peer, { ts, nonce, step, loss })
+          innerMap(this.progress, msg.task).set(msg.peer, { ts, nonce, step, loss })
         }
         const added = this.log(msg.task, msg.peer).addProgress(msg.ts)
-        if (added) this.evidenceLog(msg.task, msg.peer)?.addProgress(msg.ts)
+        if (added) this.evidence?.logOf(msg.task, msg.peer)?.addProgress(msg.ts)
         return added ? 'applied' : 'duplicate'
       }
       case 'release':
         return this.log(msg.task, msg.peer).addRelease(msg.ts) ? 'applied' : 'duplicate'
       case 'checkpoint': {
         const { peer, cid, step, final, heldOutLoss, ts } = msg
-        return this.putCheckpoint(msg.task, { peer, cid, step, final, heldOutLoss, ts })
+        return this.checkpoints.put(msg.task, { peer, cid, step, final, heldOutLoss, ts })
       }
     }
   }
 
   private log (task: string, peer: string): ClaimLog {
-    const peers = nested(this.logs, task)
+    const peers = innerMap(this.logs, task)
     let log = peers.get(peer)
     if (log === undefined) {
       log = new ClaimLog(this.leaseMs, MAX_CLAIMS_PER_PEER_TASK, MAX_EVENTS_PER_PEER_TASK)
@@ -340,29 +248,9 @@ export class ClaimTable {
     return log
   }
 
-  /** The evidence state of (task, peer), when the evidence rule applies to that peer. */
-  private evidenceLog (task: string, peer: string): EvidenceLog | undefined {
-    if (this.evidencePolicy === undefined || peer === this.self || !this.replicas.has(task)) return undefined
-    const peers = nested(this.evidence, task)
-    let log = peers.get(peer)
-    if (log === undefined) {
-      log = new EvidenceLog(this.evidencePolicy, MAX_EVENTS_PER_PEER_TASK)
-      peers.set(peer, log)
-    }
-    return log
-  }
-
   /** Ends the evidence chains whose deadline has passed by `now`, as far as the clock has come. */
   private settle (now: number): void {
-    const until = Math.min(now, this.clock)
-    for (const [task, peers] of this.evidence) {
-      for (const [peer, log] of peers) {
-        for (const p of log.settle(until)) this.imposed.push({ task, peer, ...p })
-      }
-    }
-    // Only a reader that never takes them lets these pile up; keep the newest.
-    const excess = this.imposed.length - MAX_EVENTS_PER_PEER_TASK
-    if (excess > 0) this.imposed.splice(0, excess)
+    this.evidence?.settle(Math.min(now, this.clock))
   }
 
   /**
@@ -380,12 +268,7 @@ export class ClaimTable {
         log.fold(horizon)
         if (log.isEmpty) peers.delete(peer)
       }
-      // A penalty must outlive every claim it silences: forget the evidence state only once the
-      // peer has no claim left here either.
-      const evidence = this.evidence.get(task)
-      for (const [peer, log] of evidence ?? []) {
-        if (!peers.has(peer) && log.isIdle(horizon)) evidence?.delete(peer)
-      }
+      this.evidence?.forgetIdle(task, (peer) => peers.has(peer), horizon)
     }
   }
 
@@ -397,61 +280,16 @@ export class ClaimTable {
   private assign (now: number): Map<string, Holder[]> {
     this.settle(now)
     const refusals = new Map<string, ClaimRefusal>()
-    const candidates: Array<{ task: string, holder: Holder }> = []
-    for (const [task, peers] of this.logs) {
-      for (const [peer, log] of peers) {
-        let live = log.live(now)
-        if (live.length === 0) continue
-        const from = this.evidence.get(task)?.get(peer)?.countsFrom(now) ?? -Infinity
-        if (from > -Infinity) live = live.filter((c) => c.ts >= from)
-        if (live.length === 0) {
-          refusals.set(`${task}\u0000${peer}`, 'no-evidence')
-          continue
-        }
-        const leaseUntil = Math.max(...live.map((c) => c.end))
-        candidates.push({ task, holder: { peer, since: live[0].ts, leaseUntil } })
-      }
-    }
-    candidates.sort((a, b) =>
-      a.holder.since - b.holder.since || cmp(a.holder.peer, b.holder.peer) || cmp(a.task, b.task))
-    const assigned = new Map<string, Holder[]>()
-    const load = new Map<string, number>()
-    const rangeLoad = new Map<string, number>()
-    for (const { task, holder } of candidates) {
-      const holders = assigned.get(task) ?? []
-      const held = load.get(holder.peer) ?? 0
-      const range = this.maxTasksPerRange === undefined ? undefined : this.rangeOf?.(holder.peer)
-      const rangeFull = range !== undefined && (rangeLoad.get(range) ?? 0) >= (this.maxTasksPerRange ?? Infinity)
-      const refusal: ClaimRefusal | undefined = holders.length >= (this.replicas.get(task) ?? 1)
-        ? 'task-full'
-        : held >= this.maxTasksPerPeer ? 'peer-full' : rangeFull ? 'range-full' : undefined
-      if (refusal !== undefined) {
-        refusals.set(`${task}\u0000${holder.peer}`, refusal)
-        continue
-      }
-      holders.push(holder)
-      assigned.set(task, holders)
-      load.set(holder.peer, held + 1)
-      if (range !== undefined) rangeLoad.set(range, (rangeLoad.get(range) ?? 0) + 1)
-    }
+    const countsFrom = (task: string, peer: string): number =>
+      this.evidence?.existing(task, peer)?.countsFrom(now) ?? -Infinity
+    const candidates = liveCandidates(this.logs, countsFrom, now, refusals)
+    const assigned = assignHolders(candidates, refusals, {
+      replicas: (task) => this.replicas.get(task) ?? 1,
+      maxTasksPerPeer: this.maxTasksPerPeer,
+      maxTasksPerRange: this.maxTasksPerRange,
+      rangeOf: this.rangeOf
+    })
     this.refusals = refusals
     return assigned
   }
-}
-
-export function compareCheckpoints (a: CheckpointInfo, b: CheckpointInfo): number {
-  return a.step - b.step || Number(a.final) - Number(b.final) || a.ts - b.ts || cmp(a.cid, b.cid) || cmp(a.peer, b.peer)
-}
-
-function cmp (a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0
-}
-
-function nested<V> (map: Map<string, Map<string, V>>, key: string): Map<string, V> {
-  let inner = map.get(key)
-  if (inner === undefined) {
-    inner = new Map()
-    map.set(key, inner)
-  }
-  return inner
 }

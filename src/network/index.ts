@@ -26,6 +26,13 @@
  * ```
  */
 export * from './errors.js'
+export { ClaimTable } from './claims.js'
+export {
+  compareCheckpoints, type ApplyOutcome, type CheckpointInfo, type ClaimRefusal, type ClaimTableInit, type Holder,
+  type LeasePenalty, type TaskCoverage
+} from './claim-types.js'
+export type { Evidence, EvidenceHistory, EvidenceOutcome, Penalty } from './evidence-log.js'
+export { pickTask, rankTasks, rendezvousScore } from './rendezvous.js'
 export { createSwarmNode, SwarmNode, type SwarmNodeInit, type SwarmLibp2p, type ServiceStatus } from './swarm-node.js'
 export {
   swarmLibp2pOptions, DEFAULT_LISTEN, DHT_PROTOCOL, MAX_GOSSIP_RPC_BYTES, MAX_STREAM_READ_BUFFER_BYTES,

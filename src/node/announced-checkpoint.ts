@@ -11,7 +11,7 @@ import { budgetOf, type ResolvedRunManifest, type RunTask } from '../protocol/ru
 import { allFinite, decodeCheckpoint, type Checkpoint } from '../checkpoint/format.js'
 import { CorruptCheckpointError } from '../checkpoint/errors.js'
 import { TaskDataMismatchError } from './errors.js'
-import type { CheckpointInfo } from '../network/claims.js'
+import { type CheckpointInfo } from '../network/claim-types.js'
 
 /** @throws TaskDataMismatchError or CorruptCheckpointError, naming what the file contradicts */
 export function checkAnnouncedCheckpoint (run: { runId: string, manifest: ResolvedRunManifest }, task: RunTask, info: Pick<CheckpointInfo, 'cid' | 'step' | 'final'>, bytes: Uint8Array): Checkpoint {

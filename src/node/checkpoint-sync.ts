@@ -12,7 +12,7 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import { CID } from 'multiformats/cid'
 import { silentLogger, type Logger } from '../logger.js'
-import { compareCheckpoints, type CheckpointInfo } from '../network/claims.js'
+import { type CheckpointInfo, compareCheckpoints } from '../network/claim-types.js'
 import { checkAnnouncedCheckpoint } from './announced-checkpoint.js'
 import { queryCoverage } from './coverage-protocol.js'
 import type { RunState } from './run-state.js'

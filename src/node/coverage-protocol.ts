@@ -10,7 +10,7 @@
 import { lpStream } from '@libp2p/utils'
 import { z } from 'zod'
 import { CoverageQueryError } from './errors.js'
-import type { TaskCoverage } from '../network/claims.js'
+import { type TaskCoverage } from '../network/claim-types.js'
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 

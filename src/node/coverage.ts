@@ -4,7 +4,7 @@
  * checkpoint, by the claim table's own order (step, then final, then latest), and the union of
  * the final checkpoints (replicas).
  */
-import { compareCheckpoints, type CheckpointInfo, type Holder, type TaskCoverage } from '../network/claims.js'
+import { type CheckpointInfo, type Holder, type TaskCoverage, compareCheckpoints } from '../network/claim-types.js'
 
 export function mergeCoverage (views: TaskCoverage[][]): TaskCoverage[] {
   const rows = new Map<string, TaskCoverage>()

@@ -5,9 +5,8 @@
  */
 import { TypedEventEmitter } from '@libp2p/interface'
 import { silentLogger, type Logger } from '../logger.js'
-import {
-  ClaimTable, type ApplyOutcome, type CheckpointInfo, type ClaimRefusal, type TaskCoverage
-} from '../network/claims.js'
+import { type CheckpointInfo, type TaskCoverage, type ApplyOutcome, type ClaimRefusal } from '../network/claim-types.js'
+import { ClaimTable } from '../network/claims.js'
 import { encodeGossipMessage } from '../protocol/codec.js'
 import { newNonce, type CheckpointMessage, type GossipMessage } from '../protocol/messages.js'
 import { createGossipValidator } from '../protocol/validate.js'

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { ClaimTable, pickTask, rankTasks, type ClaimTableInit } from '../../src/network/claims.js'
+import { type ClaimTableInit } from '../../src/network/claim-types.js'
+import { pickTask, rankTasks } from '../../src/network/rendezvous.js'
+import { ClaimTable } from '../../src/network/claims.js'
 import type { GossipMessage } from '../../src/protocol/messages.js'
 
 const RUN = 'baguqeerajp2relzuivkmko66f25yzuvx4piwacwwghbyljoxztrdy54fiwna'
