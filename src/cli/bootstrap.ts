@@ -34,7 +34,8 @@ export const registerBootstrap: RegisterCommand = (program: Command) => {
   program.command('bootstrap')
     .description('Run a bootstrap peer (DHT, gossip relay, storage; no training) and print its multiaddrs')
     .option('--listen <multiaddr>', 'address to listen on (repeatable)', collect)
-    .option('--announce <multiaddr>', 'address to advertise instead, e.g. a public IP or DNS name (repeatable)', collect, [])
+    .option('--announce <multiaddr>',
+      'address to advertise instead, e.g. a public IP or DNS name (repeatable)', collect, [])
     .option('--data-dir <dir>', 'identity, lock, peer store and blocks', '.hddm-bootstrap')
     .option('--bootstrap <multiaddr>', 'other bootstrap peers to join (repeatable; default: the list file)', collect)
     .option('--bootstrap-list <file>', 'bootstrap list file (default: bootstrap/peers.json of the package)')
@@ -50,7 +51,9 @@ export const registerBootstrap: RegisterCommand = (program: Command) => {
 }
 
 async function runBootstrap (o: BootstrapOptions): Promise<void> {
-  if (o.logFormat !== 'human' && o.logFormat !== 'json') throw new InvalidArgumentError(`--log-format must be human or json, not ${String(o.logFormat)}`)
+  if (o.logFormat !== 'human' && o.logFormat !== 'json') {
+    throw new InvalidArgumentError(`--log-format must be human or json, not ${String(o.logFormat)}`)
+  }
   const runs = o.run.map(parseRun)
   const logger = createLogger({ format: o.logFormat })
   const bootstrap = o.bootstrap ?? await loadBootstrapList(o.bootstrapList)

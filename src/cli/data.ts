@@ -29,9 +29,12 @@ interface ClusterCommandOptions {
 export const registerData: RegisterCommand = (program: Command) => {
   const data = program.command('data').description('Datasets, clusters and shards')
   data.command('cluster')
-    .description('Cluster a dataset (features -> fine k-means -> coarse k-means to K), report sizes, pi_k, label histograms, class concentration and shard digests, and write a PNG grid per cluster')
+    .description('Cluster a dataset (features -> fine k-means -> coarse k-means to K), report sizes, pi_k, ' +
+      'label histograms, class concentration and shard digests, and write a PNG grid per cluster')
     .option('--dataset <spec>', 'mnist[:test] | fashion-mnist[:test] | idx:<images>,<labels> | folder:<dir>', 'mnist')
-    .option('--features <kind>', 'encoder (the shipped clustering encoder; the default where one ships) | pca (pixel PCA)', choiceOption('--features', ['encoder', 'pca'] as const))
+    .option('--features <kind>',
+      'encoder (the shipped clustering encoder; the default where one ships) | pca (pixel PCA)',
+      choiceOption('--features', ['encoder', 'pca'] as const))
     .option('--encoder <file>', 'with --features encoder: this encoder file instead of the shipped one')
     .requiredOption('--k <n>', 'number of clusters K', integer('--k'))
     .option('--seed <n>', 'seed of the clustering and the held-out split', integer('--seed'), 0)
@@ -74,8 +77,13 @@ async function clusterCommand (o: ClusterCommandOptions): Promise<void> {
     })
   }
   const report = {
-    dataset: { spec: o.dataset, name: dataset.name, count: dataset.count, width: dataset.width, height: dataset.height, channels: dataset.channels, sha256: datasetDigest(dataset) },
-    features: features.encoder !== undefined ? { kind: 'encoder', file: features.encoder.name, cid: features.encoder.cid } : { kind: 'pca' },
+    dataset: {
+      spec: o.dataset, name: dataset.name, count: dataset.count, width: dataset.width, height: dataset.height,
+      channels: dataset.channels, sha256: datasetDigest(dataset)
+    },
+    features: features.encoder !== undefined
+      ? { kind: 'encoder', file: features.encoder.name, cid: features.encoder.cid }
+      : { kind: 'pca' },
     k: clustering.k,
     fine: clustering.fine,
     seed: clustering.seed,
@@ -90,29 +98,50 @@ async function clusterCommand (o: ClusterCommandOptions): Promise<void> {
     process.stdout.write(JSON.stringify(report) + '\n')
     return
   }
+  const shape = `${dataset.width}x${dataset.height}x${dataset.channels}`
+  const params = `K=${clustering.k} fine=${clustering.fine} seed=${clustering.seed}`
+  const header = [
+    'cluster'.padEnd(8), 'size'.padEnd(8), 'pi'.padEnd(7), 'top labels'.padEnd(40),
+    'train shard'.padEnd(23), 'held-out shard'
+  ]
   const lines = [
-    `dataset ${dataset.name}: ${dataset.count} images ${dataset.width}x${dataset.height}x${dataset.channels}, sha256 ${report.dataset.sha256.slice(0, 16)}`,
+    `dataset ${dataset.name}: ${dataset.count} images ${shape}, sha256 ${report.dataset.sha256.slice(0, 16)}`,
     `features ${features.description}`,
-    `clustering K=${clustering.k} fine=${clustering.fine} seed=${clustering.seed}, digest ${clustering.digest.slice(0, 16)}`,
+    `clustering ${params}, digest ${clustering.digest.slice(0, 16)}`,
     '',
-    `${'cluster'.padEnd(8)} ${'size'.padEnd(8)} ${'pi'.padEnd(7)} ${'top labels'.padEnd(40)} ${'train shard'.padEnd(23)} held-out shard`
+    header.join(' ')
   ]
   for (const c of clusters) {
-    lines.push(`${String(c.cluster).padEnd(8)} ${String(c.size).padEnd(8)} ${c.pi.toFixed(4).padEnd(7)} ${c.topLabels.map(t => `${t.label} ${(100 * t.fraction).toFixed(0)}%`).join(', ').padEnd(40)} ${String(c.train.count).padStart(6)} ${c.train.sha256.slice(0, 16)} ${String(c.heldOut.count).padStart(6)} ${c.heldOut.sha256.slice(0, 16)}`)
+    const labels = c.topLabels.map(t => `${t.label} ${(100 * t.fraction).toFixed(0)}%`).join(', ')
+    const row = [String(c.cluster).padEnd(8), String(c.size).padEnd(8), c.pi.toFixed(4).padEnd(7), labels.padEnd(40)]
+    lines.push([...row, shardCell(c.train), shardCell(c.heldOut)].join(' '))
   }
   if (clustering.labelCounts !== undefined) {
-    const names = dataset.classNames ?? clustering.labelCounts[0].map((_, l) => String(l))
+    const counts = clustering.labelCounts
+    const names = dataset.classNames ?? counts[0].map((_, l) => String(l))
     const width = Math.max(6, ...names.map(n => n.length + 1))
-    lines.push('', 'images of each class by cluster:', `${'class'.padEnd(width)} ${clusters.map(c => `c${c.cluster}`.padStart(7)).join('')}`)
-    names.forEach((name, l) => lines.push(`${name.padEnd(width)} ${clustering.labelCounts!.map(row => String(row[l]).padStart(7)).join('')}`))
+    const columns = clusters.map(c => `c${c.cluster}`.padStart(7)).join('')
+    lines.push('', 'images of each class by cluster:', `${'class'.padEnd(width)} ${columns}`)
+    names.forEach((name, l) => {
+      lines.push(`${name.padEnd(width)} ${counts.map(row => String(row[l]).padStart(7)).join('')}`)
+    })
   }
   lines.push('')
   if (clustering.concentration !== undefined) {
-    lines.push(`class concentration ${clustering.concentration.toFixed(4)} (the share of each class in its most common cluster, averaged over classes)`)
+    const meaning = 'the share of each class in its most common cluster, averaged over classes'
+    lines.push(`class concentration ${clustering.concentration.toFixed(4)} (${meaning})`)
   }
-  if (clustering.purity !== undefined) lines.push(`purity ${clustering.purity.toFixed(4)} (a label-blind assignment scores about ${clustering.majorityFraction!.toFixed(4)})`)
+  if (clustering.purity !== undefined) {
+    const labelBlind = clustering.majorityFraction!.toFixed(4)
+    lines.push(`purity ${clustering.purity.toFixed(4)} (a label-blind assignment scores about ${labelBlind})`)
+  }
   lines.push(`grids in ${out}${o.writeShards ? `, shards in ${join(out, 'shards')}` : ''}`)
   process.stdout.write(lines.join('\n') + '\n')
+}
+
+/** A shard in the table: its image count and the start of its digest. */
+function shardCell (shard: { count: number, sha256: string }): string {
+  return `${String(shard.count).padStart(6)} ${shard.sha256.slice(0, 16)}`
 }
 
 /** Up to 64 members of the cluster, drawn with a seeded sample. */
@@ -124,19 +153,25 @@ function clusterGrid (dataset: Dataset, clustering: Clustering, cluster: number,
   const size = imageSize(dataset)
   const pixels = new Uint8Array(picked.length * size)
   picked.forEach((item, i) => pixels.set(dataset.pixels.subarray(item * size, (item + 1) * size), i * size))
-  return imageGrid({ width: dataset.width, height: dataset.height, channels: dataset.channels, pixels }, { cols: 8, scale: dataset.width <= 32 ? 2 : 1 })
+  const image = { width: dataset.width, height: dataset.height, channels: dataset.channels, pixels }
+  return imageGrid(image, { cols: 8, scale: dataset.width <= 32 ? 2 : 1 })
 }
 
-function topLabels (dataset: Dataset, clustering: Clustering, cluster: number): Array<{ label: string, fraction: number }> {
+function topLabels (
+  dataset: Dataset, clustering: Clustering, cluster: number
+): Array<{ label: string, fraction: number }> {
   const row = clustering.labelCounts?.[cluster]
   if (row === undefined) return []
   return row.map((n, l) => ({ label: dataset.classNames?.[l] ?? String(l), fraction: n / clustering.sizes[cluster] }))
     .sort((a, b) => b.fraction - a.fraction).slice(0, 3)
 }
 
-function labelHistogram (dataset: Dataset, clustering: Clustering, cluster: number): Record<string, number> | undefined {
+function labelHistogram (
+  dataset: Dataset, clustering: Clustering, cluster: number
+): Record<string, number> | undefined {
   const row = clustering.labelCounts?.[cluster]
-  return row === undefined ? undefined : Object.fromEntries(row.map((n, l) => [dataset.classNames?.[l] ?? String(l), n]))
+  if (row === undefined) return undefined
+  return Object.fromEntries(row.map((n, l) => [dataset.classNames?.[l] ?? String(l), n]))
 }
 
 function integer (flag: string) {
@@ -149,7 +184,9 @@ function integer (flag: string) {
 function fraction (flag: string) {
   return (value: string): number => {
     const v = Number(value)
-    if (value.trim() === '' || !(v >= 0 && v < 1)) throw new InvalidArgumentError(`${flag} must be a number in [0, 1), got ${value}`)
+    if (value.trim() === '' || !(v >= 0 && v < 1)) {
+      throw new InvalidArgumentError(`${flag} must be a number in [0, 1), got ${value}`)
+    }
     return v
   }
 }

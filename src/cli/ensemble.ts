@@ -18,7 +18,8 @@ import { RoutingTextSchema } from '../protocol/ensemble-manifest.js'
 import { BACKEND_CHOICES, initBackend, type BackendChoice } from '../runtime/backend.js'
 import { InvalidArgumentError } from '../errors.js'
 import {
-  allowPeerOption, backendOption, collect, integerOption, logFormatOption, privateSwarm, scopeOption, swarmKeyOption, type PrivateSwarmFlags
+  allowPeerOption, backendOption, collect, integerOption, logFormatOption, privateSwarm, scopeOption, swarmKeyOption,
+  type PrivateSwarmFlags
 } from './options.js'
 import type { NetworkScope } from '../network/gater.js'
 import type { Command } from 'commander'
@@ -47,17 +48,21 @@ const PROVIDE_TIMEOUT_MS = 10_000
 
 export const registerEnsemble: RegisterCommand = (program: Command) => {
   program.command('ensemble')
-    .description('Verify every task\'s final checkpoints, print what was accepted or refused and why, and name the ensemble by its manifest CID')
+    .description('Verify every task\'s final checkpoints, print what was accepted or refused and why, ' +
+      'and name the ensemble by its manifest CID')
     .requiredOption('--run <cid>', 'the run (its manifest CID)')
-    .option('--checkpoint <cid>', 'verify these checkpoints instead of those announced (repeatable; each names its task in its metadata)', collect)
+    .option('--checkpoint <cid>', 'verify these checkpoints instead of those announced ' +
+      '(repeatable; each names its task in its metadata)', collect)
     .option('--bootstrap <multiaddr>', 'bootstrap peer (repeatable; default: the bootstrap list file)', collect)
     .option('--bootstrap-list <file>', 'bootstrap list file (default: bootstrap/peers.json of the package)')
-    .option('--data-dir <dir>', 'identity, blocks: the checkpoints and the manifest stay here (sample from the same directory)', '.hddm')
+    .option('--data-dir <dir>',
+      'identity, blocks: the checkpoints and the manifest stay here (sample from the same directory)', '.hddm')
     .option('--listen <multiaddr>', 'address to listen on (repeatable)', collect, [])
     .option('--scope <scope>', 'loopback | private | any', scopeOption, 'any')
     .addOption(swarmKeyOption())
     .addOption(allowPeerOption())
-    .option('--wait <ms>', 'listen to gossip this long before collecting the announced checkpoints', integerOption('--wait', 0), 3000)
+    .option('--wait <ms>', 'listen to gossip this long before collecting the announced checkpoints',
+      integerOption('--wait', 0), 3000)
     .option('--timeout <ms>', 'deadline of each checkpoint fetch', integerOption('--timeout', 1), 60_000)
     .option('--routing <rule>', 'default routing of the ensemble: full | top1 | top2 | threshold:p', 'full')
     .option('--out <file>', 'also write the ensemble manifest as JSON (dag-json) here')
@@ -94,7 +99,10 @@ async function ensemble (o: EnsembleOptions): Promise<void> {
     }
     const report = { run: node.runId, verdicts: verification.verdicts }
     if (verification.missing.length > 0) {
-      process.stdout.write(o.json ? JSON.stringify({ ...report, missing: verification.missing }) + '\n' : verdictLines(report.run, verification.verdicts).join('\n') + '\n')
+      const printed = o.json
+        ? JSON.stringify({ ...report, missing: verification.missing })
+        : verdictLines(report.run, verification.verdicts).join('\n')
+      process.stdout.write(printed + '\n')
       throw new NoAcceptableCheckpointError(verification.missing)
     }
     const named = await nameEnsemble({ ...init, routing: routing.data }, verification)
@@ -115,10 +123,11 @@ function verdictLines (run: string, verdicts: CheckpointVerdict[]): string[] {
     const announced = v.announcedLoss === undefined ? '' : ` (announced ${v.announcedLoss.toFixed(4)})`
     return v.heldOutLoss === undefined ? '' : `  held-out ${v.heldOutLoss.toFixed(4)}${announced}`
   }
+  const task = (v: CheckpointVerdict): string => (v.task ?? '-').padEnd(10)
   return [
     `run ${run}`,
     ...verdicts.map((v) => v.accepted
-      ? `accepted  ${(v.task ?? '-').padEnd(10)} ${v.cid}  step ${String(v.step)}${loss(v)}${v.chosen ? '  chosen' : ''}`
-      : `refused   ${(v.task ?? '-').padEnd(10)} ${v.cid}  ${String(v.reason)}: ${String(v.message)}`)
+      ? `accepted  ${task(v)} ${v.cid}  step ${String(v.step)}${loss(v)}${v.chosen ? '  chosen' : ''}`
+      : `refused   ${task(v)} ${v.cid}  ${String(v.reason)}: ${String(v.message)}`)
   ]
 }

@@ -12,8 +12,13 @@ export function reportAndExit (err: unknown): number {
   if (err instanceof Error && 'code' in err && typeof err.code === 'string' && err.code.startsWith('commander.')) {
     return 2
   }
-  process.stderr.write(`hddm-node: unexpected error\n${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
+  process.stderr.write(`hddm-node: unexpected error\n${describe(err)}\n`)
   return 70
+}
+
+/** An error's stack (or message), or whatever was thrown as a string. */
+function describe (err: unknown): string {
+  return err instanceof Error ? (err.stack ?? err.message) : String(err)
 }
 
 /**
@@ -22,9 +27,12 @@ export function reportAndExit (err: unknown): number {
  * is logged on stderr with its stack and the process keeps running. The modules are written
  * so that this never fires; when it does, the line says what to fix.
  */
-export function guardAgainstStrayErrors (proc: Pick<NodeJS.Process, 'on'> = process, write: (line: string) => void = (l) => { process.stderr.write(l) }): void {
+export function guardAgainstStrayErrors (
+  proc: Pick<NodeJS.Process, 'on'> = process,
+  write: (line: string) => void = (l) => { process.stderr.write(l) }
+): void {
   const report = (kind: string) => (err: unknown): void => {
-    write(`hddm-node: ${kind} (kept running; please report it): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
+    write(`hddm-node: ${kind} (kept running; please report it): ${describe(err)}\n`)
   }
   proc.on('unhandledRejection', report('unhandled rejection'))
   proc.on('uncaughtException', report('uncaught exception'))

@@ -13,7 +13,8 @@ export interface NodeOutput {
 /** JSON lines on `out` for every node event: `{"event":"checkpoint","task":...}`. */
 export function jsonEvents (node: HddmNode, out: NodeJS.WritableStream = process.stdout): NodeOutput {
   const write = (event: string, detail: unknown): void => {
-    out.write(JSON.stringify({ event, ts: Date.now(), ...(typeof detail === 'object' && detail !== null ? detail : { value: detail }) }) + '\n')
+    const fields = typeof detail === 'object' && detail !== null ? detail : { value: detail }
+    out.write(JSON.stringify({ event, ts: Date.now(), ...fields }) + '\n')
   }
   const types = ['run', 'task', 'checkpoint', 'idle'] as const
   const listeners = types.map((type) => {
@@ -62,7 +63,8 @@ export function liveView (node: HddmNode, out: NodeJS.WriteStream = process.stdo
   const draw = (): void => {
     if (node.status !== 'started') return
     const lines = render(node, state)
-    out.write((drawn > 0 ? `\x1b[${drawn}F` : '') + lines.map((l) => `\x1b[2K${l.slice(0, out.columns ?? 120)}`).join('\n') + '\n')
+    const moveUp = drawn > 0 ? `\x1b[${drawn}F` : ''
+    out.write(moveUp + lines.map((l) => `\x1b[2K${l.slice(0, out.columns ?? 120)}`).join('\n') + '\n')
     drawn = lines.length
   }
   const timer = setInterval(draw, 500)
@@ -72,19 +74,31 @@ export function liveView (node: HddmNode, out: NodeJS.WriteStream = process.stdo
 function render (node: HddmNode, s: ViewState): string[] {
   const peers = node.peers()
   const task = node.manifest.tasks.find((t) => t.id === s.task)
-  const kind = task === undefined ? '' : task.kind === 'router' ? ' (router)' : ` (${task.objective}, cluster ${task.cluster})`
+  const kind = task === undefined
+    ? ''
+    : task.kind === 'router' ? ' (router)' : ` (${task.objective}, cluster ${task.cluster})`
   const step = s.step
+  const progress = step === undefined
+    ? '-'
+    : [
+        `${step.step}/${step.totalSteps}`, `loss ${step.loss.toFixed(4)}`,
+        `${step.imagesPerSecond.toFixed(0)} img/s`, `ETA ${duration(step.etaSeconds)}`
+      ].join('  ')
+  const checkpoint = s.checkpoint === undefined
+    ? '-'
+    : `${s.checkpoint.cid} (step ${s.checkpoint.step}${s.checkpoint.final ? ', final' : ''})`
+  const who = `hddm-node ${short(node.peerId)}  run ${short(node.runId)}`
   const lines = [
-    `hddm-node ${short(node.peerId)}  run ${short(node.runId)}  peers ${peers.connected} (in run ${peers.run})  done ${s.completed}`,
+    `${who}  peers ${peers.connected} (in run ${peers.run})  done ${s.completed}`,
     `task      ${s.task ?? '-'}${kind}  ${s.phase ?? 'waiting'}`,
-    step === undefined
-      ? 'step      -'
-      : `step      ${step.step}/${step.totalSteps}  loss ${step.loss.toFixed(4)}  ${step.imagesPerSecond.toFixed(0)} img/s  ETA ${duration(step.etaSeconds)}`,
-    `checkpoint ${s.checkpoint === undefined ? '-' : `${s.checkpoint.cid} (step ${s.checkpoint.step}${s.checkpoint.final ? ', final' : ''})`}`
+    `step      ${progress}`,
+    `checkpoint ${checkpoint}`
   ]
   const cover = node.coverage().map((row) => {
     const holder = row.holders[0]
-    const what = row.checkpoint?.final === true ? 'final' : holder !== undefined ? `${short(holder.peer)}@${holder.step ?? 0}` : 'free'
+    const what = row.checkpoint?.final === true
+      ? 'final'
+      : holder !== undefined ? `${short(holder.peer)}@${holder.step ?? 0}` : 'free'
     return `${row.task}:${what}`
   })
   lines.push(`coverage  ${cover.join('  ')}`)

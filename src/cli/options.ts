@@ -20,14 +20,18 @@ export function integerOption (flag: string, min = -Infinity) {
 export function numberOption (flag: string, min = -Infinity) {
   return (value: string): number => {
     const v = Number(value)
-    if (value.trim() === '' || !Number.isFinite(v) || v < min) throw new InvalidArgumentError(`${flag} must be a number${min > -Infinity ? ` >= ${min}` : ''}, got ${value}`)
+    if (value.trim() === '' || !Number.isFinite(v) || v < min) {
+      throw new InvalidArgumentError(`${flag} must be a number${min > -Infinity ? ` >= ${min}` : ''}, got ${value}`)
+    }
     return v
   }
 }
 
 export function choiceOption<T extends string> (flag: string, choices: readonly T[]) {
   return (value: string): T => {
-    if (!(choices as readonly string[]).includes(value)) throw new InvalidArgumentError(`${flag} must be one of ${choices.join(', ')}, got ${value}`)
+    if (!(choices as readonly string[]).includes(value)) {
+      throw new InvalidArgumentError(`${flag} must be one of ${choices.join(', ')}, got ${value}`)
+    }
     return value as T
   }
 }

@@ -58,8 +58,14 @@ export async function sampleEnsembleCommand (o: EnsembleSampleOptions): Promise<
   }
   let drawn: DrawnImages
   if (o.peer !== undefined) {
-    if (o.sampler !== 'euler') throw new InvalidArgumentError('--peer draws with the euler sampler only (the sample protocol has no sampler field)')
-    if (prompts.length > SAMPLE_MAX_COUNT) throw new InvalidArgumentError(`a peer draws at most ${SAMPLE_MAX_COUNT} images per request, asked for ${prompts.length}`)
+    if (o.sampler !== 'euler') {
+      const why = 'the sample protocol has no sampler field'
+      throw new InvalidArgumentError(`--peer draws with the euler sampler only (${why})`)
+    }
+    if (prompts.length > SAMPLE_MAX_COUNT) {
+      const limit = `a peer draws at most ${SAMPLE_MAX_COUNT} images per request`
+      throw new InvalidArgumentError(`${limit}, asked for ${prompts.length}`)
+    }
     // A throwaway identity unless a data directory is given: asking a peer needs no blocks.
     drawn = await drawEnsembleOnPeer({ ...request, peer: parsePeer(o.peer) })
   } else {
@@ -68,19 +74,25 @@ export async function sampleEnsembleCommand (o: EnsembleSampleOptions): Promise<
   }
   const files = await writeImages(drawn.pngs, prompts, o)
   const summary = {
-    ensemble: ensemble.toString(), mode: o.peer !== undefined ? 'remote' : 'local', ...(o.peer !== undefined ? { peer: o.peer } : {}),
-    out: files.out, images: files.images, prompts: o.prompt, perPrompt: o.n, steps: o.steps, routing: o.routing ?? 'manifest default',
-    guidance: o.guidance, seed: o.seed, usage: drawn.usage, flops: drawn.flops, seconds: (performance.now() - started) / 1000
+    ensemble: ensemble.toString(), mode: o.peer !== undefined ? 'remote' : 'local',
+    ...(o.peer !== undefined ? { peer: o.peer } : {}),
+    out: files.out, images: files.images, prompts: o.prompt, perPrompt: o.n, steps: o.steps,
+    routing: o.routing ?? 'manifest default', guidance: o.guidance, seed: o.seed,
+    usage: drawn.usage, flops: drawn.flops, seconds: (performance.now() - started) / 1000
   }
   if (o.json) {
     process.stdout.write(JSON.stringify(summary) + '\n')
     return
   }
-  const lines = [`wrote ${files.out} (${o.prompt.length} x ${o.n} images, ${o.steps} steps, ${summary.mode}${o.peer !== undefined ? ` via ${o.peer}` : ''})`]
+  const via = o.peer !== undefined ? ` via ${o.peer}` : ''
+  const lines = [`wrote ${files.out} (${o.prompt.length} x ${o.n} images, ${o.steps} steps, ${summary.mode}${via})`]
   if (o.outDir !== undefined) lines.push(`wrote ${files.images.length} PNGs to ${resolve(o.outDir)}`)
   if (drawn.usage !== undefined) {
     lines.push('expert usage (router weight per expert, mean over images and steps):')
-    for (const u of drawn.usage) lines.push(`  cluster ${u.cluster} ${u.objective.padEnd(4)} ${u.meanWeight.toFixed(3)}  (${u.evaluations} evaluations)`)
+    for (const u of drawn.usage) {
+      const weight = `${u.meanWeight.toFixed(3)}  (${u.evaluations} evaluations)`
+      lines.push(`  cluster ${u.cluster} ${u.objective.padEnd(4)} ${weight}`)
+    }
   } else {
     lines.push('expert usage: not reported by a remote peer')
   }
@@ -97,7 +109,9 @@ function parsePeer (text: string): Multiaddr {
 }
 
 /** The grid (one row per prompt) and, with --out-dir, one PNG per image as drawn. */
-async function writeImages (pngs: Uint8Array[], prompts: string[], o: EnsembleSampleOptions): Promise<{ out: string, images: string[] }> {
+async function writeImages (
+  pngs: Uint8Array[], prompts: string[], o: EnsembleSampleOptions
+): Promise<{ out: string, images: string[] }> {
   const decoded = pngs.map((png) => decodePng(png))
   const { width, height, channels } = decoded[0]
   const pixels = new Uint8Array(decoded.length * width * height * channels)
@@ -109,7 +123,8 @@ async function writeImages (pngs: Uint8Array[], prompts: string[], o: EnsembleSa
     const dir = resolve(o.outDir)
     await mkdir(dir, { recursive: true })
     for (const [i, png] of pngs.entries()) {
-      const file = join(dir, `${String(i).padStart(3, '0')}-${prompts[i].replace(/[^a-z0-9]+/gi, '-').slice(0, 40)}.png`)
+      const slug = prompts[i].replace(/[^a-z0-9]+/gi, '-').slice(0, 40)
+      const file = join(dir, `${String(i).padStart(3, '0')}-${slug}.png`)
       await writeFile(file, png)
       images.push(file)
     }

@@ -13,7 +13,8 @@ import { loadExpert } from '../checkpoint/expert.js'
 import { sampleExpert } from '../ensemble/sample.js'
 import type { RegisterCommand } from './register-command.js'
 import {
-  allowPeerOption, backendOption, choiceOption, collect, integerOption, logFormatOption, numberOption, scopeOption, swarmKeyOption
+  allowPeerOption, backendOption, choiceOption, collect, integerOption, logFormatOption, numberOption, scopeOption,
+  swarmKeyOption
 } from './options.js'
 import { InvalidArgumentError } from '../errors.js'
 import { createLogger, type LogFormat } from '../logger.js'
@@ -32,9 +33,11 @@ interface SampleCommandOptions extends Omit<EnsembleSampleOptions, 'ensemble' | 
 
 export const registerSample: RegisterCommand = (program: Command) => {
   program.command('sample')
-    .description('Sample one expert checkpoint, or an ensemble by CID (here or on a peer), into a PNG grid (one row per prompt)')
+    .description('Sample one expert checkpoint, or an ensemble by CID (here or on a peer), ' +
+      'into a PNG grid (one row per prompt)')
     .option('--checkpoint <file>', 'expert checkpoint (.safetensors)')
-    .option('--ensemble <cid>', 'ensemble manifest CID (from hddm-node ensemble); blocks missing here are fetched from the swarm')
+    .option('--ensemble <cid>',
+      'ensemble manifest CID (from hddm-node ensemble); blocks missing here are fetched from the swarm')
     .requiredOption('--prompt <text>', 'a prompt; repeat for several rows', collect)
     .option('-n, --n <count>', 'images per prompt', integerOption('-n', 1), 8)
     .option('--steps <n>', 'sampler steps', integerOption('--steps', 1), 50)
@@ -47,13 +50,15 @@ export const registerSample: RegisterCommand = (program: Command) => {
     .requiredOption('--out <file>', 'PNG to write')
     .option('--out-dir <dir>', 'ensemble: also write one PNG per image here')
     .option('--peer <multiaddr>', 'ensemble: ask this peer to draw over /hddm/sample/1.0.0 (/ip4/.../tcp/.../p2p/<id>)')
-    .option('--bootstrap <multiaddr>', 'ensemble, local: peers to fetch missing blocks from (repeatable; default: the bootstrap list file)', collect)
+    .option('--bootstrap <multiaddr>', 'ensemble, local: peers to fetch missing blocks from ' +
+      '(repeatable; default: the bootstrap list file)', collect)
     .option('--bootstrap-list <file>', 'bootstrap list file (default: bootstrap/peers.json of the package)')
     .option('--data-dir <dir>', 'ensemble: blocks and identity (default .hddm; with --peer a throwaway identity)')
     .option('--scope <scope>', 'ensemble: loopback | private | any', scopeOption, 'any')
     .addOption(swarmKeyOption())
     .addOption(allowPeerOption())
-    .option('--timeout <ms>', 'ensemble: deadline for fetching its blocks, or for the peer\'s answer', integerOption('--timeout', 1), 600_000)
+    .option('--timeout <ms>', 'ensemble: deadline for fetching its blocks, or for the peer\'s answer',
+      integerOption('--timeout', 1), 600_000)
     .option('--log-format <format>', 'ensemble: human | json (logs on stderr; none by default)', logFormatOption)
     .option('--backend <name>', BACKEND_CHOICES.join(' | '), backendOption, 'auto')
     .option('--json', 'print one JSON object', false)
@@ -61,7 +66,9 @@ export const registerSample: RegisterCommand = (program: Command) => {
 }
 
 async function sampleCommand (o: SampleCommandOptions): Promise<void> {
-  if ((o.checkpoint === undefined) === (o.ensemble === undefined)) throw new InvalidArgumentError('give exactly one of --checkpoint <file> or --ensemble <cid>')
+  if ((o.checkpoint === undefined) === (o.ensemble === undefined)) {
+    throw new InvalidArgumentError('give exactly one of --checkpoint <file> or --ensemble <cid>')
+  }
   if (o.ensemble !== undefined) {
     const { sampleEnsembleCommand } = await import('./sample-ensemble.js')
     await sampleEnsembleCommand({
@@ -73,7 +80,8 @@ async function sampleCommand (o: SampleCommandOptions): Promise<void> {
     return
   }
   const ensembleOnly = [
-    ['--routing', o.routing], ['--out-dir', o.outDir], ['--peer', o.peer], ['--swarm-key', o.swarmKey], ['--allow-peer', o.allowPeer]
+    ['--routing', o.routing], ['--out-dir', o.outDir], ['--peer', o.peer],
+    ['--swarm-key', o.swarmKey], ['--allow-peer', o.allowPeer]
   ] as const
   for (const [flag, value] of ensembleOnly) {
     if (value !== undefined) throw new InvalidArgumentError(`${flag} applies to --ensemble only`)
@@ -83,15 +91,19 @@ async function sampleCommand (o: SampleCommandOptions): Promise<void> {
   const expert = loadExpert(checkpoint, { preset: o.preset })
   const started = performance.now()
   try {
-    const samples = await sampleExpert(expert, { prompts: o.prompt, count: o.n, steps: o.steps, sampler: o.sampler, guidance: o.guidance, seed: o.seed })
+    const samples = await sampleExpert(expert, {
+      prompts: o.prompt, count: o.n, steps: o.steps, sampler: o.sampler, guidance: o.guidance, seed: o.seed
+    })
     const out = resolve(o.out)
     const [, height, width, channels] = samples.shape
     await writeFile(out, imageGrid({ width, height, channels, pixels: samples.images }, { cols: o.n, scale: o.scale }))
     const summary = {
       out, prompts: o.prompt, perPrompt: o.n, steps: o.steps, sampler: o.sampler, guidance: o.guidance, seed: o.seed,
-      objective: expert.metadata.objective, preset: expert.metadata.preset, step: expert.metadata.step, seconds: (performance.now() - started) / 1000
+      objective: expert.metadata.objective, preset: expert.metadata.preset, step: expert.metadata.step,
+      seconds: (performance.now() - started) / 1000
     }
-    process.stdout.write(o.json ? JSON.stringify(summary) + '\n' : `wrote ${out} (${o.prompt.length} x ${o.n} images, ${o.steps} ${o.sampler} steps)\n`)
+    const wrote = `wrote ${out} (${o.prompt.length} x ${o.n} images, ${o.steps} ${o.sampler} steps)`
+    process.stdout.write((o.json ? JSON.stringify(summary) : wrote) + '\n')
   } finally {
     expert.model.dispose()
     await disposeBackend()

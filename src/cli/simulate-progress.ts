@@ -72,7 +72,9 @@ export class SimulationProgress {
         clearOnComplete: false,
         autopadding: true
       }, cliProgress.Presets.shades_classic)
-      for (const row of this.rows.values()) row.bar = this.bars.create(row.steps, 0, { label: label(row.task).padEnd(22), detail: 'waiting' })
+      for (const row of this.rows.values()) {
+        row.bar = this.bars.create(row.steps, 0, { label: label(row.task).padEnd(22), detail: 'waiting' })
+      }
       this.overall = this.bars.create(this.totalSteps(), 0, { label: 'all tasks'.padEnd(22), detail: '' })
     }
   }
@@ -153,13 +155,9 @@ export class SimulationProgress {
   }
 
   private render (row: TaskRow): void {
-    const detail = row.done
-      ? `done${row.node !== undefined ? ` (${row.node})` : ''}`
-      : [row.node ?? '', row.loss !== undefined ? `loss ${row.loss.toFixed(4)}` : '', row.imagesPerSecond !== undefined ? `${row.imagesPerSecond.toFixed(0)} img/s` : '',
-          row.secondsPerStep !== undefined ? `ETA ${duration((row.steps - row.step) * row.secondsPerStep)}` : ''].filter((s) => s !== '').join('  ')
-    const eta = this.etaSeconds()
+    const detail = detailOf(row)
     const doneSteps = [...this.rows.values()].reduce((s, r) => s + r.step, 0)
-    const overall = `${[...this.rows.values()].filter((r) => r.done).length}/${this.rows.size} done${eta !== undefined ? `  ETA ${duration(eta)}` : ''}  elapsed ${duration((this.now() - this.started) / 1000)}`
+    const overall = this.overallDetail()
     if (this.bars !== undefined) {
       row.bar?.update(row.step, { detail })
       this.overall?.update(doneSteps, { detail: overall })
@@ -168,8 +166,28 @@ export class SimulationProgress {
     const tenths = Math.floor(10 * row.step / row.steps)
     if (tenths <= row.reported && !row.done) return
     row.reported = row.done ? 10 : tenths
-    this.say(`${label(row.task)} ${String(Math.round(100 * row.step / row.steps)).padStart(3)}% ${row.step}/${row.steps}  ${detail}  | ${overall}`)
+    const percent = String(Math.round(100 * row.step / row.steps)).padStart(3)
+    this.say(`${label(row.task)} ${percent}% ${row.step}/${row.steps}  ${detail}  | ${overall}`)
   }
+
+  /** The overall line: tasks done, the ETA of the whole run, time elapsed. */
+  private overallDetail (): string {
+    const eta = this.etaSeconds()
+    const done = [...this.rows.values()].filter((r) => r.done).length
+    const etaText = eta !== undefined ? `  ETA ${duration(eta)}` : ''
+    return `${done}/${this.rows.size} done${etaText}  elapsed ${duration((this.now() - this.started) / 1000)}`
+  }
+}
+
+/** A task's detail: who finished it, or its trainer, loss, images/s and ETA. */
+function detailOf (row: TaskRow): string {
+  if (row.done) return `done${row.node !== undefined ? ` (${row.node})` : ''}`
+  return [
+    row.node ?? '',
+    row.loss !== undefined ? `loss ${row.loss.toFixed(4)}` : '',
+    row.imagesPerSecond !== undefined ? `${row.imagesPerSecond.toFixed(0)} img/s` : '',
+    row.secondsPerStep !== undefined ? `ETA ${duration((row.steps - row.step) * row.secondsPerStep)}` : ''
+  ].filter((s) => s !== '').join('  ')
 }
 
 function label (task: RunTask): string {

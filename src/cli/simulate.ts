@@ -1,10 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process'
-import { EventEmitter, once } from 'node:events'
-import { createWriteStream } from 'node:fs'
+import type { ChildProcess } from 'node:child_process'
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { InvalidArgumentError } from '../errors.js'
 import { createLogger, silentLogger } from '../logger.js'
@@ -14,9 +11,13 @@ import { assembleEnsemble, publishEnsemble, type AssembledEnsemble } from '../no
 import { loadDataset } from '../data/sources.js'
 import { formatRouting, parseRouting, type Routing } from '../diffusion/routing.js'
 import { sampleEnsemble } from '../ensemble/sample.js'
-import { evaluateEnsemble, loadClassifier, promptGrid, referenceStatistics, type EnsembleEvaluation } from '../eval/index.js'
+import type { CheckpointVerdict } from '../ensemble/verify.js'
+import {
+  evaluateEnsemble, loadClassifier, promptGrid, referenceStatistics, type EnsembleEvaluation
+} from '../eval/index.js'
 import { fastPathAdvice, SLOWDOWN_VS_NATIVE } from '../runtime/backend-choice.js'
 import { SimulationProgress, type StepEvent } from './simulate-progress.js'
+import { firstJson, spawnCli, stopChild, waitUntil, type Peer } from './simulate-peers.js'
 import { readManifestFile } from '../node/run-creation.js'
 import { parseRunManifest, type RunManifest } from '../protocol/run-manifest.js'
 import { disposeBackend, initBackend, type BackendChoice } from '../runtime/backend.js'
@@ -49,18 +50,23 @@ interface SimulateOptions {
  * usage) with the dataset's evaluation classifier.
  */
 export const registerSimulate: RegisterCommand = (program: Command) => {
+  const defaultManifest = fileURLToPath(new URL('../../manifests/default.json', import.meta.url))
   program.command('simulate')
-    .description('Run a local swarm (bootstrap + contributors as processes on 127.0.0.1) through a whole run, then sample the ensemble')
-    .option('--manifest <file>', 'run manifest', fileURLToPath(new URL('../../manifests/default.json', import.meta.url)))
+    .description('Run a local swarm (bootstrap + contributors as processes on 127.0.0.1) through a whole run, ' +
+      'then sample the ensemble')
+    .option('--manifest <file>', 'run manifest', defaultManifest)
     .option('--contributors <n>', 'contributor processes', integerOption('--contributors', 1), 3)
-    .option('--budget <steps>', 'training steps per task (default: the manifest\'s); a longer run gives better samples', integerOption('--budget', 1))
+    .option('--budget <steps>', 'training steps per task (default: the manifest\'s); ' +
+      'a longer run gives better samples', integerOption('--budget', 1))
     .option('--preset <name>', `expert preset (${Object.keys(EXPERT_PRESETS).join(' | ')}); default: the manifest's`)
     .option('--out <dir>', 'where node data, logs and the sample grid go (default: a new temporary directory)')
     .option('--backend <name>', 'tfjs backend of every contributor', backendOption, 'auto')
-    .option('--threads <n>', 'compute threads per contributor (default: the cores divided among the contributors)', integerOption('--threads', 1))
+    .option('--threads <n>', 'compute threads per contributor (default: the cores divided among the contributors)',
+      integerOption('--threads', 1))
     .option('--timeout <s>', 'give up after this many seconds', integerOption('--timeout', 1), 1800)
     .option('--verbose', 'echo the contributors\' events', false)
-    .option('--samples <n>', 'samples drawn and scored at the end (balanced over the prompts; 0 = only the grid)', integerOption('--samples', 0), 300)
+    .option('--samples <n>', 'samples drawn and scored at the end (balanced over the prompts; 0 = only the grid)',
+      integerOption('--samples', 0), 300)
     .option('--routing <rule>', 'routing of the final samples: full | top1 | top2 | threshold:p', 'top1')
     .option('--sample-steps <n>', 'Euler steps of the final samples', integerOption('--sample-steps', 1), 20)
     .option('--guidance <w>', 'classifier-free guidance of the final samples', numberOption('--guidance', 0), 2)
@@ -77,14 +83,21 @@ async function simulate (o: SimulateOptions): Promise<void> {
   const manifest = withOverrides((await readManifestFile(o.manifest)).manifest, o)
   const manifestFile = join(out, 'manifest.json')
   await writeFile(manifestFile, JSON.stringify(manifest, null, 2))
-  plain(`run ${manifest.name}: K=${manifest.k}, ${manifest.tasks.length} tasks, preset ${manifest.model.expert}, ${manifest.training.expert.steps} steps per expert; ${o.contributors} contributors; files in ${out}`)
+  const shape = `K=${manifest.k}, ${manifest.tasks.length} tasks, preset ${manifest.model.expert}`
+  const budget = `${manifest.training.expert.steps} steps per expert`
+  plain(`run ${manifest.name}: ${shape}, ${budget}; ${o.contributors} contributors; files in ${out}`)
   // The contributors choose their backend the same way on this machine: say now what they will get.
   const backend = await initBackend({ backend: o.backend, logger: createLogger({ level: 'warn' }) })
   const advice = fastPathAdvice(backend)
-  plain(`training backend: ${backend.name} (${backend.threads} threads${backend.name === 'native' && backend.reason !== undefined ? `, ${backend.reason.split('; ').pop()!}` : ''})`)
+  const nativeNote = backend.name === 'native' && backend.reason !== undefined
+    ? `, ${backend.reason.split('; ').pop()!}`
+    : ''
+  plain(`training backend: ${backend.name} (${backend.threads} threads${nativeNote})`)
   if (advice !== undefined) {
     const slower = SLOWDOWN_VS_NATIVE[backend.name]
-    plain(`the native kernels are not available, so this run trains on ${backend.name}${slower !== undefined ? `, about ${slower}x slower than native` : ''} (the ETA below is measured as it runs)`)
+    const slowerNote = slower !== undefined ? `, about ${slower}x slower than native` : ''
+    const measured = '(the ETA below is measured as it runs)'
+    plain(`the native kernels are not available, so this run trains on ${backend.name}${slowerNote} ${measured}`)
     plain(`to train ${slower !== undefined ? `${slower}x ` : ''}faster: ${advice}`)
   }
 
@@ -98,7 +111,11 @@ async function simulate (o: SimulateOptions): Promise<void> {
   const say = (line: string): void => { progress.say(line) }
   let observer: ReturnType<typeof createHddmNode> | undefined
   try {
-    const bootstrap = spawnCli(['bootstrap', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', join(out, 'bootstrap'), '--json', '--log-format', 'json'], join(out, 'bootstrap.log'))
+    const bootstrapArgs = [
+      'bootstrap', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', join(out, 'bootstrap'),
+      '--json', '--log-format', 'json'
+    ]
+    const bootstrap = spawnCli(bootstrapArgs, join(out, 'bootstrap.log'))
     children.push(bootstrap.child)
     const { multiaddrs } = await firstJson<{ multiaddrs: string[] }>(bootstrap, (m) => Array.isArray(m.multiaddrs))
     const bootstrapAddr = multiaddrs[0]
@@ -106,26 +123,34 @@ async function simulate (o: SimulateOptions): Promise<void> {
 
     const bootstrapList = [bootstrapAddr]
     const node = (i: number, source: string[]): Peer => {
-      const child = spawnCli(['start', ...source, ...bootstrapList.flatMap((a) => ['--bootstrap', a]), '--data-dir', join(out, `node-${i}`), '--listen', '/ip4/127.0.0.1/tcp/0',
-        '--scope', 'loopback', '--backend', o.backend, '--threads', String(threads), '--log-format', 'json'], join(out, `node-${i}.log`))
+      const args = [
+        'start', ...source, ...bootstrapList.flatMap((a) => ['--bootstrap', a]),
+        '--data-dir', join(out, `node-${i}`), '--listen', '/ip4/127.0.0.1/tcp/0',
+        '--scope', 'loopback', '--backend', o.backend, '--threads', String(threads), '--log-format', 'json'
+      ]
+      const child = spawnCli(args, join(out, `node-${i}.log`))
       children.push(child.child)
       child.events.on('line', (m) => {
         if (o.verbose) say(`node-${i} ${JSON.stringify(m)}`)
-        if (m.event === 'started') say(`node-${i} started, trains on ${(m.backend as { name?: string } | undefined)?.name ?? 'an unknown backend'}`)
+        if (m.event === 'started') say(`node-${i} started, trains on ${backendName(m)}`)
         else if (m.event === 'step') progress.step(`node-${i}`, m as unknown as StepEvent)
         else if (m.event === 'task' && m.phase === 'done') progress.done(String(m.task))
       })
       return child
     }
     const first = node(1, ['--manifest', manifestFile])
-    const { runId, multiaddrs: creator } = await firstJson<{ runId: string, multiaddrs: string[] }>(first, (m) => m.event === 'started')
+    const created = await firstJson<{ runId: string, multiaddrs: string[] }>(first, (m) => m.event === 'started')
+    const { runId, multiaddrs: creator } = created
     say(`run ${runId} created by node-1`)
     // The creator holds the manifest and shards; dialling it directly spares the joiners a DHT
     // provider lookup while its provider records are still spreading.
     bootstrapList.push(creator[0])
     for (let i = 2; i <= o.contributors; i++) node(i, ['--run', runId])
 
-    observer = createHddmNode({ dataDir: observerDir, source: { run: runId }, bootstrap: bootstrapList, listen: ['/ip4/127.0.0.1/tcp/0'], scope: 'loopback', tasks: 0, logger: silentLogger })
+    observer = createHddmNode({
+      dataDir: observerDir, source: { run: runId }, bootstrap: bootstrapList, listen: ['/ip4/127.0.0.1/tcp/0'],
+      scope: 'loopback', tasks: 0, logger: silentLogger
+    })
     await observer.start()
     const watched = observer
     let done = -1
@@ -142,21 +167,27 @@ async function simulate (o: SimulateOptions): Promise<void> {
     progress.stop()
     const trained = elapsed()
 
-    const ensemble = await assembleEnsemble({ runId, manifest: observer.manifest, coverage: observer.coverage(), storage: observer.blocks })
+    const ensemble = await assembleEnsemble({
+      runId, manifest: observer.manifest, coverage: observer.coverage(), storage: observer.blocks
+    })
     try {
       // Kept in the observer's directory; the local swarm stops with the command, so no DHT record.
       const { id: ensembleCid } = await publishEnsemble(observer.blocks, ensemble, { provide: false })
-      plain(`ensemble ${ensembleCid.toString()} verified; drawing ${Math.max(o.samples, 8 * ensemble.prompts.length)} samples (${formatRouting(routing)}, ${o.sampleSteps} steps, guidance ${o.guidance})`)
+      const drawn = Math.max(o.samples, 8 * ensemble.prompts.length)
+      const how = `${formatRouting(routing)}, ${o.sampleSteps} steps, guidance ${o.guidance}`
+      plain(`ensemble ${ensembleCid.toString()} verified; drawing ${drawn} samples (${how})`)
       const gridFile = join(out, 'samples.png')
       const scored = await drawAndScore(ensemble, manifest, { ...o, routing })
       await writeFile(gridFile, scored.grid)
-      if (scored.evaluation !== undefined) await writeFile(join(out, 'evaluation.json'), JSON.stringify(scored.evaluation, null, 2) + '\n')
+      if (scored.evaluation !== undefined) {
+        await writeFile(join(out, 'evaluation.json'), JSON.stringify(scored.evaluation, null, 2) + '\n')
+      }
       plain('done')
       process.stdout.write([
         `run        ${runId}`,
         `ensemble   ${ensembleCid.toString()}`,
         // Every final checkpoint was verified (held-out loss recomputed); refused ones say why.
-        ...ensemble.verification.verdicts.map((v) => `${(v.task ?? '-').padEnd(10)} ${v.cid} ${v.accepted ? `held-out ${v.heldOutLoss!.toFixed(4)}${v.chosen ? '' : ' (replica not chosen)'}` : `refused, ${String(v.reason)}: ${String(v.message)}`}`),
+        ...ensemble.verification.verdicts.map(verdictLine),
         ...scored.summary,
         `samples    ${gridFile} (${ensemble.prompts.length} prompts x ${scored.perPrompt})`,
         `timings    all tasks final at ${trained}, total ${elapsed()}`
@@ -173,6 +204,19 @@ async function simulate (o: SimulateOptions): Promise<void> {
   }
 }
 
+/** The backend a contributor's `started` event names. */
+function backendName (started: Record<string, unknown>): string {
+  return (started.backend as { name?: string } | undefined)?.name ?? 'an unknown backend'
+}
+
+/** A final checkpoint in the summary: its held-out loss, or why it was refused. */
+function verdictLine (v: CheckpointVerdict): string {
+  const outcome = v.accepted
+    ? `held-out ${v.heldOutLoss!.toFixed(4)}${v.chosen ? '' : ' (replica not chosen)'}`
+    : `refused, ${String(v.reason)}: ${String(v.message)}`
+  return `${(v.task ?? '-').padEnd(10)} ${v.cid} ${outcome}`
+}
+
 interface Scored {
   grid: Uint8Array
   perPrompt: number
@@ -185,10 +229,15 @@ interface Scored {
  * the dataset's evaluation classifier against its whole test split (prompt accuracy, FID, usage),
  * and a grid of the first draws of every prompt. Without a classifier for the dataset, only the grid.
  */
-async function drawAndScore (ensemble: AssembledEnsemble, manifest: RunManifest, o: Omit<SimulateOptions, 'routing'> & { routing: Routing }): Promise<Scored> {
+async function drawAndScore (
+  ensemble: AssembledEnsemble, manifest: RunManifest, o: Omit<SimulateOptions, 'routing'> & { routing: Routing }
+): Promise<Scored> {
   const perPrompt = 8
   const family = manifest.dataset.kind === 'mnist' ? 'mnist' : undefined
-  const common = { members: ensemble.experts, router: ensemble.router, tokenizer: ensemble.tokenizer, routing: o.routing, steps: o.sampleSteps, guidance: o.guidance, seed: 1 }
+  const common = {
+    members: ensemble.experts, router: ensemble.router, tokenizer: ensemble.tokenizer,
+    routing: o.routing, steps: o.sampleSteps, guidance: o.guidance, seed: 1
+  }
   if (family === undefined || o.samples === 0) {
     const prompts = ensemble.prompts.flatMap((p) => new Array<string>(perPrompt).fill(p))
     const result = await sampleEnsemble({ ...common, prompts })
@@ -201,13 +250,16 @@ async function drawAndScore (ensemble: AssembledEnsemble, manifest: RunManifest,
     const samples = Math.max(o.samples, perPrompt * classifier.info.classNames.length)
     const { evaluation, images, shape, prompts } = await evaluateEnsemble({ ...common, classifier, reference, samples })
     const usage = evaluation.usage.map((u) => `c${u.cluster} ${(100 * u.meanWeight).toFixed(0)}%`).join(' ')
+    const accuracy = (100 * evaluation.promptAccuracy.accuracy).toFixed(1)
+    const judge = `${evaluation.count} samples, the ${family} evaluation classifier; real test digits score 98%`
+    const fidReference = `against the ${reference.count} ${family} test images (300 real training images score 5-6)`
     return {
       grid: promptGrid(images, shape, prompts, perPrompt),
       perPrompt,
       evaluation,
       summary: [
-        `prompts    ${(100 * evaluation.promptAccuracy.accuracy).toFixed(1)}% drawn as asked (${evaluation.count} samples, the ${family} evaluation classifier; real test digits score 98%)`,
-        `FID        ${evaluation.fid.toFixed(1)} against the ${reference.count} ${family} test images (300 real training images score 5-6)`,
+        `prompts    ${accuracy}% drawn as asked (${judge})`,
+        `FID        ${evaluation.fid.toFixed(1)} ${fidReference}`,
         `usage      ${usage} (mean routed weight per expert)`
       ]
     }
@@ -217,78 +269,25 @@ async function drawAndScore (ensemble: AssembledEnsemble, manifest: RunManifest,
 }
 
 function withOverrides (manifest: RunManifest, o: SimulateOptions): RunManifest {
-  if (o.preset !== undefined && !Object.hasOwn(EXPERT_PRESETS, o.preset)) throw new InvalidArgumentError(`--preset must be one of ${Object.keys(EXPERT_PRESETS).join(', ')}`)
+  if (o.preset !== undefined && !Object.hasOwn(EXPERT_PRESETS, o.preset)) {
+    throw new InvalidArgumentError(`--preset must be one of ${Object.keys(EXPERT_PRESETS).join(', ')}`)
+  }
   const steps = o.budget
-  const scale = (b: RunManifest['training']['expert']): RunManifest['training']['expert'] => steps === undefined
-    ? b
-    : { ...b, steps, checkpointEvery: Math.max(1, Math.min(b.checkpointEvery, Math.ceil(steps / 4))), warmupSteps: Math.min(b.warmupSteps, Math.floor(steps / 10)) }
+  const scale = (b: RunManifest['training']['expert']): RunManifest['training']['expert'] => {
+    if (steps === undefined) return b
+    const checkpointEvery = Math.max(1, Math.min(b.checkpointEvery, Math.ceil(steps / 4)))
+    return { ...b, steps, checkpointEvery, warmupSteps: Math.min(b.warmupSteps, Math.floor(steps / 10)) }
+  }
   // A task's own steps keep their ratio to the expert budget (a DDPM expert's longer budget).
-  const tasks = steps === undefined ? manifest.tasks : manifest.tasks.map((t) => t.kind === 'expert' && t.steps !== undefined
-    ? { ...t, steps: Math.max(1, Math.round(t.steps * steps / manifest.training.expert.steps)) }
-    : t)
+  const tasks = steps === undefined
+    ? manifest.tasks
+    : manifest.tasks.map((t) => t.kind === 'expert' && t.steps !== undefined
+      ? { ...t, steps: Math.max(1, Math.round(t.steps * steps / manifest.training.expert.steps)) }
+      : t)
   return parseRunManifest({
     ...manifest,
     tasks,
     model: { ...manifest.model, expert: o.preset ?? manifest.model.expert },
     training: { expert: scale(manifest.training.expert), router: scale(manifest.training.router) }
   })
-}
-
-interface Peer {
-  child: ChildProcess
-  /** Every JSON line the peer prints on stdout (its events), as it arrives. */
-  events: EventEmitter<{ line: [Record<string, unknown>] }>
-}
-
-/**
- * This CLI again, in a child process with the same Node flags (so tsx sources work too). Its
- * stdout is always drained (a full pipe would block the child) into `<log>.events`, and its
- * stderr (logs) goes to `<log>`.
- */
-function spawnCli (args: string[], logFile: string): Peer {
-  const child = spawn(process.execPath, [...process.execArgv, process.argv[1], ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-  child.stderr?.pipe(createWriteStream(logFile))
-  const eventLog = createWriteStream(`${logFile}.events`)
-  const events = new EventEmitter<{ line: [Record<string, unknown>] }>()
-  createInterface({ input: child.stdout! }).on('line', (line) => {
-    eventLog.write(line + '\n')
-    try {
-      events.emit('line', JSON.parse(line) as Record<string, unknown>)
-    } catch {}
-  })
-  return { child, events }
-}
-
-/** The first JSON line of the peer that matches; fails if the peer exits first. */
-async function firstJson<T> (peer: Peer, match: (m: Record<string, unknown>) => boolean): Promise<T> {
-  return await new Promise<T>((resolve, reject) => {
-    const onLine = (m: Record<string, unknown>): void => {
-      if (!match(m)) return
-      cleanup()
-      resolve(m as T)
-    }
-    const onExit = (code: number | null): void => {
-      cleanup()
-      reject(new InvalidArgumentError(`a simulated peer exited with code ${String(code)} before it was ready (see its log)`))
-    }
-    const cleanup = (): void => { peer.events.off('line', onLine); peer.child.off('exit', onExit) }
-    peer.events.on('line', onLine)
-    peer.child.on('exit', onExit)
-  })
-}
-
-async function waitUntil (done: () => boolean, children: ChildProcess[]): Promise<void> {
-  while (!done()) {
-    if (children.length > 0 && children.every((c) => c.exitCode !== null || c.signalCode !== null)) throw new InvalidArgumentError('every simulated peer has exited before the run finished (see their logs)')
-    await new Promise((resolve) => setTimeout(resolve, 500))
-  }
-}
-
-async function stopChild (child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return
-  const exited = once(child, 'exit')
-  child.kill('SIGTERM')
-  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000)
-  await exited
-  clearTimeout(timer)
 }

@@ -7,7 +7,8 @@ import { createWorkerTaskTrainer } from '../node/worker-trainer.js'
 import { BACKEND_CHOICES, initBackend, type BackendChoice } from '../runtime/backend.js'
 import { jsonEvents, liveView } from './node-output.js'
 import {
-  allowPeerOption, backendOption, collect, integerOption, logFormatOption, privateSwarm, scopeOption, swarmKeyOption, type PrivateSwarmFlags
+  allowPeerOption, backendOption, collect, integerOption, logFormatOption, privateSwarm, scopeOption, swarmKeyOption,
+  type PrivateSwarmFlags
 } from './options.js'
 import type { NetworkScope } from '../network/gater.js'
 import type { Command } from 'commander'
@@ -39,23 +40,33 @@ export interface StartOptions extends PrivateSwarmFlags {
  */
 export const registerStart: RegisterCommand = (program: Command) => {
   program.command('start')
-    .description('Join the swarm and a run, train free tasks, publish checkpoints by CID; Ctrl-C checkpoints, releases and stops')
+    .description('Join the swarm and a run, train free tasks, publish checkpoints by CID; ' +
+      'Ctrl-C checkpoints, releases and stops')
     .option('--run <cid>', 'the run to join (its manifest CID)')
-    .option('--manifest <file>', 'create the run from a manifest file (clusters the data, stores the shards, prints the run CID)')
-    .option('--bootstrap <multiaddr>', 'bootstrap peer /ip4/.../tcp/.../p2p/<id> (repeatable; default: the bootstrap list file)', collect)
+    .option('--manifest <file>',
+      'create the run from a manifest file (clusters the data, stores the shards, prints the run CID)')
+    .option('--bootstrap <multiaddr>',
+      'bootstrap peer /ip4/.../tcp/.../p2p/<id> (repeatable; default: the bootstrap list file)', collect)
     .option('--bootstrap-list <file>', 'bootstrap list file (default: bootstrap/peers.json of the package)')
     .option('--data-dir <dir>', 'identity key, lock, peer store, blocks and task checkpoints', '.hddm')
     .option('--listen <multiaddr>', 'address to listen on (repeatable)', collect, [])
-    .option('--announce <multiaddr>', 'address to advertise instead, e.g. a public IP or DNS name (repeatable)', collect, [])
+    .option('--announce <multiaddr>',
+      'address to advertise instead, e.g. a public IP or DNS name (repeatable)', collect, [])
     .option('--scope <scope>', 'which addresses may be dialled: loopback | private | any', scopeOption, 'any')
     .addOption(swarmKeyOption())
     .addOption(allowPeerOption())
-    .option('--backend <name>', `tfjs backend of the training worker and of sample serving: ${BACKEND_CHOICES.join(' | ')}`, backendOption, 'auto')
-    .option('--threads <n>', 'compute threads of the training worker (default: every core, at most 8); several nodes on one machine train faster with a share each', integerOption('--threads', 1))
+    .option('--backend <name>',
+      `tfjs backend of the training worker and of sample serving: ${BACKEND_CHOICES.join(' | ')}`,
+      backendOption, 'auto')
+    .option('--threads <n>', 'compute threads of the training worker (default: every core, at most 8); ' +
+      'several nodes on one machine train faster with a share each', integerOption('--threads', 1))
     .option('--tasks <n>', 'tasks to train before only serving (0 = serve only)', integerOption('--tasks', 0))
-    .option('--serve-any', 'answer sample requests for ensembles this node does not hold by fetching them from the swarm (default: only ensembles held here)', false)
-    .option('--resolve-timeout <ms>', 'give up fetching the run manifest after this long', integerOption('--resolve-timeout', 1), 30_000)
-    .option('--log-format <format>', 'human | json (logs go to stderr; stdout is the live view on a terminal, JSON events otherwise)', logFormatOption, 'human')
+    .option('--serve-any', 'answer sample requests for ensembles this node does not hold by fetching them ' +
+      'from the swarm (default: only ensembles held here)', false)
+    .option('--resolve-timeout <ms>', 'give up fetching the run manifest after this long',
+      integerOption('--resolve-timeout', 1), 30_000)
+    .option('--log-format <format>', 'human | json (logs go to stderr; ' +
+      'stdout is the live view on a terminal, JSON events otherwise)', logFormatOption, 'human')
     .action(async (options: StartOptions) => { await start(options) })
 }
 
@@ -87,9 +98,14 @@ async function start (o: StartOptions): Promise<void> {
     await Promise.race([node.start(), stopping])
     if (node.status !== 'started') return
     if (interactive) {
-      process.stdout.write(`run ${node.runId}\npeer ${node.peerId}\n${node.multiaddrs().map((a) => `listening ${a}\n`).join('')}`)
+      const listening = node.multiaddrs().map((a) => `listening ${a}\n`).join('')
+      process.stdout.write(`run ${node.runId}\npeer ${node.peerId}\n${listening}`)
     } else {
-      process.stdout.write(JSON.stringify({ event: 'started', ts: Date.now(), runId: node.runId, peerId: node.peerId, multiaddrs: node.multiaddrs(), backend: { name: backend.name, reason: backend.reason } }) + '\n')
+      const started = {
+        event: 'started', ts: Date.now(), runId: node.runId, peerId: node.peerId, multiaddrs: node.multiaddrs(),
+        backend: { name: backend.name, reason: backend.reason }
+      }
+      process.stdout.write(JSON.stringify(started) + '\n')
     }
     const view = interactive ? liveView(node) : undefined
     await stopping
@@ -102,6 +118,8 @@ async function start (o: StartOptions): Promise<void> {
 }
 
 function runSource (o: StartOptions): RunSource {
-  if ((o.run === undefined) === (o.manifest === undefined)) throw new InvalidArgumentError('give exactly one of --run <cid> or --manifest <file>')
+  if ((o.run === undefined) === (o.manifest === undefined)) {
+    throw new InvalidArgumentError('give exactly one of --run <cid> or --manifest <file>')
+  }
   return o.run !== undefined ? { run: o.run } : { manifestFile: o.manifest as string }
 }

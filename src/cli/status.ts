@@ -7,7 +7,8 @@ import { loadBootstrapList } from '../network/bootstrap-list.js'
 import { createHddmNode } from '../node.js'
 import { formatCoverage, mergeCoverage } from '../node/coverage.js'
 import {
-  allowPeerOption, collect, integerOption, logFormatOption, privateSwarm, scopeOption, swarmKeyOption, type PrivateSwarmFlags
+  allowPeerOption, collect, integerOption, logFormatOption, privateSwarm, scopeOption, swarmKeyOption,
+  type PrivateSwarmFlags
 } from './options.js'
 import type { NetworkScope } from '../network/gater.js'
 import type { Command } from 'commander'
@@ -64,7 +65,9 @@ async function status (o: StatusOptions): Promise<void> {
       process.stdout.write(JSON.stringify({ run: node.runId, tasks: rows }) + '\n')
     } else {
       const done = rows.filter((r) => r.checkpoint?.final === true).length
-      process.stdout.write([`run ${node.runId}: ${done}/${rows.length} tasks announced final, ${node.peers().run} peers in the run`, ...formatCoverage(rows, Date.now())].join('\n') + '\n')
+      const peers = `${node.peers().run} peers in the run`
+      const header = `run ${node.runId}: ${done}/${rows.length} tasks announced final, ${peers}`
+      process.stdout.write([header, ...formatCoverage(rows, Date.now())].join('\n') + '\n')
     }
   } finally {
     await node.stop()

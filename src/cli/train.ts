@@ -51,27 +51,38 @@ interface TrainCommandOptions {
 
 export const registerTrain: RegisterCommand = (program: Command) => {
   program.command('train')
-    .description('Train one expert on one data cluster (in a worker thread); resumable checkpoints and the publishable EMA export go to --out')
+    .description('Train one expert on one data cluster (in a worker thread); ' +
+      'resumable checkpoints and the publishable EMA export go to --out')
     .option('--dataset <spec>', 'mnist[:test] | fashion-mnist[:test] | idx:<images>,<labels> | folder:<dir>', 'mnist')
-    .option('--features <kind>', 'clustering features: encoder (shipped for mnist and fashion-mnist; the default there) | pca', choiceOption('--features', ['encoder', 'pca'] as const))
+    .option('--features <kind>',
+      'clustering features: encoder (shipped for mnist and fashion-mnist; the default there) | pca',
+      choiceOption('--features', ['encoder', 'pca'] as const))
     .requiredOption('--k <n>', 'number of clusters K', integerOption('--k', 1))
     .requiredOption('--cluster <i>', 'the cluster to train on, in [0, K)', integerOption('--cluster', 0))
-    .option('--data-seed <n>', 'seed of the clustering and held-out split (as `data cluster --seed`)', integerOption('--data-seed'), 0)
+    .option('--data-seed <n>', 'seed of the clustering and held-out split (as `data cluster --seed`)',
+      integerOption('--data-seed'), 0)
     .option('--fine <n>', 'fine centroids before the coarse stage', integerOption('--fine', 1), 128)
     .option('--held-out <fraction>', 'fraction of each cluster held out', numberOption('--held-out', 0), 0.05)
-    .option('--objective <name>', 'fm (flow matching) or ddpm (eps-prediction)', choiceOption('--objective', ['fm', 'ddpm'] as const), 'fm')
+    .option('--objective <name>', 'fm (flow matching) or ddpm (eps-prediction)',
+      choiceOption('--objective', ['fm', 'ddpm'] as const), 'fm')
     .option('--preset <name>', `expert shape: ${Object.keys(EXPERT_PRESETS).join(' | ')}`, 'small')
     .option('--steps <n>', 'optimizer updates in the whole run', integerOption('--steps', 1), 1000)
     .option('--batch <n>', 'batch size', integerOption('--batch', 1), 32)
     .option('--lr <rate>', 'peak learning rate (default 5e-4)', numberOption('--lr', 0))
     .option('--warmup <n>', 'linear warm-up steps (default 100)', integerOption('--warmup', 0))
-    .option('--lr-schedule <kind>', 'constant or cosine after warm-up', choiceOption('--lr-schedule', ['constant', 'cosine'] as const))
-    .option('--checkpoint-every <n>', 'steps between resumable checkpoints (default 500)', integerOption('--checkpoint-every', 1))
-    .option('--min-snr-gamma <g>', 'DDPM experts: min-SNR-gamma loss weighting (e.g. 5; default 0, the plain eps loss)', numberOption('--min-snr-gamma', 0))
+    .option('--lr-schedule <kind>', 'constant or cosine after warm-up',
+      choiceOption('--lr-schedule', ['constant', 'cosine'] as const))
+    .option('--checkpoint-every <n>', 'steps between resumable checkpoints (default 500)',
+      integerOption('--checkpoint-every', 1))
+    .option('--min-snr-gamma <g>', 'DDPM experts: min-SNR-gamma loss weighting (e.g. 5; default 0, the plain eps loss)',
+      numberOption('--min-snr-gamma', 0))
     .option('--seed <n>', 'training seed (init, batches, dropout, times, noise)', integerOption('--seed'), 1)
     .requiredOption('--out <dir>', 'output directory')
-    .option('--init <checkpoint>', 'start from a checkpoint: same objective = warm start, a DDPM expert for --objective fm = DDPM -> FM initialisation')
-    .option('--time-input <map>', 'with a DDPM --init of an FM expert: ddpm-snr (SNR-matched step) or ddpm-naive (round(999 t))', choiceOption('--time-input', ['ddpm-snr', 'ddpm-naive'] as const))
+    .option('--init <checkpoint>', 'start from a checkpoint: same objective = warm start, ' +
+      'a DDPM expert for --objective fm = DDPM -> FM initialisation')
+    .option('--time-input <map>',
+      'with a DDPM --init of an FM expert: ddpm-snr (SNR-matched step) or ddpm-naive (round(999 t))',
+      choiceOption('--time-input', ['ddpm-snr', 'ddpm-naive'] as const))
     .option('--resume', `continue from <out>/${CHECKPOINT_FILE}`, false)
     .option('--backend <name>', BACKEND_CHOICES.join(' | '), backendOption, 'auto')
     .option('--json', 'JSON lines on stdout instead of a progress bar', false)
@@ -80,9 +91,14 @@ export const registerTrain: RegisterCommand = (program: Command) => {
 
 async function trainCommand (o: TrainCommandOptions): Promise<void> {
   if (o.cluster >= o.k) throw new InvalidArgumentError(`--cluster ${o.cluster} is not below --k ${o.k}`)
-  if (!Object.hasOwn(EXPERT_PRESETS, o.preset)) throw new InvalidArgumentError(`unknown --preset ${o.preset} (expected ${Object.keys(EXPERT_PRESETS).join(', ')})`)
+  if (!Object.hasOwn(EXPERT_PRESETS, o.preset)) {
+    const presets = Object.keys(EXPERT_PRESETS).join(', ')
+    throw new InvalidArgumentError(`unknown --preset ${o.preset} (expected ${presets})`)
+  }
   if (o.resume && o.init !== undefined) throw new InvalidArgumentError('--resume and --init exclude each other')
-  if (o.timeInput !== undefined && o.init === undefined) throw new InvalidArgumentError('--time-input needs --init <ddpm checkpoint>')
+  if (o.timeInput !== undefined && o.init === undefined) {
+    throw new InvalidArgumentError('--time-input needs --init <ddpm checkpoint>')
+  }
   const out = resolve(o.out)
   const checkpointPath = join(out, CHECKPOINT_FILE)
   const resume = o.resume ? await readCheckpointBytes(checkpointPath) : undefined
@@ -100,7 +116,10 @@ async function trainCommand (o: TrainCommandOptions): Promise<void> {
     preset: o.preset,
     objective: o.objective,
     outDir: out,
-    training: { steps: o.steps, batchSize: o.batch, learningRate: o.lr, warmupSteps: o.warmup, lrSchedule: o.lrSchedule, checkpointEvery: o.checkpointEvery, minSnrGamma: o.minSnrGamma, seed: o.seed },
+    training: {
+      steps: o.steps, batchSize: o.batch, learningRate: o.lr, warmupSteps: o.warmup, lrSchedule: o.lrSchedule,
+      checkpointEvery: o.checkpointEvery, minSnrGamma: o.minSnrGamma, seed: o.seed
+    },
     ...(resume !== undefined ? { resume } : {}),
     ...(init !== undefined ? { init } : {}),
     ...(o.timeInput !== undefined ? { timeInput: o.timeInput } : {})
@@ -115,7 +134,10 @@ async function trainCommand (o: TrainCommandOptions): Promise<void> {
   let result: TrainResult | undefined
   try {
     await trainer.start()
-    report.note('training', { cluster: o.cluster, images: shard.header.count, preset: o.preset, objective: o.objective, backend: trainer.backend?.name, resume: o.resume })
+    report.note('training', {
+      cluster: o.cluster, images: shard.header.count, preset: o.preset, objective: o.objective,
+      backend: trainer.backend?.name, resume: o.resume
+    })
     result = await trainer.run(job, { signal: controller.signal, onProgress: report.progress })
   } catch (err) {
     if (!(err instanceof AbortError)) throw err
@@ -128,7 +150,10 @@ async function trainCommand (o: TrainCommandOptions): Promise<void> {
   const checkpoint = await readCheckpointFile(checkpointPath)
   const expertPath = join(out, EXPERT_FILE)
   await writeFileAtomic(expertPath, encodeCheckpoint(publishableCheckpoint(checkpoint)))
-  const summary = { step: checkpoint.metadata.step, steps: o.steps, loss: result?.loss ?? null, aborted: result === undefined, checkpoint: checkpointPath, expert: expertPath, wallSeconds: (performance.now() - started) / 1000 }
+  const summary = {
+    step: checkpoint.metadata.step, steps: o.steps, loss: result?.loss ?? null, aborted: result === undefined,
+    checkpoint: checkpointPath, expert: expertPath, wallSeconds: (performance.now() - started) / 1000
+  }
   report.done(summary)
   // An interrupted run exits like an interrupted shell command; it resumes with --resume.
   if (result === undefined) process.exitCode = 130
@@ -141,6 +166,8 @@ interface Reporter {
   close: () => void
   done: (summary: Record<string, unknown>) => void
 }
+
+const BAR_FORMAT = 'train |{bar}| {value}/{total} loss {loss} {ips} img/s eta {eta_formatted}'
 
 /** JSON lines on stdout (--json), a progress bar on a terminal, else a line per checkpoint. */
 function reporter (json: boolean): Reporter {
@@ -157,13 +184,17 @@ function reporter (json: boolean): Reporter {
   let bar: cliProgress.SingleBar | undefined
   let loss = NaN
   return {
-    note: (what, detail) => { process.stderr.write(`${what} ${Object.entries(detail).map(([k, v]) => `${k}=${String(v)}`).join(' ')}\n`) },
+    note: (what, detail) => {
+      const fields = Object.entries(detail).map(([k, v]) => `${k}=${String(v)}`).join(' ')
+      process.stderr.write(`${what} ${fields}\n`)
+    },
     progress: e => {
       if (e.type === 'hddm:train:step') {
         const d = e.detail
         loss = d.loss
         if (tty) {
-          bar ??= new cliProgress.SingleBar({ format: 'train |{bar}| {value}/{total} loss {loss} {ips} img/s eta {eta_formatted}', stream: process.stderr }, cliProgress.Presets.shades_classic)
+          bar ??= new cliProgress.SingleBar(
+            { format: BAR_FORMAT, stream: process.stderr }, cliProgress.Presets.shades_classic)
           if (!bar.isActive) bar.start(d.steps, d.step - 1, { loss: '-', ips: '-' })
           bar.update(d.step, { loss: d.loss.toFixed(4), ips: d.imagesPerSecond.toFixed(0) })
         }
@@ -172,6 +203,8 @@ function reporter (json: boolean): Reporter {
       }
     },
     close: () => { bar?.stop() },
-    done: summary => { process.stdout.write(Object.entries(summary).map(([k, v]) => `${k}: ${String(v)}`).join('\n') + '\n') }
+    done: summary => {
+      process.stdout.write(Object.entries(summary).map(([k, v]) => `${k}: ${String(v)}`).join('\n') + '\n')
+    }
   }
 }
