@@ -1,4 +1,4 @@
-import { type TaskCoverage } from '../network/claim-types.js'
+import type { TaskCoverage } from '../network/claim-types.js'
 import type { CheckpointCandidate } from './verify.js'
 
 /**

@@ -12,7 +12,7 @@ import { sampleEuler } from '../diffusion/samplers/euler.js'
 import { sampleHeun } from '../diffusion/samplers/heun.js'
 import { expertForwardFlops, routerForwardFlops } from '../model/param-count.js'
 import type { Tokenizer } from '../data/tokenizer.js'
-import { type LoadedRouter } from '../checkpoint/router.js'
+import type { LoadedRouter } from '../checkpoint/router.js'
 import type { LoadedExpert } from '../checkpoint/expert.js'
 
 export interface EnsembleMember {

@@ -8,7 +8,7 @@
 import { InvalidArgumentError, throwIfAborted } from '../hddm-error.js'
 import { formatRouting, type Routing } from '../diffusion/routing.js'
 import { sampleEnsemble, type EnsembleMember, type SamplerName } from '../ensemble/sample.js'
-import { type LoadedRouter } from '../checkpoint/router.js'
+import type { LoadedRouter } from '../checkpoint/router.js'
 import type { Tokenizer } from '../data/tokenizer.js'
 import { CustomProgressEvent, type AbortOptions, type ProgressEvent, type ProgressOptions } from '../progress.js'
 import type { FeatureClassifier } from './classifier.js'

@@ -11,10 +11,13 @@ import { budgetOf, type ResolvedRunManifest, type RunTask } from '../protocol/ru
 import { allFinite, decodeCheckpoint, type Checkpoint } from '../checkpoint/format.js'
 import { CorruptCheckpointError } from '../checkpoint/errors.js'
 import { TaskDataMismatchError } from './errors.js'
-import { type CheckpointInfo } from '../network/claim-types.js'
+import type { CheckpointInfo } from '../network/claim-types.js'
 
 /** @throws TaskDataMismatchError or CorruptCheckpointError, naming what the file contradicts */
-export function checkAnnouncedCheckpoint (run: { runId: string, manifest: ResolvedRunManifest }, task: RunTask, info: Pick<CheckpointInfo, 'cid' | 'step' | 'final'>, bytes: Uint8Array): Checkpoint {
+export function checkAnnouncedCheckpoint (
+  run: { runId: string, manifest: ResolvedRunManifest }, task: RunTask,
+  info: Pick<CheckpointInfo, 'cid' | 'step' | 'final'>, bytes: Uint8Array
+): Checkpoint {
   const checkpoint = decodeCheckpoint(bytes)
   const { metadata, tensors } = checkpoint
   const budget = budgetOf(run.manifest, task).steps
@@ -22,7 +25,8 @@ export function checkAnnouncedCheckpoint (run: { runId: string, manifest: Resolv
   if (metadata.run !== run.runId) throw new TaskDataMismatchError(`${claimed} belongs to run ${String(metadata.run)}`)
   if (metadata.network !== task.kind) throw new TaskDataMismatchError(`${claimed} is a ${metadata.network} checkpoint`)
   if (task.kind === 'expert' && (metadata.objective !== task.objective || metadata.cluster !== task.cluster)) {
-    throw new TaskDataMismatchError(`${claimed} is ${String(metadata.objective)} on cluster ${String(metadata.cluster)}`)
+    const trained = `${String(metadata.objective)} on cluster ${String(metadata.cluster)}`
+    throw new TaskDataMismatchError(`${claimed} is ${trained}`)
   }
   if (metadata.step !== info.step || (info.final && metadata.step !== budget) || !(metadata.step <= budget)) {
     throw new TaskDataMismatchError(`${claimed} holds step ${metadata.step} of ${budget}`)

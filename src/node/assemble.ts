@@ -24,7 +24,7 @@ import {
 import { silentLogger, type Logger } from '../logger.js'
 import { InvalidManifestError } from '../protocol/errors.js'
 import { encodeEnsembleManifest, type EnsembleManifest, type RoutingText } from '../protocol/ensemble-manifest.js'
-import { type TaskCoverage } from '../network/claim-types.js'
+import type { TaskCoverage } from '../network/claim-types.js'
 import type { AbortOptions } from '../progress.js'
 import type { ResolvedRunManifest } from '../protocol/run-manifest.js'
 import type { Storage } from '../storage/helia.js'

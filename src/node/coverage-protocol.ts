@@ -10,7 +10,7 @@
 import { lpStream } from '@libp2p/utils'
 import { z } from 'zod'
 import { CoverageQueryError } from './errors.js'
-import { type TaskCoverage } from '../network/claim-types.js'
+import type { TaskCoverage } from '../network/claim-types.js'
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
@@ -26,7 +26,9 @@ const HolderSchema = z.object({
   loss: z.number().optional(),
   progressAt: z.number().optional()
 })
-const CheckpointSchema = z.object({ peer: z.string(), cid: z.string(), step: z.number(), final: z.boolean(), heldOutLoss: z.number(), ts: z.number() })
+const CheckpointSchema = z.object({
+  peer: z.string(), cid: z.string(), step: z.number(), final: z.boolean(), heldOutLoss: z.number(), ts: z.number()
+})
 /** Replicas are at most MAX_REPLICAS; a peer that remembers more finals is either confused or lying. */
 const MAX_FINALS_PER_TASK = 64
 const CoverageSchema = z.object({
@@ -43,7 +45,9 @@ const CoverageSchema = z.object({
 })
 
 /** Answers coverage queries for the runs `lookup` knows. */
-export async function handleCoverage (libp2p: Libp2p, lookup: (run: string) => TaskCoverage[] | undefined): Promise<void> {
+export async function handleCoverage (
+  libp2p: Libp2p, lookup: (run: string) => TaskCoverage[] | undefined
+): Promise<void> {
   await libp2p.handle(COVERAGE_PROTOCOL, async (stream) => {
     const lp = lpStream(stream, { maxDataLength: MAX_REQUEST_BYTES })
     try {
@@ -58,7 +62,9 @@ export async function handleCoverage (libp2p: Libp2p, lookup: (run: string) => T
   })
 }
 
-export async function queryCoverage (libp2p: Libp2p, peer: PeerId | Multiaddr, run: string, timeoutMs = 10_000): Promise<TaskCoverage[]> {
+export async function queryCoverage (
+  libp2p: Libp2p, peer: PeerId | Multiaddr, run: string, timeoutMs = 10_000
+): Promise<TaskCoverage[]> {
   const signal = AbortSignal.timeout(timeoutMs)
   const stream = await libp2p.dialProtocol(peer, COVERAGE_PROTOCOL, { signal })
   const lp = lpStream(stream, { maxDataLength: MAX_RESPONSE_BYTES })

@@ -27,7 +27,7 @@ import { scoreExpert } from '../checkpoint/expert-score.js'
 import { meanAccuracy, scoreRouter } from '../checkpoint/router-score.js'
 import { checkAnnouncedCheckpoint } from './announced-checkpoint.js'
 import { EvidenceRefusedError, TaskDataMismatchError } from './errors.js'
-import { type Evidence, type EvidenceHistory } from '../network/evidence-log.js'
+import type { Evidence, EvidenceHistory } from '../network/evidence-log.js'
 import type { Checkpoint } from '../checkpoint/format.js'
 
 type ScoreRefusal = 'non-finite' | 'above-bound' | 'not-learning'

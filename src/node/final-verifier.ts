@@ -15,7 +15,7 @@ import { silentLogger, type Logger } from '../logger.js'
 import { verifyCheckpoints, type CheckpointVerdict } from '../ensemble/verify.js'
 import type { RunShards } from '../ensemble/run-shards.js'
 import { budgetOf } from '../protocol/run-manifest.js'
-import { type CheckpointInfo } from '../network/claim-types.js'
+import type { CheckpointInfo } from '../network/claim-types.js'
 import type { GossipMessageDetail } from '../network/gossip.js'
 import type { CheckpointMessage, GossipMessage } from '../protocol/messages.js'
 import type { Storage } from '../storage/helia.js'
@@ -106,7 +106,8 @@ export class FinalVerifier extends TypedEventEmitter<FinalVerifierEvents> {
 
   /** The verified finals of `task`, lowest recomputed held-out loss first. */
   acceptedFinals (task: string): FinalVerdict[] {
-    return [...this.accepted.values()].filter((v) => v.task === task).sort((a, b) => (a.heldOutLoss ?? 0) - (b.heldOutLoss ?? 0))
+    const finals = [...this.accepted.values()].filter((v) => v.task === task)
+    return finals.sort((a, b) => (a.heldOutLoss ?? 0) - (b.heldOutLoss ?? 0))
   }
 
   verdictOf (task: string, cid: string): FinalVerdict | undefined {
@@ -131,12 +132,17 @@ export class FinalVerifier extends TypedEventEmitter<FinalVerifierEvents> {
       this.record({ task: msg.task, cid: msg.cid, peer: msg.peer, accepted: true, heldOutLoss: msg.heldOutLoss })
       return
     }
-    if (this.refused.has(k) || this.queued.has(k) || this.retrying.has(k) || (this.current !== undefined && key(this.current.task, this.current.cid) === k)) return
+    const verifying = this.current !== undefined && key(this.current.task, this.current.cid) === k
+    if (this.refused.has(k) || this.queued.has(k) || this.retrying.has(k) || verifying) return
     const adopted = evt.detail.adopted === true
     if (!adopted && !this.c.state.table.holders(msg.task, msg.ts).includes(msg.peer)) {
       // Said about this announcement, not about the file: not remembered against its CID.
-      this.safeDispatchEvent('verdict', { detail: { task: msg.task, cid: msg.cid, peer: msg.peer, accepted: false, reason: 'not-holder', message: `${msg.peer} did not hold ${msg.task} when it announced this final` } })
-      this.log.warn('final checkpoint ignored: its announcer did not hold the task', { task: msg.task, cid: msg.cid, peer: msg.peer })
+      const message = `${msg.peer} did not hold ${msg.task} when it announced this final`
+      this.safeDispatchEvent('verdict', {
+        detail: { task: msg.task, cid: msg.cid, peer: msg.peer, accepted: false, reason: 'not-holder', message }
+      })
+      const about = { task: msg.task, cid: msg.cid, peer: msg.peer }
+      this.log.warn('final checkpoint ignored: its announcer did not hold the task', about)
       return
     }
     this.enqueue({ ...infoOf(msg), task: msg.task, attempts: 0 })
@@ -158,7 +164,8 @@ export class FinalVerifier extends TypedEventEmitter<FinalVerifierEvents> {
         // Our own trouble (a full disk, a held-out shard nobody serves right now): no verdict;
         // try again a little later, a few times, while the task stays pending.
         if (this.controller.signal.aborted) return
-        this.log.warn('could not verify a final checkpoint', { task: next.task, cid: next.cid, attempt: next.attempts + 1 }, err)
+        const attempt = { task: next.task, cid: next.cid, attempt: next.attempts + 1 }
+        this.log.warn('could not verify a final checkpoint', attempt, err)
         if (next.attempts + 1 < MAX_ATTEMPTS) {
           this.retrying.add(k)
           setTimeout(() => {
@@ -176,14 +183,23 @@ export class FinalVerifier extends TypedEventEmitter<FinalVerifierEvents> {
     const { runId, manifest } = this.c.state
     const task = manifest.tasks.find((t) => t.id === info.task)
     const base = { task: info.task, cid: info.cid, peer: info.peer }
-    if (task === undefined) return { ...base, accepted: false, reason: 'wrong-task', message: `the run has no task ${info.task}` }
+    if (task === undefined) {
+      return { ...base, accepted: false, reason: 'wrong-task', message: `the run has no task ${info.task}` }
+    }
     const budget = budgetOf(manifest, task).steps
-    if (info.step !== budget) return { ...base, accepted: false, reason: 'wrong-step', message: `a final must hold step ${budget}, it claims ${info.step}` }
-    const verification = await verifyCheckpoints({ runId, manifest, storage: this.c.storage, timeoutMs: this.timeoutMs, shards: this.c.shards },
-      [{ task: info.task, cid: info.cid, peers: [info.peer], announcedLoss: info.heldOutLoss }], { signal: this.controller.signal })
+    if (info.step !== budget) {
+      const message = `a final must hold step ${budget}, it claims ${info.step}`
+      return { ...base, accepted: false, reason: 'wrong-step', message }
+    }
+    const init = { runId, manifest, storage: this.c.storage, timeoutMs: this.timeoutMs, shards: this.c.shards }
+    const candidates = [{ task: info.task, cid: info.cid, peers: [info.peer], announcedLoss: info.heldOutLoss }]
+    const verification = await verifyCheckpoints(init, candidates, { signal: this.controller.signal })
     const v: CheckpointVerdict = verification.verdicts[0]
     if (!v.accepted) return { ...base, accepted: false, reason: v.reason, message: v.message }
-    if (v.step !== budget) return { ...base, accepted: false, reason: 'wrong-step', message: `it holds step ${String(v.step)}, not the task's last, ${budget}` }
+    if (v.step !== budget) {
+      const message = `it holds step ${String(v.step)}, not the task's last, ${budget}`
+      return { ...base, accepted: false, reason: 'wrong-step', message }
+    }
     return { ...base, accepted: true, heldOutLoss: v.heldOutLoss }
   }
 

@@ -15,7 +15,7 @@ import { useTrainingBackend } from '../utils/backend.js'
 import { createTestNode, type TestNode } from '../utils/create-node.js'
 import { createEnsembleRun, trainedExpert, trainedRouter, type EnsembleRun } from './fixtures.js'
 import { DiskFullError } from '../../src/errors.js'
-import { type TaskCoverage } from '../../src/network/claim-types.js'
+import type { TaskCoverage } from '../../src/network/claim-types.js'
 import type { Storage } from '../../src/storage/helia.js'
 
 let node: TestNode

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { type ClaimTableInit } from '../../src/network/claim-types.js'
+import type { ClaimTableInit } from '../../src/network/claim-types.js'
 import { pickTask, rankTasks } from '../../src/network/rendezvous.js'
 import { ClaimTable } from '../../src/network/claims.js'
 import type { GossipMessage } from '../../src/protocol/messages.js'

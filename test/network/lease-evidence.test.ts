@@ -1,7 +1,7 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { describe, expect, it } from 'vitest'
 import { addressRangeOf, ipRange } from '../../src/network/address-range.js'
-import { type ClaimTableInit } from '../../src/network/claim-types.js'
+import type { ClaimTableInit } from '../../src/network/claim-types.js'
 import { ClaimTable } from '../../src/network/claims.js'
 import { readManifestFile } from '../../src/node/run-creation.js'
 import { DEFAULT_EVIDENCE_MS } from '../../src/protocol/limits.js'
