@@ -24,7 +24,7 @@ import { waitForWith } from '../utils/wait.js'
 import { trainedExpert } from '../ensemble/fixtures.js'
 import { FAST_LOOP, tinyRun } from '../node/fixtures.js'
 import type { EvidenceVerdict } from '../../src/node/lease-evidence.js'
-import type { LeasePenalty } from '../../src/network/claims.js'
+import type { LeasePenalty } from '../../src/network/claim-types.js'
 
 const log = captureLog()
 const NET = { listen: ['/ip4/127.0.0.1/tcp/0'], scope: 'loopback' as const, heartbeatIntervalMs: 200 }
