@@ -67,15 +67,19 @@ export class CheckpointMirror {
   }
 
   private async drain (task: string): Promise<void> {
-    for (let want = this.wanted.get(task); want !== undefined && !this.controller.signal.aborted; want = this.wanted.get(task)) {
+    const { signal } = this.controller
+    for (let want = this.wanted.get(task); want !== undefined && !signal.aborted; want = this.wanted.get(task)) {
       this.wanted.delete(task)
       try {
-        const options = { timeoutMs: this.timeoutMs, signal: this.controller.signal }
+        const options = { timeoutMs: this.timeoutMs, signal }
         await fetchAnnouncedCheckpoint(this.c.storage, this.c.state.manifest, want, options)
         this.log.debug('mirrored checkpoint', { task, cid: want.cid, step: want.step })
       } catch (err) {
         // The announcer may be gone already; the next announcement (or a replica) will do.
-        if (!this.controller.signal.aborted) this.log.debug('could not mirror checkpoint', { task, cid: want.cid, error: err instanceof Error ? err.message : String(err) })
+        if (!signal.aborted) {
+          const error = err instanceof Error ? err.message : String(err)
+          this.log.debug('could not mirror checkpoint', { task, cid: want.cid, error })
+        }
       }
     }
   }

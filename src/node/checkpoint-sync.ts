@@ -128,7 +128,8 @@ export class CheckpointSync {
       })
       checkAnnouncedCheckpoint(this.c.state, task, info, bytes)
       const outcome = this.c.state.adoptCheckpoint(task.id, info, via)
-      this.log.info('adopted a checkpoint missed on gossip', { task: task.id, cid: info.cid, step: info.step, final: info.final, via, outcome })
+      const { cid, step, final } = info
+      this.log.info('adopted a checkpoint missed on gossip', { task: task.id, cid, step, final, via, outcome })
     } catch (err) {
       if (this.controller.signal.aborted) return
       this.log.warn('refused a checkpoint from a coverage map', { task: task.id, cid: info.cid, via }, err)

@@ -29,7 +29,9 @@ function mergeHolders (a: Holder[], b: Holder[]): Holder[] {
   const byPeer = new Map(a.map((h) => [h.peer, h]))
   for (const h of b) {
     const seen = byPeer.get(h.peer)
-    if (seen === undefined || (h.progressAt ?? h.since) > (seen.progressAt ?? seen.since)) byPeer.set(h.peer, { ...h, leaseUntil: Math.max(h.leaseUntil, seen?.leaseUntil ?? 0) })
+    if (seen === undefined || (h.progressAt ?? h.since) > (seen.progressAt ?? seen.since)) {
+      byPeer.set(h.peer, { ...h, leaseUntil: Math.max(h.leaseUntil, seen?.leaseUntil ?? 0) })
+    }
   }
   return [...byPeer.values()].sort((x, y) => x.since - y.since || (x.peer < y.peer ? -1 : 1))
 }
@@ -55,10 +57,13 @@ export function formatCoverage (rows: TaskCoverage[], now: number): string[] {
     const c = row.checkpoint
     const holder = h === undefined ? (c?.final === true ? 'done' : 'free') : h.peer
     const step = h?.step ?? c?.step
-    const loss = h?.loss
+    const loss = h?.loss === undefined ? '-' : h.loss.toFixed(4)
     const lease = h === undefined ? '-' : `${Math.max(0, Math.round((h.leaseUntil - now) / 1000))}s`
-    const checkpoint = c === undefined ? '-' : `${c.cid} step ${c.step}${c.final ? ' final' : ''} held-out ${c.heldOutLoss.toFixed(4)}`
-    lines.push(`${row.task.padEnd(11)} ${short(holder).padEnd(21)} ${String(step ?? '-').padEnd(8)} ${loss === undefined ? '-'.padEnd(9) : loss.toFixed(4).padEnd(9)} ${lease.padEnd(8)} ${checkpoint}`)
+    const checkpoint = c === undefined
+      ? '-'
+      : `${c.cid} step ${c.step}${c.final ? ' final' : ''} held-out ${c.heldOutLoss.toFixed(4)}`
+    const cells = [row.task.padEnd(11), short(holder).padEnd(21), String(step ?? '-').padEnd(8), loss.padEnd(9)]
+    lines.push([...cells, lease.padEnd(8), checkpoint].join(' '))
   }
   return lines
 }

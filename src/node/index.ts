@@ -1,10 +1,17 @@
 /** The contributor: `createHddmNode` and what it is built from, for programs that embed a node. */
-export { createHddmNode, HddmNode, type HddmNodeEvents, type HddmNodeInit, type HddmNodeStatus, type RunSource } from '../node.js'
+export {
+  createHddmNode, HddmNode, type HddmNodeEvents, type HddmNodeInit, type HddmNodeStatus, type RunSource
+} from '../node.js'
 export { createWorkerTaskTrainer, WorkerTaskTrainer, type WorkerTaskTrainerInit } from './worker-trainer.js'
-export type { TaskTrainer, TaskTrainRequest, TaskTrainOptions, TaskTrainResult, TaskStepDetail, TaskCheckpointDetail, CheckpointExport, LocalCheckpoint } from './task-trainer.js'
+export type {
+  TaskTrainer, TaskTrainRequest, TaskTrainOptions, TaskTrainResult, TaskStepDetail, TaskCheckpointDetail,
+  CheckpointExport, LocalCheckpoint
+} from './task-trainer.js'
 export type { TaskLoopEvents, TaskLoopInit, TaskPhase } from './task-loop.js'
 export type { CheckpointSyncInit } from './checkpoint-sync.js'
-export { createRun, resolveRun, readManifestFile, parseRunId, type CreatedRun, type RunCreationProgressEvents } from './run-creation.js'
+export {
+  createRun, resolveRun, readManifestFile, parseRunId, type CreatedRun, type RunCreationProgressEvents
+} from './run-creation.js'
 export { mergeCoverage, formatCoverage } from './coverage.js'
 export { connectSwarm, type ConnectSwarmInit, type SwarmConnection, type BareSwarmConnection } from './connect.js'
 export {

@@ -59,7 +59,9 @@ export async function readManifestFile (path: string): Promise<{ manifest: RunMa
  * Clusters the manifest's dataset, stores one train and one held-out shard per cluster (pinned,
  * and provided in the swarm DHT when it has peers), then stores the resolved manifest.
  */
-export async function createRun (manifest: RunManifest, store: RunStore, options: CreateRunOptions = {}): Promise<CreatedRun> {
+export async function createRun (
+  manifest: RunManifest, store: RunStore, options: CreateRunOptions = {}
+): Promise<CreatedRun> {
   const dataset = await loadRunDataset(manifest, options)
   options.onProgress?.(new CustomProgressEvent('hddm:run:dataset', { name: dataset.name, count: dataset.count }))
   throwIfAborted(options.signal)
@@ -74,13 +76,16 @@ export async function createRun (manifest: RunManifest, store: RunStore, options
     signal: options.signal,
     onProgress: options.onProgress
   })
-  const shards = buildShards(dataset, clustering, { heldOutFraction: manifest.dataset.heldOutFraction, seed: manifest.seed })
+  const split = { heldOutFraction: manifest.dataset.heldOutFraction, seed: manifest.seed }
+  const shards = buildShards(dataset, clustering, split)
   const resolvedShards = []
   for (const { cluster, train, heldOut } of shards) {
     const trainCid = await store.addBytes(encodeShard(train), { signal: options.signal })
     const heldOutCid = await store.addBytes(encodeShard(heldOut), { signal: options.signal })
     options.onProgress?.(new CustomProgressEvent('hddm:run:shard', { cluster, train: trainCid, heldOut: heldOutCid }))
-    resolvedShards.push({ cluster, train: trainCid, heldOut: heldOutCid, trainCount: train.header.count, heldOutCount: heldOut.header.count })
+    resolvedShards.push({
+      cluster, train: trainCid, heldOut: heldOutCid, trainCount: train.header.count, heldOutCount: heldOut.header.count
+    })
   }
   const resolved = parseResolvedRunManifest({
     ...manifest,
@@ -95,7 +100,9 @@ export async function createRun (manifest: RunManifest, store: RunStore, options
   const stored = await store.putJson(resolved, { signal: options.signal })
   // The run id is defined over the canonical encoding; Helia's dag-json must agree with it or
   // peers would fetch a manifest under a CID nobody announced.
-  if (stored.toString() !== runId.toString()) throw new InvalidManifestError(`stored manifest CID ${stored.toString()} differs from run id ${runId.toString()}`)
+  if (stored.toString() !== runId.toString()) {
+    throw new InvalidManifestError(`stored manifest CID ${stored.toString()} differs from run id ${runId.toString()}`)
+  }
   // In the background: a lone creator has no DHT peers yet (a provide would wait for its
   // timeout), and bitswap serves the blocks to connected peers without it.
   for (const cid of [runId, ...resolvedShards.flatMap(s => [s.train, s.heldOut])]) {
@@ -116,7 +123,9 @@ export interface ResolveRunOptions extends AbortOptions {
  * Fetches a resolved manifest by run id and checks that it really is that run: a manifest whose
  * canonical re-encoding has another CID is refused, so every peer trains exactly what the id names.
  */
-export async function resolveRun (runId: CID | string, store: RunStore, options: ResolveRunOptions = {}): Promise<ResolvedRunManifest> {
+export async function resolveRun (
+  runId: CID | string, store: RunStore, options: ResolveRunOptions = {}
+): Promise<ResolvedRunManifest> {
   const cid = parseRunId(runId)
   const { signal, offline } = options
   let bytes: Uint8Array
@@ -124,13 +133,16 @@ export async function resolveRun (runId: CID | string, store: RunStore, options:
     bytes = await store.getJsonBytes(cid, { signal, offline, timeoutMs: options.timeoutMs ?? 30_000 })
   } catch (err) {
     if ((err as Error).name === 'FetchTimeoutError') {
-      throw new RunNotFoundError(`run ${cid.toString()} could not be fetched from any peer within ${options.timeoutMs ?? 30_000} ms`)
+      const within = `within ${options.timeoutMs ?? 30_000} ms`
+      throw new RunNotFoundError(`run ${cid.toString()} could not be fetched from any peer ${within}`)
     }
     throw err
   }
   // The decoder's size cap bounds what a peer can make us parse.
   const manifest = decodeResolvedRunManifest(bytes)
-  if ((await runIdOf(manifest)).toString() !== cid.toString()) throw new InvalidManifestError(`manifest fetched for ${cid.toString()} is not in canonical form`)
+  if ((await runIdOf(manifest)).toString() !== cid.toString()) {
+    throw new InvalidManifestError(`manifest fetched for ${cid.toString()} is not in canonical form`)
+  }
   return manifest
 }
 
@@ -152,10 +164,14 @@ async function loadRunDataset (manifest: RunManifest, options: CreateRunOptions)
       dataset = await loadMnist({ split: 'train', signal: options.signal })
       break
     case 'idx':
-      dataset = await readIdxPair(resolve(base, spec.images), resolve(base, spec.labels), { classNames: spec.classNames, name: `idx:${spec.images}`, signal: options.signal })
+      dataset = await readIdxPair(resolve(base, spec.images), resolve(base, spec.labels), {
+        classNames: spec.classNames, name: `idx:${spec.images}`, signal: options.signal
+      })
       break
     case 'folder':
-      dataset = await readImageFolder(resolve(base, spec.path), { width: spec.imageSize, height: spec.imageSize, name: `folder:${spec.path}`, signal: options.signal })
+      dataset = await readImageFolder(resolve(base, spec.path), {
+        width: spec.imageSize, height: spec.imageSize, name: `folder:${spec.path}`, signal: options.signal
+      })
       break
   }
   return spec.limit === undefined ? dataset : takeDataset(dataset, Math.min(spec.limit, dataset.count))

@@ -41,7 +41,8 @@ export interface RunStateComponents {
 
 const MAX_LOGGED_REFUSALS = 4096
 
-type Body<T extends GossipMessage['type']> = Omit<Extract<GossipMessage, { type: T }>, 'v' | 'run' | 'peer' | 'ts' | 'type'>
+type Body<T extends GossipMessage['type']> =
+  Omit<Extract<GossipMessage, { type: T }>, 'v' | 'run' | 'peer' | 'ts' | 'type'>
 
 export class RunState extends TypedEventEmitter<RunStateEvents> {
   readonly runId: string
@@ -120,13 +121,19 @@ export class RunState extends TypedEventEmitter<RunStateEvents> {
   adoptCheckpoint (task: string, info: CheckpointInfo, via: string): ApplyOutcome {
     const outcome = this.table.adoptCheckpoint(task, info)
     if (outcome === 'applied') {
-      const message: CheckpointMessage = { v: 1, run: this.runId, peer: info.peer, ts: info.ts, type: 'checkpoint', task, cid: info.cid, step: info.step, final: info.final, heldOutLoss: info.heldOutLoss }
-      this.safeDispatchEvent('message', { detail: { run: this.runId, message, from: via, local: false, adopted: true } })
+      const message: CheckpointMessage = {
+        v: 1, run: this.runId, peer: info.peer, ts: info.ts, type: 'checkpoint',
+        task, cid: info.cid, step: info.step, final: info.final, heldOutLoss: info.heldOutLoss
+      }
+      const detail = { run: this.runId, message, from: via, local: false, adopted: true }
+      this.safeDispatchEvent('message', { detail })
     }
     return outcome
   }
 
-  private async send (body: { type: GossipMessage['type'] } & Record<string, unknown>, ts = this.clock()): Promise<void> {
+  private async send (
+    body: { type: GossipMessage['type'] } & Record<string, unknown>, ts = this.clock()
+  ): Promise<void> {
     const msg = { v: 1, run: this.runId, peer: this.self, ts, ...body } as GossipMessage
     await this.gossip.publish(this.runId, encodeGossipMessage(msg))
   }

@@ -43,16 +43,22 @@ export interface TaskInputs extends TaskTrainRequest {
   resumedFromStep?: number
 }
 
-export async function fetchTaskInputs (task: RunTask, dir: string, c: TaskInputsComponents, options: TaskInputsOptions): Promise<TaskInputs> {
+export async function fetchTaskInputs (
+  task: RunTask, dir: string, c: TaskInputsComponents, options: TaskInputsOptions
+): Promise<TaskInputs> {
   const { manifest, runId } = c.state
   const clusters = task.kind === 'expert' ? [task.cluster] : manifest.resolved.shards.map((s) => s.cluster)
   const shards: TaskShard[] = []
   for (const cluster of clusters) {
     const entry = manifest.resolved.shards[cluster]
-    const train = await c.storage.getBytes(entry.train, { ...options, maxBytes: maxShardBytes(manifest, cluster, 'train') })
-    const heldOut = await c.storage.getBytes(entry.heldOut, { ...options, maxBytes: maxShardBytes(manifest, cluster, 'heldOut') })
+    const trainOptions = { ...options, maxBytes: maxShardBytes(manifest, cluster, 'train') }
+    const heldOutOptions = { ...options, maxBytes: maxShardBytes(manifest, cluster, 'heldOut') }
+    const train = await c.storage.getBytes(entry.train, trainOptions)
+    const heldOut = await c.storage.getBytes(entry.heldOut, heldOutOptions)
     // The CIDs already guarantee the bytes; this guards against a manifest that lists shards out of order.
-    if (decodeShard(train).header.cluster !== cluster) throw new TaskDataMismatchError(`shard ${entry.train.toString()} is not cluster ${cluster}`)
+    if (decodeShard(train).header.cluster !== cluster) {
+      throw new TaskDataMismatchError(`shard ${entry.train.toString()} is not cluster ${cluster}`)
+    }
     shards.push({ cluster, train, heldOut })
   }
   const request: TaskInputs = { runId, manifest, task, shards, dir }
@@ -62,7 +68,8 @@ export async function fetchTaskInputs (task: RunTask, dir: string, c: TaskInputs
   // A router's progress checkpoints are lease evidence, not resume points (node/router-task.ts).
   const announced = task.kind === 'router'
     ? []
-    : c.state.table.checkpointsOf(task.id).filter((a) => !a.final && a.step > 0 && a.step < budget && !c.refused.has(a.cid))
+    : c.state.table.checkpointsOf(task.id)
+      .filter((a) => !a.final && a.step > 0 && a.step < budget && !c.refused.has(a.cid))
   for (const candidate of announced) {
     if (local !== undefined && local.step >= candidate.step) break
     try {
@@ -74,7 +81,8 @@ export async function fetchTaskInputs (task: RunTask, dir: string, c: TaskInputs
     } catch (err) {
       if (options.signal?.aborted === true) throw err
       c.refused.add(candidate.cid)
-      c.logger?.warn('announced checkpoint unusable; trying the next', { task: task.id, cid: candidate.cid, step: candidate.step, peer: candidate.peer }, err)
+      const about = { task: task.id, cid: candidate.cid, step: candidate.step, peer: candidate.peer }
+      c.logger?.warn('announced checkpoint unusable; trying the next', about, err)
     }
   }
   if (request.resumeFrom === undefined && local !== undefined) {
@@ -83,8 +91,14 @@ export async function fetchTaskInputs (task: RunTask, dir: string, c: TaskInputs
   }
 
   if (task.kind === 'expert' && task.init !== undefined) {
-    const from = 'fromTask' in task.init ? c.finals.acceptedFinals(task.init.fromTask)[0] : { cid: task.init.fromCid, peer: undefined }
-    if (from === undefined) throw new TaskDataMismatchError(`task ${task.id} starts from a final checkpoint of ${'fromTask' in task.init ? task.init.fromTask : '?'} that nobody has announced and this node verified yet`)
+    const from = 'fromTask' in task.init
+      ? c.finals.acceptedFinals(task.init.fromTask)[0]
+      : { cid: task.init.fromCid, peer: undefined }
+    if (from === undefined) {
+      const source = 'fromTask' in task.init ? task.init.fromTask : '?'
+      const missing = `a final checkpoint of ${source} that nobody has announced and this node verified yet`
+      throw new TaskDataMismatchError(`task ${task.id} starts from ${missing}`)
+    }
     request.initFrom = await keep(await fetchCheckpoint(from.cid, from.peer, c, options), dir, 'init')
   }
   return request
@@ -93,10 +107,14 @@ export async function fetchTaskInputs (task: RunTask, dir: string, c: TaskInputs
 /** The announcer gets this long before any other holder (a checkpoint mirror) is asked. */
 const ANNOUNCER_TIMEOUT_MS = 15_000
 
-async function fetchCheckpoint (cid: string, peer: string | undefined, c: TaskInputsComponents, options: TaskInputsOptions): Promise<Uint8Array> {
+async function fetchCheckpoint (
+  cid: string, peer: string | undefined, c: TaskInputsComponents, options: TaskInputsOptions
+): Promise<Uint8Array> {
   options = { ...options, maxBytes: maxCheckpointBytes(c.state.manifest) }
   try {
-    return await c.storage.getBytes(CID.parse(cid), { ...options, providers: peer === undefined ? undefined : [peer], timeoutMs: Math.min(options.timeoutMs ?? ANNOUNCER_TIMEOUT_MS, ANNOUNCER_TIMEOUT_MS) })
+    const providers = peer === undefined ? undefined : [peer]
+    const timeoutMs = Math.min(options.timeoutMs ?? ANNOUNCER_TIMEOUT_MS, ANNOUNCER_TIMEOUT_MS)
+    return await c.storage.getBytes(CID.parse(cid), { ...options, providers, timeoutMs })
   } catch (err) {
     // The announcer is the usual source, and the one most likely gone when a task is taken
     // over: ask the swarm at large (peers' checkpoint mirrors hold the latest announcement).

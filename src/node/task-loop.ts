@@ -17,7 +17,8 @@ import type { TaskStepDetail, TaskTrainer, TaskTrainRequest } from './task-train
 import { budgetOf, type RunTask } from '../protocol/run-manifest.js'
 import type { Storage } from '../storage/helia.js'
 
-export type TaskPhase = 'claiming' | 'lost-claim' | 'fetching' | 'training' | 'done' | 'lost-lease' | 'stopped' | 'failed'
+export type TaskPhase =
+  'claiming' | 'lost-claim' | 'fetching' | 'training' | 'done' | 'lost-lease' | 'stopped' | 'failed'
 
 export interface TaskLoopEvents {
   task: CustomEvent<{ task: string, phase: TaskPhase, resumedFromStep?: number }>
@@ -124,8 +125,8 @@ export class TaskLoop extends TypedEventEmitter<TaskLoopEvents> {
       if (tasks.every((t) => finals.isDone(t.id) || !this.c.trainer.supports(t))) return undefined
       const free = new Set(state.table.freeTasks(now))
       // A task whose final still awaits its verdict may be done: leave it until it has one.
-      const eligible = tasks.filter((t) => free.has(t.id) && !finals.isDone(t.id) && !finals.isPending(t.id) && this.c.trainer.supports(t) &&
-        (this.avoid.get(t.id) ?? 0) <= now && this.inputsReady(t))
+      const eligible = tasks.filter((t) => free.has(t.id) && !finals.isDone(t.id) && !finals.isPending(t.id) &&
+        this.c.trainer.supports(t) && (this.avoid.get(t.id) ?? 0) <= now && this.inputsReady(t))
       if (eligible.length > 0) {
         // A task this node already has local progress on comes first: that is the restart case.
         const local = await this.withLocalProgress(eligible)
@@ -175,7 +176,7 @@ export class TaskLoop extends TypedEventEmitter<TaskLoopEvents> {
   }
 
   private async work (task: RunTask, signal: AbortSignal): Promise<void> {
-    const { state, trainer } = this.c
+    const { state, trainer, storage, finals } = this.c
     const lost = new AbortController()
     const taskSignal = AbortSignal.any([signal, lost.signal])
     let latest = { step: 0, loss: 0 }
@@ -211,8 +212,9 @@ export class TaskLoop extends TypedEventEmitter<TaskLoopEvents> {
     try {
       await mkdir(dir, { recursive: true })
       this.emitTask(task.id, 'fetching')
-      const request = await fetchTaskInputs(task, dir, { state, storage: this.c.storage, trainer, finals: this.c.finals, refused: this.refused, logger: this.log },
-        { signal: taskSignal, timeoutMs: this.init.fetchTimeoutMs })
+      const components = { state, storage, trainer, finals, refused: this.refused, logger: this.log }
+      const fetching = { signal: taskSignal, timeoutMs: this.init.fetchTimeoutMs }
+      const request = await fetchTaskInputs(task, dir, components, fetching)
       this.emitTask(task.id, 'training', request.resumedFromStep)
       const result = await trainer.train(request, {
         signal: taskSignal,
@@ -260,7 +262,8 @@ export class TaskLoop extends TypedEventEmitter<TaskLoopEvents> {
     const cid = await this.c.storage.addBytes(exported.bytes)
     // Peers that are not connected to us find the checkpoint through the swarm DHT. The
     // announcement does not wait for it: fetchers pass our peer id as a provider anyway.
-    this.c.storage.provide(cid, { timeoutMs: 30_000 }).catch(() => { this.log.debug('provide failed', { cid: cid.toString() }) })
+    this.c.storage.provide(cid, { timeoutMs: 30_000 })
+      .catch(() => { this.log.debug('provide failed', { cid: cid.toString() }) })
     const body = { task: task.id, cid: cid.toString(), step: exported.step, final, heldOutLoss: exported.heldOutLoss }
     await this.c.state.checkpoint(body)
     this.log.info('checkpoint announced', body)

@@ -19,7 +19,9 @@ import type { HeldOutJob } from '../training/worker-protocol.js'
 import { UnsupportedTaskError } from './errors.js'
 import { routerHeldOutError } from '../checkpoint/router-score.js'
 import { ROUTER_FILE, trainRouterTask } from './router-task.js'
-import type { CheckpointExport, LocalCheckpoint, TaskTrainer, TaskTrainOptions, TaskTrainRequest, TaskTrainResult } from './task-trainer.js'
+import type {
+  CheckpointExport, LocalCheckpoint, TaskTrainer, TaskTrainOptions, TaskTrainRequest, TaskTrainResult
+} from './task-trainer.js'
 import type { BackendChoice } from '../runtime/backend.js'
 import { budgetOf, type RunTask } from '../protocol/run-manifest.js'
 
@@ -57,9 +59,11 @@ export class WorkerTaskTrainer implements TaskTrainer {
         onProgress: (evt) => {
           if (evt.type === 'hddm:train:step') {
             const { step, steps, loss, imagesPerSecond, etaSeconds } = evt.detail
-            options.onProgress?.(new CustomProgressEvent('hddm:train:step', { step, totalSteps: steps, loss, imagesPerSecond, etaSeconds }))
+            const detail = { step, totalSteps: steps, loss, imagesPerSecond, etaSeconds }
+            options.onProgress?.(new CustomProgressEvent('hddm:train:step', detail))
           } else if (evt.type === 'hddm:train:checkpoint') {
-            options.onProgress?.(new CustomProgressEvent('hddm:train:checkpoint', { ...evt.detail, final: evt.detail.step >= job.training!.steps! }))
+            const final = evt.detail.step >= job.training!.steps!
+            options.onProgress?.(new CustomProgressEvent('hddm:train:checkpoint', { ...evt.detail, final }))
           } else {
             last = evt.detail
           }
@@ -68,7 +72,9 @@ export class WorkerTaskTrainer implements TaskTrainer {
       return { step: result.step, path: result.path, completed: !result.aborted }
     } catch (err) {
       // An abort still leaves a last checkpoint (the worker writes it before it reports).
-      if ((err as Error).name === AbortError.name && last !== undefined) return { step: last.step, path: last.path, completed: false }
+      if ((err as Error).name === AbortError.name && last !== undefined) {
+        return { step: last.step, path: last.path, completed: false }
+      }
       throw err
     }
   }
@@ -84,7 +90,9 @@ export class WorkerTaskTrainer implements TaskTrainer {
   async export (request: TaskTrainRequest, path: string, final: boolean): Promise<CheckpointExport> {
     const bytes = await readFile(path)
     const checkpoint = decodeCheckpoint(bytes)
-    if (checkpoint.metadata.network === 'router') return { bytes, step: checkpoint.metadata.step, heldOutLoss: routerHeldOutError(checkpoint) }
+    if (checkpoint.metadata.network === 'router') {
+      return { bytes, step: checkpoint.metadata.step, heldOutLoss: routerHeldOutError(checkpoint) }
+    }
     // The training worker records the held-out loss in every checkpoint it writes; a checkpoint
     // without one (written by an older version) is scored in a thread of its own.
     const recorded = checkpoint.metadata.extra?.heldOutLoss
@@ -93,8 +101,10 @@ export class WorkerTaskTrainer implements TaskTrainer {
       heldOutLoss = recorded
     } else {
       const started = performance.now()
-      heldOutLoss = await this.scoreInThread({ checkpoint: bytes, heldOut: request.shards[0].heldOut, evaluation: request.manifest.eval })
-      this.log.debug('held-out loss', { task: request.task.id, step: checkpoint.metadata.step, heldOutLoss, ms: Math.round(performance.now() - started) })
+      const job = { checkpoint: bytes, heldOut: request.shards[0].heldOut, evaluation: request.manifest.eval }
+      heldOutLoss = await this.scoreInThread(job)
+      const ms = Math.round(performance.now() - started)
+      this.log.debug('held-out loss', { task: request.task.id, step: checkpoint.metadata.step, heldOutLoss, ms })
     }
     return {
       bytes: final ? encodeCheckpoint(publishableCheckpoint(checkpoint)) : bytes,
@@ -125,7 +135,8 @@ export class WorkerTaskTrainer implements TaskTrainer {
 
   private async worker (): Promise<Trainer> {
     if (this.trainer === undefined) {
-      const trainer = createTrainer({ backend: this.init.backend, threads: this.init.threads, logger: this.init.logger })
+      const { backend, threads, logger } = this.init
+      const trainer = createTrainer({ backend, threads, logger })
       await trainer.start()
       this.trainer = trainer
     }
@@ -139,7 +150,9 @@ export function createWorkerTaskTrainer (init: WorkerTaskTrainerInit = {}): Work
 
 async function expertJob (request: TaskTrainRequest): Promise<ExpertJob> {
   const { task, manifest } = request
-  if (task.kind !== 'expert') throw new UnsupportedTaskError(`task ${task.id}: router training is not available in this version`)
+  if (task.kind !== 'expert') {
+    throw new UnsupportedTaskError(`task ${task.id}: router training is not available in this version`)
+  }
   const budget = budgetOf(manifest, task)
   return {
     shard: request.shards[0].train,
