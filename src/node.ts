@@ -45,7 +45,7 @@ import {
 import { RunState } from './node/run-state.js'
 import { TaskLoop, type TaskLoopEvents, type TaskLoopInit } from './node/task-loop.js'
 import type { TaskTrainer } from './node/task-trainer.js'
-import type { TaskCoverage } from './network/claims.js'
+import type { TaskCoverage } from './network/claim-types.js'
 import type { ResolvedRunManifest, RunManifest } from './protocol/run-manifest.js'
 import type { ProgressOptions } from './progress.js'
 
