@@ -79,7 +79,8 @@ export interface TaskCoverage {
 
 /** Checkpoints by progress: higher step, then final, then later, then CID and peer as tie-breaks. */
 export function compareCheckpoints (a: CheckpointInfo, b: CheckpointInfo): number {
-  return a.step - b.step || Number(a.final) - Number(b.final) || a.ts - b.ts || compareIds(a.cid, b.cid) || compareIds(a.peer, b.peer)
+  return a.step - b.step || Number(a.final) - Number(b.final) || a.ts - b.ts ||
+    compareIds(a.cid, b.cid) || compareIds(a.peer, b.peer)
 }
 
 /** Plain string order (not locale order): every peer must sort ids alike. */

@@ -1,7 +1,7 @@
 /** The contributor: `createHddmNode` and what it is built from, for programs that embed a node. */
 export {
   createHddmNode, HddmNode, type HddmNodeEvents, type HddmNodeInit, type HddmNodeStatus, type RunSource
-} from '../node.js'
+} from './hddm-node.js'
 export { createWorkerTaskTrainer, WorkerTaskTrainer, type WorkerTaskTrainerInit } from './worker-trainer.js'
 export type {
   TaskTrainer, TaskTrainRequest, TaskTrainOptions, TaskTrainResult, TaskStepDetail, TaskCheckpointDetail,
