@@ -3,7 +3,7 @@
  * objective, step/total, loss, images/s, ETA, peers, last checkpoint). Otherwise: one JSON
  * object per line on stdout for every node event, which is what `simulate` and scripts read.
  */
-import type { HddmNode } from '../node.js'
+import type { HddmNode } from '../node/hddm-node.js'
 import type { TaskStepDetail } from '../node/task-trainer.js'
 
 export interface NodeOutput {

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { createLogger, silentLogger, type LogFormat } from '../logger.js'
 import { loadBootstrapList } from '../network/bootstrap-list.js'
-import { createHddmNode } from '../node.js'
+import { createHddmNode } from '../node/hddm-node.js'
 import { formatCoverage, mergeCoverage } from '../node/coverage.js'
 import {
   allowPeerOption, collect, integerOption, logFormatOption, privateSwarm, scopeOption, swarmKeyOption,
