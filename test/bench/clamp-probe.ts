@@ -45,5 +45,6 @@ for (const t of [0.1, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95]) {
     const rms = (x: tf.Tensor): number => Math.sqrt(tf.mean(tf.square(x)).dataSync()[0])
     return [share(1), share(1.1), rms(tf.sub(x0Hat, clamped)) / rms(tf.sub(epsHat, clamped))]
   })
-  console.log(`t ${t}: outside [-1, 1] ${percent(outside)}, beyond 1.1 ${percent(far)}, shift / |v| ${shift.toFixed(3)}`)
+  const shares = `outside [-1, 1] ${percent(outside)}, beyond 1.1 ${percent(far)}`
+  console.log(`t ${t}: ${shares}, shift / |v| ${shift.toFixed(3)}`)
 }

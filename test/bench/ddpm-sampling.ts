@@ -108,7 +108,11 @@ function diagnose (expert: LoadedExpert, label: string): void {
   const { imageSize, channels, promptTokens } = expert.model.config
   const lines: string[] = []
   // Flow times with the SNR of DDPM steps 999, 995, 990, 980, 960, 940, 900, 800, 600, 300, 50, then a few more.
-  const times = [1, ...[995, 990, 980, 960, 940, 900, 800, 600, 300, 50].map(s => { const r = Math.sqrt(schedule.alphasCumprod[s] / (1 - schedule.alphasCumprod[s])); return 1 / (1 + r) })]
+  const flowTimeOfStep = (s: number): number => {
+    const r = Math.sqrt(schedule.alphasCumprod[s] / (1 - schedule.alphasCumprod[s]))
+    return 1 / (1 + r)
+  }
+  const times = [1, ...[995, 990, 980, 960, 940, 900, 800, 600, 300, 50].map(s => flowTimeOfStep(s))]
   for (const t of times) {
     const [x0Rmse, x0ClampRmse, patchShare, vRmse] = tf.tidy(() => {
       const x0 = tf.tensor4d(batch.images, [B, imageSize, imageSize, channels])
@@ -124,14 +128,19 @@ function diagnose (expert: LoadedExpert, label: string): void {
       const p = expert.model.config.patchSize
       const share = tf.div(tf.mean(tf.square(tf.avgPool(err as tf.Tensor4D, p, p, 'valid'))), total)
       const vErr = tf.mean(tf.square(tf.sub(v, tf.sub(eps, x0))))
-      return [Math.sqrt(total.dataSync()[0]), Math.sqrt(tf.mean(tf.square(errClamp)).dataSync()[0]), share.dataSync()[0], Math.sqrt(vErr.dataSync()[0])]
+      const sqrtOf = (x: tf.Tensor): number => Math.sqrt(x.dataSync()[0])
+      return [sqrtOf(total), sqrtOf(tf.mean(tf.square(errClamp))), share.dataSync()[0], sqrtOf(vErr)]
     })
-    lines.push(`  t=${t.toFixed(5)} (s*=${snrMatchedStep(schedule, t).toFixed(1)})  v rmse ${vRmse.toFixed(3)}  x0h rmse ${x0Rmse.toFixed(3)} (clipped to [-1,1]: ${x0ClampRmse.toFixed(3)})  patch-constant share ${(patchShare * 100).toFixed(0)}%`)
+    const time = `t=${t.toFixed(5)} (s*=${snrMatchedStep(schedule, t).toFixed(1)})`
+    const x0h = `x0h rmse ${x0Rmse.toFixed(3)} (clipped to [-1,1]: ${x0ClampRmse.toFixed(3)})`
+    const patch = `patch-constant share ${(patchShare * 100).toFixed(0)}%`
+    lines.push(`  ${time}  v rmse ${vRmse.toFixed(3)}  ${x0h}  ${patch}`)
   }
   // What constant estimates score: x0h = 0, and x0h = the batch's per-pixel mean (the best constant).
   const [zero, mean] = tf.tidy(() => {
     const x0 = tf.tensor4d(batch.images, [B, imageSize, imageSize, channels])
-    return [Math.sqrt(tf.mean(tf.square(x0)).dataSync()[0]), Math.sqrt(tf.mean(tf.square(tf.sub(x0, tf.mean(x0, 0, true)))).dataSync()[0])]
+    const rms = (x: tf.Tensor): number => Math.sqrt(tf.mean(tf.square(x)).dataSync()[0])
+    return [rms(x0), rms(tf.sub(x0, tf.mean(x0, 0, true)))]
   })
   lines.push(`  constant estimates: x0h = 0 rmse ${zero.toFixed(3)}, x0h = per-pixel mean rmse ${mean.toFixed(3)}`)
   console.log(`${label}: x0 error by flow time (held-out cluster ${cluster}, batch 64)\n${lines.join('\n')}`)
@@ -141,7 +150,9 @@ function diagnose (expert: LoadedExpert, label: string): void {
 // Variants.
 
 /** v from an eps-model with x0 clamped, optionally re-deriving v from the clamped x0 alone. */
-function convertedField (predict: Predictor, clamp: number, consistent: boolean, floor = X0_DENOMINATOR_FLOOR): VelocityField {
+function convertedField (
+  predict: Predictor, clamp: number, consistent: boolean, floor = X0_DENOMINATOR_FLOOR
+): VelocityField {
   return (x, t) => tf.tidy(() => {
     const step = snrMatchedStep(schedule, t)
     const epsHat = predict(tf.mul(x, inputRescale(t)) as tf.Tensor4D, tf.fill([x.shape[0]], step) as tf.Tensor1D)
@@ -170,20 +181,35 @@ async function ddim (predict: Predictor, noise: tf.Tensor4D, steps: number[]): P
   return x
 }
 
-async function runVariant (expert: LoadedExpert, name: string, noise: tf.Tensor4D, tokens: tf.Tensor2D, nullTokens: tf.Tensor2D): Promise<tf.Tensor4D> {
+async function runVariant (
+  expert: LoadedExpert, name: string, noise: tf.Tensor4D, tokens: tf.Tensor2D, nullTokens: tf.Tensor2D
+): Promise<tf.Tensor4D> {
   const predict = guidedPredictor(expert.network, tokens, nullTokens, guidance)
   const T = schedule.T
-  if (name === 'current') return await sampleEuler(convertedField(predict, 1, false), noise, flowSigmas(sampleSteps))
-  if (name === 'clamp20') return await sampleEuler(convertedField(predict, 20, false), noise, flowSigmas(sampleSteps))
-  if (name === 'x0-consistent') return await sampleEuler(convertedField(predict, 1, true), noise, flowSigmas(sampleSteps))
-  if (name === 'src') return await sampleEuler((x, t) => expert.objective.velocity(predict, x, t), noise, flowSigmas(sampleSteps))
-  if (name === 'ddim-trailing') return await ddim(predict, noise, Array.from({ length: sampleSteps }, (_, i) => (T - 1) * (1 - i / (sampleSteps - 1))))
-  if (name === 'ddim-leading') return await ddim(predict, noise, Array.from({ length: sampleSteps }, (_, i) => (sampleSteps - 1 - i) * T / sampleSteps))
-  if (name.startsWith('floor-')) return await sampleEuler(convertedField(predict, 1, false, Number(name.slice('floor-'.length))), noise, flowSigmas(sampleSteps))
+  /** FM Euler from the noise on linspace(1, 0.001, sampleSteps). */
+  const euler = async (field: VelocityField): Promise<tf.Tensor4D> =>
+    await sampleEuler(field, noise, flowSigmas(sampleSteps))
+  /** Native DDIM from the noise through the DDPM steps step(0), ..., step(sampleSteps - 1). */
+  const ddimThrough = async (step: (i: number) => number): Promise<tf.Tensor4D> =>
+    await ddim(predict, noise, Array.from({ length: sampleSteps }, (_, i) => step(i)))
+  if (name === 'current') return await euler(convertedField(predict, 1, false))
+  if (name === 'clamp20') return await euler(convertedField(predict, 20, false))
+  if (name === 'x0-consistent') return await euler(convertedField(predict, 1, true))
+  if (name === 'src') return await euler((x, t) => expert.objective.velocity(predict, x, t))
+  if (name === 'ddim-trailing') return await ddimThrough(i => (T - 1) * (1 - i / (sampleSteps - 1)))
+  if (name === 'ddim-leading') return await ddimThrough(i => (sampleSteps - 1 - i) * T / sampleSteps)
+  if (name.startsWith('floor-')) {
+    const floor = Number(name.slice('floor-'.length))
+    return await euler(convertedField(predict, 1, false, floor))
+  }
   if (name.startsWith('start-')) {
     const t0 = Number(name.slice('start-'.length))
     const x = tf.mul(noise, t0) as tf.Tensor4D
-    try { return await sampleEuler(convertedField(predict, 1, false), x, flowSigmas(sampleSteps, t0)) } finally { x.dispose() }
+    try {
+      return await sampleEuler(convertedField(predict, 1, false), x, flowSigmas(sampleSteps, t0))
+    } finally {
+      x.dispose()
+    }
   }
   throw new Error(`unknown variant ${name}`)
 }
@@ -212,10 +238,19 @@ for (const step of args['steps-list']!.split(',')) {
       const t0 = performance.now()
       const sample = await runVariant(expert, variant, noise, tokens, nullTokens)
       const images = tf.tidy(() => tf.clipByValue(sample, -1, 1)).dataSync() as Float32Array
-      const stats = tf.tidy(() => { const m = tf.moments(sample); return [m.mean.dataSync()[0], Math.sqrt(m.variance.dataSync()[0])] })
+      const stats = tf.tidy(() => {
+        const m = tf.moments(sample)
+        return [m.mean.dataSync()[0], Math.sqrt(m.variance.dataSync()[0])]
+      })
       sample.dispose()
       const metrics = evaluateSamples({ classifier, reference, images, prompts })
-      const row = { model, step, weights: args.raw === true ? 'raw' : 'ema', variant, fid: Number(metrics.fid.toFixed(2)), accuracy: metrics.promptAccuracy.accuracy, diversity: Number(metrics.diversity.mean.toFixed(3)), pixelMean: Number(stats[0].toFixed(3)), pixelStd: Number(stats[1].toFixed(3)), seconds: Math.round((performance.now() - t0) / 1000) }
+      const row = {
+        model, step, weights: args.raw === true ? 'raw' : 'ema', variant,
+        fid: Number(metrics.fid.toFixed(2)), accuracy: metrics.promptAccuracy.accuracy,
+        diversity: Number(metrics.diversity.mean.toFixed(3)),
+        pixelMean: Number(stats[0].toFixed(3)), pixelStd: Number(stats[1].toFixed(3)),
+        seconds: Math.round((performance.now() - t0) / 1000)
+      }
       results.push(row)
       console.log(JSON.stringify(row))
       await writeFile(join(out, `${model}.step-${step}.${variant}.png`), grid(images, imageSize, channels, 40))
@@ -225,9 +260,15 @@ for (const step of args['steps-list']!.split(',')) {
     expert.dispose()
   }
 }
-console.log(`reference: ${reference.name}, ${reference.count} images; ${N} samples, ${sampleSteps} steps, guidance ${guidance}, seed ${seed}`)
+const sampling = `${N} samples, ${sampleSteps} steps, guidance ${guidance}, seed ${seed}`
+console.log(`reference: ${reference.name}, ${reference.count} images; ${sampling}`)
 console.log('| model | step | variant | FID | prompt accuracy |\n|---|---|---|---|---|')
-for (const r of results) console.log(`| ${String(r.model)} | ${String(r.step)} ${String(r.weights)} | ${String(r.variant)} | ${Number(r.fid).toFixed(2)} | ${(Number(r.accuracy) * 100).toFixed(0)}% |`)
+for (const r of results) {
+  const checkpoint = `${String(r.step)} ${String(r.weights)}`
+  const fid = Number(r.fid).toFixed(2)
+  const accuracy = `${(Number(r.accuracy) * 100).toFixed(0)}%`
+  console.log(`| ${String(r.model)} | ${checkpoint} | ${String(r.variant)} | ${fid} | ${accuracy} |`)
+}
 
 function grid (images: Float32Array, h: number, c: number, count: number): Uint8Array {
   const size = h * h * c
@@ -242,21 +283,31 @@ function grid (images: Float32Array, h: number, c: number, count: number): Uint8
  * each step of --steps-list, through src's sampler as it is now.
  */
 async function evaluateExperimentEnsemble (name: string): Promise<void> {
-  const settings = JSON.parse(readFileSync(join(state, 'settings.json'), 'utf8')) as { K: number, ddpmClusters: number[] }
-  const kindOf = (c: number): string => name === 'homogeneous-ddpm' ? 'ddpm' : name === 'homogeneous-fm' ? 'fm' : settings.ddpmClusters.includes(c) ? 'ddpm' : 'fm'
+  const settingsText = readFileSync(join(state, 'settings.json'), 'utf8')
+  const settings = JSON.parse(settingsText) as { K: number, ddpmClusters: number[] }
+  const kindOf = (c: number): string => {
+    if (name === 'homogeneous-ddpm') return 'ddpm'
+    if (name === 'homogeneous-fm') return 'fm'
+    return settings.ddpmClusters.includes(c) ? 'ddpm' : 'fm'
+  }
   const fullReference = referenceStatistics(classifier, testSet)
   for (const step of args['steps-list']!.split(',')) {
     const members: EnsembleMember[] = []
     const router = loadRouter(decodeCheckpoint(await readFile(join(state, 'router.safetensors'))))
     try {
       for (let c = 0; c < settings.K; c++) {
-        members.push({ cluster: c, expert: loadExpert(decodeCheckpoint(await readFile(join(state, 'experts', `${kindOf(c)}-c${c}`, `step-${step}.safetensors`)))) })
+        const path = join(state, 'experts', `${kindOf(c)}-c${c}`, `step-${step}.safetensors`)
+        members.push({ cluster: c, expert: loadExpert(decodeCheckpoint(await readFile(path))) })
       }
       const { evaluation, images, shape } = await evaluateEnsemble({
-        members, router, tokenizer: members[0].expert.tokenizer, routing: parseRouting(args.routing!), classifier, reference: fullReference,
-        samples: N, steps: sampleSteps, guidance, seed
+        members, router, tokenizer: members[0].expert.tokenizer, routing: parseRouting(args.routing!),
+        classifier, reference: fullReference, samples: N, steps: sampleSteps, guidance, seed
       })
-      console.log(JSON.stringify({ ensemble: name, routing: args.routing, step, samples: N, steps: sampleSteps, guidance, seed, fid: Number(evaluation.fid.toFixed(2)), accuracy: evaluation.promptAccuracy.accuracy, usage: evaluation.usage.map(u => Number(u.meanWeight.toFixed(2))), seconds: Math.round(evaluation.seconds) }))
+      console.log(JSON.stringify({
+        ensemble: name, routing: args.routing, step, samples: N, steps: sampleSteps, guidance, seed,
+        fid: Number(evaluation.fid.toFixed(2)), accuracy: evaluation.promptAccuracy.accuracy,
+        usage: evaluation.usage.map(u => Number(u.meanWeight.toFixed(2))), seconds: Math.round(evaluation.seconds)
+      }))
       await writeFile(join(out, `${name}.${args.routing!}.step-${step}.png`), grid(images, shape[1], shape[3], 40))
     } finally {
       router.dispose()
@@ -271,7 +322,8 @@ async function evaluateExperimentEnsemble (name: string): Promise<void> {
  * (the experiment's state is left alone), and keeps each milestone's EMA weights as step-N.
  */
 async function trainLonger (stops: number[]): Promise<void> {
-  const settings = JSON.parse(readFileSync(join(state, 'settings.json'), 'utf8')) as { preset: string, training: Record<string, unknown> }
+  const settingsText = readFileSync(join(state, 'settings.json'), 'utf8')
+  const settings = JSON.parse(settingsText) as { preset: string, training: Record<string, unknown> }
   const model = `${args.objective!}-c${cluster}`
   const dir = join(out, 'experts', model)
   await mkdir(dir, { recursive: true })
@@ -285,7 +337,13 @@ async function trainLonger (stops: number[]): Promise<void> {
     const result = await trainExpert({
       shard, preset: settings.preset, objective: args.objective as 'ddpm' | 'fm', outDir: dir,
       training: { ...settings.training, steps: stop }, resume: await readFile(resumePath)
-    }, { onProgress: e => { if (e.type === 'hddm:train:step' && e.detail.step % 100 === 0) console.log(JSON.stringify({ model, step: e.detail.step, loss: e.detail.loss })) } })
+    }, {
+      onProgress: e => {
+        if (e.type === 'hddm:train:step' && e.detail.step % 100 === 0) {
+          console.log(JSON.stringify({ model, step: e.detail.step, loss: e.detail.loss }))
+        }
+      }
+    })
     await writeFile(target, encodeCheckpoint(publishableCheckpoint(decodeCheckpoint(await readFile(result.path)))))
     console.log(JSON.stringify({ model, milestone: stop, seconds: Math.round((performance.now() - t0) / 1000) }))
   }

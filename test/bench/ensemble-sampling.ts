@@ -31,19 +31,33 @@ const steps = Number(arg('steps', '10'))
 const rounds = Number(arg('rounds', '3'))
 
 const backend = await initBackend({ backend: 'auto' })
-const tokenizer = Tokenizer.fromPrompts(['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'])
+const digits = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine']
+const tokenizer = Tokenizer.fromPrompts(digits)
 const config = { ...EXPERT_PRESETS[preset], vocabSize: tokenizer.vocabSize, promptTokens: tokenizer.maxLength }
-const routerConfig = { ...(preset === 'tiny' ? ROUTER_PRESETS['router-tiny'] : ROUTER_PRESETS['router-small']), numExperts: 4 }
+const routerPreset = preset === 'tiny' ? ROUTER_PRESETS['router-tiny'] : ROUTER_PRESETS['router-small']
+const routerConfig = { ...routerPreset, numExperts: 4 }
 
 function expert (objective: 'ddpm' | 'fm', cluster: number): LoadedExpert {
   const model = new DiT(config, cluster)
   const tensors = paramsToTensors(model.params)
   model.dispose()
-  return loadExpert({ metadata: { format: CHECKPOINT_FORMAT, network: 'expert', config: { ...config }, objective, cluster, step: 0, extra: { tokenizer: tokenizer.toJSON() } }, tensors })
+  return loadExpert({
+    metadata: {
+      format: CHECKPOINT_FORMAT, network: 'expert', config: { ...config }, objective, cluster, step: 0,
+      extra: { tokenizer: tokenizer.toJSON() }
+    },
+    tensors
+  })
 }
-const members: EnsembleMember[] = (['ddpm', 'fm', 'ddpm', 'fm'] as const).map((objective, cluster) => ({ cluster, expert: expert(objective, cluster) }))
+const objectives = ['ddpm', 'fm', 'ddpm', 'fm'] as const
+const members: EnsembleMember[] = objectives.map((objective, cluster) => ({
+  cluster, expert: expert(objective, cluster)
+}))
 const r = new Router(routerConfig, 9)
-const router = loadRouter({ metadata: { format: CHECKPOINT_FORMAT, network: 'router', config: { ...routerConfig }, step: 0 }, tensors: paramsToTensors(r.params) })
+const router = loadRouter({
+  metadata: { format: CHECKPOINT_FORMAT, network: 'router', config: { ...routerConfig }, step: 0 },
+  tensors: paramsToTensors(r.params)
+})
 r.dispose()
 
 const prompts = Array.from({ length: images }, (_, i) => tokenizer.vocab[3 + (i % 10)])
@@ -52,9 +66,10 @@ async function measure (routing: string | 'single'): Promise<{ seconds: number, 
   let gflopsPerImage = 0
   for (let round = 0; round < rounds; round++) {
     const started = performance.now()
+    const request = { tokenizer, prompts, steps, seed: round, guidance: 2 }
     const result = routing === 'single'
-      ? await sampleEnsemble({ members: [members[1]], tokenizer, prompts, steps, seed: round, routing: parseRouting('full'), guidance: 2 })
-      : await sampleEnsemble({ members, router, tokenizer, prompts, steps, seed: round, routing: parseRouting(routing), guidance: 2 })
+      ? await sampleEnsemble({ ...request, members: [members[1]], routing: parseRouting('full') })
+      : await sampleEnsemble({ ...request, members, router, routing: parseRouting(routing) })
     best = Math.min(best, (performance.now() - started) / 1000)
     gflopsPerImage = result.flops.perImage / 1e9
   }
@@ -63,13 +78,16 @@ async function measure (routing: string | 'single'): Promise<{ seconds: number, 
 
 await measure('single') // warm-up: kernels, pool
 const single = await measure('single')
-console.log(`backend ${backend.name} (${backend.threads} threads), preset ${preset}, ${images} images, ${steps} Euler steps, guidance 2, best of ${rounds}`)
+const machine = `backend ${backend.name} (${backend.threads} threads)`
+console.log(`${machine}, preset ${preset}, ${images} images, ${steps} Euler steps, guidance 2, best of ${rounds}`)
 console.log('| sampler | images/s | GFLOP/image | x single expert (throughput) |')
 console.log('|---|---|---|---|')
 console.log(`| single expert | ${(images / single.seconds).toFixed(2)} | ${single.gflopsPerImage.toFixed(3)} | 1.00 |`)
 for (const routing of ['top1', 'top2', 'full']) {
   const m = await measure(routing)
-  console.log(`| ensemble ${routing} | ${(images / m.seconds).toFixed(2)} | ${m.gflopsPerImage.toFixed(3)} | ${(single.seconds / m.seconds).toFixed(2)} |`)
+  const throughput = (images / m.seconds).toFixed(2)
+  const ratio = (single.seconds / m.seconds).toFixed(2)
+  console.log(`| ensemble ${routing} | ${throughput} | ${m.gflopsPerImage.toFixed(3)} | ${ratio} |`)
 }
 for (const m of members) m.expert.dispose()
 router.dispose()

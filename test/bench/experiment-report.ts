@@ -12,7 +12,26 @@ import type { EnsembleEvaluation, LossMatrix } from '../../src/eval/index.js'
 
 interface EvalFile { configuration: string, step: number, trainingGflops: number, evaluation: EnsembleEvaluation }
 interface MilestoneFile { model: string, step: number, heldOut: number[], seconds: number, loss?: number }
-interface Settings { S: number, K: number, B: number, preset: string, ddpmClusters: number[], convertCluster: number, convertSteps: number, adalnSteps: number, evalSettings: { samples: number, steps: number, guidance: number, seed: number } }
+interface Settings {
+  S: number
+  K: number
+  B: number
+  preset: string
+  ddpmClusters: number[]
+  convertCluster: number
+  convertSteps: number
+  adalnSteps: number
+  evalSettings: { samples: number, steps: number, guidance: number, seed: number }
+}
+interface AdaLNFile {
+  params: { total: number, denoiser: number }
+  evaluation: EnsembleEvaluation
+  model: string
+  step: number
+}
+/** A router's held-out accuracy by flow time, as its checkpoint's `extra.evaluation` holds it. */
+type Buckets = Array<{ tMin: number, tMax: number, accuracy: number }>
+interface RouterEvaluation { buckets: Buckets, unconditional?: Buckets, majority: number, promptBaseline?: number }
 
 const COLORS: Record<string, [number, number, number]> = {
   'homogeneous-fm': [31, 119, 180],
@@ -25,40 +44,77 @@ async function readJsonIfExists<T> (path: string): Promise<T | undefined> {
   return existsSync(path) ? JSON.parse(await readFile(path, 'utf8')) as T : undefined
 }
 
+/** The milestone files (step-N.json) of a model's directory. */
+async function milestoneFiles (dir: string): Promise<string[]> {
+  return (await readdir(dir)).filter(f => /^step-\d+\.json$/.test(f))
+}
+
+/** A share as a percentage with one decimal: 0.4567 -> '45.7%'. */
+function percent (share: number): string {
+  return `${(100 * share).toFixed(1)}%`
+}
+
 export async function writeExperimentReport (state: string): Promise<void> {
   const settings = JSON.parse(await readFile(join(state, 'settings.json'), 'utf8')) as Settings
   const evalDir = join(state, 'eval')
   const files = existsSync(evalDir) ? await readdir(evalDir) : []
   const evals: EvalFile[] = []
-  for (const f of files.filter(f => /^(homogeneous|heterogeneous|monolith)/.test(f))) evals.push(JSON.parse(await readFile(join(evalDir, f), 'utf8')))
+  const configurationFiles = files.filter(f => /^(homogeneous|heterogeneous|monolith)/.test(f))
+  for (const f of configurationFiles) evals.push(JSON.parse(await readFile(join(evalDir, f), 'utf8')))
   const lines: string[] = []
   const e = settings.evalSettings
   lines.push(`# Experiment report (${state})`, '')
-  lines.push(`Preset ${settings.preset}, K = ${settings.K}, ${settings.S} steps of batch ${settings.B} per expert (monolith ${settings.K * settings.S}); DDPM clusters ${settings.ddpmClusters.join(', ')}.`)
-  lines.push(`Evaluation: ${e.samples} samples per row (prompts cycling through the 10 classes), ${e.steps} Euler steps, guidance ${e.guidance}, seed ${e.seed}; FID against the full test split.`, '')
+  const budget = `${settings.S} steps of batch ${settings.B} per expert (monolith ${settings.K * settings.S})`
+  const ddpmClusters = settings.ddpmClusters.join(', ')
+  lines.push(`Preset ${settings.preset}, K = ${settings.K}, ${budget}; DDPM clusters ${ddpmClusters}.`)
+  const perRow = `${e.samples} samples per row (prompts cycling through the 10 classes)`
+  const sampler = `${e.steps} Euler steps, guidance ${e.guidance}, seed ${e.seed}`
+  lines.push(`Evaluation: ${perRow}, ${sampler}; FID against the full test split.`, '')
 
-  lines.push('| configuration | routing | FID | diversity (mean +- std over prompts) | prompt accuracy | GFLOPs / sample | training TFLOPs |', '|---|---|---|---|---|---|---|')
-  const order = ['monolith', 'homogeneous-fm', 'homogeneous-ddpm', 'heterogeneous', 'homogeneous-fm-blind', 'homogeneous-ddpm-blind', 'heterogeneous-blind']
+  const header = '| configuration | routing | FID | diversity (mean +- std over prompts) | prompt accuracy | ' +
+    'GFLOPs / sample | training TFLOPs |'
+  lines.push(header, '|---|---|---|---|---|---|---|')
+  const order = [
+    'monolith', 'homogeneous-fm', 'homogeneous-ddpm', 'heterogeneous',
+    'homogeneous-fm-blind', 'homogeneous-ddpm-blind', 'heterogeneous-blind'
+  ]
   const routingOrder = ['full', 'top2', 'top1']
+  const configurationRank = (v: EvalFile): number => order.indexOf(v.configuration)
+  const routingRank = (v: EvalFile): number => routingOrder.indexOf(v.evaluation.routing)
   const final = evals.filter(v => v.step === settings.S)
-    .sort((a, b) => order.indexOf(a.configuration) - order.indexOf(b.configuration) || routingOrder.indexOf(a.evaluation.routing) - routingOrder.indexOf(b.evaluation.routing))
+    .sort((a, b) => configurationRank(a) - configurationRank(b) || routingRank(a) - routingRank(b))
   for (const v of final) {
     const ev = v.evaluation
-    lines.push(`| ${v.configuration} | ${v.configuration === 'monolith' ? '-' : ev.routing} | ${ev.fid.toFixed(2)} | ${ev.diversity.mean.toFixed(3)} +- ${ev.diversity.std.toFixed(3)} | ${(100 * ev.promptAccuracy.accuracy).toFixed(1)}% | ${ev.gflopsPerSample.toFixed(3)} | ${(v.trainingGflops / 1000).toFixed(2)} |`)
+    const routing = v.configuration === 'monolith' ? '-' : ev.routing
+    const fid = ev.fid.toFixed(2)
+    const diversity = `${ev.diversity.mean.toFixed(3)} +- ${ev.diversity.std.toFixed(3)}`
+    const accuracy = percent(ev.promptAccuracy.accuracy)
+    const gflops = ev.gflopsPerSample.toFixed(3)
+    const tflops = (v.trainingGflops / 1000).toFixed(2)
+    lines.push(`| ${v.configuration} | ${routing} | ${fid} | ${diversity} | ${accuracy} | ${gflops} | ${tflops} |`)
   }
   lines.push('')
 
   // FID against training compute: top-1 ensembles and the monolith at every milestone.
   const series: PlotSeries[] = []
+  const onCurve = (v: EvalFile): boolean => v.configuration === 'monolith' || v.evaluation.routing === 'top1'
   for (const name of order.filter(n => !n.endsWith('-blind'))) {
-    const points = evals.filter(v => v.configuration === name && (name === 'monolith' || v.evaluation.routing === 'top1')).map(v => [v.trainingGflops / 1000, v.evaluation.fid] as [number, number])
-    if (points.length > 0) series.push({ name: name === 'monolith' ? 'monolith' : `${name} top1`, color: COLORS[name], points })
+    const curve = evals.filter(v => v.configuration === name && onCurve(v))
+    const points = curve.map(v => [v.trainingGflops / 1000, v.evaluation.fid] as [number, number])
+    const label = name === 'monolith' ? 'monolith' : `${name} top1`
+    if (points.length > 0) series.push({ name: label, color: COLORS[name], points })
   }
   if (series.length > 0) {
-    await writeFile(join(state, 'fid-vs-compute.png'), linePlot(series, { title: `FID vs training compute (${settings.preset}, K=${settings.K}, ${e.samples} samples)`, xLabel: 'training compute (TFLOP)', yLabel: 'FID (classifier features)' }))
-    lines.push('FID against training compute (top-1 routing for the ensembles):', '', '| configuration | step per expert | training TFLOPs | FID |', '|---|---|---|---|')
-    for (const v of [...evals].filter(v => !v.configuration.endsWith('-blind') && (v.configuration === 'monolith' || v.evaluation.routing === 'top1')).sort((a, b) => order.indexOf(a.configuration) - order.indexOf(b.configuration) || a.step - b.step)) {
-      lines.push(`| ${v.configuration} | ${v.step} | ${(v.trainingGflops / 1000).toFixed(2)} | ${v.evaluation.fid.toFixed(2)} |`)
+    const title = `FID vs training compute (${settings.preset}, K=${settings.K}, ${e.samples} samples)`
+    const plot = linePlot(series, { title, xLabel: 'training compute (TFLOP)', yLabel: 'FID (classifier features)' })
+    await writeFile(join(state, 'fid-vs-compute.png'), plot)
+    lines.push('FID against training compute (top-1 routing for the ensembles):', '')
+    lines.push('| configuration | step per expert | training TFLOPs | FID |', '|---|---|---|---|')
+    const curves = evals.filter(v => !v.configuration.endsWith('-blind') && onCurve(v))
+      .sort((a, b) => configurationRank(a) - configurationRank(b) || a.step - b.step)
+    for (const v of curves) {
+      const tflops = (v.trainingGflops / 1000).toFixed(2)
+      lines.push(`| ${v.configuration} | ${v.step} | ${tflops} | ${v.evaluation.fid.toFixed(2)} |`)
     }
     lines.push('')
   }
@@ -70,7 +126,7 @@ export async function writeExperimentReport (state: string): Promise<void> {
   for (const [name, into] of [[`fm-c${c}`, scratch], [`fm-from-ddpm-c${c}`, converted]] as const) {
     const dir = join(state, 'experts', name)
     if (!existsSync(dir)) continue
-    for (const f of (await readdir(dir)).filter(f => /^step-\d+\.json$/.test(f))) into.push(JSON.parse(await readFile(join(dir, f), 'utf8')))
+    for (const f of await milestoneFiles(dir)) into.push(JSON.parse(await readFile(join(dir, f), 'utf8')))
     into.sort((a, b) => a.step - b.step)
   }
   const upTo = (list: MilestoneFile[]): MilestoneFile[] => list.filter(m => m.step <= settings.convertSteps)
@@ -78,9 +134,18 @@ export async function writeExperimentReport (state: string): Promise<void> {
     const s = upTo(scratch)
     const target = s.find(m => m.step === settings.convertSteps)?.heldOut[0]
     const reach = target !== undefined ? converted.find(m => m.heldOut[0] <= target)?.step : undefined
-    lines.push(`DDPM -> FM initialisation on cluster ${c} (held-out FM loss, ${settings.convertSteps} steps):`, '', '| step | FM from scratch | FM from DDPM |', '|---|---|---|')
-    for (const m of converted) lines.push(`| ${m.step} | ${s.find(x => x.step === m.step)?.heldOut[0].toFixed(4) ?? '-'} | ${m.heldOut[0].toFixed(4)} |`)
-    lines.push('', target !== undefined ? `From scratch reaches ${target.toFixed(4)} at step ${settings.convertSteps}; the converted expert reaches it at step ${reach ?? `> ${settings.convertSteps}`}.` : '', '')
+    lines.push(`DDPM -> FM initialisation on cluster ${c} (held-out FM loss, ${settings.convertSteps} steps):`, '')
+    lines.push('| step | FM from scratch | FM from DDPM |', '|---|---|---|')
+    for (const m of converted) {
+      const fromScratch = s.find(x => x.step === m.step)?.heldOut[0].toFixed(4) ?? '-'
+      lines.push(`| ${m.step} | ${fromScratch} | ${m.heldOut[0].toFixed(4)} |`)
+    }
+    let comparison = ''
+    if (target !== undefined) {
+      const reached = `the converted expert reaches it at step ${reach ?? `> ${settings.convertSteps}`}`
+      comparison = `From scratch reaches ${target.toFixed(4)} at step ${settings.convertSteps}; ${reached}.`
+    }
+    lines.push('', comparison, '')
     await writeFile(join(state, 'ddpm-to-fm.png'), linePlot([
       { name: 'FM from scratch', color: COLORS['homogeneous-fm'], points: s.map(m => [m.step, m.heldOut[0]]) },
       { name: 'FM from DDPM', color: COLORS['homogeneous-ddpm'], points: converted.map(m => [m.step, m.heldOut[0]]) }
@@ -90,51 +155,85 @@ export async function writeExperimentReport (state: string): Promise<void> {
   // AdaLN-Single against AdaLN-Zero.
   const adaln = []
   for (const kind of ['single', 'zero']) {
-    const v = await readJsonIfExists<{ params: { total: number, denoiser: number }, evaluation: EnsembleEvaluation, model: string, step: number }>(join(evalDir, `adaln-${kind}.step-${settings.adalnSteps}.json`))
+    const v = await readJsonIfExists<AdaLNFile>(join(evalDir, `adaln-${kind}.step-${settings.adalnSteps}.json`))
     if (v !== undefined) {
       const heldOut = await readJsonIfExists<MilestoneFile>(join(state, 'experts', v.model, `step-${v.step}.json`))
       adaln.push({ kind, ...v, heldOut: heldOut?.heldOut[0] })
     }
   }
   if (adaln.length > 0) {
-    lines.push(`AdaLN-Single vs AdaLN-Zero (FM, cluster ${c}, ${settings.adalnSteps} steps, FID against the test images of cluster ${c}):`, '', '| modulation | parameters (denoiser) | parameters (total) | held-out loss | FID | prompt accuracy |', '|---|---|---|---|---|---|')
-    for (const a of adaln) lines.push(`| AdaLN-${a.kind === 'single' ? 'Single' : 'Zero'} | ${a.params.denoiser.toLocaleString('en-US')} | ${a.params.total.toLocaleString('en-US')} | ${a.heldOut?.toFixed(4) ?? '-'} | ${a.evaluation.fid.toFixed(2)} | ${(100 * a.evaluation.promptAccuracy.accuracy).toFixed(1)}% |`)
+    const study = `FM, cluster ${c}, ${settings.adalnSteps} steps, FID against the test images of cluster ${c}`
+    lines.push(`AdaLN-Single vs AdaLN-Zero (${study}):`, '')
+    lines.push(
+      '| modulation | parameters (denoiser) | parameters (total) | held-out loss | FID | prompt accuracy |',
+      '|---|---|---|---|---|---|'
+    )
+    for (const a of adaln) {
+      const modulation = `AdaLN-${a.kind === 'single' ? 'Single' : 'Zero'}`
+      const denoiser = a.params.denoiser.toLocaleString('en-US')
+      const total = a.params.total.toLocaleString('en-US')
+      const heldOut = a.heldOut?.toFixed(4) ?? '-'
+      const fid = a.evaluation.fid.toFixed(2)
+      const accuracy = percent(a.evaluation.promptAccuracy.accuracy)
+      lines.push(`| ${modulation} | ${denoiser} | ${total} | ${heldOut} | ${fid} | ${accuracy} |`)
+    }
     lines.push('')
   }
 
-  const matrix = await readJsonIfExists<LossMatrix & { monolith: number[] }>(join(evalDir, `loss-matrix.step-${settings.S}.json`))
+  const matrixFile = join(evalDir, `loss-matrix.step-${settings.S}.json`)
+  const matrix = await readJsonIfExists<LossMatrix & { monolith: number[] }>(matrixFile)
   if (matrix !== undefined) {
+    const { experts, losses } = matrix
     // Files written before the column count existed get it here, from the same losses.
-    matrix.ownClusterBest ??= matrix.experts.filter((r, i) => matrix.experts.every((o, j) => j === i || o.objective !== r.objective || matrix.losses[j][r.cluster] > matrix.losses[i][r.cluster])).length
-    lines.push(`Expert x cluster held-out loss (rows: experts, columns: held-out clusters; ${matrix.diagonalDominantRows}/${matrix.losses.length} rows have their minimum on their own cluster; on its own cluster's data, ${matrix.ownClusterBest}/${matrix.losses.length} experts beat every other expert of their objective):`, '')
-    lines.push(`| expert | ${matrix.losses[0].map((_, j) => `cluster ${j}`).join(' | ')} |`, `|---|${matrix.losses[0].map(() => '---').join('|')}|`)
-    matrix.losses.forEach((row, i) => lines.push(`| ${matrix.experts[i].objective} c${matrix.experts[i].cluster} | ${row.map((v, j) => j === matrix.experts[i].cluster ? `**${v.toFixed(4)}**` : v.toFixed(4)).join(' | ')} |`))
+    const beatsPeersOnOwnCluster = (i: number): boolean => {
+      const { cluster, objective } = experts[i]
+      return experts.every((o, j) => j === i || o.objective !== objective || losses[j][cluster] > losses[i][cluster])
+    }
+    matrix.ownClusterBest ??= experts.filter((_, i) => beatsPeersOnOwnCluster(i)).length
+    const axes = 'rows: experts, columns: held-out clusters'
+    const diagonal = `${matrix.diagonalDominantRows}/${losses.length} rows have their minimum on their own cluster`
+    const ownBest = `${matrix.ownClusterBest}/${losses.length} experts beat every other expert of their objective`
+    lines.push(`Expert x cluster held-out loss (${axes}; ${diagonal}; on its own cluster's data, ${ownBest}):`, '')
+    const clusters = losses[0].map((_, j) => `cluster ${j}`)
+    lines.push(`| expert | ${clusters.join(' | ')} |`, `|---|${clusters.map(() => '---').join('|')}|`)
+    losses.forEach((row, i) => {
+      const { objective, cluster } = experts[i]
+      const cells = row.map((v, j) => j === cluster ? `**${v.toFixed(4)}**` : v.toFixed(4))
+      lines.push(`| ${objective} c${cluster} | ${cells.join(' | ')} |`)
+    })
     lines.push(`| monolith (fm) | ${matrix.monolith.map(v => v.toFixed(4)).join(' | ')} |`, '')
   }
 
-  for (const [file, what] of [['router-prompt.safetensors', 'Prompt router'], ['router.safetensors', 'Prompt-blind router']]) {
+  const routers = [['router-prompt.safetensors', 'Prompt router'], ['router.safetensors', 'Prompt-blind router']]
+  for (const [file, what] of routers) {
     if (!existsSync(join(state, file))) continue
     const { metadata } = decodeCheckpoint(await readFile(join(state, file)))
-    type Buckets = Array<{ tMin: number, tMax: number, accuracy: number }>
-    const extra = (metadata.extra ?? {}) as { evaluation?: { buckets: Buckets, unconditional?: Buckets, majority: number, promptBaseline?: number } }
+    const extra = (metadata.extra ?? {}) as { evaluation?: RouterEvaluation }
     const ev = extra.evaluation
     if (ev === undefined) continue
-    const row = (b: Buckets): string => b.map(x => `[${x.tMin.toFixed(1)}, ${x.tMax.toFixed(1)}) ${(100 * x.accuracy).toFixed(1)}%`).join(', ')
-    lines.push(`${what} held-out accuracy by flow time: ${row(ev.buckets)}${ev.unconditional !== undefined ? `; with the null prompt: ${row(ev.unconditional)}` : ''}; majority baseline ${(100 * ev.majority).toFixed(1)}%${ev.promptBaseline !== undefined ? `, prompt baseline ${(100 * ev.promptBaseline).toFixed(1)}%` : ''}.`, '')
+    const bucket = (x: Buckets[number]): string => `[${x.tMin.toFixed(1)}, ${x.tMax.toFixed(1)}) ${percent(x.accuracy)}`
+    const row = (b: Buckets): string => b.map(x => bucket(x)).join(', ')
+    const nullPrompt = ev.unconditional !== undefined ? `; with the null prompt: ${row(ev.unconditional)}` : ''
+    const promptBaseline = ev.promptBaseline !== undefined ? `, prompt baseline ${percent(ev.promptBaseline)}` : ''
+    const baselines = `majority baseline ${percent(ev.majority)}${promptBaseline}`
+    lines.push(`${what} held-out accuracy by flow time: ${row(ev.buckets)}${nullPrompt}; ${baselines}.`, '')
   }
 
   const seconds: Record<string, number> = {}
   const expertsDir = join(state, 'experts')
   if (existsSync(expertsDir)) {
     for (const name of await readdir(expertsDir)) {
-      for (const f of (await readdir(join(expertsDir, name))).filter(f => /^step-\d+\.json$/.test(f))) {
+      for (const f of await milestoneFiles(join(expertsDir, name))) {
         const m = JSON.parse(await readFile(join(expertsDir, name, f), 'utf8')) as MilestoneFile
         seconds[name] = (seconds[name] ?? 0) + m.seconds
       }
     }
   }
   const evalSeconds = evals.reduce((a, v) => a + v.evaluation.seconds, 0)
-  lines.push(`Wall time: training ${Math.round(Object.values(seconds).reduce((a, b) => a + b, 0) / 60)} min (${Object.entries(seconds).map(([k, v]) => `${k} ${Math.round(v)} s`).join(', ')}); ensemble sampling + scoring ${Math.round(evalSeconds / 60)} min.`, '')
+  const trainingMinutes = Math.round(Object.values(seconds).reduce((a, b) => a + b, 0) / 60)
+  const perModel = Object.entries(seconds).map(([k, v]) => `${k} ${Math.round(v)} s`).join(', ')
+  const scoring = `ensemble sampling + scoring ${Math.round(evalSeconds / 60)} min`
+  lines.push(`Wall time: training ${trainingMinutes} min (${perModel}); ${scoring}.`, '')
   await writeFile(join(state, 'report.md'), lines.join('\n'))
   console.log(lines.join('\n'))
 }

@@ -24,7 +24,9 @@ import { existsSync, readFileSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { decodeShard, loadDataset, Random, ShardBatcher, subsetDataset, Tokenizer, type Shard } from '../../src/data/index.js'
+import {
+  decodeShard, loadDataset, Random, ShardBatcher, subsetDataset, Tokenizer, type Shard
+} from '../../src/data/index.js'
 import { parseRouting } from '../../src/diffusion/routing.js'
 import { loadRouter } from '../../src/checkpoint/router.js'
 import { loadExpert } from '../../src/checkpoint/expert.js'
@@ -41,11 +43,13 @@ import { initBackend } from '../../src/runtime/index.js'
 import { CHECKPOINT_FORMAT, decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../../src/checkpoint/format.js'
 import { createObjective } from '../../src/diffusion/objectives/factory.js'
 import {
-  Adam, Ema, expertTrainStep, learningRateAt, resolveTrainingConfig, routerCheckpoint, trainRouter, type ExpertTrainingConfig
+  Adam, Ema, expertTrainStep, learningRateAt, resolveTrainingConfig, routerCheckpoint, trainRouter,
+  type ExpertTrainingConfig
 } from '../../src/training/index.js'
 import { writeExperimentReport } from './experiment-report.js'
 import {
-  checkSettings, HELD_OUT, milestonePath as milestonePathIn, prepareData, trainTo as trainModelTo, writeJson, type ModelSpec
+  checkSettings, HELD_OUT, milestonePath as milestonePathIn, prepareData, trainTo as trainModelTo, writeJson,
+  type ModelSpec
 } from './experiment-parts.js'
 
 const { values: args } = parseArgs({
@@ -95,10 +99,15 @@ const curve = args.curve!.split(',').filter(s => s !== '').map(Number)
 const milestones = [...new Set([...curve.map(f => Math.round(f * S)), S])].filter(m => m > 0).sort((a, b) => a - b)
 /** The FM expert of the conversion cluster is checkpointed finely: its trajectory is the from-scratch curve. */
 const convertEvery = Math.max(1, Math.round(convertSteps / 8))
-const convertStops = Array.from({ length: Math.ceil(convertSteps / convertEvery) }, (_, i) => Math.min(convertSteps, (i + 1) * convertEvery))
+const convertStopCount = Math.ceil(convertSteps / convertEvery)
+const convertStops = Array.from({ length: convertStopCount }, (_, i) => Math.min(convertSteps, (i + 1) * convertEvery))
 const ddpmClusters = Array.from({ length: D }, (_, i) => Math.floor(i * K / D))
-const training: Partial<ExpertTrainingConfig> = { batchSize: B, learningRate: num('lr'), warmupSteps: num('warmup'), lrSchedule: 'constant', seed, checkpointEvery: 50 }
-const evalSettings = { samples: num('samples'), steps: num('sample-steps'), guidance: num('guidance'), seed: num('eval-seed') }
+const training: Partial<ExpertTrainingConfig> = {
+  batchSize: B, learningRate: num('lr'), warmupSteps: num('warmup'), lrSchedule: 'constant', seed, checkpointEvery: 50
+}
+const evalSettings = {
+  samples: num('samples'), steps: num('sample-steps'), guidance: num('guidance'), seed: num('eval-seed')
+}
 const started = performance.now()
 
 function log (what: string, detail: Record<string, unknown> = {}): void {
@@ -108,11 +117,19 @@ function log (what: string, detail: Record<string, unknown> = {}): void {
 // ---------------------------------------------------------------------------------------------
 // Settings: a rerun must use the same ones (other steps or seeds would mix two experiments).
 
-if (args.router !== 'prompt' && args.router !== 'none') throw new Error(`--router must be prompt or none, got ${String(args.router)}`)
-if (args.features !== 'encoder' && args.features !== 'pca') throw new Error(`--features must be encoder or pca, got ${String(args.features)}`)
+if (args.router !== 'prompt' && args.router !== 'none') {
+  throw new Error(`--router must be prompt or none, got ${String(args.router)}`)
+}
+if (args.features !== 'encoder' && args.features !== 'pca') {
+  throw new Error(`--features must be encoder or pca, got ${String(args.features)}`)
+}
 const routerConditioning: 'prompt' | 'none' = args.router
 const features: 'encoder' | 'pca' = args.features
-const settings = { dataset: args.dataset, features, preset, K, D, ddpmClusters, S, B, training, seed, dataSeed: num('data-seed'), routerConditioning, routerSteps: num('router-steps'), convertCluster, convertSteps, adalnSteps, milestones, evalSettings }
+const settings = {
+  dataset: args.dataset, features, preset, K, D, ddpmClusters, S, B, training, seed, dataSeed: num('data-seed'),
+  routerConditioning, routerSteps: num('router-steps'), convertCluster, convertSteps, adalnSteps, milestones,
+  evalSettings
+}
 await mkdir(state, { recursive: true })
 await checkSettings(join(state, 'settings.json'), settings, ['evalSettings'])
 
@@ -137,15 +154,19 @@ const { trainShards, heldOutShards, monolithShard } = await prepareData(state, d
 const expertDir = join(state, 'experts')
 const milestonePath = (name: string, step: number): string => milestonePathIn(expertDir, name, step)
 
+/** The conversion cluster's FM expert also stops at the from-scratch curve's steps and the AdaLN study's. */
+const convertClusterStops = [...new Set([...milestones, ...convertStops, adalnSteps])].sort((a, b) => a - b)
 const specs: ModelSpec[] = [
   ...Array.from({ length: K }, (_, c): ModelSpec => ({
     name: `fm-c${c}`,
     objective: 'fm',
     shard: trainShards[c],
     cluster: c,
-    stops: c === convertCluster ? [...new Set([...milestones, ...convertStops, adalnSteps])].sort((a, b) => a - b) : milestones
+    stops: c === convertCluster ? convertClusterStops : milestones
   })),
-  ...Array.from({ length: K }, (_, c): ModelSpec => ({ name: `ddpm-c${c}`, objective: 'ddpm', shard: trainShards[c], cluster: c, stops: milestones })),
+  ...Array.from({ length: K }, (_, c): ModelSpec => ({
+    name: `ddpm-c${c}`, objective: 'ddpm', shard: trainShards[c], cluster: c, stops: milestones
+  })),
   { name: 'monolith-fm', objective: 'fm', shard: monolithShard, cluster: 'all', stops: milestones.map(m => K * m) }
 ]
 
@@ -157,16 +178,25 @@ async function trainTo (spec: ModelSpec, step: number): Promise<void> {
 // Router: one for every ensemble.
 
 /** Router files by conditioning; the prompt-blind one always exists (the control, or the main one). */
-const routerPath = (conditioning: 'prompt' | 'none'): string => join(state, conditioning === 'none' ? 'router.safetensors' : 'router-prompt.safetensors')
+const routerPath = (conditioning: 'prompt' | 'none'): string =>
+  join(state, conditioning === 'none' ? 'router.safetensors' : 'router-prompt.safetensors')
 for (const conditioning of routerConditioning === 'prompt' ? ['prompt', 'none'] as const : ['none'] as const) {
   if (existsSync(routerPath(conditioning))) continue
   const t0 = performance.now()
-  const result = await trainRouter({ shards: trainShards, heldOut: heldOutShards, preset: 'router-small', conditioning, training: { steps: settings.routerSteps, batchSize: 64, seed, promptDropout: 0.1 } }, {
-    onProgress: (e) => { if (e.detail.step % 50 === 0) log('router', { conditioning, step: e.detail.step, loss: Number(e.detail.loss.toFixed(4)) }) }
+  const routerTraining = { steps: settings.routerSteps, batchSize: 64, seed, promptDropout: 0.1 }
+  const result = await trainRouter({
+    shards: trainShards, heldOut: heldOutShards, preset: 'router-small', conditioning, training: routerTraining
+  }, {
+    onProgress: (e) => {
+      if (e.detail.step % 50 === 0) {
+        log('router', { conditioning, step: e.detail.step, loss: Number(e.detail.loss.toFixed(4)) })
+      }
+    }
   })
   await writeFile(routerPath(conditioning), encodeCheckpoint(routerCheckpoint(result, 'router-small')))
   result.router.dispose()
-  log('router done', { conditioning, evaluation: result.evaluation, seconds: Math.round((performance.now() - t0) / 1000) })
+  const seconds = Math.round((performance.now() - t0) / 1000)
+  log('router done', { conditioning, evaluation: result.evaluation, seconds })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -179,18 +209,30 @@ const evalDir = join(state, 'eval')
 const gridDir = join(state, 'grids')
 await mkdir(evalDir, { recursive: true })
 await mkdir(gridDir, { recursive: true })
-const routerFiles = { prompt: routerConditioning === 'prompt' ? decodeCheckpoint(await readFile(routerPath('prompt'))) : undefined, none: decodeCheckpoint(await readFile(routerPath('none'))) }
+const routerFiles = {
+  prompt: routerConditioning === 'prompt' ? decodeCheckpoint(await readFile(routerPath('prompt'))) : undefined,
+  none: decodeCheckpoint(await readFile(routerPath('none')))
+}
 
-/** `router`: which router mixes the experts (none for the monolith). Names with `-blind` are the prompt-blind control. */
-interface Configuration { name: string, members: Array<{ cluster: number, model: string }>, router?: 'prompt' | 'none' }
+/** Names with `-blind` are the prompt-blind control. */
+interface Configuration {
+  name: string
+  members: Array<{ cluster: number, model: string }>
+  /** Which router mixes the experts (none for the monolith). */
+  router?: 'prompt' | 'none'
+}
+/** One member per cluster: the model `model(c)` for cluster c. */
+const membersOf = (model: (c: number) => string): Configuration['members'] =>
+  Array.from({ length: K }, (_, c) => ({ cluster: c, model: model(c) }))
 const ensembles = [
-  { name: 'homogeneous-fm', members: Array.from({ length: K }, (_, c) => ({ cluster: c, model: `fm-c${c}` })) },
-  { name: 'homogeneous-ddpm', members: Array.from({ length: K }, (_, c) => ({ cluster: c, model: `ddpm-c${c}` })) },
-  { name: 'heterogeneous', members: Array.from({ length: K }, (_, c) => ({ cluster: c, model: `${ddpmClusters.includes(c) ? 'ddpm' : 'fm'}-c${c}` })) }
+  { name: 'homogeneous-fm', members: membersOf(c => `fm-c${c}`) },
+  { name: 'homogeneous-ddpm', members: membersOf(c => `ddpm-c${c}`) },
+  { name: 'heterogeneous', members: membersOf(c => `${ddpmClusters.includes(c) ? 'ddpm' : 'fm'}-c${c}`) }
 ]
+const blindControls = ensembles.map((e): Configuration => ({ ...e, name: `${e.name}-blind`, router: 'none' }))
 const configurations: Configuration[] = [
   ...ensembles.map((e): Configuration => ({ ...e, router: routerConditioning })),
-  ...(routerConditioning === 'prompt' ? ensembles.map((e): Configuration => ({ ...e, name: `${e.name}-blind`, router: 'none' })) : []),
+  ...(routerConditioning === 'prompt' ? blindControls : []),
   { name: 'monolith', members: [{ cluster: 0, model: 'monolith-fm' }] }
 ]
 
@@ -204,23 +246,35 @@ async function evaluateConfiguration (config: Configuration, m: number, routing:
   const router = config.router !== undefined ? loadRouter(routerFiles[config.router]!) : undefined
   try {
     for (const { cluster, model } of config.members) {
-      members.push({ cluster, expert: loadExpert(decodeCheckpoint(await readFile(milestonePath(model, modelStep(model, m))))) })
+      const checkpoint = decodeCheckpoint(await readFile(milestonePath(model, modelStep(model, m))))
+      members.push({ cluster, expert: loadExpert(checkpoint) })
     }
     const t0 = performance.now()
     const { evaluation, images, shape, prompts } = await evaluateEnsemble({
-      members, router, tokenizer: members[0].expert.tokenizer, routing: parseRouting(routing), classifier, reference, ...evalSettings
+      members, router, tokenizer: members[0].expert.tokenizer, routing: parseRouting(routing), classifier, reference,
+      ...evalSettings
     })
     const computeGflops = trainingGflops(config, m)
-    await writeJson(file, { configuration: config.name, step: m, trainingGflops: computeGflops, members: config.members, evaluation })
+    await writeJson(file, {
+      configuration: config.name, step: m, trainingGflops: computeGflops, members: config.members, evaluation
+    })
     if (m === S) await writeFile(join(gridDir, `${config.name}.${routing}.png`), promptGrid(images, shape, prompts, 8))
-    log('eval', { configuration: config.name, routing, step: m, fid: Number(evaluation.fid.toFixed(2)), diversity: Number(evaluation.diversity.mean.toFixed(3)), accuracy: evaluation.promptAccuracy.accuracy, gflopsPerSample: Number(evaluation.gflopsPerSample.toFixed(3)), seconds: Math.round((performance.now() - t0) / 1000) })
+    log('eval', {
+      configuration: config.name, routing, step: m, fid: Number(evaluation.fid.toFixed(2)),
+      diversity: Number(evaluation.diversity.mean.toFixed(3)), accuracy: evaluation.promptAccuracy.accuracy,
+      gflopsPerSample: Number(evaluation.gflopsPerSample.toFixed(3)),
+      seconds: Math.round((performance.now() - t0) / 1000)
+    })
   } finally {
     router?.dispose()
     for (const member of members) member.expert.dispose()
   }
 }
 
-/** Training compute of a configuration at `m` steps per expert: steps x batch x 3 forward passes (forward + backward). */
+/**
+ * Training compute of a configuration at `m` steps per expert: steps x batch x 3 forward passes
+ * (forward + backward).
+ */
 function trainingGflops (config: Configuration, m: number): number {
   const cfg = expertConfigOf(preset)
   const perImage = 3 * expertForwardFlops(cfg)
@@ -230,7 +284,8 @@ function trainingGflops (config: Configuration, m: number): number {
 
 function expertConfigOf (name: string): DiTConfig {
   const tokenizer = Tokenizer.fromJSON(decodeShard(trainShards[0]).header.tokenizer)
-  return { ...EXPERT_PRESETS[name as ExpertPresetName], vocabSize: tokenizer.vocabSize, promptTokens: tokenizer.maxLength }
+  const base = EXPERT_PRESETS[name as ExpertPresetName]
+  return { ...base, vocabSize: tokenizer.vocabSize, promptTokens: tokenizer.maxLength }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -245,7 +300,7 @@ for (const m of milestones) {
     // The prompt-blind control: top-1 at the last milestone only.
     const control = config.name.endsWith('-blind')
     if (control && m !== S) continue
-    const routings = config.router === undefined ? ['full'] : control ? ['top1'] : m === S ? ['top1', 'top2', 'full'] : ['top1']
+    const routings = config.router === undefined ? ['full'] : !control && m === S ? ['top1', 'top2', 'full'] : ['top1']
     for (const routing of routings) await evaluateConfiguration(config, m, routing)
   }
 }
@@ -272,7 +327,8 @@ for (const [name, kind] of [[`fm-c${convertCluster}`, 'single'], [zeroName, 'zer
   try {
     const { reference: clusterReference, prompts } = clusterTestReference(convertCluster)
     const { evaluation } = await evaluateEnsemble({
-      members: [{ cluster: convertCluster, expert }], tokenizer: expert.tokenizer, routing: { kind: 'full' }, classifier, reference: clusterReference, prompts, ...evalSettings
+      members: [{ cluster: convertCluster, expert }], tokenizer: expert.tokenizer, routing: { kind: 'full' },
+      classifier, reference: clusterReference, prompts, ...evalSettings
     })
     const params = expertParamCount(expert.model.config)
     await writeJson(file, { adaln: kind, model: name, step: adalnSteps, params, evaluation })
@@ -295,9 +351,15 @@ function clusterTestReference (c: number): { reference: ReferenceStatistics, pro
 const matrixFile = join(evalDir, `loss-matrix.step-${S}.json`)
 if (!existsSync(matrixFile)) {
   const rows: Array<{ cluster: number, checkpoint: Checkpoint }> = []
-  for (const objective of ['fm', 'ddpm']) for (let c = 0; c < K; c++) rows.push({ cluster: c, checkpoint: decodeCheckpoint(await readFile(milestonePath(`${objective}-c${c}`, S))) })
+  for (const objective of ['fm', 'ddpm']) {
+    for (let c = 0; c < K; c++) {
+      const checkpoint = decodeCheckpoint(await readFile(milestonePath(`${objective}-c${c}`, S)))
+      rows.push({ cluster: c, checkpoint })
+    }
+  }
   const matrix = await expertClusterLossMatrix(rows, heldOutShards, HELD_OUT)
-  const monolith = heldOutShards.map(h => expertHeldOutLoss(decodeCheckpoint(readFileSync(milestonePath('monolith-fm', K * S))), h, HELD_OUT))
+  const monolithCheckpoint = decodeCheckpoint(readFileSync(milestonePath('monolith-fm', K * S)))
+  const monolith = heldOutShards.map(h => expertHeldOutLoss(monolithCheckpoint, h, HELD_OUT))
   await writeJson(matrixFile, { ...matrix, monolith })
   for (const line of formatLossMatrix(matrix)) log('loss-matrix', { line })
 }
@@ -315,7 +377,8 @@ async function trainAdaLNZero (name: string, steps: number): Promise<void> {
   const c = resolveTrainingConfig({ ...training, steps })
   const model = new DiT(config, c.seed)
   const ema = new Ema(model.params, c.emaDecay)
-  const adam = new Adam(model.params, { learningRate: c.learningRate, beta1: c.beta1, beta2: c.beta2, epsilon: c.epsilon, weightDecay: c.weightDecay })
+  const { learningRate, beta1, beta2, epsilon, weightDecay } = c
+  const adam = new Adam(model.params, { learningRate, beta1, beta2, epsilon, weightDecay })
   const batcher = new ShardBatcher(shard, { batchSize: c.batchSize, seed: c.seed, promptDropout: c.promptDropout })
   const times = Random.derive(c.seed, 'train/time')
   const noise = Random.derive(c.seed, 'train/noise')
@@ -332,15 +395,16 @@ async function trainAdaLNZero (name: string, steps: number): Promise<void> {
     }
     const checkpoint: Checkpoint = {
       metadata: {
-        format: CHECKPOINT_FORMAT, network: 'expert', config: { ...config }, preset: `${preset}+adaln-zero`, objective: 'fm',
-        cluster: convertCluster, step: steps, extra: { tokenizer: tokenizer.toJSON(), training: c }
+        format: CHECKPOINT_FORMAT, network: 'expert', config: { ...config }, preset: `${preset}+adaln-zero`,
+        objective: 'fm', cluster: convertCluster, step: steps, extra: { tokenizer: tokenizer.toJSON(), training: c }
       },
       tensors: ema.toTensors()
     }
     await mkdir(join(expertDir, name), { recursive: true })
     await writeFile(milestonePath(name, steps), encodeCheckpoint(checkpoint))
     const heldOut = [expertHeldOutLoss(checkpoint, heldOutShards[convertCluster], HELD_OUT)]
-    await writeJson(milestonePath(name, steps).replace('.safetensors', '.json'), { model: name, step: steps, heldOut, seconds: (performance.now() - t0) / 1000 })
+    const milestoneJson = milestonePath(name, steps).replace('.safetensors', '.json')
+    await writeJson(milestoneJson, { model: name, step: steps, heldOut, seconds: (performance.now() - t0) / 1000 })
     log('milestone', { model: name, step: steps, heldOut, seconds: Math.round((performance.now() - t0) / 1000) })
   } finally {
     adam.dispose()

@@ -15,7 +15,9 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { buildShards, clusterDataset, encodeShard, loadDataset, MNIST_CLASS_NAMES, subsetDataset, takeDataset } from '../../src/data/index.js'
+import {
+  buildShards, clusterDataset, encodeShard, loadDataset, MNIST_CLASS_NAMES, subsetDataset, takeDataset
+} from '../../src/data/index.js'
 import { sampleEnsemble } from '../../src/ensemble/sample.js'
 import { evaluateSamples, loadClassifier, promptGrid, referenceStatistics } from '../../src/eval/index.js'
 import { initBackend } from '../../src/runtime/index.js'
@@ -45,7 +47,8 @@ const { values: a } = parseArgs({
 const num = (name: keyof typeof a): number => Number(a[name])
 await initBackend({ backend: 'native', threads: num('threads') })
 const train = takeDataset(await loadDataset('mnist'), num('limit'))
-const clustering = await clusterDataset(train, { k: 4, seed: 1234, fine: 64, features: encoderFeatureMap((await loadEncoderFile('mnist')).file) })
+const encoder = (await loadEncoderFile('mnist')).file
+const clustering = await clusterDataset(train, { k: 4, seed: 1234, fine: 64, features: encoderFeatureMap(encoder) })
 const c = num('cluster')
 const shard = buildShards(train, clustering, { heldOutFraction: 0.05, seed: 1234 })[c].train
 const classes = clustering.labelCounts![c].flatMap((n, label) => n >= 0.1 * clustering.sizes[c] ? [label] : [])
@@ -59,7 +62,16 @@ try {
     preset: a.preset!,
     objective: a.objective as 'fm' | 'ddpm',
     outDir: dir,
-    training: { steps, batchSize: num('batch'), learningRate: num('lr'), warmupSteps: Math.min(50, Math.floor(steps / 10)), checkpointEvery: steps, emaDecay: num('ema'), minSnrGamma: num('min-snr-gamma'), seed: 1 }
+    training: {
+      steps,
+      batchSize: num('batch'),
+      learningRate: num('lr'),
+      warmupSteps: Math.min(50, Math.floor(steps / 10)),
+      checkpointEvery: steps,
+      emaDecay: num('ema'),
+      minSnrGamma: num('min-snr-gamma'),
+      seed: 1
+    }
   })
   trained = publishableCheckpoint(decodeCheckpoint(await readFile(result.path)))
 } finally {
@@ -69,16 +81,24 @@ const trainSeconds = (performance.now() - started) / 1000
 const expert = loadExpert(trained)
 const classifier = await loadClassifier('mnist')
 const test = await loadDataset('mnist:test')
-const reference = referenceStatistics(classifier, subsetDataset(test, Array.from(test.labels!).flatMap((l, i) => classes.includes(l) ? [i] : [])))
+const ofClasses = Array.from(test.labels!).flatMap((l, i) => classes.includes(l) ? [i] : [])
+const reference = referenceStatistics(classifier, subsetDataset(test, ofClasses))
 const prompts = Array.from({ length: 30 * classes.length }, (_, i) => MNIST_CLASS_NAMES[classes[i % classes.length]])
 for (const guidance of a.guidance!.split(',').map(Number)) {
   for (const sampleSteps of a['sample-steps']!.split(',').map(Number)) {
-    const out = await sampleEnsemble({ members: [{ cluster: c, expert }], tokenizer: expert.tokenizer, prompts, steps: sampleSteps, seed: 5, routing: { kind: 'full' }, guidance })
+    const out = await sampleEnsemble({
+      members: [{ cluster: c, expert }], tokenizer: expert.tokenizer, prompts, steps: sampleSteps, seed: 5,
+      routing: { kind: 'full' }, guidance
+    })
     const m = evaluateSamples({ classifier, reference, images: out.images, prompts })
-    if (a.png !== undefined) await writeFile(a.png.replace(/\.png$/, `-g${guidance}-s${sampleSteps}.png`), promptGrid(out.images, out.shape, prompts, 10))
+    if (a.png !== undefined) {
+      const png = a.png.replace(/\.png$/, `-g${guidance}-s${sampleSteps}.png`)
+      await writeFile(png, promptGrid(out.images, out.shape, prompts, 10))
+    }
     console.log(JSON.stringify({
-      preset: a.preset, objective: a.objective, minSnrGamma: num('min-snr-gamma'), cluster: c, classes, steps, batch: num('batch'),
-      msPerStep: Math.round(1000 * trainSeconds / steps), guidance, sampleSteps, samples: prompts.length,
+      preset: a.preset, objective: a.objective, minSnrGamma: num('min-snr-gamma'), cluster: c, classes,
+      steps, batch: num('batch'), msPerStep: Math.round(1000 * trainSeconds / steps),
+      guidance, sampleSteps, samples: prompts.length,
       fid: Number(m.fid.toFixed(2)), accuracy: Number(m.promptAccuracy.accuracy.toFixed(3))
     }))
   }

@@ -18,19 +18,27 @@ import { createGossipValidator } from '../../src/protocol/validate.js'
 import { createTestNode, type TestNode } from '../utils/create-node.js'
 import { waitFor } from '../utils/wait.js'
 
-const { values } = parseArgs({ options: { nodes: { type: 'string', default: '16' }, messages: { type: 'string', default: '60' }, mib: { type: 'string', default: '64' } } })
+const { values } = parseArgs({
+  options: {
+    nodes: { type: 'string', default: '16' },
+    messages: { type: 'string', default: '60' },
+    mib: { type: 'string', default: '64' }
+  }
+})
 const NODES = Number(values.nodes)
 const MESSAGES = Number(values.messages)
 const BYTES = Number(values.mib) * 1024 * 1024
 const MANIFEST = { tasks: [{ id: 'expert-0' }, { id: 'router' }], leaseMs: 60_000 }
 
-const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]
+const percentile = (sorted: number[], p: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
 
 async function gossipLatency (): Promise<void> {
   const run = (await cidOfCanonical(encodeCanonical({ bench: 'swarm', at: Date.now() }))).toString()
   const bootstrap = await createTestNode()
-  const peers = await Promise.all(Array.from({ length: NODES - 1 }, async () => await createTestNode({ bootstrap: [bootstrap.addr] })))
+  const joinBootstrap = async (): Promise<TestNode> => await createTestNode({ bootstrap: [bootstrap.addr] })
+  const peers = await Promise.all(Array.from({ length: NODES - 1 }, joinBootstrap))
   const nodes = [bootstrap, ...peers]
   const arrivals = new Map<string, number[]>()
   for (const node of nodes) {
@@ -49,9 +57,18 @@ async function gossipLatency (): Promise<void> {
   const subscribed = (): boolean => bootstrap.gossip.subscribers(run).length === NODES - 1 &&
     nodes.every((n) => n.gossip.subscribers(run).length > 0)
   await waitFor(subscribed, 'run topic subscriptions', { timeoutMs: 60_000, intervalMs: 20, explain })
-  console.log(`${NODES} nodes joined through one bootstrap peer; all subscribed to the run after ${(performance.now() - started).toFixed(0)} ms`)
-  const stats = (xs: number[]): string => { xs.sort((a, b) => a - b); return `min ${xs[0]}, median ${percentile(xs, 0.5)}, max ${xs[xs.length - 1]}` }
-  console.log(`per node: connections ${stats(nodes.map((n) => n.swarm.libp2p.getConnections().length))}; run subscribers ${stats(nodes.map((n) => n.gossip.subscribers(run).length))}`)
+  const joinMs = (performance.now() - started).toFixed(0)
+  console.log(`${NODES} nodes joined through one bootstrap peer; all subscribed to the run after ${joinMs} ms`)
+  const stats = (xs: number[]): string => {
+    xs.sort((a, b) => a - b)
+    return `min ${xs[0]}, median ${percentile(xs, 0.5)}, max ${xs[xs.length - 1]}`
+  }
+  const perNode = (): string => {
+    const connections = stats(nodes.map((n) => n.swarm.libp2p.getConnections().length))
+    const subscribers = stats(nodes.map((n) => n.gossip.subscribers(run).length))
+    return `connections ${connections}; run subscribers ${subscribers}`
+  }
+  console.log(`per node: ${perNode()}`)
 
   const latencies: number[] = []
   let delivered = 0
@@ -59,7 +76,10 @@ async function gossipLatency (): Promise<void> {
     const sender = nodes[1 + (i % (NODES - 1))]
     const ts = Date.now()
     const nonce = newNonce()
-    const bytes = encodeGossipMessage({ v: 1, type: 'claim', run, peer: sender.swarm.peerId.toString(), ts, task: 'expert-0', leaseUntil: ts + 30_000, nonce })
+    const peer = sender.swarm.peerId.toString()
+    const bytes = encodeGossipMessage({
+      v: 1, type: 'claim', run, peer, ts, task: 'expert-0', leaseUntil: ts + 30_000, nonce
+    })
     const times: number[] = []
     arrivals.set(nonce, times)
     const sentAt = performance.now()
@@ -69,9 +89,15 @@ async function gossipLatency (): Promise<void> {
     delivered += times.length
     latencies.push(...times.map((t) => t - sentAt))
   }
-  console.log(`after the messages, per node: connections ${stats(nodes.map((n) => n.swarm.libp2p.getConnections().length))}; run subscribers ${stats(nodes.map((n) => n.gossip.subscribers(run).length))}; mesh peers ${stats(nodes.map((n) => n.swarm.pubsub.getMeshPeers(runTopic(run)).length))}`)
+  const after = perNode()
+  const meshPeers = stats(nodes.map((n) => n.swarm.pubsub.getMeshPeers(runTopic(run)).length))
+  console.log(`after the messages, per node: ${after}; mesh peers ${meshPeers}`)
   latencies.sort((a, b) => a - b)
-  console.log(`gossip: ${MESSAGES} messages x ${NODES - 1} receivers, delivered ${delivered}/${MESSAGES * (NODES - 1)}; latency p50 ${percentile(latencies, 0.5).toFixed(1)} ms, p99 ${percentile(latencies, 0.99).toFixed(1)} ms, max ${latencies[latencies.length - 1].toFixed(1)} ms`)
+  const delivery = `${MESSAGES} messages x ${NODES - 1} receivers, delivered ${delivered}/${MESSAGES * (NODES - 1)}`
+  const p50 = percentile(latencies, 0.5).toFixed(1)
+  const p99 = percentile(latencies, 0.99).toFixed(1)
+  const max = latencies[latencies.length - 1].toFixed(1)
+  console.log(`gossip: ${delivery}; latency p50 ${p50} ms, p99 ${p99} ms, max ${max} ms`)
   await Promise.all(nodes.map(async (n) => { await n.stop() }))
 }
 
@@ -81,7 +107,10 @@ async function tcpCopy (bytes: Uint8Array): Promise<number> {
   const received = new Promise<number>((resolve) => {
     server.once('connection', (socket) => {
       let n = 0
-      socket.on('data', (chunk: Buffer) => { n += chunk.byteLength; if (n >= bytes.byteLength) resolve(performance.now()) })
+      socket.on('data', (chunk: Buffer) => {
+        n += chunk.byteLength
+        if (n >= bytes.byteLength) resolve(performance.now())
+      })
     })
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -141,7 +170,11 @@ async function throughput (): Promise<void> {
   console.log(`bitswap fetch ${mib} MiB, fs blockstores on both ends: ${bitswapMs.toFixed(0)} ms (${rate(bitswapMs)})`)
   console.log(`libp2p stream copy (tcp+noise+yamux): ${libp2pMs.toFixed(0)} ms (${rate(libp2pMs)})`)
   console.log(`plain TCP loopback copy: ${tcpMs.toFixed(0)} ms (${rate(tcpMs)})`)
-  console.log(`ratio bitswap / plain TCP: ${(bitswapMs / tcpMs).toFixed(1)}x slower; bitswap / libp2p stream: ${(bitswapMs / libp2pMs).toFixed(1)}x; libp2p stream / plain TCP: ${(libp2pMs / tcpMs).toFixed(1)}x`)
+  const ratio = (x: number, y: number): string => `${(x / y).toFixed(1)}x`
+  const versusTcp = `bitswap / plain TCP: ${ratio(bitswapMs, tcpMs)} slower`
+  const versusStream = `bitswap / libp2p stream: ${ratio(bitswapMs, libp2pMs)}`
+  const streamVersusTcp = `libp2p stream / plain TCP: ${ratio(libp2pMs, tcpMs)}`
+  console.log(`ratio ${versusTcp}; ${versusStream}; ${streamVersusTcp}`)
   await b.stop()
   await a.stop()
 }

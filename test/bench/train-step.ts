@@ -13,7 +13,7 @@
  * the load changes between runs, and the minimum is the least disturbed measurement.
  * GFLOP/s counts the matmul FLOPs of forward + backward (3x forward), nothing else.
  */
-import { spawnSync } from 'node:child_process'
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { loadMnist } from '../../src/data/mnist.js'
@@ -25,7 +25,15 @@ import { Adam } from '../../src/training/adam.js'
 import { expertTrainStep } from '../../src/training/train-step.js'
 
 interface Result { msPerStep: number, steps: number, loss: number, peakRssMB: number }
-interface Config { label: string, preset: ExpertPresetName, backend?: BackendName, threads?: number, steps: number, warmup: number, rounds: number }
+interface Config {
+  label: string
+  preset: ExpertPresetName
+  backend?: BackendName
+  threads?: number
+  steps: number
+  warmup: number
+  rounds: number
+}
 
 const PYTHON = '/usr/bin/python3'
 const SELF = fileURLToPath(import.meta.url)
@@ -40,8 +48,9 @@ function forwardFlops (c: DiTConfig, batch: number): number {
   const perBlock = mm(batch * T, D, 3 * D) + 4 * batch * T * T * D + mm(batch * T, D, D) +   // self-attention
     mm(batch * T, D, D) + mm(batch * L, D, 2 * D) + 4 * batch * T * L * D + mm(batch * T, D, D) +  // cross-attention
     mm(batch * T, D, c.mlpRatio * D) + mm(batch * T, c.mlpRatio * D, D)                         // MLP
-  const shared = mm(batch * T, c.patchSize ** 2 * c.channels, D) + mm(batch, 256, D) + mm(batch, D, D) + mm(batch, D, 6 * D) +
-    mm(batch * L, c.vocabSize, c.textDim) + mm(batch * L, c.textDim, D) + mm(batch * T, D, c.patchSize ** 2 * c.channels)
+  const patch = c.patchSize ** 2 * c.channels
+  const shared = mm(batch * T, patch, D) + mm(batch, 256, D) + mm(batch, D, D) + mm(batch, D, 6 * D) +
+    mm(batch * L, c.vocabSize, c.textDim) + mm(batch * L, c.textDim, D) + mm(batch * T, D, patch)
   return shared + c.depth * perBlock
 }
 
@@ -51,7 +60,9 @@ function median (xs: number[]): number {
 }
 
 /** Child: time `steps` training steps after `warmup` on one backend. */
-async function child (backend: BackendName, preset: ExpertPresetName, threads: number, batch: number, steps: number, warmup: number): Promise<void> {
+async function child (
+  backend: BackendName, preset: ExpertPresetName, threads: number, batch: number, steps: number, warmup: number
+): Promise<void> {
   await initBackend({ backend, threads })
   const config = EXPERT_PRESETS[preset]
   const data = await loadMnist({ split: 'test' })
@@ -59,7 +70,8 @@ async function child (backend: BackendName, preset: ExpertPresetName, threads: n
   const images = Float32Array.from(data.pixels.subarray(0, batch * pixels), p => p / 127.5 - 1)
   const tokens = new Int32Array(batch * config.promptTokens).map((_, i) => i % config.vocabSize)
   const model = new DiT(config, 0)
-  const optimizer = new Adam(model.params, { learningRate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 })
+  const adam = { learningRate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 }
+  const optimizer = new Adam(model.params, adam)
   const times: number[] = []
   let loss = NaN
   for (let s = 0; s < warmup + steps; s++) {
@@ -68,7 +80,8 @@ async function child (backend: BackendName, preset: ExpertPresetName, threads: n
     loss = expertTrainStep(model, flowMatching(), optimizer, { images, tokens }, { u, noiseSeed: s }).loss
     if (s >= warmup) times.push(performance.now() - start)
   }
-  const result: Result = { msPerStep: median(times), steps: times.length, loss, peakRssMB: process.resourceUsage().maxRSS / 1024 }
+  const peakRssMB = process.resourceUsage().maxRSS / 1024
+  const result: Result = { msPerStep: median(times), steps: times.length, loss, peakRssMB }
   console.log(`RESULT ${JSON.stringify(result)}`)
   optimizer.dispose()
   model.dispose()
@@ -76,10 +89,20 @@ async function child (backend: BackendName, preset: ExpertPresetName, threads: n
 }
 
 function run (c: Config, batch: number): Result | string {
-  const out = c.backend === undefined
-    ? spawnSync(PYTHON, [REFERENCE, '--preset', c.preset, '--batch', String(batch), '--steps', String(c.steps), '--warmup', String(c.warmup)], { encoding: 'utf8' })
-    : spawnSync(process.execPath, ['--import', 'tsx', '--import', './src/polyfills.ts', SELF, '--child', c.backend, c.preset, String(c.threads), String(batch), String(c.steps), String(c.warmup)], { encoding: 'utf8', env: { ...process.env, HDDM_BACKEND: '' } })
-  const line = out.stdout.split('\n').map(l => l.replace(/^RESULT /, '')).reverse().find(l => l.startsWith('{"msPerStep"'))
+  let out: SpawnSyncReturns<string>
+  if (c.backend === undefined) {
+    const flags = [
+      '--preset', c.preset, '--batch', String(batch), '--steps', String(c.steps), '--warmup', String(c.warmup)
+    ]
+    out = spawnSync(PYTHON, [REFERENCE, ...flags], { encoding: 'utf8' })
+  } else {
+    const tsx = ['--import', 'tsx', '--import', './src/polyfills.ts']
+    const job = [c.backend, c.preset, String(c.threads), String(batch), String(c.steps), String(c.warmup)]
+    const env = { ...process.env, HDDM_BACKEND: '' }
+    out = spawnSync(process.execPath, [...tsx, SELF, '--child', ...job], { encoding: 'utf8', env })
+  }
+  const lines = out.stdout.split('\n').map(l => l.replace(/^RESULT /, ''))
+  const line = lines.reverse().find(l => l.startsWith('{"msPerStep"'))
   if (line === undefined) return `failed: ${(out.stderr ?? '').trim().split('\n').slice(-1)[0] ?? out.status}`
   return JSON.parse(line) as Result
 }
@@ -87,26 +110,35 @@ function run (c: Config, batch: number): Result | string {
 async function main (): Promise<void> {
   const args = process.argv.slice(2)
   if (args[0] === '--child') {
-    const [, backend, preset, threads, batch, steps, warmup] = args
-    await child(backend as BackendName, preset as ExpertPresetName, Number(threads), Number(batch), Number(steps), Number(warmup))
+    const [, backend, preset, ...counts] = args
+    const [threads, batch, steps, warmup] = counts.map(Number)
+    await child(backend as BackendName, preset as ExpertPresetName, threads, batch, steps, warmup)
     return
   }
-  const option = (name: string, fallback: string): string => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : fallback }
+  const option = (name: string, fallback: string): string => {
+    const i = args.indexOf(`--${name}`)
+    return i >= 0 ? args[i + 1] : fallback
+  }
   const steps = Number(option('steps', '5'))
   const rounds = Number(option('rounds', '3'))
   const batch = Number(option('batch', '64'))
   const presets = option('presets', 'small,medium').split(',') as ExpertPresetName[]
   const torch = existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import torch']).status === 0
-  console.log(`train-step benchmark: batch ${batch}, median of ${steps} steps after 2 warm-up steps, best of ${rounds} rounds for PyTorch and native${torch ? '' : ' (python3-torch not installed: no PyTorch reference)'}`)
+  const timing = `median of ${steps} steps after 2 warm-up steps, best of ${rounds} rounds for PyTorch and native`
+  const noTorch = torch ? '' : ' (python3-torch not installed: no PyTorch reference)'
+  console.log(`train-step benchmark: batch ${batch}, ${timing}${noTorch}`)
   console.log('| preset | path | ms/step | steps/s | GFLOP/s | x PyTorch | peak RSS MB |')
   console.log('|---|---|---|---|---|---|---|')
   for (const preset of presets) {
+    const pureJs: Config = {
+      label: 'cpu (pure JS)', preset, backend: 'cpu', threads: 1, steps: 1, warmup: 1, rounds: 1
+    }
     const configs: Config[] = [
       ...(torch ? [{ label: 'PyTorch 1 thread + OpenBLAS', preset, steps, warmup: 2, rounds }] : []),
       { label: 'native (cpu + hddm kernels)', preset, backend: 'native', threads: 2, steps, warmup: 2, rounds },
       { label: 'wasm, 2 threads', preset, backend: 'wasm', threads: 2, steps, warmup: 2, rounds: 1 },
       { label: 'wasm, 1 thread', preset, backend: 'wasm', threads: 1, steps, warmup: 2, rounds: 1 },
-      ...(preset === 'small' ? [{ label: 'cpu (pure JS)', preset, backend: 'cpu' as const, threads: 1, steps: 1, warmup: 1, rounds: 1 }] : [])
+      ...(preset === 'small' ? [pureJs] : [])
     ]
     const gflop = 3 * forwardFlops(EXPERT_PRESETS[preset], batch) / 1e9
     // Round-robin over the configurations that repeat, so that each sees the same mix of load.
@@ -115,7 +147,8 @@ async function main (): Promise<void> {
       for (const c of configs.filter(c => c.rounds > round)) {
         const r = run(c, batch)
         const best = results.get(c)
-        if (best === undefined || (typeof r !== 'string' && (typeof best === 'string' || r.msPerStep < best.msPerStep))) results.set(c, r)
+        if (best === undefined) results.set(c, r)
+        else if (typeof r !== 'string' && (typeof best === 'string' || r.msPerStep < best.msPerStep)) results.set(c, r)
       }
     }
     let reference: number | undefined
@@ -124,7 +157,11 @@ async function main (): Promise<void> {
       if (typeof r === 'string') { console.log(`| ${preset} | ${c.label} | ${r} | | | | |`); continue }
       if (c.backend === undefined) reference = r.msPerStep
       const ratio = reference !== undefined ? (reference / r.msPerStep).toFixed(2) : '-'
-      console.log(`| ${preset} | ${c.label} | ${r.msPerStep.toFixed(0)} | ${(1000 / r.msPerStep).toFixed(2)} | ${(gflop / r.msPerStep * 1000).toFixed(1)} | ${ratio} | ${r.peakRssMB.toFixed(0)} |`)
+      const msPerStep = r.msPerStep.toFixed(0)
+      const stepsPerSecond = (1000 / r.msPerStep).toFixed(2)
+      const gflops = (gflop / r.msPerStep * 1000).toFixed(1)
+      const peakRss = r.peakRssMB.toFixed(0)
+      console.log(`| ${preset} | ${c.label} | ${msPerStep} | ${stepsPerSecond} | ${gflops} | ${ratio} | ${peakRss} |`)
     }
   }
 }
