@@ -24,8 +24,11 @@ const log = captureLog('debug')
 /** Each wait says, when it times out, what the loop logged. */
 const waitFor = waitForWith({ timeoutMs: 60_000, explain: () => `the nodes logged:\n${log.tail(60)}` })
 
-/** Fast protocol timings; the lease is long, so that only the test takes a task away. */
-const TIMINGS: Omit<TaskLoopInit, 'runDir'> = { settleMs: 1000, beaconMs: 300, syncMs: 300 }
+/**
+ * Fast protocol timings; the lease is long, so that only the test takes a task away. The settle
+ * window stays the default 2 s: a peer's competing claim must arrive within it on a loaded machine.
+ */
+const TIMINGS: Omit<TaskLoopInit, 'runDir'> = { settleMs: 2000, beaconMs: 300, syncMs: 300 }
 
 type Phase = TaskLoopEvents['task']['detail']
 type Announced = TaskLoopEvents['checkpoint']['detail']
