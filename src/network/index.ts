@@ -2,9 +2,9 @@
  * The swarm: one libp2p node per peer, its identity, and run gossip.
  *
  * - {@link createSwarmNode} builds libp2p 3 with TCP + Noise + Yamux, identify, ping, gossipsub
- *   (StrictSign, run-topic scoring), a private Kademlia DHT (`/hddm/kad/1.0.0`), an explicit
- *   bootstrap list and optional mDNS. Never the public defaults: no IPFS bootstrappers, public
- *   DHT, delegated routing, relay, UPnP, autoTLS or WebRTC. With a `dataDir` the node takes
+ *   (StrictSign, run-topic scoring), a private Kademlia DHT (`/hddm/kad/1.0.0`) and optional
+ *   mDNS; its bootstrap peers are dialled by connectSwarm (src/node/connect.ts). Never the public
+ *   defaults: no IPFS bootstrappers, public DHT, delegated routing, relay, UPnP, autoTLS or WebRTC. With a `dataDir` the node takes
  *   `<dataDir>/LOCK` ({@link DataDirInUseError} if another live process holds it) and keeps its
  *   Ed25519 key in `<dataDir>/identity.key` (mode 0600), so the same directory is the same peer.
  *   A private swarm adds a pre-shared key (`swarmKey`/`swarmKeyFile`, {@link writeSwarmKey}):
@@ -16,8 +16,7 @@
  *
  * @example
  * ```ts
- * const swarm = createSwarmNode({ dataDir, listen: ['/ip4/0.0.0.0/tcp/4711'], bootstrap: await loadBootstrapList() })
- * await swarm.start()
+ * const { swarm } = await connectSwarm({ dataDir, listen: ['/ip4/0.0.0.0/tcp/4711'], bootstrap })
  * const gossip = createGossip({}, { pubsub: swarm.pubsub, peerId: swarm.peerId })
  * await gossip.start()
  * gossip.join(runCid, createGossipValidator({ run: runCid, manifest }))

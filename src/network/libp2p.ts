@@ -1,4 +1,3 @@
-import { bootstrap } from '@libp2p/bootstrap'
 import { gossipsub, StrictSign } from '@libp2p/gossipsub'
 import { identify, identifyPush } from '@libp2p/identify'
 import { kadDHT, passthroughMapper, removePrivateAddressesMapper, type KadDHT } from '@libp2p/kad-dht'
@@ -44,8 +43,6 @@ export interface SwarmNetworkInit {
   listen?: string[]
   /** Multiaddrs to advertise instead of the listen addresses (a public IP, a DNS name behind NAT). */
   announce?: string[]
-  /** Bootstrap peers, each `/ip4/.../tcp/.../p2p/<peerId>`. Never a public default. */
-  bootstrap?: string[]
   /** Multicast DNS discovery for a LAN. @default false */
   mdns?: boolean | MulticastDNSInit
   /** Which remote addresses may be dialled or accepted. @default 'any' */
@@ -77,8 +74,9 @@ export interface SwarmLibp2pComponents {
  * The full libp2p configuration of an hddm peer: TCP + Noise + Yamux, identify (gossipsub and
  * bitswap topologies wait for it), ping, gossipsub with StrictSign and run-topic scoring, a
  * private Kademlia DHT (peer and content routing inside the swarm: a peer that learns a CID and
- * its publisher's id from gossip can find the publisher's addresses and other providers), an
- * explicit bootstrap list and optional mDNS. Nothing reaches public infrastructure: no default
+ * its publisher's id from gossip can find the publisher's addresses and other providers) and
+ * optional mDNS. Bootstrap peers are dialled by connectSwarm (src/node/connect.ts) once storage
+ * runs, not by libp2p's bootstrap module. Nothing reaches public infrastructure: no default
  * bootstrappers, public DHT, delegated routing, relay, UPnP, autoTLS or WebRTC.
  */
 export function swarmLibp2pOptions (
@@ -86,12 +84,6 @@ export function swarmLibp2pOptions (
 ): Libp2pOptions<SwarmServices> {
   const listen = (init.listen ?? DEFAULT_LISTEN).map(a => parseMultiaddr(a, 'listen'))
   const announce = (init.announce ?? []).map(a => parseMultiaddr(a, 'announce'))
-  const bootstrapList = (init.bootstrap ?? []).map(a => parseMultiaddr(a, 'bootstrap'))
-  for (const ma of bootstrapList) {
-    if (ma.getComponents().find(c => c.name === 'p2p') == null) {
-      throw new InvalidMultiaddrError(`bootstrap address ${ma.toString()} has no /p2p/<peerId> part`)
-    }
-  }
 
   const allowPeers = init.allowPeers?.map(parsePeerId)
   const psk = init.swarmKey !== undefined ? parseSwarmKey(init.swarmKey) : undefined
@@ -100,7 +92,6 @@ export function swarmLibp2pOptions (
   const onRefusal = components.logger !== undefined ? logRefusals(components.logger) : undefined
   const gater = scopeGater(scope, onRefusal)
   const peerDiscovery: NonNullable<Libp2pOptions['peerDiscovery']> = []
-  if (bootstrapList.length > 0) peerDiscovery.push(bootstrap({ list: bootstrapList.map(String), timeout: 0 }))
   if (init.mdns != null && init.mdns !== false) peerDiscovery.push(mdns(init.mdns === true ? {} : init.mdns))
 
   return {

@@ -11,9 +11,9 @@ export interface BootstrapRedialInit {
 }
 
 /**
- * @libp2p/bootstrap dials its list once. A node whose first dials fail (the bootstrap peer was
- * down, or refused a burst of inbound connections) would then stay alone for good, so while the
- * node has no connection at all it redials the list, backing off exponentially.
+ * connectSwarm dials its bootstrap list once. A long-lived node whose first dials fail (the
+ * bootstrap peer was down, or refused a burst of inbound connections) would then stay alone for
+ * good, so while the node has no connection at all it redials the list, backing off exponentially.
  */
 export class BootstrapRedial {
   private readonly libp2p: Libp2p

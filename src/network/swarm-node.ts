@@ -8,7 +8,6 @@ import { silentLogger, type Logger } from '../logger.js'
 import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js'
 import { InvalidSwarmKeyError, NotStartedError } from './errors.js'
 import { loadOrCreateIdentity } from './identity.js'
-import { BootstrapRedial } from './redial.js'
 import { swarmLibp2pOptions, type SwarmNetworkInit, type SwarmServices } from './libp2p.js'
 import { readSwarmKey } from './swarm-key.js'
 import type { PubSub } from './pubsub.js'
@@ -45,7 +44,6 @@ export class SwarmNode {
   private node?: SwarmLibp2p
   private lock?: DataDirLock
   private datastore?: FsDatastore
-  private redial?: BootstrapRedial
 
   constructor (init: SwarmNodeInit) {
     this.init = init
@@ -83,8 +81,6 @@ export class SwarmNode {
       const components = { privateKey, datastore: this.datastore, logger: this.log }
       const options = swarmLibp2pOptions({ ...this.init, swarmKey }, components)
       this.node = await createLibp2p(options)
-      this.redial = new BootstrapRedial(this.node, { addresses: this.init.bootstrap ?? [] }, this.log)
-      this.redial.start()
       this.status = 'started'
       this.log.info('swarm node started', {
         peerId: this.node.peerId.toString(),
@@ -107,12 +103,11 @@ export class SwarmNode {
 
   private async teardown (): Promise<void> {
     await stopInOrder([
-      ['bootstrap redial', () => { this.redial?.stop() }],
       ['libp2p', async () => { await this.node?.stop() }],
       ['peer store', async () => { await this.datastore?.close() }],
       ['data directory lock', async () => { await this.lock?.release() }]
     ], this.log)
-    this.redial = this.node = this.datastore = this.lock = undefined
+    this.node = this.datastore = this.lock = undefined
     this.status = 'stopped'
   }
 }

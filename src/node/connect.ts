@@ -101,8 +101,9 @@ export async function connectSwarm (
       const remove = async (): Promise<void> => await rm(temporary, { recursive: true, force: true, maxRetries: 5 })
       steps.push(['temporary directory', remove])
     }
-    // The swarm node gets no bootstrap list: libp2p's bootstrap module would dial before bitswap.
-    const swarm = createSwarmNode({ ...init, dataDir, bootstrap: [] })
+    // The bootstrap peers are dialled here, after storage, never by libp2p as it starts: dials
+    // that come before bitswap registers leave those peers without it (test/storage/late-bitswap).
+    const swarm = createSwarmNode({ ...init, dataDir })
     steps.push(['swarm', async () => { await swarm.stop() }])
     await swarm.start()
     throwIfAborted(options.signal)

@@ -69,6 +69,8 @@ export interface HddmNodeInit
   extends Omit<SwarmNodeInit, 'dataDir' | 'logger'>, ProgressOptions<RunCreationProgressEvents> {
   /** Identity, lock, peer store, blocks and task checkpoints all live here. */
   dataDir: string
+  /** Peers to join through, each `/ip4/.../tcp/.../p2p/<peerId>` (connectSwarm dials them). */
+  bootstrap?: string[]
   source: RunSource
   /** Trains claimed tasks; without one the node only serves (gossip and storage). */
   trainer?: TaskTrainer

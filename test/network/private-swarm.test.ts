@@ -12,7 +12,8 @@ import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { loadOrCreateIdentity } from '../../src/network/identity.js'
 import { generateSwarmKey } from '../../src/network/swarm-key.js'
-import { createSwarmNode, type SwarmNodeInit } from '../../src/network/swarm-node.js'
+import { createSwarmNode } from '../../src/network/swarm-node.js'
+import type { ConnectSwarmInit } from '../../src/node/connect.js'
 import { createHddmNode, type HddmNode } from '../../src/node/hddm-node.js'
 import { cidOfCanonical, encodeCanonical } from '../../src/protocol/canonical.js'
 import { encodeGossipMessage } from '../../src/protocol/codec.js'
@@ -42,7 +43,7 @@ async function identity (): Promise<{ dataDir: string, id: string }> {
   return { dataDir, id: peerIdFromPrivateKey(await loadOrCreateIdentity(dataDir)).toString() }
 }
 
-async function node (init: Partial<SwarmNodeInit>): Promise<TestNode> {
+async function node (init: Partial<ConnectSwarmInit>): Promise<TestNode> {
   const n = await createTestNode(init)
   nodes.push(n)
   return n

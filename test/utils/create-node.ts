@@ -1,9 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { createGossip, type Gossip } from '../../src/network/gossip.js'
-import { createSwarmNode, type SwarmNode, type SwarmNodeInit } from '../../src/network/swarm-node.js'
-import { createStorage, type Storage } from '../../src/storage/helia.js'
+import type { SwarmNode } from '../../src/network/swarm-node.js'
+import { connectSwarm, type ConnectSwarmInit } from '../../src/node/connect.js'
+import type { Storage } from '../../src/storage/helia.js'
 
 export interface TestNode {
   dataDir: string
@@ -16,15 +14,15 @@ export interface TestNode {
 }
 
 /**
- * A full peer for tests: swarm node + storage + gossip in a fresh temp directory, listening on
- * 127.0.0.1:0 and only able to reach loopback addresses.
+ * A full peer for tests, joined the way every hddm peer joins (connectSwarm): swarm node +
+ * storage in a fresh temp directory (removed on stop) unless `dataDir` is given, plus gossip;
+ * listening on 127.0.0.1:0, only able to reach loopback addresses, dialling `bootstrap` if any.
  */
-export async function createTestNode (init: Partial<SwarmNodeInit> = {}): Promise<TestNode> {
-  const dataDir = init.dataDir ?? await mkdtemp(join(tmpdir(), 'hddm-node-'))
-  const swarm = createSwarmNode({ listen: ['/ip4/127.0.0.1/tcp/0'], scope: 'loopback', heartbeatIntervalMs: 200, ...init, dataDir })
-  await swarm.start()
-  const storage = createStorage({ dataDir }, { libp2p: swarm.libp2p })
-  await storage.start()
+export async function createTestNode (init: Partial<ConnectSwarmInit> = {}): Promise<TestNode> {
+  const connection = await connectSwarm({
+    listen: ['/ip4/127.0.0.1/tcp/0'], scope: 'loopback', heartbeatIntervalMs: 200, ...init
+  })
+  const { swarm, storage, dataDir } = connection
   const gossip = createGossip({}, { pubsub: swarm.pubsub, peerId: swarm.peerId })
   await gossip.start()
   return {
@@ -35,10 +33,7 @@ export async function createTestNode (init: Partial<SwarmNodeInit> = {}): Promis
     addr: swarm.getMultiaddrs()[0].toString(),
     stop: async () => {
       await gossip.stop()
-      await storage.stop()
-      await swarm.stop()
-      // Retries: libp2p may still flush a peer-store write while the directory is being removed.
-      if (init.dataDir === undefined) await rm(dataDir, { recursive: true, force: true, maxRetries: 5 })
+      await connection.stop()
     }
   }
 }
