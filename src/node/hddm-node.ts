@@ -8,12 +8,11 @@
  * topic (claim table with lease evidence and address ranges) -> checkpoint mirror, lease
  * evidence, final verifier, catch-up -> task loop. Stop runs in reverse: abort the trainer (it
  * writes a last checkpoint, which is published and announced) -> release the claim -> leave the
- * topic -> stop gossip, the sample service, storage, swarm. A failed start tears down whatever
- * had started.
+ * topic -> stop gossip, the sample service, storage, swarm; a failed start stops what started.
  *
  * @example
  * ```ts
- * const node = createHddmNode({ dataDir: '.hddm', run: 'bagu...', bootstrap: ['/ip4/.../p2p/...'] })
+ * const node = createHddmNode({ dataDir: '.hddm', source: { run: 'bagu...' }, bootstrap: ['/ip4/.../p2p/...'] })
  * node.addEventListener('checkpoint', (e) => console.log(e.detail.task, e.detail.cid))
  * await node.start()
  * // ... later, e.g. on SIGINT

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { withBitswap } from '@helia/bitswap'
-import { dagJson, type DAGJSON, type GetOptions as DagJsonGetOptions } from '@helia/dag-json'
+import { dagJson, type DAGJSON } from '@helia/dag-json'
 import { unixfs, type CatOptions, type UnixFS } from '@helia/unixfs'
 import * as dagJsonCodec from '@ipld/dag-json'
 import type { Libp2p, ServiceMap } from '@libp2p/interface'
@@ -131,19 +131,6 @@ export class Storage {
       await this.pin(cid, options)
       return cid
     })
-  }
-
-  async getJson<T = unknown> (cid: CID, options: StorageGetOptions = {}): Promise<T> {
-    const deadline = fetchDeadline(`dag-json ${cid.toString()}`, options.signal, options.timeoutMs)
-    try {
-      // dag-json's GetOptions omits `offline`, but it is passed through to the blockstore.
-      const getOptions: DagJsonGetOptions & { offline?: boolean } = {
-        signal: deadline.signal, offline: options.offline, providers: toProviders(options.providers)
-      }
-      return await this.dagJson().get<T>(cid, getOptions)
-    } catch (err) {
-      throw this.translate(err, cid, deadline.translate)
-    }
   }
 
   /**

@@ -42,7 +42,7 @@ describe('storage over bitswap (2 nodes on 127.0.0.1, fs blockstores)', () => {
   it('round-trips dag-json with identical CIDs on both nodes', async () => {
     const value = { run: 'x', k: 4, tasks: [{ id: 'expert-0' }, { id: 'router' }] }
     const cid = await a.storage.putJson(value)
-    expect(await b.storage.getJson(cid, { timeoutMs: 10_000 })).toEqual(value)
+    expect(dagJson.decode(await b.storage.getJsonBytes(cid, { timeoutMs: 10_000 }))).toEqual(value)
     expect((await b.storage.putJson(value)).equals(cid)).toBe(true)
   })
 
