@@ -6,7 +6,8 @@
  *   mDNS; its bootstrap peers are dialled by connectSwarm (src/node/connect.ts). Never the public
  *   defaults: no IPFS bootstrappers, public DHT, delegated routing, relay, UPnP, autoTLS or
  *   WebRTC. With a `dataDir` the node takes `<dataDir>/LOCK` ({@link DataDirInUseError} if
- *   another live process holds it) and keeps its Ed25519 key in `<dataDir>/identity.key` (mode 0600), so the same directory is the same peer.
+ *   another live process holds it) and keeps its Ed25519 key in `<dataDir>/identity.key` (mode
+ *   0600), so the same directory is the same peer.
  *   A private swarm adds a pre-shared key (`swarmKey`/`swarmKeyFile`, {@link writeSwarmKey}):
  *   peers without it cannot connect at all; `allowPeers` further limits it to listed peer ids.
  * - {@link createGossip} joins runs: one topic per run (`/hddm/1/run/<runCID>`), a validator per
