@@ -100,7 +100,10 @@ describe('ClaimTable', () => {
 
   it('gives a task to the earliest claim, breaking ts ties by peer id', () => {
     const t = table()
-    applyAll(t, [claim('peer-b', 'expert-0', T0 + 5), claim('peer-c', 'expert-0', T0), claim('peer-a', 'expert-1', T0), claim('peer-b', 'expert-1', T0)])
+    applyAll(t, [
+      claim('peer-b', 'expert-0', T0 + 5), claim('peer-c', 'expert-0', T0),
+      claim('peer-a', 'expert-1', T0), claim('peer-b', 'expert-1', T0)
+    ])
     expect(t.holders('expert-0', T0 + 100)).toEqual(['peer-c'])
     expect(t.holderOf('expert-1', T0 + 100)).toBe('peer-a')
     expect(t.isHeldBy('expert-1', 'peer-b', T0 + 100)).toBe(false)
@@ -116,7 +119,10 @@ describe('ClaimTable', () => {
 
   it('renews the lease with progress sent before it ends, and not after', () => {
     const t = table()
-    applyAll(t, [claim('peer-a', 'expert-0', T0), progress('peer-a', 'expert-0', T0 + 8000), progress('peer-a', 'expert-0', T0 + 16_000)])
+    applyAll(t, [
+      claim('peer-a', 'expert-0', T0),
+      progress('peer-a', 'expert-0', T0 + 8000), progress('peer-a', 'expert-0', T0 + 16_000)
+    ])
     expect(t.holderOf('expert-0', T0 + 25_999)).toBe('peer-a')
     expect(t.holderOf('expert-0', T0 + 26_000)).toBeUndefined()
     // A silent gap lets the lease lapse; progress after it does not bring the claim back.
@@ -126,13 +132,20 @@ describe('ClaimTable', () => {
 
   it('keeps a lapsed holder out once another peer has re-claimed the task', () => {
     const t = table()
-    applyAll(t, [claim('peer-a', 'expert-0', T0), claim('peer-b', 'expert-0', T0 + LEASE + 1000), progress('peer-a', 'expert-0', T0 + LEASE + 2000)])
+    applyAll(t, [
+      claim('peer-a', 'expert-0', T0),
+      claim('peer-b', 'expert-0', T0 + LEASE + 1000),
+      progress('peer-a', 'expert-0', T0 + LEASE + 2000)
+    ])
     expect(t.holderOf('expert-0', T0 + LEASE + 3000)).toBe('peer-b')
   })
 
   it('frees a task at once on release, and lets the releasing peer claim again later', () => {
     const t = table()
-    applyAll(t, [claim('peer-a', 'expert-0', T0), claim('peer-b', 'expert-0', T0 + 100), release('peer-a', 'expert-0', T0 + 2000)])
+    applyAll(t, [
+      claim('peer-a', 'expert-0', T0), claim('peer-b', 'expert-0', T0 + 100),
+      release('peer-a', 'expert-0', T0 + 2000)
+    ])
     expect(t.holderOf('expert-0', T0 + 1999)).toBe('peer-a')
     expect(t.holderOf('expert-0', T0 + 2000)).toBe('peer-b')
     applyAll(t, [release('peer-b', 'expert-0', T0 + 3000), claim('peer-a', 'expert-0', T0 + 4000)])
@@ -153,7 +166,10 @@ describe('ClaimTable', () => {
 
   it('lets a peer hold at most maxTasksPerPeer tasks; its later claims do not count', () => {
     const one = table({ maxTasksPerPeer: 1 })
-    const msgs = [claim('peer-a', 'expert-0', T0), claim('peer-a', 'expert-1', T0 + 10), claim('peer-b', 'expert-1', T0 + 20)]
+    const msgs = [
+      claim('peer-a', 'expert-0', T0), claim('peer-a', 'expert-1', T0 + 10),
+      claim('peer-b', 'expert-1', T0 + 20)
+    ]
     applyAll(one, msgs)
     expect(one.tasksHeldBy('peer-a', T0 + 100)).toEqual(['expert-0'])
     expect(one.holderOf('expert-1', T0 + 100)).toBe('peer-b')
@@ -164,7 +180,10 @@ describe('ClaimTable', () => {
 
   it('gives a task R = 2 holders, and the next claimant a place when one leaves', () => {
     const t = table({ replicas: 2 })
-    applyAll(t, [claim('peer-c', 'expert-0', T0 + 30), claim('peer-a', 'expert-0', T0 + 10), claim('peer-b', 'expert-0', T0 + 20)])
+    applyAll(t, [
+      claim('peer-c', 'expert-0', T0 + 30), claim('peer-a', 'expert-0', T0 + 10),
+      claim('peer-b', 'expert-0', T0 + 20)
+    ])
     expect(t.holders('expert-0', T0 + 100)).toEqual(['peer-a', 'peer-b'])
     expect(t.freeTasks(T0 + 100)).not.toContain('expert-0')
     applyAll(t, [release('peer-a', 'expert-0', T0 + 200)])
@@ -172,7 +191,10 @@ describe('ClaimTable', () => {
   })
 
   it('honours a per-task replicas override', () => {
-    const t = new ClaimTable({ tasks: [{ id: 'expert-0', replicas: 3 }, { id: 'router' }], replicas: 1, leaseMs: LEASE, maxTasksPerPeer: 1 })
+    const t = new ClaimTable({
+      tasks: [{ id: 'expert-0', replicas: 3 }, { id: 'router' }],
+      replicas: 1, leaseMs: LEASE, maxTasksPerPeer: 1
+    })
     applyAll(t, ['a', 'b', 'c', 'd'].map((p, i) => claim(`peer-${p}`, 'expert-0', T0 + i)))
     expect(t.holders('expert-0', T0 + 100)).toEqual(['peer-a', 'peer-b', 'peer-c'])
   })
@@ -184,11 +206,13 @@ describe('ClaimTable', () => {
     applyAll(t, msgs)
     expect(t.holderOf('expert-0', T0 + 600_000)).toBe('peer-a')
     const row = t.snapshot(T0 + 600_000).find((r) => r.task === 'expert-0')
-    expect(row?.holders[0]).toMatchObject({ peer: 'peer-a', since: T0, step: 120, leaseUntil: T0 + 600_000 + LEASE })
+    expect(row?.holders[0])
+      .toMatchObject({ peer: 'peer-a', since: T0, step: 120, leaseUntil: T0 + 600_000 + LEASE })
     expect(t.holderOf('expert-0', T0 + 610_000)).toBeUndefined()
   })
 
-  it('keeps a holder that re-claims on every beacon against claims back-dated as far as the table accepts, for ten minutes', () => {
+  it('keeps a holder that re-claims on every beacon against claims back-dated as far as the table accepts, ' +
+    'for ten minutes', () => {
     // The task loop's beacon: progress and a re-claim every 5 s. An attacker with a fresh
     // identity keeps claiming with ts as old as the freshness window lets through (just under
     // MAX_MESSAGE_AGE_MS before it is received), hoping to sort before the holder's claims.
@@ -207,13 +231,18 @@ describe('ClaimTable', () => {
         expect(t.holderOf('expert-0', now + 1), `at ${s * 5} s`).toBe(holder)
       }
     }
-    expect(t.snapshot(T0 + 600_000).find((r) => r.task === 'expert-0')?.holders[0]).toMatchObject({ peer: holder, since: T0 })
+    const row = t.snapshot(T0 + 600_000).find((r) => r.task === 'expert-0')
+    expect(row?.holders[0]).toMatchObject({ peer: holder, since: T0 })
   })
 
   it('reports the most advanced checkpoint of each task', () => {
     const t = table()
     const other = 'bafkreib6lmdbqnmdzqcbujrpiw4qdo2koyuwhzlo4wocvd2ryrbyhe7y5i'
-    applyAll(t, [checkpoint('peer-a', 'expert-0', T0, 200), checkpoint('peer-b', 'expert-0', T0 + 10, 300, other), checkpoint('peer-a', 'expert-0', T0 + 20, 100)])
+    applyAll(t, [
+      checkpoint('peer-a', 'expert-0', T0, 200),
+      checkpoint('peer-b', 'expert-0', T0 + 10, 300, other),
+      checkpoint('peer-a', 'expert-0', T0 + 20, 100)
+    ])
     expect(t.lastCheckpoint('expert-0')).toMatchObject({ peer: 'peer-b', step: 300, cid: other })
     expect(t.lastCheckpoint('expert-1')).toBeUndefined()
     expect(t.snapshot(T0).find((r) => r.task === 'expert-0')?.checkpoint?.step).toBe(300)

@@ -12,7 +12,9 @@ import { decodePng } from '../../src/data/png.js'
 import { ensembleIdOf, parseEnsembleManifest } from '../../src/protocol/ensemble-manifest.js'
 import { decodeSampleFrame } from '../../src/protocol/sample-messages.js'
 import { SAMPLE_PROTOCOL } from '../../src/protocol/topics.js'
-import { createSampleService, type SampleHandler, type SampleService } from '../../src/network/sample-service.js'
+import {
+  createSampleService, type SampleHandler, type SampleService
+} from '../../src/network/sample-service.js'
 import { requestSamples } from '../../src/network/sample-client.js'
 import { ensembleSampleHandler, type EnsembleSampleHandler } from '../../src/ensemble/serve.js'
 import { resolveEnsemble } from '../../src/ensemble/resolve.js'
@@ -20,7 +22,8 @@ import { sampleEnsemble } from '../../src/ensemble/sample.js'
 import { parseRouting } from '../../src/diffusion/routing.js'
 import type { CID } from 'multiformats/cid'
 
-const tokenizer = Tokenizer.fromPrompts(['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'], { maxLength: 4 })
+const digits = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine']
+const tokenizer = Tokenizer.fromPrompts(digits, { maxLength: 4 })
 
 let server: TestNode
 let client: TestNode
@@ -31,13 +34,17 @@ let poisonedId: CID
 const outcomes: string[] = []
 
 /** A tiny expert checkpoint with a non-zero output layer, added to the server's blockstore. */
-async function addExpert (node: TestNode, run: string, objective: 'ddpm' | 'fm', cluster: number, poison = false): Promise<CID> {
-  return await node.storage.addBytes(encodeCheckpoint(randomExpertCheckpoint({ tokenizer, objective, cluster, run, poison })))
+async function addExpert (
+  node: TestNode, run: string, objective: 'ddpm' | 'fm', cluster: number, poison = false
+): Promise<CID> {
+  const checkpoint = randomExpertCheckpoint({ tokenizer, objective, cluster, run, poison })
+  return await node.storage.addBytes(encodeCheckpoint(checkpoint))
 }
 
 async function addEnsemble (node: TestNode, poison: boolean, label = 'sample-protocol'): Promise<CID> {
   const run = await node.storage.putJson({ test: label })
-  const routerCid = await node.storage.addBytes(encodeCheckpoint(randomRouterCheckpoint({ numExperts: 2, run: run.toString() })))
+  const router = randomRouterCheckpoint({ numExperts: 2, run: run.toString() })
+  const routerCid = await node.storage.addBytes(encodeCheckpoint(router))
   const manifest = parseEnsembleManifest({
     v: 1, run, k: 2, router: routerCid,
     experts: [
@@ -81,7 +88,10 @@ beforeAll(async () => {
   // A short request deadline keeps the "stream that never sends" case quick; 3 s, not less, because a
   // loaded machine can take longer than that to deliver an honest request frame. The rate limit is
   // more than the tests sharing this service and client send in all (the limit has its own test).
-  service = createSampleService({ requestTimeoutMs: 3000, rateLimit: { requests: 100, windowMs: 60_000 } }, { libp2p: server.swarm.libp2p, handler: recording })
+  service = createSampleService(
+    { requestTimeoutMs: 3000, rateLimit: { requests: 100, windowMs: 60_000 } },
+    { libp2p: server.swarm.libp2p, handler: recording }
+  )
   await service.start()
   await client.swarm.libp2p.dial(multiaddr(server.addr))
 }, 120_000)
@@ -93,42 +103,60 @@ afterAll(async () => {
   await server?.stop()
 })
 
-const request = { v: 1 as const, ensemble: '', prompts: ['seven', 'two'], count: 3, steps: 3, seed: 5, routing: 'top1', guidance: 2 }
+const request = {
+  v: 1 as const, ensemble: '', prompts: ['seven', 'two'],
+  count: 3, steps: 3, seed: 5, routing: 'top1', guidance: 2
+}
 
 describe('/hddm/sample/1.0.0', () => {
   it('remote samples equal local samples for the same request and seed', async () => {
     const progress: number[] = []
-    const remote = await requestSamples(client.swarm.libp2p, multiaddr(server.addr), { ...request, ensemble: ensembleId.toString() }, { onProgress: e => progress.push(e.detail.step) })
+    const remote = await requestSamples(
+      client.swarm.libp2p, multiaddr(server.addr), { ...request, ensemble: ensembleId.toString() },
+      { onProgress: e => progress.push(e.detail.step) }
+    )
     expect(remote.map(r => r.prompt)).toEqual(['seven', 'two', 'seven'])
     expect(progress).toEqual([1, 2, 3])
 
     const local = await resolveEnsemble(server.storage, ensembleId, { offline: true })
-    const drawn = await sampleEnsemble({ members: local.members, router: local.router, tokenizer: local.tokenizer, prompts: ['seven', 'two', 'seven'], steps: 3, seed: 5, routing: parseRouting('top1'), guidance: 2 })
+    const drawn = await sampleEnsemble({
+      members: local.members, router: local.router, tokenizer: local.tokenizer,
+      prompts: ['seven', 'two', 'seven'], steps: 3, seed: 5, routing: parseRouting('top1'), guidance: 2
+    })
     local.dispose()
     const size = 28 * 28
+    const toByte = (v: number): number => Math.min(255, Math.max(0, Math.round((v + 1) * 127.5)))
     remote.forEach((r, i) => {
       const png = decodePng(r.png)
-      const expected = Uint8Array.from(drawn.images.subarray(i * size, (i + 1) * size), v => Math.min(255, Math.max(0, Math.round((v + 1) * 127.5))))
+      const expected = Uint8Array.from(drawn.images.subarray(i * size, (i + 1) * size), toByte)
       expect(png.pixels).toEqual(expected)
     })
   })
 
   it('answers hostile requests with typed errors and keeps serving', async () => {
     const base = { ...request, ensemble: ensembleId.toString() }
-    expect(await rawExchange(dagJson.encode({ ...base, count: 1_000_000 }))).toMatchObject({ type: 'error', code: 'bad-request' })
-    expect(await rawExchange(Uint8Array.from({ length: 300 }, (_, i) => (i * 37) & 0xff))).toMatchObject({ type: 'error', code: 'bad-request' })
-    expect(await rawExchange(new Uint8Array(8192).fill(7))).toMatchObject({ type: 'error', code: 'bad-request' })
-    expect(await rawExchange(undefined)).toMatchObject({ type: 'error', code: 'bad-request' })   // a stream that never sends
+    const badRequest = { type: 'error', code: 'bad-request' }
+    const tooMany = dagJson.encode({ ...base, count: 1_000_000 })
+    expect(await rawExchange(tooMany)).toMatchObject(badRequest)
+    const garbage = Uint8Array.from({ length: 300 }, (_, i) => (i * 37) & 0xff)
+    expect(await rawExchange(garbage)).toMatchObject(badRequest)
+    expect(await rawExchange(new Uint8Array(8192).fill(7))).toMatchObject(badRequest)
+    expect(await rawExchange(undefined)).toMatchObject(badRequest)   // a stream that never sends
     const unknown = (await client.storage.putJson({ not: 'held by the server' })).toString()
-    await expect(requestSamples(client.swarm.libp2p, multiaddr(server.addr), { ...base, ensemble: unknown })).rejects.toMatchObject({ name: 'SampleRefusedError', code: 'unknown-ensemble' })
-    await expect(requestSamples(client.swarm.libp2p, multiaddr(server.addr), { ...base, ensemble: poisonedId.toString() })).rejects.toMatchObject({ name: 'SampleRefusedError', code: 'invalid-ensemble' })
+    const ask = async (req: typeof base): Promise<unknown> =>
+      await requestSamples(client.swarm.libp2p, multiaddr(server.addr), req)
+    await expect(ask({ ...base, ensemble: unknown }))
+      .rejects.toMatchObject({ name: 'SampleRefusedError', code: 'unknown-ensemble' })
+    await expect(ask({ ...base, ensemble: poisonedId.toString() }))
+      .rejects.toMatchObject({ name: 'SampleRefusedError', code: 'invalid-ensemble' })
     const images = await requestSamples(client.swarm.libp2p, multiaddr(server.addr), { ...base, count: 1 })
     expect(images).toHaveLength(1)
   })
 
   it('stops drawing when the client goes away', async () => {
     const controller = new AbortController()
-    const run = requestSamples(client.swarm.libp2p, multiaddr(server.addr), { ...request, ensemble: ensembleId.toString(), steps: 250 }, {
+    const long = { ...request, ensemble: ensembleId.toString(), steps: 250 }
+    const run = requestSamples(client.swarm.libp2p, multiaddr(server.addr), long, {
       signal: controller.signal,
       onProgress: e => { if (e.detail.step === 2) controller.abort() }
     })
@@ -156,7 +184,8 @@ describe('/hddm/sample/1.0.0', () => {
     try {
       await lateService.start()
       const stream = await peer.swarm.libp2p.dialProtocol(multiaddr(node.addr), SAMPLE_PROTOCOL)
-      await lpStream(stream, { maxDataLength: 1 << 20 }).write(dagJson.encode({ ...request, ensemble: ensembleId.toString() }))
+      const frame = dagJson.encode({ ...request, ensemble: ensembleId.toString() })
+      await lpStream(stream, { maxDataLength: 1 << 20 }).write(frame)
       await new Promise((resolve) => setTimeout(resolve, 300))
       stream.abort(new Error('client gone'))
       await vi.waitFor(() => { expect(reported).toBe(true); expect(lateService.active).toBe(0) }, { timeout: 10_000 })
@@ -174,7 +203,9 @@ describe('/hddm/sample/1.0.0', () => {
     const other = await addEnsemble(server, false, 'second ensemble')
     const small = ensembleSampleHandler({ storage: server.storage, maxEnsembles: 1 })
     const options = { signal: new AbortController().signal, onProgress: () => {} }
-    const draw = async (id: CID): Promise<void> => { await small.handler({ ...request, ensemble: id.toString(), count: 1, steps: 1 }, options) }
+    const draw = async (id: CID): Promise<void> => {
+      await small.handler({ ...request, ensemble: id.toString(), count: 1, steps: 1 }, options)
+    }
     const base = tf.memory().numTensors
     await draw(ensembleId)
     const one = tf.memory().numTensors - base
@@ -196,12 +227,16 @@ describe('/hddm/sample/1.0.0', () => {
     // of 8 uses it up (every admitted request counts, also those then refused as busy).
     const capped = await createTestNode()
     const served = ensembleSampleHandler({ storage: capped.storage })
-    const limited = createSampleService({ rateLimit: { requests: 8, windowMs: 60_000 } }, { libp2p: capped.swarm.libp2p, handler: served.handler })
+    const limited = createSampleService(
+      { rateLimit: { requests: 8, windowMs: 60_000 } },
+      { libp2p: capped.swarm.libp2p, handler: served.handler }
+    )
     const other = await createTestNode()
     try {
       await limited.start()
       const base = { ...request, ensemble: (await addEnsemble(capped, false)).toString(), count: 2, steps: 6 }
-      const ask = async (from: TestNode, req = base): Promise<unknown> => await requestSamples(from.swarm.libp2p, multiaddr(capped.addr), req)
+      const ask = async (from: TestNode, req = base): Promise<unknown> =>
+        await requestSamples(from.swarm.libp2p, multiaddr(capped.addr), req)
       const burst = await Promise.allSettled(Array.from({ length: 8 }, async () => await ask(client)))
       const codes = burst.map(r => r.status === 'fulfilled' ? 'ok' : (r.reason as { code?: string }).code)
       expect(codes.filter(c => c === 'ok').length).toBeGreaterThanOrEqual(1)

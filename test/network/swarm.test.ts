@@ -11,19 +11,24 @@ import type { GossipMessageDetail } from '../../src/network/gossip.js'
 
 const MANIFEST = { tasks: [{ id: 'expert-0' }, { id: 'expert-1' }, { id: 'router' }], leaseMs: 60_000 }
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
+type Received = Array<GossipMessageDetail<GossipMessage>>
+interface TableEntry { table: ClaimTable, seen: Received }
 
 describe('a 5-node swarm on 127.0.0.1 joined through one bootstrap peer', () => {
   let run: string
   let otherRun: string
   let nodes: TestNode[]
-  const inbox = new Map<string, Array<GossipMessageDetail<GossipMessage>>>()
-  const tables = new Map<string, { table: ClaimTable, seen: Array<GossipMessageDetail<GossipMessage>> }>()
+  const inbox = new Map<string, Received>()
+  const tables = new Map<string, TableEntry>()
 
   const claim = (from: TestNode, over: Partial<GossipMessage> = {}): Uint8Array => {
     const ts = Date.now()
-    return encodeGossipMessage({ v: 1, type: 'claim', run, peer: from.swarm.peerId.toString(), ts, task: 'expert-0', leaseUntil: ts + 30_000, nonce: newNonce(), ...over } as GossipMessage)
+    return encodeGossipMessage({
+      v: 1, type: 'claim', run, peer: from.swarm.peerId.toString(), ts,
+      task: 'expert-0', leaseUntil: ts + 30_000, nonce: newNonce(), ...over
+    } as GossipMessage)
   }
-  const received = (node: TestNode): Array<GossipMessageDetail<GossipMessage>> => inbox.get(node.swarm.peerId.toString()) ?? []
+  const received = (node: TestNode): Received => inbox.get(node.swarm.peerId.toString()) ?? []
   /** Nodes a test adds for itself, stopped with the swarm. */
   const extra: TestNode[] = []
 
@@ -33,9 +38,12 @@ describe('a 5-node swarm on 127.0.0.1 joined through one bootstrap peer', () => 
     inbox.set(id, [])
     node.gossip.addEventListener('message', (evt) => { if (!evt.detail.local) inbox.get(id)?.push(evt.detail) })
     // What a node composition does: every accepted message, its own included, feeds the claim table.
-    const entry = { table: new ClaimTable({ tasks: MANIFEST.tasks, leaseMs: MANIFEST.leaseMs }), seen: [] as Array<GossipMessageDetail<GossipMessage>> }
+    const entry: TableEntry = { table: new ClaimTable({ tasks: MANIFEST.tasks, leaseMs: MANIFEST.leaseMs }), seen: [] }
     tables.set(id, entry)
-    node.gossip.addEventListener('message', (evt) => { entry.table.apply(evt.detail.message, Date.now()); entry.seen.push(evt.detail) })
+    node.gossip.addEventListener('message', (evt) => {
+      entry.table.apply(evt.detail.message, Date.now())
+      entry.seen.push(evt.detail)
+    })
     node.gossip.join(run, createGossipValidator({ run, manifest: MANIFEST }))
   }
 
@@ -82,18 +90,22 @@ describe('a 5-node swarm on 127.0.0.1 joined through one bootstrap peer', () => 
     await vi.waitFor(() => {
       for (const node of nodes) {
         if (node === sender) continue
-        expect(received(node).some(m => m.from === sender.swarm.peerId.toString() && m.message.type === 'claim' && m.message.task === 'expert-1')).toBe(true)
+        const delivered = received(node).some(m =>
+          m.from === sender.swarm.peerId.toString() && m.message.type === 'claim' && m.message.task === 'expert-1')
+        expect(delivered).toBe(true)
       }
     }, { timeout: 10_000, interval: 25 })
   })
 
   it('refuses to publish what peers would reject', async () => {
     const sender = nodes[1]
-    await expect(sender.gossip.publish(run, claim(sender, { peer: nodes[2].swarm.peerId.toString() }))).rejects.toHaveProperty('name', 'InvalidGossipMessageError')
+    const forged = claim(sender, { peer: nodes[2].swarm.peerId.toString() })
+    await expect(sender.gossip.publish(run, forged)).rejects.toHaveProperty('name', 'InvalidGossipMessageError')
     await expect(sender.gossip.publish(otherRun, claim(sender))).rejects.toHaveProperty('name', 'NotJoinedError')
   })
 
-  it('rejects forged, malformed, oversized and wrong-run messages and drives the sender\'s score below zero', async () => {
+  it('rejects forged, malformed, oversized and wrong-run messages and drives the sender\'s score below zero',
+    async () => {
     // An attacker of its own, joined like the others: graylisted at the end, it would change what
     // the other tests see of the swarm if it were one of the five.
     const attacker = await joinedNode(nodes[0])
@@ -113,7 +125,9 @@ describe('a 5-node swarm on 127.0.0.1 joined through one bootstrap peer', () => 
 
     // Whoever received a bad message directly (the bootstrap peer at least; DHT links may add
     // others) must have rejected it and marked the attacker down.
-    const rejectsOn = (n: TestNode): number => Object.entries(n.gossip.counters(run)).filter(([k]) => k.startsWith('reject:')).reduce((s, [, v]) => s + v, 0)
+    const rejectsOn = (n: TestNode): number => Object.entries(n.gossip.counters(run))
+      .filter(([k]) => k.startsWith('reject:'))
+      .reduce((s, [, v]) => s + v, 0)
     let neighbours: TestNode[] = []
     await vi.waitFor(() => {
       neighbours = nodes.filter(n => rejectsOn(n) > 0)
@@ -121,7 +135,8 @@ describe('a 5-node swarm on 127.0.0.1 joined through one bootstrap peer', () => 
       for (const n of neighbours) expect(n.swarm.pubsub.getScore(attackerId)).toBeLessThan(0)
     }, { timeout: 10_000, interval: 25 })
     const codes = new Set(neighbours.flatMap(n => Object.keys(n.gossip.counters(run))))
-    expect([...codes]).toEqual(expect.arrayContaining(['reject:forged', 'reject:malformed', 'reject:too-large', 'reject:wrong-run']))
+    const expectedCodes = ['reject:forged', 'reject:malformed', 'reject:too-large', 'reject:wrong-run']
+    expect([...codes]).toEqual(expect.arrayContaining(expectedCodes))
     // Two rejections already pass the graylist threshold (-80): the attacker's RPCs are now dropped.
     const bootstrap = nodes[0]
     expect(neighbours).toContain(bootstrap)
@@ -134,7 +149,8 @@ describe('a 5-node swarm on 127.0.0.1 joined through one bootstrap peer', () => 
     await vi.waitFor(() => {
       // Not the attacker: graylisted, it is no longer relayed to either.
       for (const node of nodes) {
-        if (node !== honest) expect(received(node).some(m => m.message.type === 'claim' && m.message.task === 'router')).toBe(true)
+        if (node === honest) continue
+        expect(received(node).some(m => m.message.type === 'claim' && m.message.task === 'router')).toBe(true)
       }
     }, { timeout: 10_000, interval: 25 })
     everyone.forEach((node, i) => {
@@ -145,14 +161,15 @@ describe('a 5-node swarm on 127.0.0.1 joined through one bootstrap peer', () => 
 
   it('converges concurrent claims for one task to a single holder in every node\'s claim table', async () => {
     const claimants = nodes
-    const honest = (): Array<{ table: ClaimTable, seen: Array<GossipMessageDetail<GossipMessage>> }> => claimants.map(n => tables.get(n.swarm.peerId.toString())!)
+    const honest = (): TableEntry[] => claimants.map(n => tables.get(n.swarm.peerId.toString())!)
     const nonces = new Set<string>()
     await Promise.all(claimants.map(async (node) => {
       const bytes = claim(node, { task: 'expert-0' })
       await node.gossip.publish(run, bytes)
     }))
     for (const node of claimants) {
-      const mine = tables.get(node.swarm.peerId.toString())?.seen.find(m => m.local && m.message.type === 'claim' && m.message.task === 'expert-0')
+      const seen = tables.get(node.swarm.peerId.toString())?.seen
+      const mine = seen?.find(m => m.local && m.message.type === 'claim' && m.message.task === 'expert-0')
       if (mine?.message.type === 'claim') nonces.add(mine.message.nonce)
     }
     expect(nonces.size).toBe(claimants.length)
@@ -183,7 +200,8 @@ describe('a 5-node swarm on 127.0.0.1 joined through one bootstrap peer', () => 
     const [publisher, fetcher] = [nodes[2], nodes[4]]
     const bytes = randomBytes(1024 * 1024 + 1)
     const cid = await publisher.storage.addBytes(bytes)
-    const got = await fetcher.storage.getBytes(cid, { timeoutMs: 30_000, providers: [publisher.swarm.peerId.toString()] })
+    const providers = [publisher.swarm.peerId.toString()]
+    const got = await fetcher.storage.getBytes(cid, { timeoutMs: 30_000, providers })
     expect(sha(got)).toBe(sha(bytes))
   })
 })
