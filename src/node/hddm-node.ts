@@ -126,7 +126,8 @@ export class HddmNode extends TypedEventEmitter<HddmNodeEvents> {
       const { dataDir, logger } = this.init
       const bootstrap = this.init.bootstrap ?? []
       // The bootstrap dial waits for the sample protocol and gossip, not only bitswap.
-      this.connection = await connectSwarm({ ...this.init, dataDir, logger, deferDial: true })
+      // A contributor may start before its bootstrap peer: alone, it keeps redialling them.
+      this.connection = await connectSwarm({ ...this.init, dataDir, logger, deferDial: true, redialWhileAlone: true })
       const { storage, swarm } = this.connection
       const { fetchTimeoutMs, ...limits } = this.init.sampleService ?? {}
       this.sampleHandler = ensembleSampleHandler({ storage, serveAny: this.init.serveAny === true, fetchTimeoutMs })

@@ -7,6 +7,7 @@ import { createHddmNode, type HddmNode, type HddmNodeStatus } from '../../src/no
 import { createWorkerTaskTrainer } from '../../src/node/worker-trainer.js'
 import { captureLog } from '../utils/log-capture.js'
 import { waitFor } from '../utils/wait.js'
+import { createTestNode, type TestNode } from '../utils/create-node.js'
 import { FAST_LOOP, tinyRun } from './fixtures.js'
 import { budgetOf } from '../../src/protocol/run-manifest.js'
 
@@ -70,5 +71,32 @@ describe('HddmNode: two contributors train every task of a run (in-process, TCP 
 
     await a.stop()
     expect(statuses).toEqual(['starting', 'started', 'stopping', 'stopped'])
+  })
+})
+
+describe('HddmNode: a contributor that starts before its bootstrap peer', () => {
+  it('keeps redialling while alone and joins the peer once it comes up', { timeout: 120_000 }, async () => {
+    const manifest = await tinyRun({ name: 'hddm-node-redial' })
+    const peerDir = await mkdtemp(join(tmpdir(), 'hddm-late-peer-'))
+    const nodeDir = await mkdtemp(join(tmpdir(), 'hddm-early-node-'))
+    // The peer's address and identity, taken down before the contributor starts.
+    const first = await createTestNode({ dataDir: peerDir })
+    const addr = first.addr
+    await first.stop()
+    const net = { listen: ['/ip4/127.0.0.1/tcp/0'], scope: 'loopback' as const }
+    const node = createHddmNode({ ...net, dataDir: nodeDir, bootstrap: [addr], source: { manifest }, logger: log.logger('E') })
+    let peer: TestNode | undefined
+    try {
+      await node.start()
+      expect(node.peers().connected).toBe(0)
+      peer = await createTestNode({ dataDir: peerDir, listen: [addr.replace(/\/p2p\/.*$/, '')] })
+      const peerId = peer.swarm.peerId.toString()
+      await waitFor(() => peer!.swarm.libp2p.getPeers().some((p) => p.toString() === node.peerId), 'the contributor to dial in',
+        { timeoutMs: 60_000, explain: () => `peer ${peerId}; the node logged:\n${log.tail()}` })
+    } finally {
+      await node.stop()
+      await peer?.stop()
+      for (const dir of [peerDir, nodeDir]) await rm(dir, { recursive: true, force: true, maxRetries: 5 })
+    }
   })
 })
