@@ -13,9 +13,11 @@ describe('the process guard of hddm-node', () => {
       "setTimeout(() => { throw new Error('a socket callback threw') }, 20)",
       "setTimeout(() => { process.stdout.write('still serving') }, 200)"
     ].join('\n')
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root })
+    const args = ['--import', 'tsx', '--input-type=module', '-e', script]
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, args, { cwd: root })
     expect(stdout).toBe('still serving')
-    expect(stderr).toMatch(/unhandled rejection \(kept running; please report it\): Error: a peer left a promise rejected/)
+    expect(stderr)
+      .toMatch(/unhandled rejection \(kept running; please report it\): Error: a peer left a promise rejected/)
     expect(stderr).toMatch(/uncaught exception \(kept running; please report it\): Error: a socket callback threw/)
   })
 })

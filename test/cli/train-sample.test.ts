@@ -13,7 +13,8 @@ interface Run { code: number, stdout: string, stderr: string }
 
 async function cli (...args: string[]): Promise<Run> {
   return await new Promise(resolve => {
-    execFile('npx', ['tsx', 'src/cli/bin.ts', ...args], { cwd: process.cwd(), timeout: 120_000 }, (err, stdout, stderr) => {
+    const options = { cwd: process.cwd(), timeout: 120_000 }
+    execFile('npx', ['tsx', 'src/cli/bin.ts', ...args], options, (err, stdout, stderr) => {
       resolve({ code: err === null ? 0 : (typeof err.code === 'number' ? err.code : -1), stdout, stderr })
     })
   })
@@ -32,8 +33,11 @@ afterAll(async () => { await rm(dir, { recursive: true, force: true }) })
 
 describe('hddm-node train and sample', () => {
   it('trains a tiny expert on one cluster and samples a grid from it', async () => {
-    const train = await cli('train', '--dataset', 'mnist:test', '--k', '3', '--cluster', '1', '--preset', 'tiny', '--objective', 'ddpm',
-      '--steps', '4', '--batch', '8', '--checkpoint-every', '2', '--out', join(dir, 'run'), '--json')
+    const train = await cli('train',
+      '--dataset', 'mnist:test', '--k', '3', '--cluster', '1',
+      '--preset', 'tiny', '--objective', 'ddpm',
+      '--steps', '4', '--batch', '8', '--checkpoint-every', '2',
+      '--out', join(dir, 'run'), '--json')
     expect(train.code).toBe(0)
     const lines = train.stdout.trim().split('\n').map(l => JSON.parse(l) as Record<string, unknown>)
     expect(lines.filter(l => l.event === 'step').map(l => l.step)).toEqual([1, 2, 3, 4])
@@ -44,7 +48,9 @@ describe('hddm-node train and sample', () => {
     expect([...expert.tensors.keys()].some(n => n.startsWith('raw.') || n.startsWith('adam.'))).toBe(false)
 
     const out = join(dir, 'grid.png')
-    const sample = await cli('sample', '--checkpoint', join(dir, 'run', 'expert.safetensors'), '--prompt', 'seven', '--prompt', 'two',
+    const sample = await cli('sample',
+      '--checkpoint', join(dir, 'run', 'expert.safetensors'),
+      '--prompt', 'seven', '--prompt', 'two',
       '-n', '3', '--steps', '3', '--scale', '1', '--out', out)
     expect(sample.code).toBe(0)
     const png = decodePng(await readFile(out))
@@ -53,7 +59,8 @@ describe('hddm-node train and sample', () => {
   }, 300_000)
 
   it('a bad flag exits 1 with the error name and no stack trace', async () => {
-    expectTypedFailure(await cli('train', '--k', '4', '--cluster', '4', '--preset', 'tiny', '--out', join(dir, 'x')), 'InvalidArgumentError')
+    const run = await cli('train', '--k', '4', '--cluster', '4', '--preset', 'tiny', '--out', join(dir, 'x'))
+    expectTypedFailure(run, 'InvalidArgumentError')
   }, 120_000)
 
   it('rejects bad input with typed errors', async () => {
@@ -64,13 +71,26 @@ describe('hddm-node train and sample', () => {
       await program.parseAsync(args, { from: 'user' })
     }
     const x = join(dir, 'x')
-    await expect(run('train', '--dataset', 'mnist:test', '--k', '20000', '--cluster', '0', '--preset', 'tiny', '--out', x)).rejects.toHaveProperty('name', 'InvalidArgumentError')
-    await expect(run('train', '--k', '4', '--cluster', '0', '--preset', 'giant', '--out', x)).rejects.toHaveProperty('name', 'InvalidArgumentError')
-    await expect(run('train', '--k', '4', '--cluster', '0', '--preset', 'tiny', '--init', join(dir, 'missing.safetensors'), '--out', x)).rejects.toHaveProperty('name', 'CheckpointNotFoundError')
-    await expect(run('train', '--k', '4', '--cluster', '0', '--preset', 'tiny', '--resume', '--out', join(dir, 'empty'))).rejects.toHaveProperty('name', 'CheckpointNotFoundError')
-    await writeFile(join(dir, 'corrupt.safetensors'), new Uint8Array(64).fill(7))
-    await expect(run('sample', '--checkpoint', join(dir, 'corrupt.safetensors'), '--prompt', 'one', '--out', join(dir, 'y.png'))).rejects.toHaveProperty('name', 'CorruptCheckpointError')
-    await expect(run('sample', '--checkpoint', join(dir, 'run', 'expert.safetensors'), '--preset', 'small', '--prompt', 'one', '--out', join(dir, 'y.png'))).rejects.toHaveProperty('name', 'ShapeMismatchError')
-    await expect(run('sample', '--checkpoint', join(dir, 'run', 'expert.safetensors'), '--prompt', 'one', '--sampler', 'rk4', '--out', join(dir, 'y.png'))).rejects.toHaveProperty('name', 'InvalidArgumentError')
+    const y = join(dir, 'y.png')
+    const expert = join(dir, 'run', 'expert.safetensors')
+    const corrupt = join(dir, 'corrupt.safetensors')
+    await expect(run('train', '--dataset', 'mnist:test',
+      '--k', '20000', '--cluster', '0', '--preset', 'tiny', '--out', x))
+      .rejects.toHaveProperty('name', 'InvalidArgumentError')
+    await expect(run('train', '--k', '4', '--cluster', '0', '--preset', 'giant', '--out', x))
+      .rejects.toHaveProperty('name', 'InvalidArgumentError')
+    await expect(run('train', '--k', '4', '--cluster', '0', '--preset', 'tiny',
+      '--init', join(dir, 'missing.safetensors'), '--out', x))
+      .rejects.toHaveProperty('name', 'CheckpointNotFoundError')
+    await expect(run('train', '--k', '4', '--cluster', '0', '--preset', 'tiny',
+      '--resume', '--out', join(dir, 'empty')))
+      .rejects.toHaveProperty('name', 'CheckpointNotFoundError')
+    await writeFile(corrupt, new Uint8Array(64).fill(7))
+    await expect(run('sample', '--checkpoint', corrupt, '--prompt', 'one', '--out', y))
+      .rejects.toHaveProperty('name', 'CorruptCheckpointError')
+    await expect(run('sample', '--checkpoint', expert, '--preset', 'small', '--prompt', 'one', '--out', y))
+      .rejects.toHaveProperty('name', 'ShapeMismatchError')
+    await expect(run('sample', '--checkpoint', expert, '--prompt', 'one', '--sampler', 'rk4', '--out', y))
+      .rejects.toHaveProperty('name', 'InvalidArgumentError')
   })
 })
