@@ -22,6 +22,13 @@ export type Log = (what: string, detail?: Record<string, unknown>) => void
 /** Held-out loss of every milestone: 4 fixed batches of 64 per cluster. */
 export const HELD_OUT = { heldOutBatches: 4, batchSize: 64, seed: 7 }
 
+/** A numeric command-line option; anything else stops the run before it starts. */
+export function numberOption<K extends string> (args: Partial<Record<K, unknown>>, name: K): number {
+  const v = Number(args[name])
+  if (!Number.isFinite(v)) throw new Error(`--${name} must be a number, got ${String(args[name])}`)
+  return v
+}
+
 export async function writeJson (path: string, value: unknown): Promise<void> {
   // Through a rename, so a run killed mid-write never leaves a truncated file that a rerun would trust.
   await writeFile(path + '.tmp', JSON.stringify(value, null, 2) + '\n')

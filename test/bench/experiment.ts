@@ -48,8 +48,8 @@ import {
 } from '../../src/training/index.js'
 import { writeExperimentReport } from './experiment-report.js'
 import {
-  checkSettings, HELD_OUT, milestonePath as milestonePathIn, prepareData, trainTo as trainModelTo, writeJson,
-  type ModelSpec
+  checkSettings, HELD_OUT, milestonePath as milestonePathIn, numberOption, prepareData, trainTo as trainModelTo,
+  writeJson, type ModelSpec
 } from './experiment-parts.js'
 
 const { values: args } = parseArgs({
@@ -80,11 +80,7 @@ const { values: args } = parseArgs({
   }
 })
 
-const num = (name: keyof typeof args): number => {
-  const v = Number(args[name])
-  if (!Number.isFinite(v)) throw new Error(`--${name} must be a number, got ${String(args[name])}`)
-  return v
-}
+const num = (name: keyof typeof args): number => numberOption(args, name)
 const state = resolve(args.state!)
 const preset = args.preset!
 const K = num('k')

@@ -33,7 +33,7 @@ import { expertForwardFlops } from '../../src/model/param-count.js'
 import { initBackend } from '../../src/runtime/index.js'
 import { CHECKPOINT_FILE, type ExpertTrainingConfig } from '../../src/training/index.js'
 import {
-  bootstrapMetrics, checkSettings, milestonePath, prepareData, readJson, trainTo, writeJson,
+  bootstrapMetrics, checkSettings, milestonePath, numberOption, prepareData, readJson, trainTo, writeJson,
   type BootstrapResult, type ModelSpec, type Segment
 } from './experiment-parts.js'
 
@@ -59,11 +59,7 @@ const { values: args } = parseArgs({
   }
 })
 
-const num = (name: keyof typeof args): number => {
-  const v = Number(args[name])
-  if (!Number.isFinite(v)) throw new Error(`--${name} must be a number, got ${String(args[name])}`)
-  return v
-}
+const num = (name: keyof typeof args): number => numberOption(args, name)
 const state = resolve(args.state!)
 const expertDir = join(state, 'experts')
 const evalDir = join(state, 'eval')
