@@ -10,12 +10,14 @@ describe('waitFor', () => {
 
   it('awaits an async probe', async () => {
     let calls = 0
-    expect(await waitFor(async () => ++calls === 2 ? 'ready' : undefined, 'an async probe', { intervalMs: 1 })).toBe('ready')
+    const probe = async (): Promise<string | undefined> => ++calls === 2 ? 'ready' : undefined
+    expect(await waitFor(probe, 'an async probe', { intervalMs: 1 })).toBe('ready')
   })
 
   it('times out naming what it waited for and why, from explain', async () => {
     const started = Date.now()
-    const err = await waitFor(() => false, 'the impossible', { timeoutMs: 50, intervalMs: 10, explain: () => 'the node logged: nothing' })
+    const options = { timeoutMs: 50, intervalMs: 10, explain: () => 'the node logged: nothing' }
+    const err = await waitFor(() => false, 'the impossible', options)
       .catch((e: unknown) => e)
     expect(err).toBeInstanceOf(WaitTimeoutError)
     expect((err as Error).name).toBe('WaitTimeoutError')
@@ -25,12 +27,14 @@ describe('waitFor', () => {
 
   it('still times out with the budget when explain fails', async () => {
     const explain = (): string => { throw new Error('no log') }
-    await expect(waitFor(() => undefined, 'x', { timeoutMs: 10, explain })).rejects.toThrow(/waiting for x\n\(explain failed: Error: no log\)/)
+    await expect(waitFor(() => undefined, 'x', { timeoutMs: 10, explain }))
+      .rejects.toThrow(/waiting for x\n\(explain failed: Error: no log\)/)
   })
 
   it('fails at once when the probe throws', async () => {
     const started = Date.now()
-    await expect(waitFor(() => { throw new TypeError('broken probe') }, 'x', { timeoutMs: 10_000 })).rejects.toThrow(TypeError)
+    const brokenProbe = (): never => { throw new TypeError('broken probe') }
+    await expect(waitFor(brokenProbe, 'x', { timeoutMs: 10_000 })).rejects.toThrow(TypeError)
     expect(Date.now() - started).toBeLessThan(1000)
   })
 })
