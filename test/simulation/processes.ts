@@ -13,7 +13,8 @@ export interface CliProcess {
 }
 
 export function runCli (args: string[], name = args[0]): CliProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const cliArgs = ['--import', 'tsx', 'src/cli/bin.ts', ...args]
+  const child = spawn(process.execPath, cliArgs, { stdio: ['ignore', 'pipe', 'pipe'] })
   const events: Array<Record<string, unknown>> = []
   let stderr = ''
   child.stderr!.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
