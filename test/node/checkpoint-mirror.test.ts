@@ -7,10 +7,12 @@ import { createTestNode, type TestNode } from '../utils/create-node.js'
 import { CheckpointMirror } from '../../src/node/checkpoint-mirror.js'
 import type { RunStateEvents } from '../../src/node/run-state.js'
 import type { GossipMessage } from '../../src/protocol/messages.js'
+import type { ResolvedRunManifest } from '../../src/protocol/run-manifest.js'
 import { maxCheckpointBytes } from '../../src/protocol/fetch-limits.js'
 
 /** What the mirror reads of a run: its presets and K (the tiny presets of the tests). */
-const RUN = { model: { expert: 'tiny', router: 'router-tiny' }, k: 4, tasks: [] } as unknown as Parameters<typeof maxCheckpointBytes>[0] & import('../../src/protocol/run-manifest.js').ResolvedRunManifest
+type MirroredRun = Parameters<typeof maxCheckpointBytes>[0] & ResolvedRunManifest
+const RUN = { model: { expert: 'tiny', router: 'router-tiny' }, k: 4, tasks: [] } as unknown as MirroredRun
 
 async function bytesUnder (dir: string): Promise<number> {
   let total = 0
@@ -37,7 +39,10 @@ describe('checkpoint mirror', () => {
     const mirror = new CheckpointMirror({ timeoutMs: 20_000 }, { state: events, storage: mirrorNode.storage })
     mirror.start()
     const announce = (step: number, c = cid.toString(), local = false): void => {
-      const message = { v: 1, type: 'checkpoint', run: 'r', peer: trainer.swarm.peerId.toString(), ts: Date.now(), task: 'expert-0', cid: c, step, final: false, heldOutLoss: 0.5 } as unknown as GossipMessage
+      const message = {
+        v: 1, type: 'checkpoint', run: 'r', peer: trainer.swarm.peerId.toString(), ts: Date.now(),
+        task: 'expert-0', cid: c, step, final: false, heldOutLoss: 0.5
+      } as unknown as GossipMessage
       events.safeDispatchEvent('message', { detail: { run: 'r', message, from: message.peer, local } })
     }
     announce(10, cid.toString(), true)  // our own announcement: nothing to fetch
@@ -67,7 +72,10 @@ describe('checkpoint mirror', () => {
     const events = Object.assign(new TypedEventEmitter<RunStateEvents>(), { manifest: RUN })
     const mirror = new CheckpointMirror({ timeoutMs: 20_000 }, { state: events, storage: mirrorNode.storage })
     mirror.start()
-    const message = { v: 1, type: 'checkpoint', run: 'r', peer: announcer.swarm.peerId.toString(), ts: Date.now(), task: 'expert-0', cid: huge.toString(), step: 1, final: false, heldOutLoss: 0.5 } as unknown as GossipMessage
+    const message = {
+      v: 1, type: 'checkpoint', run: 'r', peer: announcer.swarm.peerId.toString(), ts: Date.now(),
+      task: 'expert-0', cid: huge.toString(), step: 1, final: false, heldOutLoss: 0.5
+    } as unknown as GossipMessage
     events.safeDispatchEvent('message', { detail: { run: 'r', message, from: message.peer, local: false } })
     await mirror.idle()
     // Refused on the root's declared size: of its ~18 MB, at most the root block was stored.

@@ -7,7 +7,7 @@ import { RunState } from '../../src/node/run-state.js'
 import { CHECKPOINT_FORMAT, encodeCheckpoint, type CheckpointMetadata } from '../../src/checkpoint/format.js'
 import { createTestNode, type TestNode } from '../utils/create-node.js'
 import { tinyRun } from './fixtures.js'
-import type { TaskCoverage } from '../../src/network/claim-types.js'
+import type { CheckpointInfo, TaskCoverage } from '../../src/network/claim-types.js'
 import { decodeShard } from '../../src/data/shard.js'
 import { Tokenizer } from '../../src/data/tokenizer.js'
 import { expertConfig } from '../../src/checkpoint/expert.js'
@@ -22,13 +22,16 @@ function checkpointBytes (task: RunTask, meta: Partial<CheckpointMetadata>, valu
   const metadata: CheckpointMetadata = {
     format: CHECKPOINT_FORMAT,
     network: task.kind,
-    config: task.kind === 'expert' ? { ...expertConfig('tiny', tokenizer) } : { ...routerConfig('router-tiny', 4, task.conditioning, tokenizer) },
+    config: task.kind === 'expert'
+      ? { ...expertConfig('tiny', tokenizer) }
+      : { ...routerConfig('router-tiny', 4, task.conditioning, tokenizer) },
     ...(task.kind === 'expert' ? { objective: task.objective, cluster: task.cluster } : {}),
     step: 0,
     extra: { tokenizer: tokenizer.toJSON() },
     ...meta
   }
-  return encodeCheckpoint({ metadata, tensors: new Map([['w', { shape: [4], data: new Float32Array(4).fill(value) }]]) })
+  const tensors = new Map([['w', { shape: [4], data: new Float32Array(4).fill(value) }]])
+  return encodeCheckpoint({ metadata, tensors })
 }
 
 describe('checkpoint sync: a node that joins late learns the checkpoints it missed on gossip', () => {
@@ -39,17 +42,20 @@ describe('checkpoint sync: a node that joins late learns the checkpoints it miss
     for (const n of nodes) await n.stop()
   })
 
-  it('adopts an announced final checkpoint from a peer\'s map, and refuses rows its checkpoint contradicts', { timeout: 90_000 }, async () => {
+  it('adopts an announced final checkpoint from a peer\'s map, and refuses rows its checkpoint contradicts',
+    { timeout: 90_000 }, async () => {
     const [announcer, liar, late] = [await createTestNode(), await createTestNode(), await createTestNode()]
     nodes.push(announcer, liar, late)
     const { runId: id, manifest } = await createRun(await tinyRun({ name: 'sync', images: 200 }), announcer.storage)
     const runId = id.toString()
     const task = (name: string): RunTask => manifest.tasks.find((t) => t.id === name)!
-    tokenizer = Tokenizer.fromJSON(decodeShard(await announcer.storage.getBytes(manifest.resolved.shards[0].heldOut)).header.tokenizer)
+    const heldOutShard = decodeShard(await announcer.storage.getBytes(manifest.resolved.shards[0].heldOut))
+    tokenizer = Tokenizer.fromJSON(heldOutShard.header.tokenizer)
     const budget = manifest.training.expert.steps
 
     // The announcer finishes expert-0 and says so on gossip, while nobody else listens.
-    const state = new RunState({ runId, manifest, self: announcer.swarm.peerId.toString(), clock: Date.now }, { gossip: announcer.gossip })
+    const announcerId = announcer.swarm.peerId.toString()
+    const state = new RunState({ runId, manifest, self: announcerId, clock: Date.now }, { gossip: announcer.gossip })
     state.start()
     stops.push(() => { state.stop() })
     await handleCoverage(announcer.swarm.libp2p, (run) => run === runId ? state.coverage() : undefined)
@@ -60,29 +66,39 @@ describe('checkpoint sync: a node that joins late learns the checkpoints it miss
     // The liar's map claims finished tasks whose checkpoints say otherwise.
     const liarId = liar.swarm.peerId.toString()
     const short = await liar.storage.addBytes(checkpointBytes(task('expert-1'), { step: 3, run: runId }))
-    const otherRun = await liar.storage.addBytes(checkpointBytes(task('expert-2'), { step: budget, run: 'bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy' }))
-    const wrongCluster = await liar.storage.addBytes(checkpointBytes(task('expert-3'), { step: budget, run: runId, cluster: 0 }))
+    const anotherRunId = 'bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy'
+    const otherRun = await liar.storage.addBytes(checkpointBytes(task('expert-2'), { step: budget, run: anotherRunId }))
+    const wrongClusterBytes = checkpointBytes(task('expert-3'), { step: budget, run: runId, cluster: 0 })
+    const wrongCluster = await liar.storage.addBytes(wrongClusterBytes)
+    /** The liar's claim that `cid` is the task's final checkpoint. */
+    const claimedFinal = (cid: string): CheckpointInfo =>
+      ({ peer: liarId, cid, step: budget, final: true, heldOutLoss: 0.1, ts: Date.now() })
     const lies: TaskCoverage[] = [
-      { task: 'expert-1', replicas: 1, holders: [], free: true, checkpoint: { peer: liarId, cid: short.toString(), step: budget, final: true, heldOutLoss: 0.1, ts: Date.now() } },
-      { task: 'expert-2', replicas: 1, holders: [], free: true, checkpoint: { peer: liarId, cid: otherRun.toString(), step: budget, final: true, heldOutLoss: 0.1, ts: Date.now() } },
-      { task: 'expert-3', replicas: 1, holders: [], free: true, checkpoint: { peer: liarId, cid: wrongCluster.toString(), step: budget, final: true, heldOutLoss: 0.1, ts: Date.now() } }
+      { task: 'expert-1', replicas: 1, holders: [], free: true, checkpoint: claimedFinal(short.toString()) },
+      { task: 'expert-2', replicas: 1, holders: [], free: true, checkpoint: claimedFinal(otherRun.toString()) },
+      { task: 'expert-3', replicas: 1, holders: [], free: true, checkpoint: claimedFinal(wrongCluster.toString()) }
     ]
     await handleCoverage(liar.swarm.libp2p, (run) => run === runId ? lies : undefined)
 
     // The late node joins the run and asks the peers it is connected to.
     await late.swarm.libp2p.dial(multiaddr(announcer.addr))
     await late.swarm.libp2p.dial(multiaddr(liar.addr))
-    const lateState = new RunState({ runId, manifest, self: late.swarm.peerId.toString(), clock: Date.now }, { gossip: late.gossip })
+    const lateId = late.swarm.peerId.toString()
+    const lateState = new RunState({ runId, manifest, self: lateId, clock: Date.now }, { gossip: late.gossip })
     lateState.start()
     stops.push(() => { lateState.stop() })
     const adopted: string[] = []
-    lateState.addEventListener('message', (e) => { if (e.detail.message.type === 'checkpoint') adopted.push(e.detail.message.task) })
+    lateState.addEventListener('message', (e) => {
+      if (e.detail.message.type === 'checkpoint') adopted.push(e.detail.message.task)
+    })
     expect(lateState.lastCheckpoint('expert-0')).toBeUndefined()
-    const sync = new CheckpointSync({ fetchTimeoutMs: 10_000 }, { libp2p: late.swarm.libp2p, state: lateState, storage: late.storage })
+    const sync = new CheckpointSync({ fetchTimeoutMs: 10_000 },
+      { libp2p: late.swarm.libp2p, state: lateState, storage: late.storage })
     stops.push(async () => { await sync.stop() })
     await sync.start()
 
-    expect(lateState.lastCheckpoint('expert-0')).toMatchObject({ cid: good.toString(), step: budget, final: true, peer: announcer.swarm.peerId.toString() })
+    const adoptedFinal = lateState.lastCheckpoint('expert-0')
+    expect(adoptedFinal).toMatchObject({ cid: good.toString(), step: budget, final: true, peer: announcerId })
     expect(adopted).toEqual(['expert-0'])
     for (const lied of ['expert-1', 'expert-2', 'expert-3']) expect(lateState.lastCheckpoint(lied)).toBeUndefined()
     // What it adopted it now holds, so it can serve it on if the announcer leaves.

@@ -23,15 +23,23 @@ export interface TinyRunOptions {
  */
 export async function tinyRun (options: TinyRunOptions = {}): Promise<RunManifest> {
   const { manifest } = await readManifestFile('manifests/default.json')
-  const budget = { ...manifest.training.expert, steps: options.steps ?? 12, batchSize: 16, warmupSteps: 2, checkpointEvery: options.checkpointEvery ?? 4 }
+  const budget = {
+    ...manifest.training.expert,
+    steps: options.steps ?? 12, batchSize: 16, warmupSteps: 2, checkpointEvery: options.checkpointEvery ?? 4
+  }
+  const taskSteps = options.taskSteps ?? budget.steps
+  const routerBudget = {
+    ...manifest.training.router,
+    steps: options.routerSteps ?? budget.steps, batchSize: 16, checkpointEvery: budget.checkpointEvery
+  }
   const input: RunManifestInput = {
     ...manifest,
-    tasks: manifest.tasks.map((t) => t.kind === 'expert' && t.steps !== undefined ? { ...t, steps: options.taskSteps ?? budget.steps } : t),
+    tasks: manifest.tasks.map((t) => t.kind === 'expert' && t.steps !== undefined ? { ...t, steps: taskSteps } : t),
     name: options.name ?? 'node-test',
     dataset: { kind: 'mnist', heldOutFraction: 0.05, limit: options.images ?? 600 },
     clustering: { ...manifest.clustering, fineCentroids: 16 },
     model: { expert: 'tiny', router: 'router-tiny' },
-    training: { expert: budget, router: { ...manifest.training.router, steps: options.routerSteps ?? budget.steps, batchSize: 16, checkpointEvery: budget.checkpointEvery } },
+    training: { expert: budget, router: routerBudget },
     leaseMs: options.leaseMs ?? 5000,
     // Tests train for a dozen steps, which no trivial-predictor bound would let through, and judge
     // on one batch of 16, where an honest expert's held-out/train ratio swings past the overfit

@@ -38,7 +38,9 @@ afterAll(async () => {
 async function request (into: string, steps?: number): Promise<TaskTrainRequest> {
   const task = run.manifest.tasks.find((t) => t.kind === 'router')!
   const { training } = run.manifest
-  const manifest = steps === undefined ? run.manifest : { ...run.manifest, training: { ...training, router: { ...training.router, steps } } }
+  const manifest = steps === undefined
+    ? run.manifest
+    : { ...run.manifest, training: { ...training, router: { ...training.router, steps } } }
   const shards = await Promise.all(run.manifest.resolved.shards.map(async (s) => ({
     cluster: s.cluster, train: await node.storage.getBytes(s.train), heldOut: await node.storage.getBytes(s.heldOut)
   })))
@@ -60,7 +62,8 @@ describe('the router task', () => {
     // The last progress file is a router of the run at step 6 that passes the content check
     // every node makes of an announced checkpoint.
     const bytes = await readFile(join(dir, ROUTER_PROGRESS_FILE))
-    expect(checkAnnouncedCheckpoint(run, task, { cid: 'progress', step: 6, final: false }, bytes).metadata.network).toBe('router')
+    const checked = checkAnnouncedCheckpoint(run, task, { cid: 'progress', step: 6, final: false }, bytes)
+    expect(checked.metadata.network).toBe('router')
     expect(decodeCheckpoint(await readFile(result.path!)).metadata.step).toBe(7)
     // Only the final file says the task is done here.
     expect(await createWorkerTaskTrainer().latest(dir)).toEqual({ path: join(dir, ROUTER_FILE), step: 7 })

@@ -9,7 +9,12 @@ import { createTestNode, type TestNode } from '../utils/create-node.js'
 /** The default run, cut down to a few hundred images so clustering takes well under a second. */
 async function smallManifest (): Promise<RunManifest> {
   const { manifest } = await readManifestFile('manifests/default.json')
-  return parseRunManifest({ ...manifest, name: 'run-creation-test', dataset: { ...manifest.dataset, limit: 600 }, clustering: { ...manifest.clustering, fineCentroids: 16 } })
+  return parseRunManifest({
+    ...manifest,
+    name: 'run-creation-test',
+    dataset: { ...manifest.dataset, limit: 600 },
+    clustering: { ...manifest.clustering, fineCentroids: 16 }
+  })
 }
 
 describe('run creation and resolution (2 nodes on 127.0.0.1)', () => {

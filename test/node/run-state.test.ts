@@ -23,8 +23,9 @@ describe('run state: two runs in one swarm (3 nodes on 127.0.0.1)', () => {
       runs.push({ id: created.runId.toString(), manifest: created.manifest })
     }
     for (const n of nodes) {
-      states.push(runs.map((run) => {
-        const state = new RunState({ runId: run.id, manifest: run.manifest, self: n.swarm.peerId.toString(), clock: Date.now }, { gossip: n.gossip })
+      states.push(runs.map(({ id, manifest }) => {
+        const self = n.swarm.peerId.toString()
+        const state = new RunState({ runId: id, manifest, self, clock: Date.now }, { gossip: n.gossip })
         state.start()
         return state
       }))
@@ -53,19 +54,27 @@ describe('run state: two runs in one swarm (3 nodes on 127.0.0.1)', () => {
       expect(holderY === undefined || holderY === peer2).toBe(true)
     }
     // Nothing was refused either: the runs never even see each other's messages.
-    for (const n of nodes) for (const run of runs) expect(Object.keys(n.gossip.counters(run.id)).filter((k) => k !== 'accept')).toEqual([])
+    for (const n of nodes) {
+      for (const run of runs) {
+        const notAccepted = Object.keys(n.gossip.counters(run.id)).filter((k) => k !== 'accept')
+        expect(notAccepted).toEqual([])
+      }
+    }
   })
 
   it('answers coverage queries for its run only, and merges views by holder and best checkpoint', async () => {
     const [x] = [0]
     // Its own claim: this test must not depend on the first test's.
     await states[1][x].claim('expert-0')
-    await waitFor(() => states[1][x].isHeld('expert-0') && states[2][x].coverage().some((r) => r.task === 'expert-0' && !r.free),
-      'the claim to be known', 20_000)
+    const claimKnown = (): boolean => states[1][x].isHeld('expert-0') &&
+      states[2][x].coverage().some((r) => r.task === 'expert-0' && !r.free)
+    await waitFor(claimKnown, 'the claim to be known', 20_000)
     await handleCoverage(nodes[1].swarm.libp2p, (run) => run === runs[x].id ? states[1][x].coverage() : undefined)
     const remote = await queryCoverage(nodes[0].swarm.libp2p, nodes[1].swarm.peerId, runs[x].id)
-    expect(remote.find((r) => r.task === 'expert-0')?.holders[0]?.peer).toBe(nodes[1].swarm.peerId.toString())
-    await expect(queryCoverage(nodes[0].swarm.libp2p, nodes[1].swarm.peerId, runs[1].id)).rejects.toHaveProperty('name', 'CoverageQueryError')
+    const remoteHolder = remote.find((r) => r.task === 'expert-0')?.holders[0]?.peer
+    expect(remoteHolder).toBe(nodes[1].swarm.peerId.toString())
+    const otherRunQuery = queryCoverage(nodes[0].swarm.libp2p, nodes[1].swarm.peerId, runs[1].id)
+    await expect(otherRunQuery).rejects.toHaveProperty('name', 'CoverageQueryError')
     const merged = mergeCoverage([states[2][x].coverage(), remote])
     expect(merged.map((r) => r.task)).toEqual(runs[x].manifest.tasks.map((t) => t.id))
     expect(merged.find((r) => r.task === 'expert-0')?.free).toBe(false)

@@ -30,7 +30,11 @@ beforeAll(async () => {
   const task = run.manifest.tasks.find((t) => t.id === 'expert-1')!
   if (task.kind !== 'expert') throw new Error('expert-1 is an expert task')
   const shard = run.manifest.resolved.shards[task.cluster]
-  const shards = [{ cluster: task.cluster, train: await node.storage.getBytes(shard.train), heldOut: await node.storage.getBytes(shard.heldOut) }]
+  const shards = [{
+    cluster: task.cluster,
+    train: await node.storage.getBytes(shard.train),
+    heldOut: await node.storage.getBytes(shard.heldOut)
+  }]
   request = { runId: run.runId, manifest: run.manifest, task, shards, dir }
   trained = await trainer.train(request)
 }, 180_000)
@@ -63,7 +67,8 @@ describe('the worker task trainer', () => {
     expect({ step: progress.step, heldOutLoss: progress.heldOutLoss }).toEqual({ step: 8, heldOutLoss: recorded })
     const final = await trainer.export(request, trained.path!, true)
     const published = decodeCheckpoint(final.bytes)
-    expect([...published.tensors.keys()].filter((name) => name.startsWith('raw.') || name.startsWith('adam.'))).toEqual([])
+    const trainerState = (name: string): boolean => name.startsWith('raw.') || name.startsWith('adam.')
+    expect([...published.tensors.keys()].filter(trainerState)).toEqual([])
     expect(published.metadata.extra?.trainer).toBeUndefined()
     expect(final.heldOutLoss).toBe(recorded)
   })
