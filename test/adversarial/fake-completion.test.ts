@@ -34,11 +34,16 @@ describe('a peer that announces fake finals', () => {
     for (const dir of dirs) await rm(dir, { recursive: true, force: true, maxRetries: 5 })
   }, 60_000)
 
-  it('stops nobody: finals count only once verified, and the run ends on honest checkpoints', { timeout: 300_000 }, async () => {
+  it('stops nobody: finals count only once verified, and the run ends on honest checkpoints',
+    { timeout: 300_000 }, async () => {
     const manifest = await tinyRun({ name: 'fake-finals', steps: 40, checkpointEvery: 10, leaseMs: 20_000 })
     const dir = await mkdtemp(join(tmpdir(), 'hddm-honest-'))
     dirs.push(dir)
-    honest = createHddmNode({ dataDir: dir, source: { manifest }, listen: ['/ip4/127.0.0.1/tcp/0'], scope: 'loopback', trainer: createWorkerTaskTrainer({ backend: 'auto' }), loop: FAST_LOOP, logger: log.logger('H') })
+    honest = createHddmNode({
+      dataDir: dir, source: { manifest },
+      listen: ['/ip4/127.0.0.1/tcp/0'], scope: 'loopback',
+      trainer: createWorkerTaskTrainer({ backend: 'auto' }), loop: FAST_LOOP, logger: log.logger('H')
+    })
     const verdicts: FinalVerdict[] = []
     await honest.start()
     honest.finalVerifier.addEventListener('verdict', (e) => { verdicts.push(e.detail) })
@@ -47,7 +52,10 @@ describe('a peer that announces fake finals', () => {
     // The attacker joins the run topic and signs its announcements with its own valid key.
     attacker = await createTestNode()
     await attacker.swarm.libp2p.dial(multiaddr(node.multiaddrs()[0]))
-    const state = new RunState({ runId: node.runId, manifest: node.manifest, self: attacker.swarm.peerId.toString(), clock: Date.now }, { gossip: attacker.gossip })
+    const state = new RunState(
+      { runId: node.runId, manifest: node.manifest, self: attacker.swarm.peerId.toString(), clock: Date.now },
+      { gossip: attacker.gossip }
+    )
     state.start()
     await waitFor(() => node.peers().run > 0 && state.peers().length > 0, 'the attacker to join the run topic', 30_000)
     await waitFor(() => node.coverage().some((r) => r.holders.length > 0), 'the honest node to claim a task', 60_000)
@@ -58,14 +66,17 @@ describe('a peer that announces fake finals', () => {
       await state.checkpoint({ task: task.id, cid: junk, step: steps, final: true, heldOutLoss: 0 })
       await state.checkpoint({ task: task.id, cid: far, step: 1_000_000, final: false, heldOutLoss: 0 })
     }
-    await waitFor(() => verdicts.filter((v) => v.peer === attacker!.swarm.peerId.toString()).length >= manifest.tasks.length, 'a verdict on each fake final', 60_000)
+    const attackerId = attacker.swarm.peerId.toString()
+    const judged = (): number => verdicts.filter((v) => v.peer === attackerId).length
+    await waitFor(() => judged() >= manifest.tasks.length, 'a verdict on each fake final', 60_000)
     // Not one task counts as done on the attacker's word.
     expect(verdicts.filter((v) => v.accepted && v.peer !== node.peerId)).toEqual([])
     expect(new Set(verdicts.filter((v) => !v.accepted).map((v) => v.reason))).toEqual(new Set(['not-holder']))
 
     // The honest node keeps training (it is the only contributor) and finishes every task,
     // resuming none of them from the attacker's step 1 000 000.
-    await waitFor(() => node.doneTasks().length === manifest.tasks.length, 'every task to be done on honest checkpoints')
+    const allDone = (): boolean => node.doneTasks().length === manifest.tasks.length
+    await waitFor(allDone, 'every task to be done on honest checkpoints')
     for (const task of manifest.tasks) {
       const row = node.coverage().find((r) => r.task === task.id)!
       expect(row.finals?.some((f) => f.peer === node.peerId && f.step === budgetOf(manifest, task).steps)).toBe(true)
