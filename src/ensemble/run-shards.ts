@@ -19,6 +19,8 @@ export interface RunShardsInit {
   storage: Pick<Storage, 'getBytes'>
   /** Deadline of each fetch. @default 60_000 */
   timeoutMs?: number
+  /** Read only the blocks this node holds (no peers to ask). @default false */
+  offline?: boolean
 }
 
 export function createRunShards (init: RunShardsInit): RunShards {
@@ -31,7 +33,8 @@ export function createRunShards (init: RunShardsInit): RunShards {
     if (pending === undefined) {
       const cid = init.manifest.resolved.shards[cluster][split]
       const maxBytes = maxShardBytes(init.manifest, cluster, split)
-      pending = init.storage.getBytes(cid, { timeoutMs: init.timeoutMs ?? 60_000, signal: options.signal, maxBytes })
+      const timeoutMs = init.timeoutMs ?? 60_000
+      pending = init.storage.getBytes(cid, { timeoutMs, offline: init.offline, signal: options.signal, maxBytes })
       pending.catch(() => { fetched.delete(key) })
       fetched.set(key, pending)
     }

@@ -13,6 +13,7 @@ import { loadExpert } from '../checkpoint/expert.js'
 import { loadRouter, type LoadedRouter } from '../checkpoint/router.js'
 import { resolveEnsemble } from '../ensemble/resolve.js'
 import { InvalidArgumentError } from '../hddm-error.js'
+import { createRunShards } from '../ensemble/run-shards.js'
 import { connectSwarm, type ConnectSwarmInit } from './connect.js'
 import { resolveRun } from './run-creation.js'
 import type { EnsembleMember } from '../ensemble/sample.js'
@@ -100,7 +101,9 @@ export async function evalSourceFromSwarm (init: SwarmSourceInit, options: Abort
       } else {
         try {
           const run = await resolveRun(ensemble.manifest.run, storage, fetch)
-          heldOut = await Promise.all(run.resolved.shards.map(async (s) => await storage.getBytes(s.heldOut, fetch)))
+          // Capped at the sizes the run's manifest allows, like every shard a peer serves.
+          const shards = createRunShards({ manifest: run, storage, timeoutMs: init.timeoutMs, offline: fetch.offline })
+          heldOut = await Promise.all(run.resolved.shards.map(async (s) => await shards.heldOut(s.cluster, options)))
         } catch {
           // Not reachable (or not a run): the caller scores without the loss matrix.
           heldOut = undefined
