@@ -8,7 +8,7 @@ import { writeFileAtomic } from '../checkpoint/file.js'
 import { encodeCheckpoint } from '../checkpoint/format.js'
 import { meanAccuracy } from '../checkpoint/router-score.js'
 import { CustomProgressEvent, type AbortOptions, type ProgressEvent, type ProgressOptions } from '../progress.js'
-import { routerCheckpoint, trainRouter, type RouterJob } from './router-trainer.js'
+import { ROUTER_TRAINING_DEFAULTS, routerCheckpoint, trainRouter, type RouterJob } from './router-trainer.js'
 
 export interface RouterRunJob {
   job: RouterJob
@@ -35,7 +35,7 @@ export interface RouterRunOptions extends AbortOptions, ProgressOptions<RouterRu
 
 /** Rejects with AbortError when stopped (no final file is written then). */
 export async function runRouterJob (r: RouterRunJob, options: RouterRunOptions = {}): Promise<RouterRunResult> {
-  const batch = r.job.training?.batchSize ?? 64
+  const batch = r.job.training?.batchSize ?? ROUTER_TRAINING_DEFAULTS.batchSize
   let last = performance.now()
   const result = await trainRouter(r.job, {
     signal: options.signal,
