@@ -13,7 +13,10 @@ import {
 import { expertHeldOutLoss } from '../../src/checkpoint/expert-score.js'
 import { decodeCheckpoint, encodeCheckpoint } from '../../src/checkpoint/format.js'
 import { publishableCheckpoint } from '../../src/checkpoint/publishable.js'
-import { featureStatistics, frechetDistanceTo, type FeatureStatistics } from '../../src/eval/index.js'
+import {
+  classifyImages, evaluateEnsemble, featureStatistics, frechetDistanceTo, promptGrid,
+  type EnsembleEvaluation, type EvaluateEnsembleInput, type FeatureStatistics
+} from '../../src/eval/index.js'
 import { trainExpert, CHECKPOINT_FILE, type ExpertTrainingConfig } from '../../src/training/index.js'
 import { clusteringFeaturesFor } from '../../src/training/clustering-encoder.js'
 
@@ -271,4 +274,41 @@ function interval (values: number[], level: number): Interval {
   const mean = values.reduce((s, v) => s + v, 0) / values.length
   const std = Math.sqrt(values.reduce((s, v) => s + (v - mean) ** 2, 0) / Math.max(1, values.length - 1))
   return { lo: at((1 - level) / 2), hi: at((1 + level) / 2), mean, std }
+}
+
+/** One evaluation with its noise: what {@link evaluateWithBootstrap} returns and the run keeps. */
+export interface NoisyEvaluation {
+  evaluation: EnsembleEvaluation
+  bootstrap?: BootstrapResult & { seconds: number }
+}
+
+/**
+ * {@link evaluateEnsemble}, then a bootstrap over its samples (none when `resamples` is 0); the
+ * samples are kept as bytes (`samplesPath`, [N, H, W] as the datasets store them) so later metrics
+ * need no resampling, and as a prompt grid (`gridPath`) when given.
+ */
+export async function evaluateWithBootstrap (
+  input: EvaluateEnsembleInput & { resamples: number, samplesPath: string, gridPath?: string }
+): Promise<NoisyEvaluation> {
+  const { evaluation, images, shape, prompts } = await evaluateEnsemble(input)
+  let bootstrap: NoisyEvaluation['bootstrap']
+  if (input.resamples > 0) {
+    const t0 = performance.now()
+    const classified = classifyImages(input.classifier, images)
+    const classNames = input.classifier.info.classNames
+    const result = bootstrapMetrics({
+      features: classified.features,
+      dim: classified.featureSize,
+      predictions: classified.predictions,
+      labels: Int32Array.from(prompts, p => classNames.indexOf(p)),
+      reference: input.reference,
+      resamples: input.resamples,
+      seed: input.seed
+    })
+    bootstrap = { ...result, seconds: (performance.now() - t0) / 1000 }
+  }
+  const bytes = Uint8Array.from(images, x => Math.round((Math.min(1, Math.max(-1, x)) + 1) * 127.5))
+  await writeFile(input.samplesPath, bytes)
+  if (input.gridPath !== undefined) await writeFile(input.gridPath, promptGrid(images, shape, prompts, 8))
+  return { evaluation, ...(bootstrap !== undefined ? { bootstrap } : {}) }
 }

@@ -10,7 +10,15 @@ import { decodeCheckpoint } from '../../src/checkpoint/format.js'
 import { linePlot, type PlotSeries } from '../../src/eval/plot.js'
 import type { EnsembleEvaluation, LossMatrix } from '../../src/eval/index.js'
 
-interface EvalFile { configuration: string, step: number, trainingGflops: number, evaluation: EnsembleEvaluation }
+interface Interval { lo: number, hi: number, mean: number, std: number }
+interface EvalFile {
+  configuration: string
+  step: number
+  trainingGflops: number
+  evaluation: EnsembleEvaluation
+  /** A bootstrap over the evaluation's samples (runs before issue 14 have none). */
+  bootstrap?: { resamples: number, fid: Interval, promptAccuracy: Interval }
+}
 interface MilestoneFile { model: string, step: number, heldOut: number[], seconds: number, loss?: number }
 interface Settings {
   S: number
@@ -21,6 +29,7 @@ interface Settings {
   convertCluster: number
   convertSteps: number
   adalnSteps: number
+  ddpmBudget?: number
   evalSettings: { samples: number, steps: number, guidance: number, seed: number }
 }
 interface AdaLNFile {
@@ -54,6 +63,16 @@ function percent (share: number): string {
   return `${(100 * share).toFixed(1)}%`
 }
 
+/** An evaluation's FID against the monolith's: the difference, its z over both bootstraps, significance. */
+function fidDifference (v: EvalFile, monolith: EvalFile): string {
+  const difference = v.evaluation.fid - monolith.evaluation.fid
+  const sign = difference >= 0 ? '+' : ''
+  if (v.bootstrap === undefined || monolith.bootstrap === undefined) return `${sign}${difference.toFixed(2)}`
+  const z = difference / Math.hypot(v.bootstrap.fid.std, monolith.bootstrap.fid.std)
+  const verdict = Math.abs(z) > 1.96 ? (difference < 0 ? 'better' : 'worse') : 'not significant'
+  return `${sign}${difference.toFixed(2)} (z ${z.toFixed(1)}, ${verdict})`
+}
+
 export async function writeExperimentReport (state: string): Promise<void> {
   const settings = JSON.parse(await readFile(join(state, 'settings.json'), 'utf8')) as Settings
   const evalDir = join(state, 'eval')
@@ -71,29 +90,40 @@ export async function writeExperimentReport (state: string): Promise<void> {
   const sampler = `${e.steps} Euler steps, guidance ${e.guidance}, seed ${e.seed}`
   lines.push(`Evaluation: ${perRow}, ${sampler}; FID against the full test split.`, '')
 
-  const header = '| configuration | routing | FID | diversity (mean +- std over prompts) | prompt accuracy | ' +
-    'GFLOPs / sample | training TFLOPs |'
-  lines.push(header, '|---|---|---|---|---|---|---|')
+  const header = '| configuration | routing | FID +- bootstrap std | vs monolith | diversity (mean +- std over ' +
+    'prompts) | prompt accuracy (90%) | GFLOPs / sample | training TFLOPs |'
+  lines.push(header, '|---|---|---|---|---|---|---|---|')
+  const ownBudget = settings.ddpmBudget !== undefined && settings.ddpmBudget > 1 ? `ddpm${settings.ddpmBudget}x` : ''
   const order = [
     'monolith', 'homogeneous-fm', 'homogeneous-ddpm', 'heterogeneous',
-    'homogeneous-fm-blind', 'homogeneous-ddpm-blind', 'heterogeneous-blind'
+    'homogeneous-fm-blind', 'homogeneous-ddpm-blind', 'heterogeneous-blind',
+    `homogeneous-${ownBudget}`, `heterogeneous-${ownBudget}`
   ]
-  const routingOrder = ['full', 'top2', 'top1']
+  const routingOrder = ['full', 'top2', 'threshold', 'top1']
   const configurationRank = (v: EvalFile): number => order.indexOf(v.configuration)
-  const routingRank = (v: EvalFile): number => routingOrder.indexOf(v.evaluation.routing)
+  const routingRank = (v: EvalFile): number => routingOrder.indexOf(v.evaluation.routing.split(':')[0])
   const final = evals.filter(v => v.step === settings.S)
     .sort((a, b) => configurationRank(a) - configurationRank(b) || routingRank(a) - routingRank(b))
+  const monolith = final.find(v => v.configuration === 'monolith')
   for (const v of final) {
     const ev = v.evaluation
     const routing = v.configuration === 'monolith' ? '-' : ev.routing
-    const fid = ev.fid.toFixed(2)
+    const fidStd = v.bootstrap !== undefined ? ` +- ${v.bootstrap.fid.std.toFixed(2)}` : ''
+    const fid = `${ev.fid.toFixed(2)}${fidStd}`
+    const versus = v === monolith || monolith === undefined ? '-' : fidDifference(v, monolith)
     const diversity = `${ev.diversity.mean.toFixed(3)} +- ${ev.diversity.std.toFixed(3)}`
-    const accuracy = percent(ev.promptAccuracy.accuracy)
+    const pa = v.bootstrap?.promptAccuracy
+    const accuracy90 = pa !== undefined ? ` (${percent(pa.lo)}-${percent(pa.hi)})` : ''
+    const accuracy = percent(ev.promptAccuracy.accuracy) + accuracy90
     const gflops = ev.gflopsPerSample.toFixed(3)
     const tflops = (v.trainingGflops / 1000).toFixed(2)
-    lines.push(`| ${v.configuration} | ${routing} | ${fid} | ${diversity} | ${accuracy} | ${gflops} | ${tflops} |`)
+    const cells = [v.configuration, routing, fid, versus, diversity, accuracy, gflops, tflops]
+    lines.push(`| ${cells.join(' | ')} |`)
   }
-  lines.push('')
+  lines.push('', '"vs monolith": the FID difference and its z = difference / sqrt(std_a^2 + std_b^2) over the two ' +
+    'bootstraps (independent sample sets); |z| > 1.96 is marked significant at 5%. Names ending in ' +
+    `${ownBudget !== '' ? `"-${ownBudget}" have DDPM experts trained ${settings.ddpmBudget ?? ''}x longer (outside ` +
+    'equal compute); names ending in ' : ''}"-blind" use the prompt-blind router (the paper's).`, '')
 
   // FID against training compute: top-1 ensembles and the monolith at every milestone.
   const series: PlotSeries[] = []

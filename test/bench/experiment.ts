@@ -16,9 +16,12 @@
  *   default) or not (none, the paper's); with prompt, a prompt-blind router is also trained and
  *   every ensemble is evaluated with it at top-1 as a control.
  * Clusters come from the shipped clustering encoder (--features encoder, the default) or pixel PCA.
- * Each ensemble is sampled with top-1, top-2 and full routing; intermediate checkpoints give the
- * FID-against-compute curve (top-1). Side studies: DDPM -> FM initialisation against FM from
- * scratch (held-out loss by step), AdaLN-Single against AdaLN-Zero (parameters, FID at equal steps).
+ * Each ensemble is sampled with top-1, top-2, full and threshold routing, each evaluation with a
+ * bootstrap over its samples (FID noise); intermediate checkpoints give the FID-against-compute
+ * curve (top-1). DDPM experts are then trained on to --ddpm-budget x S steps (their own budget,
+ * outside equal compute) and the DDPM and heterogeneous ensembles evaluated again. Side studies:
+ * DDPM -> FM initialisation against FM from scratch (held-out loss by step), AdaLN-Single against
+ * AdaLN-Zero (parameters, FID at equal steps).
  */
 import { existsSync, readFileSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
@@ -32,7 +35,7 @@ import { loadRouter } from '../../src/checkpoint/router.js'
 import { loadExpert } from '../../src/checkpoint/expert.js'
 import type { EnsembleMember } from '../../src/ensemble/index.js'
 import {
-  evaluateEnsemble, expertClusterLossMatrix, formatLossMatrix, loadClassifier, promptGrid, referenceStatistics,
+  evaluateEnsemble, expertClusterLossMatrix, formatLossMatrix, loadClassifier, referenceStatistics,
   type EnsembleEvaluation, type FeatureClassifier, type ReferenceStatistics
 } from '../../src/eval/index.js'
 import { EXPERT_PRESETS, type DiTConfig, type ExpertPresetName } from '../../src/model/config.js'
@@ -48,8 +51,8 @@ import {
 } from '../../src/training/index.js'
 import { writeExperimentReport } from './experiment-report.js'
 import {
-  checkSettings, HELD_OUT, milestonePath as milestonePathIn, numberOption, prepareData, trainTo as trainModelTo,
-  writeJson, type ModelSpec
+  checkSettings, evaluateWithBootstrap, HELD_OUT, milestonePath as milestonePathIn, numberOption, prepareData,
+  trainTo as trainModelTo, writeJson, type ModelSpec
 } from './experiment-parts.js'
 
 const { values: args } = parseArgs({
@@ -71,7 +74,10 @@ const { values: args } = parseArgs({
     'convert-steps': { type: 'string', default: '' },
     'convert-cluster': { type: 'string', default: '1' },
     'adaln-steps': { type: 'string', default: '' },
-    samples: { type: 'string', default: '300' },
+    samples: { type: 'string', default: '1000' },
+    bootstrap: { type: 'string', default: '200' },
+    threshold: { type: 'string', default: '0.2' },
+    'ddpm-budget': { type: 'string', default: '3' },
     'sample-steps': { type: 'string', default: '20' },
     guidance: { type: 'string', default: '2' },
     'eval-seed': { type: 'string', default: '11' },
@@ -97,6 +103,10 @@ const milestones = [...new Set([...curve.map(f => Math.round(f * S)), S])].filte
 const convertEvery = Math.max(1, Math.round(convertSteps / 8))
 const convertStopCount = Math.ceil(convertSteps / convertEvery)
 const convertStops = Array.from({ length: convertStopCount }, (_, i) => Math.min(convertSteps, (i + 1) * convertEvery))
+/** DDPM experts' own budget, in multiples of S (0: no such rows). */
+const ddpmBudget = num('ddpm-budget')
+const finalRoutings = ['top1', 'top2', 'full', `threshold:${num('threshold')}`]
+const resamples = num('bootstrap')
 const ddpmClusters = Array.from({ length: D }, (_, i) => Math.floor(i * K / D))
 const training: Partial<ExpertTrainingConfig> = {
   batchSize: B, learningRate: num('lr'), warmupSteps: num('warmup'), lrSchedule: 'constant', seed, checkpointEvery: 50
@@ -124,7 +134,7 @@ const features: 'encoder' | 'pca' = args.features
 const settings = {
   dataset: args.dataset, features, preset, K, D, ddpmClusters, S, B, training, seed, dataSeed: num('data-seed'),
   routerConditioning, routerSteps: num('router-steps'), convertCluster, convertSteps, adalnSteps, milestones,
-  evalSettings
+  ddpmBudget, evalSettings
 }
 await mkdir(state, { recursive: true })
 await checkSettings(join(state, 'settings.json'), settings, ['evalSettings'])
@@ -161,7 +171,11 @@ const specs: ModelSpec[] = [
     stops: c === convertCluster ? convertClusterStops : milestones
   })),
   ...Array.from({ length: K }, (_, c): ModelSpec => ({
-    name: `ddpm-c${c}`, objective: 'ddpm', shard: trainShards[c], cluster: c, stops: milestones
+    name: `ddpm-c${c}`,
+    objective: 'ddpm',
+    shard: trainShards[c],
+    cluster: c,
+    stops: ddpmBudget > 1 ? [...milestones, Math.round(ddpmBudget * S)] : milestones
   })),
   { name: 'monolith-fm', objective: 'fm', shard: monolithShard, cluster: 'all', stops: milestones.map(m => K * m) }
 ]
@@ -210,53 +224,66 @@ const routerFiles = {
   none: decodeCheckpoint(await readFile(routerPath('none')))
 }
 
+/** One model of a configuration: at `m` steps per expert of the schedule it is at `scale` x m steps. */
+interface Member { cluster: number, model: string, scale: number }
 /** Names with `-blind` are the prompt-blind control. */
 interface Configuration {
   name: string
-  members: Array<{ cluster: number, model: string }>
+  members: Member[]
   /** Which router mixes the experts (none for the monolith). */
   router?: 'prompt' | 'none'
 }
-/** One member per cluster: the model `model(c)` for cluster c. */
-const membersOf = (model: (c: number) => string): Configuration['members'] =>
-  Array.from({ length: K }, (_, c) => ({ cluster: c, model: model(c) }))
+/** One member per cluster: the model `model(c)` for cluster c, at `scale(c)` x m steps. */
+const membersOf = (model: (c: number) => string, scale = (_c: number): number => 1): Member[] =>
+  Array.from({ length: K }, (_, c) => ({ cluster: c, model: model(c), scale: scale(c) }))
+const ddpmOf = (c: number): string => `${ddpmClusters.includes(c) ? 'ddpm' : 'fm'}-c${c}`
 const ensembles = [
   { name: 'homogeneous-fm', members: membersOf(c => `fm-c${c}`) },
   { name: 'homogeneous-ddpm', members: membersOf(c => `ddpm-c${c}`) },
-  { name: 'heterogeneous', members: membersOf(c => `${ddpmClusters.includes(c) ? 'ddpm' : 'fm'}-c${c}`) }
+  { name: 'heterogeneous', members: membersOf(ddpmOf) }
 ]
 const blindControls = ensembles.map((e): Configuration => ({ ...e, name: `${e.name}-blind`, router: 'none' }))
 const configurations: Configuration[] = [
   ...ensembles.map((e): Configuration => ({ ...e, router: routerConditioning })),
   ...(routerConditioning === 'prompt' ? blindControls : []),
-  { name: 'monolith', members: [{ cluster: 0, model: 'monolith-fm' }] }
+  { name: 'monolith', members: [{ cluster: 0, model: 'monolith-fm', scale: K }] }
 ]
-
-/** The milestone of a configuration's models that matches `m` expert-steps of compute per expert. */
-const modelStep = (model: string, m: number): number => model === 'monolith-fm' ? K * m : m
+/** The DDPM experts at their own budget (outside equal compute), alone and in the heterogeneous mix. */
+const ownBudget = `ddpm${ddpmBudget}x`
+const ownBudgetConfigurations: Configuration[] = ddpmBudget > 1
+  ? [
+      { name: `homogeneous-${ownBudget}`, members: membersOf(c => `ddpm-c${c}`, () => ddpmBudget) },
+      { name: `heterogeneous-${ownBudget}`, members: membersOf(ddpmOf, c => ddpmClusters.includes(c) ? ddpmBudget : 1) }
+    ].map(e => ({ ...e, router: routerConditioning }))
+  : []
 
 async function evaluateConfiguration (config: Configuration, m: number, routing: string): Promise<void> {
-  const file = join(evalDir, `${config.name}.${routing}.step-${m}.json`)
+  const name = `${config.name}.${routing}.step-${m}`
+  const file = join(evalDir, `${name}.json`)
   if (existsSync(file)) return
   const members: EnsembleMember[] = []
   const router = config.router !== undefined ? loadRouter(routerFiles[config.router]!) : undefined
   try {
-    for (const { cluster, model } of config.members) {
-      const checkpoint = decodeCheckpoint(await readFile(milestonePath(model, modelStep(model, m))))
+    for (const { cluster, model, scale } of config.members) {
+      const checkpoint = decodeCheckpoint(await readFile(milestonePath(model, scale * m)))
       members.push({ cluster, expert: loadExpert(checkpoint) })
     }
     const t0 = performance.now()
-    const { evaluation, images, shape, prompts } = await evaluateEnsemble({
+    const { evaluation, bootstrap } = await evaluateWithBootstrap({
       members, router, tokenizer: members[0].expert.tokenizer, routing: parseRouting(routing), classifier, reference,
-      ...evalSettings
+      ...evalSettings,
+      resamples,
+      samplesPath: join(evalDir, `${name}.u8`),
+      ...(m === S ? { gridPath: join(gridDir, `${config.name}.${routing}.png`) } : {})
     })
     const computeGflops = trainingGflops(config, m)
     await writeJson(file, {
-      configuration: config.name, step: m, trainingGflops: computeGflops, members: config.members, evaluation
+      configuration: config.name, step: m, trainingGflops: computeGflops, members: config.members, evaluation,
+      ...(bootstrap !== undefined ? { bootstrap } : {})
     })
-    if (m === S) await writeFile(join(gridDir, `${config.name}.${routing}.png`), promptGrid(images, shape, prompts, 8))
     log('eval', {
       configuration: config.name, routing, step: m, fid: Number(evaluation.fid.toFixed(2)),
+      fidStd: bootstrap !== undefined ? Number(bootstrap.fid.std.toFixed(2)) : undefined,
       diversity: Number(evaluation.diversity.mean.toFixed(3)), accuracy: evaluation.promptAccuracy.accuracy,
       gflopsPerSample: Number(evaluation.gflopsPerSample.toFixed(3)),
       seconds: Math.round((performance.now() - t0) / 1000)
@@ -274,7 +301,7 @@ async function evaluateConfiguration (config: Configuration, m: number, routing:
 function trainingGflops (config: Configuration, m: number): number {
   const cfg = expertConfigOf(preset)
   const perImage = 3 * expertForwardFlops(cfg)
-  const expertSteps = config.name === 'monolith' ? K * m : config.members.length * m
+  const expertSteps = config.members.reduce((total, member) => total + member.scale * m, 0)
   return expertSteps * B * perImage / 1e9
 }
 
@@ -296,9 +323,17 @@ for (const m of milestones) {
     // The prompt-blind control: top-1 at the last milestone only.
     const control = config.name.endsWith('-blind')
     if (control && m !== S) continue
-    const routings = config.router === undefined ? ['full'] : !control && m === S ? ['top1', 'top2', 'full'] : ['top1']
+    const routings = config.router === undefined ? ['full'] : !control && m === S ? finalRoutings : ['top1']
     for (const routing of routings) await evaluateConfiguration(config, m, routing)
   }
+}
+
+// The DDPM experts at their own budget: trained on from their step-S milestone (exact resume).
+for (const spec of specs.filter(s => s.objective === 'ddpm')) {
+  for (const stop of spec.stops) await trainTo(spec, stop)
+}
+for (const config of ownBudgetConfigurations) {
+  for (const routing of finalRoutings) await evaluateConfiguration(config, S, routing)
 }
 
 // DDPM -> FM initialisation against FM from scratch on the same cluster, same seeds and batches.

@@ -26,14 +26,13 @@ import { parseRouting } from '../../src/diffusion/routing.js'
 import { loadExpert } from '../../src/checkpoint/expert.js'
 import { decodeCheckpoint } from '../../src/checkpoint/format.js'
 import {
-  classifyImages, evaluateEnsemble, linePlot, loadClassifier, promptGrid, referenceStatistics,
-  type EnsembleEvaluation, type PlotSeries
+  linePlot, loadClassifier, referenceStatistics, type EnsembleEvaluation, type PlotSeries
 } from '../../src/eval/index.js'
 import { expertForwardFlops } from '../../src/model/param-count.js'
 import { initBackend } from '../../src/runtime/index.js'
 import { CHECKPOINT_FILE, type ExpertTrainingConfig } from '../../src/training/index.js'
 import {
-  bootstrapMetrics, checkSettings, milestonePath, numberOption, prepareData, readJson, trainTo, writeJson,
+  checkSettings, evaluateWithBootstrap, milestonePath, numberOption, prepareData, readJson, trainTo, writeJson,
   type BootstrapResult, type ModelSpec, type Segment
 } from './experiment-parts.js'
 
@@ -117,7 +116,6 @@ const spec: ModelSpec = { name: MODEL, objective: 'fm', shard: monolithShard, cl
 
 const classifier = await loadClassifier(settings.dataset)
 const reference = referenceStatistics(classifier, await loadDataset(`${settings.dataset}:test`))
-const classNames = classifier.info.classNames
 await mkdir(evalDir, { recursive: true })
 await mkdir(gridDir, { recursive: true })
 
@@ -153,29 +151,18 @@ async function evaluateMilestone (step: number): Promise<void> {
   const expert = loadExpert(decodeCheckpoint(await readFile(milestonePath(expertDir, MODEL, step))))
   try {
     // As the experiment samples its monolith: no router, one member, full routing.
-    const { evaluation, images, shape, prompts } = await evaluateEnsemble({
+    const { evaluation, bootstrap } = await evaluateWithBootstrap({
       members: [{ cluster: 0, expert }],
       tokenizer: expert.tokenizer,
       routing: parseRouting('full'),
       classifier,
       reference,
       ...evalSettings,
-      onProgress: (e) => { log('sampling', { step, done: e.detail.done, total: e.detail.total }) }
+      onProgress: (e) => { log('sampling', { step, done: e.detail.done, total: e.detail.total }) },
+      resamples,
+      samplesPath: join(evalDir, `step-${step}.${evalTag}.u8`),
+      gridPath: join(gridDir, `step-${step}.${evalTag}.png`)
     })
-    let bootstrap: EvalFile['bootstrap']
-    if (resamples > 0) {
-      const t0 = performance.now()
-      const classified = classifyImages(classifier, images)
-      const result = bootstrapMetrics({
-        features: classified.features, dim: classified.featureSize, predictions: classified.predictions,
-        labels: Int32Array.from(prompts, p => classNames.indexOf(p)), reference, resamples, seed: evalSettings.seed
-      })
-      bootstrap = { ...result, seconds: (performance.now() - t0) / 1000 }
-    }
-    // The samples themselves, so later metrics need no resampling (bytes as the datasets store them).
-    const bytes = Uint8Array.from(images, x => Math.round((Math.min(1, Math.max(-1, x)) + 1) * 127.5))
-    await writeFile(join(evalDir, `step-${step}.${evalTag}.u8`), bytes)
-    await writeFile(join(gridDir, `step-${step}.${evalTag}.png`), promptGrid(images, shape, prompts, 8))
     const trainingGflops = step * B * 3 * expertForwardFlops(expert.model.config) / 1e9
     const result: EvalFile = {
       model: MODEL, step, imagesSeen: step * B, trainingGflops, evaluation,
