@@ -31,7 +31,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { stopInOrder } from '../lifecycle.js'
 import { silentLogger, type Logger } from '../logger.js'
 import { createGossip, type Gossip } from '../network/gossip.js'
-import type { ServiceStatus, SwarmNodeInit } from '../network/swarm-node.js'
+import type { ServiceStatus, SwarmLibp2p, SwarmNodeInit } from '../network/swarm-node.js'
 import type { Storage } from '../storage/helia.js'
 import { createSampleService, type SampleService, type SampleServiceInit } from '../network/sample-service.js'
 import { ensembleSampleHandler, type EnsembleSampleHandler } from '../ensemble/serve.js'
@@ -195,8 +195,7 @@ export class HddmNode extends TypedEventEmitter<HddmNodeEvents> {
 
   /** Peers connected to this node, and peers subscribed to the run topic. */
   peers (): { connected: number, run: number } {
-    const connected = this.started(this.connection).swarm.libp2p.getPeers().length
-    return { connected, run: this.started(this.state).peers().length }
+    return { connected: this.libp2p.getPeers().length, run: this.started(this.state).peers().length }
   }
 
   /** The coverage map: every task with holder, step, loss, lease and last checkpoint. */
@@ -250,6 +249,8 @@ export class HddmNode extends TypedEventEmitter<HddmNodeEvents> {
 
   /** The storage service, to fetch checkpoints by CID (ensembles, verification). */
   get blocks (): Storage { return this.started(this.connection).storage }
+  /** The libp2p node: connections, and gossipsub's mesh and peer scores (dashboards, metrics). */
+  get libp2p (): SwarmLibp2p { return this.started(this.connection).swarm.libp2p }
 
   private async openRun (storage: Storage): Promise<OpenedRun> {
     const { source } = this.init
@@ -277,9 +278,8 @@ export class HddmNode extends TypedEventEmitter<HddmNodeEvents> {
       ['sample service', async () => { await this.samples?.stop(); this.sampleHandler?.dispose() }],
       ['storage and swarm', async () => { await this.connection?.stop() }]
     ], this.log)
-    this.evidence = this.ranges = this.connection = undefined
+    this.evidence = this.ranges = this.connection = this.samples = this.sampleHandler = undefined
     this.loop = this.sync = this.finals = this.mirror = this.state = this.gossip = undefined
-    this.samples = this.sampleHandler = undefined
     this.setStatus('stopped')
   }
 
