@@ -51,6 +51,9 @@ export interface SampleServiceComponents {
 type Send = (frame: SampleResponseFrame) => Promise<void>
 type Refuse = (code: SampleRefusedError['code'], message: string) => Promise<void>
 
+/** Requests answered since start, by outcome: `served`, or the code they were refused with. */
+export type SampleCounters = Partial<Record<'served' | SampleRefusedError['code'], number>>
+
 /** Peers remembered by the rate limiter at most; the oldest is forgotten first. */
 const MAX_TRACKED_PEERS = 4096
 
@@ -59,6 +62,7 @@ export class SampleService {
   private readonly log: Logger
   private readonly recent = new Map<string, number[]>()
   private readonly running = new Set<AbortController>()
+  private readonly outcomes: SampleCounters = {}
   private started = false
 
   constructor (init: SampleServiceInit, private readonly components: SampleServiceComponents) {
@@ -73,6 +77,9 @@ export class SampleService {
 
   /** Jobs in progress. */
   get active (): number { return this.running.size }
+
+  /** Requests answered since start, by outcome (bounded: `served` and the wire error codes). */
+  counters (): SampleCounters { return { ...this.outcomes } }
 
   async start (): Promise<void> {
     if (this.started) return
@@ -94,6 +101,7 @@ export class SampleService {
     const send: Send = async (frame) => { await lp.write(encodeSampleFrame(frame)) }
     const refuse: Refuse = async (code, message) => {
       this.log.debug('sample request refused', { peer, code, message })
+      this.count(code)
       await send({ type: 'error', code, message })
       await stream.close()
     }
@@ -125,6 +133,8 @@ export class SampleService {
 
   private busy (): boolean { return this.running.size >= this.init.maxConcurrent }
 
+  private count (outcome: keyof SampleCounters): void { this.outcomes[outcome] = (this.outcomes[outcome] ?? 0) + 1 }
+
   private async run (request: SampleRequest, stream: Stream, send: Send, refuse: Refuse): Promise<void> {
     const job = new AbortController()
     const cancel = (): void => { job.abort() }
@@ -153,6 +163,7 @@ export class SampleService {
       }
       await send({ type: 'done', count: images.length })
       await stream.close()
+      this.count('served')
     } catch (err) {
       if (job.signal.aborted && stream.status !== 'open') return
       if (err instanceof SampleRefusedError) await refuse(err.code, err.message)

@@ -28,6 +28,9 @@ export interface CheckpointMirrorComponents {
 
 interface Wanted { cid: string, peer: string, step: number }
 
+/** Announced checkpoints fetched (and so served on) since start, and fetches given up on. */
+export interface MirrorCounters { fetched: number, failed: number }
+
 export class CheckpointMirror {
   /** The newest announcement per task not yet being fetched. */
   private readonly wanted = new Map<string, Wanted>()
@@ -36,6 +39,7 @@ export class CheckpointMirror {
   private readonly controller = new AbortController()
   private readonly log: Logger
   private readonly timeoutMs: number
+  private readonly counts: MirrorCounters = { fetched: 0, failed: 0 }
 
   constructor (init: CheckpointMirrorInit, private readonly c: CheckpointMirrorComponents) {
     this.log = (init.logger ?? silentLogger).child('checkpoint-mirror')
@@ -50,6 +54,8 @@ export class CheckpointMirror {
     this.controller.abort()
     await this.idle()
   }
+
+  counters (): MirrorCounters { return { ...this.counts } }
 
   /** Resolves when every wanted checkpoint has been fetched or given up on (tests). */
   async idle (): Promise<void> {
@@ -73,10 +79,12 @@ export class CheckpointMirror {
       try {
         const options = { timeoutMs: this.timeoutMs, signal }
         await fetchAnnouncedCheckpoint(this.c.storage, this.c.state.manifest, want, options)
+        this.counts.fetched++
         this.log.debug('mirrored checkpoint', { task, cid: want.cid, step: want.step })
       } catch (err) {
         // The announcer may be gone already; the next announcement (or a replica) will do.
         if (!signal.aborted) {
+          this.counts.failed++
           const error = err instanceof Error ? err.message : String(err)
           this.log.debug('could not mirror checkpoint', { task, cid: want.cid, error })
         }

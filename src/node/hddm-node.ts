@@ -19,7 +19,7 @@
  * await node.stop()
  * ```
  */
-import { CheckpointMirror } from './checkpoint-mirror.js'
+import { CheckpointMirror, type MirrorCounters } from './checkpoint-mirror.js'
 import { FinalVerifier } from './final-verifier.js'
 import { createRunShards } from '../ensemble/run-shards.js'
 import { CheckpointSync, type CheckpointSyncInit } from './checkpoint-sync.js'
@@ -27,13 +27,15 @@ import { LeaseEvidence, type LeaseEvidenceInit } from './lease-evidence.js'
 import { AddressRanges } from '../network/address-range.js'
 import { join } from 'node:path'
 import { TypedEventEmitter, type PeerId } from '@libp2p/interface'
-import { peerIdFromString } from '@libp2p/peer-id'
+import { pingPeer } from './ping-peer.js'
 import { stopInOrder } from '../lifecycle.js'
 import { silentLogger, type Logger } from '../logger.js'
-import { createGossip, type Gossip } from '../network/gossip.js'
+import { createGossip, type Gossip, type GossipCounters } from '../network/gossip.js'
 import type { ServiceStatus, SwarmLibp2p, SwarmNodeInit } from '../network/swarm-node.js'
 import type { Storage } from '../storage/helia.js'
-import { createSampleService, type SampleService, type SampleServiceInit } from '../network/sample-service.js'
+import {
+  createSampleService, type SampleCounters, type SampleService, type SampleServiceInit
+} from '../network/sample-service.js'
 import { ensembleSampleHandler, type EnsembleSampleHandler } from '../ensemble/serve.js'
 import { connectSwarm, type SwarmConnection } from './connect.js'
 import { handleCoverage, queryCoverage } from './coverage-protocol.js'
@@ -228,23 +230,15 @@ export class HddmNode extends TypedEventEmitter<HddmNodeEvents> {
     return answers.flatMap((a) => a.status === 'fulfilled' ? [a.value] : [])
   }
 
-  /**
-   * Round-trip time to a peer over /ipfs/ping (dials it if needed), in ms. The connection
-   * monitors of every connected peer ping over the same protocol with few streams allowed, so a
-   * stream can be reset under us; that says nothing about the peer, and the ping is tried again.
-   * Retries go over a fresh connection: the existing one may be closing without our knowing yet
-   * (seen once in the chaos test: three pings in a row on a stream closed at once).
-   */
+  /** Round-trip time to a peer over /ipfs/ping (dials it if needed), in ms, retried (ping-peer.ts). */
   async ping (peer: string, options: { signal?: AbortSignal } = {}): Promise<number> {
-    const { ping } = this.started(this.connection).swarm.libp2p.services
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await ping.ping(peerIdFromString(peer), { ...options, force: attempt > 1 })
-      } catch (err) {
-        if (attempt === 3 || options.signal?.aborted === true) throw err
-        await new Promise((resolve) => setTimeout(resolve, 100 * attempt))
-      }
-    }
+    return await pingPeer(this.started(this.connection).swarm.libp2p, peer, options)
+  }
+
+  /** Outcome counters since start (for node-metrics.ts): run topic gossip validation, sample requests, mirror. */
+  counters (): { gossip: GossipCounters, samples: SampleCounters, mirror: MirrorCounters } {
+    const gossip = this.started(this.gossip).counters(this.runId)
+    return { gossip, samples: this.started(this.samples).counters(), mirror: this.started(this.mirror).counters() }
   }
 
   /** The storage service, to fetch checkpoints by CID (ensembles, verification). */
