@@ -11,6 +11,7 @@ import { yamux } from '@libp2p/yamux'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { InvalidMultiaddrError, InvalidPeerIdError } from './errors.js'
 import { allowlistGater, composeGaters, logRefusals, scopeGater, type NetworkScope } from './gater.js'
+import { libp2pMetrics } from './libp2p-metrics.js'
 import { parseSwarmKey } from './swarm-key.js'
 import type { Logger } from '../logger.js'
 import type { PubSub } from './pubsub.js'
@@ -20,6 +21,7 @@ import type { PeerId, PrivateKey } from '@libp2p/interface'
 import type { MulticastDNSInit } from '@libp2p/mdns'
 import type { Ping } from '@libp2p/ping'
 import type { Libp2pOptions } from 'libp2p'
+import type { Registry } from 'prom-client'
 
 export type SwarmServices = { identify: Identify, identifyPush: IdentifyPush, ping: Ping, pubsub: PubSub, dht: KadDHT }
 
@@ -61,11 +63,19 @@ export interface SwarmNetworkInit {
    * refuses everyone. @default any peer
    */
   allowPeers?: string[]
+  /**
+   * A prom-client registry for libp2p's own metrics (@libp2p/prometheus-metrics): connections,
+   * dials, streams and bytes per protocol, the DHT, TCP. One registry per node, never prom-client's
+   * global one (see libp2p-metrics.ts). @default no metrics
+   */
+  metrics?: Registry
 }
 
 export interface SwarmLibp2pComponents {
   privateKey: PrivateKey
   datastore?: Libp2pOptions['datastore']
+  /** The disk whose usage libp2p's metrics report (the data directory). */
+  statfsLocation?: string
   /** Where refused connections are reported. */
   logger?: Logger
 }
@@ -115,6 +125,7 @@ export function swarmLibp2pOptions (
     // per-host inbound rate limit (5/s), which otherwise refuses a burst of local peers joining.
     connectionManager: { allow: ['/ip4/127.0.0.0/ipcidr/8', '/ip6/::1/ipcidr/128'] },
     peerDiscovery,
+    ...(init.metrics !== undefined ? { metrics: libp2pMetrics(init.metrics, components.statfsLocation) } : {}),
     services: {
       identify: identify(),
       // Bitswap, the sample and coverage protocols register after libp2p has started, which may

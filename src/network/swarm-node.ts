@@ -9,6 +9,7 @@ import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js'
 import { InvalidSwarmKeyError, NotStartedError } from './errors.js'
 import { loadOrCreateIdentity } from './identity.js'
 import { swarmLibp2pOptions, type SwarmNetworkInit, type SwarmServices } from './libp2p.js'
+import { buildWithMetrics } from './libp2p-metrics.js'
 import { readSwarmKey } from './swarm-key.js'
 import type { PubSub } from './pubsub.js'
 import type { PeerId } from '@libp2p/interface'
@@ -44,6 +45,7 @@ export class SwarmNode {
   private node?: SwarmLibp2p
   private lock?: DataDirLock
   private datastore?: FsDatastore
+  private unregisterMetrics?: () => void
 
   constructor (init: SwarmNodeInit) {
     this.init = init
@@ -78,9 +80,11 @@ export class SwarmNode {
       } else {
         privateKey = await generateKeyPair('Ed25519')
       }
-      const components = { privateKey, datastore: this.datastore, logger: this.log }
+      const components = { privateKey, datastore: this.datastore, statfsLocation: dataDir, logger: this.log }
       const options = swarmLibp2pOptions({ ...this.init, swarmKey }, components)
-      this.node = await createLibp2p(options)
+      const built = await buildWithMetrics(this.init.metrics, async () => await createLibp2p(options))
+      this.node = built.value
+      this.unregisterMetrics = built.unregister
       this.status = 'started'
       this.log.info('swarm node started', {
         peerId: this.node.peerId.toString(),
@@ -104,10 +108,11 @@ export class SwarmNode {
   private async teardown (): Promise<void> {
     await stopInOrder([
       ['libp2p', async () => { await this.node?.stop() }],
+      ['libp2p metrics', () => { this.unregisterMetrics?.() }],
       ['peer store', async () => { await this.datastore?.close() }],
       ['data directory lock', async () => { await this.lock?.release() }]
     ], this.log)
-    this.node = this.datastore = this.lock = undefined
+    this.node = this.datastore = this.lock = this.unregisterMetrics = undefined
     this.status = 'stopped'
   }
 }
