@@ -1,6 +1,6 @@
 /**
  * What the tests need from the machine, checked first and by name: the native kernels (a C++
- * toolchain at `npm ci`, OpenBLAS at run time), Debian's Fashion-MNIST and python3 with numpy.
+ * toolchain at `npm ci`, OpenBLAS at run time), Debian's Fashion-MNIST, python3 with numpy and iptables.
  * .ci/run installs them; nothing skips when one is missing: these checks (and the tests that
  * use it) fail, saying what to install.
  */
@@ -13,7 +13,7 @@ import { FASHION_MNIST_DEFAULT_DIR, loadFashionMnist } from '../src/data/index.j
 import { disposeBackend, initBackend } from '../src/runtime/backend.js'
 import { loadNative } from '../src/runtime/native/addon.js'
 
-const INSTALL = 'apt-get install libopenblas0-pthread dataset-fashion-mnist python3-numpy g++ make, ' +
+const INSTALL = 'apt-get install libopenblas0-pthread dataset-fashion-mnist python3-numpy g++ make iptables, ' +
   'then npm ci (.ci/run does both)'
 
 describe('prerequisites', () => {
@@ -46,5 +46,16 @@ describe('prerequisites', () => {
       expect.fail(`python3 with numpy is missing (${(err as Error).message.split('\n')[0]}); ${INSTALL}`)
     }
     expect(version).toMatch(/^\d+\.\d+/)
+  })
+
+  it('iptables runs (the NAT routers of test/netns; the tests there skip only without root or `ip`)', () => {
+    let version = ''
+    try {
+      const env = { ...process.env, PATH: `${process.env.PATH ?? ''}:/usr/sbin:/sbin` }
+      version = execFileSync('iptables', ['--version'], { env }).toString().trim()
+    } catch (err) {
+      expect.fail(`iptables is missing (${(err as Error).message.split('\n')[0]}); ${INSTALL}`)
+    }
+    expect(version).toMatch(/^iptables v\d+/)
   })
 })
