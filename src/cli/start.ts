@@ -5,6 +5,8 @@ import { loadBootstrapList } from '../network/bootstrap-list.js'
 import { createHddmNode, type RunSource } from '../node/hddm-node.js'
 import { createWorkerTaskTrainer } from '../node/worker-trainer.js'
 import { BACKEND_CHOICES, initBackend, type BackendChoice } from '../runtime/backend.js'
+import { dashboardOption, startDashboard, type DashboardFlag } from './dashboard-option.js'
+import type { Dashboard } from '../dashboard/index.js'
 import { jsonEvents, liveView } from './node-output.js'
 import {
   allowPeerOption, backendOption, collect, integerOption, logFormatOption, privateSwarm, scopeOption, swarmKeyOption,
@@ -29,6 +31,7 @@ export interface StartOptions extends PrivateSwarmFlags {
   resolveTimeout: number
   serveAny: boolean
   logFormat: LogFormat
+  dashboard?: DashboardFlag['dashboard']
 }
 
 
@@ -63,6 +66,7 @@ export const registerStart: RegisterCommand = (program: Command) => {
     .option('--tasks <n>', 'tasks to train before only serving (0 = serve only)', integerOption('--tasks', 0))
     .option('--serve-any', 'answer sample requests for ensembles this node does not hold by fetching them ' +
       'from the swarm (default: only ensembles held here)', false)
+    .addOption(dashboardOption())
     .option('--resolve-timeout <ms>', 'give up fetching the run manifest after this long',
       integerOption('--resolve-timeout', 1), 30_000)
     .option('--log-format <format>', 'human | json (logs go to stderr; ' +
@@ -94,16 +98,20 @@ async function start (o: StartOptions): Promise<void> {
   const interactive = process.stdout.isTTY && o.logFormat === 'human'
   const output = interactive ? undefined : jsonEvents(node)
   const stopping = Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')])
+  let dashboard: Dashboard | undefined
   try {
+    dashboard = await startDashboard(o.dashboard, { title: 'hddm-node', gallery: { source: 'own' }, logger })
     await Promise.race([node.start(), stopping])
     if (node.status !== 'started') return
+    dashboard?.attach(node)
     if (interactive) {
       const listening = node.multiaddrs().map((a) => `listening ${a}\n`).join('')
-      process.stdout.write(`run ${node.runId}\npeer ${node.peerId}\n${listening}`)
+      const page = dashboard === undefined ? '' : `dashboard ${dashboard.url}\n`
+      process.stdout.write(`run ${node.runId}\npeer ${node.peerId}\n${listening}${page}`)
     } else {
       const started = {
         event: 'started', ts: Date.now(), runId: node.runId, peerId: node.peerId, multiaddrs: node.multiaddrs(),
-        backend: { name: backend.name, reason: backend.reason }
+        backend: { name: backend.name, reason: backend.reason }, dashboard: dashboard?.url
       }
       process.stdout.write(JSON.stringify(started) + '\n')
     }
@@ -112,6 +120,7 @@ async function start (o: StartOptions): Promise<void> {
     view?.stop()
     logger.info('stopping: last checkpoint, release, leave')
   } finally {
+    await dashboard?.stop()
     await node.stop()
     output?.stop()
   }

@@ -12,15 +12,21 @@ export interface DashboardAddress {
 }
 
 export const DEFAULT_DASHBOARD_HOST = '127.0.0.1'
+/** `hddm-node start --dashboard` without an address (Prometheus metrics default to 9464). */
+export const DEFAULT_DASHBOARD_PORT = 8470
 
-/** Parses `--dashboard [host:port]`; `true` (the flag without a value) is 127.0.0.1 on a free port. */
-export function parseDashboardAddress (value: string | true): DashboardAddress {
-  if (value === true || value === '') return { host: DEFAULT_DASHBOARD_HOST, port: 0 }
+/**
+ * Parses `--dashboard [host:port]`: `true` (the flag alone) is 127.0.0.1 on `defaultPort`, a
+ * missing host is 127.0.0.1, a missing port `defaultPort`, port 0 any free port.
+ * @throws InvalidArgumentError
+ */
+export function parseDashboardAddress (value: string | true, defaultPort = DEFAULT_DASHBOARD_PORT): DashboardAddress {
+  if (value === true || value === '') return { host: DEFAULT_DASHBOARD_HOST, port: defaultPort }
   const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(value)
   const [host, port] = v6 !== null
     ? [v6[1], v6[2]]
     : /^\d+$/.test(value) ? ['', value] : value.includes(':') ? value.split(':', 2) : [value, undefined]
-  const portNumber = port === undefined || port === '' ? 0 : Number(port)
+  const portNumber = port === undefined || port === '' ? defaultPort : Number(port)
   if (!Number.isInteger(portNumber) || portNumber < 0 || portNumber > 65535) {
     throw new InvalidArgumentError(`--dashboard: bad port in "${value}" (expected host:port, port 0-65535)`)
   }

@@ -23,7 +23,8 @@
  */
 export { createDashboard, Dashboard, type DashboardInit, type DashboardComponents } from './dashboard.js'
 export {
-  parseDashboardAddress, isLoopbackHost, dashboardUrl, DEFAULT_DASHBOARD_HOST, type DashboardAddress
+  parseDashboardAddress, isLoopbackHost, dashboardUrl, DEFAULT_DASHBOARD_HOST, DEFAULT_DASHBOARD_PORT,
+  type DashboardAddress
 } from './address.js'
 export {
   DashboardState, type DashboardNode, type DashboardStateInit, type DashboardUpdate, type CoverageRow,

@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import { silentLogger, type Logger } from '../logger.js'
 import { AssetStore } from './assets.js'
-import { DashboardRequestError } from './errors.js'
+import { DashboardListenError, DashboardRequestError } from './errors.js'
 import { refuseForeignRequest } from './guard.js'
 import { TokenBucket, type TokenBucketInit } from './rate-limit.js'
 
@@ -76,13 +76,20 @@ export class DashboardServer {
   /** The bound address (the port chosen when 0 was asked). */
   get address (): { host: string, port: number } { return { host: this.init.host, port: this.port } }
 
+  /** @throws DashboardListenError when the address cannot be bound */
   async start (): Promise<void> {
     if (this.server !== undefined) return
     const server = createServer((req, res) => { this.handle(req, res) })
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(this.init.port, this.init.host, () => { server.off('error', reject); resolve() })
-    })
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject)
+        server.listen(this.init.port, this.init.host, () => { server.off('error', reject); resolve() })
+      })
+    } catch (err) {
+      const where = `${this.init.host}:${this.init.port}`
+      const hint = this.init.port !== 0 ? ' (port 0 picks a free one)' : ''
+      throw new DashboardListenError(`cannot serve the dashboard on ${where}: ${(err as Error).message}${hint}`)
+    }
     this.server = server
     this.port = (server.address() as AddressInfo).port
     this.heartbeat = setInterval(() => { this.broadcastRaw(': ping\n\n') }, this.init.heartbeatMs ?? 15_000)

@@ -81,8 +81,10 @@ describe('TokenBucket', () => {
 })
 
 describe('dashboard address', () => {
-  it('defaults to loopback on a free port, and takes host:port, :port, port and [v6]:port', () => {
-    expect(parseDashboardAddress(true)).toEqual({ host: '127.0.0.1', port: 0 })
+  it('defaults to loopback on its port, and takes host:port, :port, port, host and [v6]:port', () => {
+    expect(parseDashboardAddress(true)).toEqual({ host: '127.0.0.1', port: 8470 })
+    expect(parseDashboardAddress(true, 0)).toEqual({ host: '127.0.0.1', port: 0 })
+    expect(parseDashboardAddress('nodes.example')).toEqual({ host: 'nodes.example', port: 8470 })
     expect(parseDashboardAddress('127.0.0.1:8080')).toEqual({ host: '127.0.0.1', port: 8080 })
     expect(parseDashboardAddress(':8080')).toEqual({ host: '127.0.0.1', port: 8080 })
     expect(parseDashboardAddress('8080')).toEqual({ host: '127.0.0.1', port: 8080 })
