@@ -8,6 +8,7 @@ import { BACKEND_CHOICES, initBackend, type BackendChoice } from '../runtime/bac
 import { dashboardOption, startDashboard, type DashboardFlag } from './dashboard-option.js'
 import type { Dashboard } from '../dashboard/index.js'
 import { jsonEvents, liveView } from './node-output.js'
+import { metricsOption, metricsRegistry, serveMetrics, type MetricsFlag } from './metrics.js'
 import {
   allowPeerOption, backendOption, collect, integerOption, logFormatOption, privateSwarm, scopeOption, swarmKeyOption,
   type PrivateSwarmFlags
@@ -16,7 +17,7 @@ import type { NetworkScope } from '../network/gater.js'
 import type { Command } from 'commander'
 import type { RegisterCommand } from './register-command.js'
 
-export interface StartOptions extends PrivateSwarmFlags {
+export interface StartOptions extends PrivateSwarmFlags, MetricsFlag {
   run?: string
   manifest?: string
   bootstrap?: string[]
@@ -71,6 +72,7 @@ export const registerStart: RegisterCommand = (program: Command) => {
       integerOption('--resolve-timeout', 1), 30_000)
     .option('--log-format <format>', 'human | json (logs go to stderr; ' +
       'stdout is the live view on a terminal, JSON events otherwise)', logFormatOption, 'human')
+    .addOption(metricsOption())
     .action(async (options: StartOptions) => { await start(options) })
 }
 
@@ -81,6 +83,7 @@ async function start (o: StartOptions): Promise<void> {
   // Training runs in worker threads with their own backend; this one draws samples for
   // /hddm/sample/1.0.0 on the main thread, so one thread keeps the node's I/O responsive.
   const backend = await initBackend({ backend: o.backend, threads: 1, logger })
+  const registry = metricsRegistry(o)
   const node = createHddmNode({
     dataDir: o.dataDir,
     source,
@@ -92,9 +95,11 @@ async function start (o: StartOptions): Promise<void> {
     tasks: o.tasks,
     resolveTimeoutMs: o.resolveTimeout,
     serveAny: o.serveAny,
+    metrics: registry,
     trainer: createWorkerTaskTrainer({ backend: o.backend, threads: o.threads, logger }),
     logger
   })
+  const stopMetrics = await serveMetrics(node, registry, o, logger)
   const interactive = process.stdout.isTTY && o.logFormat === 'human'
   const output = interactive ? undefined : jsonEvents(node)
   const stopping = Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')])
@@ -122,6 +127,7 @@ async function start (o: StartOptions): Promise<void> {
   } finally {
     await dashboard?.stop()
     await node.stop()
+    await stopMetrics()
     output?.stop()
   }
 }

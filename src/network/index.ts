@@ -55,7 +55,8 @@ export { RUN_TOPIC_SCORE_PARAMS, setTopicScoreParams, type PubSub } from './pubs
 export { loadBootstrapList, BootstrapListSchema, DEFAULT_BOOTSTRAP_LIST, type BootstrapList } from './bootstrap-list.js'
 export {
   createSampleService, SampleService, type SampleHandler, type SampleHandlerOptions, type SampleImage,
-  type SampleServiceInit, type SampleServiceComponents
+  type SampleServiceInit, type SampleServiceComponents, type SampleCounters
 } from './sample-service.js'
 export { requestSamples, type RequestSamplesOptions, type RemoteSampleProgressEvent } from './sample-client.js'
+export { libp2pMetrics, buildWithMetrics, type WithMetrics } from './libp2p-metrics.js'
 export { SampleRefusedError, SampleProtocolError } from './sample-errors.js'

@@ -31,6 +31,12 @@ export class CoverageQueryError extends HddmError {
   override name = 'CoverageQueryError'
 }
 
+/** The metrics endpoint could not listen on its address (in use, not this machine's, no permission). */
+export class MetricsListenError extends HddmError {
+  static override name = 'MetricsListenError'
+  override name = 'MetricsListenError'
+}
+
 /** Why an announced checkpoint is not lease evidence (docs/PROTOCOL.md 5.8). */
 export type EvidenceRefusal = 'unavailable' | 'wrong-content' | 'step' | 'non-finite' | 'above-bound' | 'not-learning'
 

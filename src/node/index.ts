@@ -25,3 +25,10 @@ export {
   evalSourceFromFiles, evalSourceFromSwarm, readHeldOutDir, type EvalSource, type FileSourceInit, type SwarmSourceInit
 } from './eval-source.js'
 export { createBootstrapPeer, BootstrapPeer, type BootstrapPeerInit } from './bootstrap-peer.js'
+export {
+  createNodeMetrics, NodeMetrics, type NodeMetricsInit, type NodeMetricsComponents, type MetricsSource
+} from './node-metrics.js'
+export {
+  createMetricsServer, MetricsServer, parseMetricsAddress, DEFAULT_METRICS_HOST, DEFAULT_METRICS_PORT,
+  type MetricsServerInit, type MetricsServerComponents
+} from './metrics-server.js'
