@@ -3,7 +3,6 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { InvalidArgumentError } from '../errors.js'
 import { createLogger, silentLogger } from '../logger.js'
 import { EXPERT_PRESETS } from '../model/config.js'
 import { createHddmNode } from '../node/hddm-node.js'
@@ -19,10 +18,13 @@ import { fastPathAdvice, SLOWDOWN_VS_NATIVE } from '../runtime/backend-choice.js
 import { SimulationProgress, type StepEvent } from './simulate-progress.js'
 import { firstJson, spawnCli, stopChild, waitUntil, type Peer } from './simulate-peers.js'
 import { readManifestFile } from '../node/run-creation.js'
-import { parseRunManifest, type RunManifest } from '../protocol/run-manifest.js'
+import type { RunManifest } from '../protocol/run-manifest.js'
+import { withOverrides } from './simulate-manifest.js'
+import { startSwarmDashboard, swarmDashboardOption, type SwarmDashboard } from './simulate-dashboard.js'
+import type { DashboardAddress } from '../dashboard/index.js'
 import { disposeBackend, initBackend, type BackendChoice } from '../runtime/backend.js'
 import { backendOption, integerOption, numberOption } from './options.js'
-import type { Command } from 'commander'
+import { Option, type Command } from 'commander'
 import type { RegisterCommand } from './register-command.js'
 
 interface SimulateOptions {
@@ -39,6 +41,7 @@ interface SimulateOptions {
   routing: string
   sampleSteps: number
   guidance: number
+  dashboard: DashboardAddress | false
 }
 
 /**
@@ -70,6 +73,8 @@ export const registerSimulate: RegisterCommand = (program: Command) => {
     .option('--routing <rule>', 'routing of the final samples: full | top1 | top2 | threshold:p', 'top1')
     .option('--sample-steps <n>', 'Euler steps of the final samples', integerOption('--sample-steps', 1), 20)
     .option('--guidance <w>', 'classifier-free guidance of the final samples', numberOption('--guidance', 0), 2)
+    .addOption(swarmDashboardOption())
+    .addOption(new Option('--no-dashboard', 'no live page'))
     .action(async (options: SimulateOptions) => { await simulate(options) })
 }
 
@@ -110,7 +115,9 @@ async function simulate (o: SimulateOptions): Promise<void> {
   const progress = new SimulationProgress({ manifest, contributors: o.contributors, elapsed })
   const say = (line: string): void => { progress.say(line) }
   let observer: ReturnType<typeof createHddmNode> | undefined
+  let dashboard: SwarmDashboard | undefined
   try {
+    dashboard = await startSwarmDashboard(o.dashboard, say, createLogger({ level: 'warn' }))
     const bootstrapArgs = [
       'bootstrap', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', join(out, 'bootstrap'),
       '--json', '--log-format', 'json'
@@ -130,6 +137,7 @@ async function simulate (o: SimulateOptions): Promise<void> {
       ]
       const child = spawnCli(args, join(out, `node-${i}.log`))
       children.push(child.child)
+      dashboard?.watch(`node-${i}`, child)
       child.events.on('line', (m) => {
         if (o.verbose) say(`node-${i} ${JSON.stringify(m)}`)
         if (m.event === 'started') say(`node-${i} started, trains on ${backendName(m)}`)
@@ -152,6 +160,7 @@ async function simulate (o: SimulateOptions): Promise<void> {
       scope: 'loopback', tasks: 0, logger: silentLogger
     })
     await observer.start()
+    dashboard?.attach(observer)
     const watched = observer
     let done = -1
     await waitUntil(() => {
@@ -198,6 +207,7 @@ async function simulate (o: SimulateOptions): Promise<void> {
   } finally {
     progress.stop()
     clearTimeout(deadline)
+    await dashboard?.stop()
     await observer?.stop()
     await Promise.all(children.map(stopChild))
     await disposeBackend()
@@ -266,28 +276,4 @@ async function drawAndScore (
   } finally {
     classifier.dispose()
   }
-}
-
-function withOverrides (manifest: RunManifest, o: SimulateOptions): RunManifest {
-  if (o.preset !== undefined && !Object.hasOwn(EXPERT_PRESETS, o.preset)) {
-    throw new InvalidArgumentError(`--preset must be one of ${Object.keys(EXPERT_PRESETS).join(', ')}`)
-  }
-  const steps = o.budget
-  const scale = (b: RunManifest['training']['expert']): RunManifest['training']['expert'] => {
-    if (steps === undefined) return b
-    const checkpointEvery = Math.max(1, Math.min(b.checkpointEvery, Math.ceil(steps / 4)))
-    return { ...b, steps, checkpointEvery, warmupSteps: Math.min(b.warmupSteps, Math.floor(steps / 10)) }
-  }
-  // A task's own steps keep their ratio to the expert budget (a DDPM expert's longer budget).
-  const tasks = steps === undefined
-    ? manifest.tasks
-    : manifest.tasks.map((t) => t.kind === 'expert' && t.steps !== undefined
-      ? { ...t, steps: Math.max(1, Math.round(t.steps * steps / manifest.training.expert.steps)) }
-      : t)
-  return parseRunManifest({
-    ...manifest,
-    tasks,
-    model: { ...manifest.model, expert: o.preset ?? manifest.model.expert },
-    training: { expert: scale(manifest.training.expert), router: scale(manifest.training.router) }
-  })
 }
