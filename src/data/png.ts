@@ -1,11 +1,17 @@
-import { crc32, deflateSync, inflateSync } from 'node:zlib'
-import { InvalidArgumentError } from '../hddm-error.js'
+import { inflateSync } from 'node:zlib'
+import { convertIndexedToRgb, decode, encode, type DecodedPng } from 'fast-png'
+import { HddmError, InvalidArgumentError } from '../hddm-error.js'
 import { InvalidPngError } from './errors.js'
 
 /**
- * A small PNG codec on node:zlib (no dependency): enough for datasets and sample grids.
- * Encode: 8-bit gray, gray+alpha, RGB or RGBA. Decode: every non-interlaced PNG (bit depths
- * 1-16, gray, RGB, palette, with alpha or tRNS, all five filters), 16-bit reduced to 8.
+ * PNG bytes <-> 8-bit pixels on fast-png, which parses the chunks, checks CRCs, inflates,
+ * unfilters and undoes Adam7 interlacing. What this wrapper adds, because callers rely on it:
+ * - the inflated size is capped at what the header implies before fast-png inflates (fast-png
+ *   inflates every IDAT without a bound, and a sample server's few-KB image could inflate to GBs);
+ * - pixels come out as 8-bit channels: palette -> RGB(A), a tRNS key colour -> alpha, 1/2/4-bit
+ *   gray scaled to 0-255, 16-bit -> the high byte;
+ * - every bad input throws InvalidPngError (fast-png throws plain Errors).
+ * Encode: 8-bit gray, gray+alpha, RGB or RGBA (fast-png writes filter None on every row).
  */
 export interface RawImage {
   width: number
@@ -16,16 +22,17 @@ export interface RawImage {
   pixels: Uint8Array
 }
 
-const SIGNATURE = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a)
-const COLOR_TYPE_OF_CHANNELS = [-1, 0, 4, 2, 6]
-const CHANNELS_OF_COLOR_TYPE: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 }
+const SAMPLES_OF_COLOR_TYPE: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 }
 const MAX_PIXELS = 1 << 26
+/** Adam7 passes: [x0, y0, dx, dy]. */
+const ADAM7 = [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2]]
 
 interface PngHeader {
   width: number
   height: number
   depth: number
   colorType: number
+  interlaced: boolean
 }
 
 export function encodePng (image: RawImage): Uint8Array {
@@ -39,194 +46,133 @@ export function encodePng (image: RawImage): Uint8Array {
   if (pixels.length !== width * height * channels) {
     throw new InvalidArgumentError(`${pixels.length} bytes for a ${width}x${height}x${channels} image`)
   }
-  const stride = width * channels
-  // Filter "Up" on every row but the first: cheap and compresses smooth images well.
-  const raw = new Uint8Array(height * (stride + 1))
-  for (let y = 0; y < height; y++) {
-    const o = y * (stride + 1)
-    const row = pixels.subarray(y * stride, (y + 1) * stride)
-    if (y === 0) {
-      raw[o] = 0
-      raw.set(row, o + 1)
-      continue
-    }
-    raw[o] = 2
-    const prev = pixels.subarray((y - 1) * stride, y * stride)
-    for (let i = 0; i < stride; i++) raw[o + 1 + i] = (row[i] - prev[i]) & 0xff
-  }
-  const ihdr = new Uint8Array(13)
-  const v = new DataView(ihdr.buffer)
-  v.setUint32(0, width)
-  v.setUint32(4, height)
-  ihdr[8] = 8
-  ihdr[9] = COLOR_TYPE_OF_CHANNELS[channels]
-  const idat = chunk('IDAT', deflateSync(raw, { level: 9 }))
-  return concat([SIGNATURE, chunk('IHDR', ihdr), idat, chunk('IEND', new Uint8Array(0))])
+  // fast-png returns a view into its growable buffer: copy, so `.buffer` holds only the PNG.
+  return encode({ width, height, channels, depth: 8, data: pixels }, { zlib: { level: 9 } }).slice()
 }
 
 export function decodePng (bytes: Uint8Array): RawImage {
-  if (bytes.length < 8 || !SIGNATURE.every((b, i) => bytes[i] === b)) {
+  const header = readHeader(bytes)
+  checkImageDataLength(bytes, header)
+  try {
+    const png = decode(bytes, { checkCrc: true })
+    if (png.width !== header.width || png.height !== header.height || png.depth !== header.depth) {
+      throw new InvalidPngError('a second IHDR chunk disagrees with the first')
+    }
+    return toRawImage(png, header)
+  } catch (err) {
+    if (err instanceof HddmError) throw err
+    throw new InvalidPngError(`corrupt PNG: ${(err as Error).message}`)
+  }
+}
+
+/** The IHDR chunk, which the PNG spec puts first; refuses what the rest cannot decode. */
+function readHeader (bytes: Uint8Array): PngHeader {
+  const signature = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]
+  if (bytes.length < 8 || !signature.every((b, i) => bytes[i] === b)) {
     throw new InvalidPngError('not a PNG (bad signature)')
   }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  let header: PngHeader | undefined
-  let palette: Uint8Array | undefined
-  let transparency: Uint8Array | undefined
+  if (bytes.length < 33) throw new InvalidPngError('truncated before the end of IHDR')
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  if (v.getUint32(8) !== 13 || chunkType(bytes, 8) !== 'IHDR') throw new InvalidPngError('the first chunk is not IHDR')
+  const h: PngHeader = {
+    width: v.getUint32(16), height: v.getUint32(20), depth: bytes[24], colorType: bytes[25], interlaced: bytes[28] === 1
+  }
+  if (bytes[26] !== 0 || bytes[27] !== 0) throw new InvalidPngError('unknown compression or filter method')
+  if (bytes[28] > 1) throw new InvalidPngError(`unknown interlace method ${bytes[28]}`)
+  const validDepth = h.colorType === 0 ? [1, 2, 4, 8, 16] : h.colorType === 3 ? [1, 2, 4, 8] : [8, 16]
+  if (SAMPLES_OF_COLOR_TYPE[h.colorType] === undefined || !validDepth.includes(h.depth)) {
+    throw new InvalidPngError(`unsupported color type ${h.colorType} with bit depth ${h.depth}`)
+  }
+  // fast-png's Adam7 path sizes pixels in whole bytes, so it misreads packed 1/2/4-bit passes.
+  if (h.interlaced && h.depth < 8) {
+    throw new InvalidPngError('interlaced PNGs under 8 bits per sample are not supported')
+  }
+  if (h.width < 1 || h.height < 1 || h.width * h.height > MAX_PIXELS) {
+    throw new InvalidPngError(`unsupported size ${h.width}x${h.height}`)
+  }
+  return h
+}
+
+/**
+ * Inflates the IDAT stream with its output capped at the length the header implies, and refuses
+ * any other length: the decompression-bomb guard fast-png lacks. Costs a second inflate, which
+ * is small next to the images we read (digits, sample grids).
+ */
+function checkImageDataLength (bytes: Uint8Array, h: PngHeader): void {
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const idat: Uint8Array[] = []
-  let o = 8
-  let ended = false
-  while (o < bytes.length && !ended) {
-    if (o + 12 > bytes.length) throw new InvalidPngError('truncated chunk')
-    const length = view.getUint32(o)
-    const type = String.fromCharCode(...bytes.subarray(o + 4, o + 8))
+  for (let o = 8; ;) {
+    if (o + 12 > bytes.length) throw new InvalidPngError('truncated chunk, or no IEND')
+    const length = v.getUint32(o)
+    const type = chunkType(bytes, o)
     if (o + 12 + length > bytes.length) throw new InvalidPngError(`truncated ${type} chunk`)
-    const data = bytes.subarray(o + 8, o + 8 + length)
-    const storedCrc = view.getUint32(o + 8 + length)
-    const computedCrc = crc32(bytes.subarray(o + 4, o + 8 + length))
-    if (computedCrc !== storedCrc) throw new InvalidPngError(`bad CRC in ${type} chunk`)
+    if (type === 'IEND') break
+    if (type === 'IDAT') idat.push(bytes.subarray(o + 8, o + 8 + length))
     o += 12 + length
-    if (type === 'IHDR') {
-      if (length !== 13) throw new InvalidPngError('bad IHDR length')
-      const d = new DataView(data.buffer, data.byteOffset, 13)
-      header = { width: d.getUint32(0), height: d.getUint32(4), depth: data[8], colorType: data[9] }
-      if (data[10] !== 0 || data[11] !== 0) throw new InvalidPngError('unknown compression or filter method')
-      if (data[12] !== 0) throw new InvalidPngError('interlaced PNGs are not supported')
-    } else if (type === 'PLTE') {
-      palette = data
-    } else if (type === 'tRNS') {
-      transparency = data
-    } else if (type === 'IDAT') {
-      idat.push(data)
-    } else if (type === 'IEND') {
-      ended = true
-    }
   }
-  if (header === undefined) throw new InvalidPngError('missing IHDR')
-  if (!ended) throw new InvalidPngError('missing IEND')
-  const { width, height, depth, colorType } = header
-  const samples = CHANNELS_OF_COLOR_TYPE[colorType]
-  const validDepth = colorType === 0 ? [1, 2, 4, 8, 16] : colorType === 3 ? [1, 2, 4, 8] : [8, 16]
-  if (samples === undefined || !validDepth.includes(depth)) {
-    throw new InvalidPngError(`unsupported color type ${colorType} with bit depth ${depth}`)
-  }
-  if (width < 1 || height < 1 || width * height > MAX_PIXELS) {
-    throw new InvalidPngError(`unsupported size ${width}x${height}`)
-  }
-  if (colorType === 3 && palette === undefined) throw new InvalidPngError('palette image without PLTE')
-  const bpp = Math.max(1, (samples * depth) >> 3)
-  const stride = Math.ceil((width * samples * depth) / 8)
+  const expected = rawLength(h)
   let raw: Uint8Array
   try {
-    // The header fixes the length; a few KB of IDAT (a sample server's image) could otherwise
-    // inflate to gigabytes before that check.
-    raw = inflateSync(concat(idat), { maxOutputLength: height * (stride + 1) })
+    raw = inflateSync(Buffer.concat(idat), { maxOutputLength: expected })
   } catch {
     throw new InvalidPngError('corrupt image data, or more of it than the header declares')
   }
-  if (raw.length !== height * (stride + 1)) throw new InvalidPngError('image data has the wrong length')
-  const unfiltered = unfilter(raw, height, stride, bpp)
-  return expand(unfiltered, header, stride, samples, palette, transparency)
+  if (raw.length !== expected) throw new InvalidPngError('image data has the wrong length')
 }
 
-/** Reverses the per-row filters (None, Sub, Up, Average, Paeth) in place of a copy. */
-function unfilter (raw: Uint8Array, height: number, stride: number, bpp: number): Uint8Array {
-  const out = new Uint8Array(height * stride)
-  for (let y = 0; y < height; y++) {
-    const filter = raw[y * (stride + 1)]
-    const src = y * (stride + 1) + 1
-    const dst = y * stride
-    const up = dst - stride
-    for (let i = 0; i < stride; i++) {
-      const a = i >= bpp ? out[dst + i - bpp] : 0
-      const b = y > 0 ? out[up + i] : 0
-      const c = y > 0 && i >= bpp ? out[up + i - bpp] : 0
-      let predictor: number
-      switch (filter) {
-        case 0: predictor = 0; break
-        case 1: predictor = a; break
-        case 2: predictor = b; break
-        case 3: predictor = (a + b) >> 1; break
-        case 4: predictor = paeth(a, b, c); break
-        default: throw new InvalidPngError(`unknown filter type ${filter}`)
+/** Bytes of filtered scanlines (one filter byte per row) the header implies, per Adam7 pass if interlaced. */
+function rawLength (h: PngHeader): number {
+  const bits = SAMPLES_OF_COLOR_TYPE[h.colorType] * h.depth
+  const rows = (width: number, height: number): number => height * (1 + Math.ceil((width * bits) / 8))
+  if (!h.interlaced) return rows(h.width, h.height)
+  return ADAM7.reduce((n, [x0, y0, dx, dy]) => {
+    const w = Math.ceil((h.width - x0) / dx)
+    const hh = Math.ceil((h.height - y0) / dy)
+    return w > 0 && hh > 0 ? n + rows(w, hh) : n
+  }, 0)
+}
+
+/** fast-png's samples as 8-bit channels; `h` is the header, as fast-png does not report the colour type. */
+function toRawImage (png: DecodedPng, h: PngHeader): RawImage {
+  const { width, height, depth } = h
+  if (h.colorType === 3) {
+    if (png.palette === undefined || png.palette.length === 0) throw new InvalidPngError('palette image without PLTE')
+    // Entries carry alpha exactly when there is a tRNS chunk.
+    return { width, height, channels: png.palette[0].length, pixels: convertIndexedToRgb(png) }
+  }
+  const samples = SAMPLES_OF_COLOR_TYPE[h.colorType]
+  const key = h.colorType === 0 || h.colorType === 2 ? png.transparency : undefined
+  if (depth === 8 && key === undefined) return { width, height, channels: samples, pixels: png.data as Uint8Array }
+  const channels = samples + (key !== undefined ? 1 : 0)
+  const stride = Math.ceil((width * depth) / 8)
+  const data = png.data
+  // Packed 1/2/4-bit gray: pixel x of row y sits in the high bits first.
+  const sample = depth >= 8
+    ? (p: number, c: number) => data[p * samples + c]
+    : (p: number) => {
+        const x = p % width
+        const bit = x * depth
+        return (data[Math.floor(p / width) * stride + (bit >> 3)] >> (8 - depth - (bit & 7))) & ((1 << depth) - 1)
       }
-      out[dst + i] = (raw[src + i] + predictor) & 0xff
-    }
-  }
-  return out
-}
-
-function paeth (a: number, b: number, c: number): number {
-  const p = a + b - c
-  const pa = Math.abs(p - a)
-  const pb = Math.abs(p - b)
-  const pc = Math.abs(p - c)
-  return pa <= pb && pa <= pc ? a : pb <= pc ? b : c
-}
-
-/** Unpacks samples to 8-bit channels: palette -> RGB(A), tRNS -> alpha, 16-bit -> high byte. */
-function expand (
-  data: Uint8Array, h: PngHeader, stride: number, samples: number, palette?: Uint8Array, trns?: Uint8Array
-): RawImage {
-  const { width, height, depth, colorType } = h
-  const sample = (y: number, i: number): number => {
-    if (depth === 8) return data[y * stride + i]
-    if (depth === 16) return (data[y * stride + 2 * i] << 8) | data[y * stride + 2 * i + 1]
-    const bit = i * depth
-    return (data[y * stride + (bit >> 3)] >> (8 - depth - (bit & 7))) & ((1 << depth) - 1)
-  }
-  const to8 = (v: number): number => {
-    if (depth === 16) return v >> 8
-    if (depth === 8 || colorType === 3) return v
-    return Math.round((v * 255) / ((1 << depth) - 1))
-  }
-  const alphaFromTrns = trns !== undefined && (colorType === 0 || colorType === 2 || colorType === 3)
-  const channels = colorType === 3 ? (alphaFromTrns ? 4 : 3) : samples + (alphaFromTrns ? 1 : 0)
+  const max = (1 << depth) - 1
+  const to8 = depth === 16
+    ? (v: number) => v >> 8
+    : depth === 8 ? (v: number) => v : (v: number) => Math.round(v * 255 / max)
   const pixels = new Uint8Array(width * height * channels)
-  const tv = trns !== undefined && trns.length >= 2
-    ? new DataView(trns.buffer, trns.byteOffset, trns.byteLength)
-    : undefined
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const o = (y * width + x) * channels
-      if (colorType === 3) {
-        const idx = sample(y, x)
-        if (3 * idx + 2 >= palette!.length) throw new InvalidPngError(`palette index ${idx} out of range`)
-        pixels[o] = palette![3 * idx]; pixels[o + 1] = palette![3 * idx + 1]; pixels[o + 2] = palette![3 * idx + 2]
-        if (alphaFromTrns) pixels[o + 3] = idx < trns!.length ? trns![idx] : 255
-        continue
-      }
-      let transparent = alphaFromTrns && tv !== undefined
-      for (let c = 0; c < samples; c++) {
-        const v = sample(y, x * samples + c)
-        pixels[o + c] = to8(v)
-        if (alphaFromTrns && tv !== undefined && !matchesKey(tv, c, v)) transparent = false
-      }
-      if (alphaFromTrns) pixels[o + samples] = transparent ? 0 : 255
+  for (let p = 0; p < width * height; p++) {
+    let transparent = key !== undefined
+    for (let c = 0; c < samples; c++) {
+      const v = sample(p, c)
+      pixels[p * channels + c] = to8(v)
+      if (key !== undefined && key[c] !== v) transparent = false
     }
+    if (key !== undefined) pixels[p * channels + samples] = transparent ? 0 : 255
   }
   return { width, height, channels, pixels }
 }
 
-/** Whether sample v of channel c is the tRNS key colour's (16-bit big-endian per channel). */
-function matchesKey (key: DataView, c: number, v: number): boolean {
-  return 2 * c + 1 < key.byteLength && key.getUint16(2 * c) === v
-}
-
-function chunk (type: string, data: Uint8Array): Uint8Array {
-  const out = new Uint8Array(12 + data.length)
-  const v = new DataView(out.buffer)
-  v.setUint32(0, data.length)
-  for (let i = 0; i < 4; i++) out[4 + i] = type.charCodeAt(i)
-  out.set(data, 8)
-  v.setUint32(8 + data.length, crc32(out.subarray(4, 8 + data.length)))
-  return out
-}
-
-function concat (parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let o = 0
-  for (const p of parts) { out.set(p, o); o += p.length }
-  return out
+function chunkType (bytes: Uint8Array, offset: number): string {
+  return String.fromCharCode(...bytes.subarray(offset + 4, offset + 8))
 }
 
 /** Images of one size, HWC; floats are model outputs in [-1, 1] (clamped), bytes are 0-255. */
