@@ -38,4 +38,6 @@ export {
   type EvaluateProgressEvents
 } from './evaluate.js'
 export { promptGrid } from './sample-grid.js'
-export { linePlot, niceTicks, textWidth, type PlotSeries, type LinePlotOptions } from './plot.js'
+export {
+  cssColor, lineChartSpec, linePlot, renderSvg, type LinePlotOptions, type PlotColor, type PlotSeries
+} from './plot.js'

@@ -1,7 +1,7 @@
 /**
  * Tables and plots from an experiment state directory (test/bench/experiment.ts): reads only
  * the files the experiment wrote, so it runs at any time (`--report`) on whatever is done.
- * Writes <state>/report.md, <state>/fid-vs-compute.png and <state>/ddpm-to-fm.png.
+ * Writes <state>/report.md, <state>/fid-vs-compute.svg and <state>/ddpm-to-fm.svg.
  */
 import { existsSync } from 'node:fs'
 import { readdir, readFile, writeFile } from 'node:fs/promises'
@@ -136,8 +136,9 @@ export async function writeExperimentReport (state: string): Promise<void> {
   }
   if (series.length > 0) {
     const title = `FID vs training compute (${settings.preset}, K=${settings.K}, ${e.samples} samples)`
-    const plot = linePlot(series, { title, xLabel: 'training compute (TFLOP)', yLabel: 'FID (classifier features)' })
-    await writeFile(join(state, 'fid-vs-compute.png'), plot)
+    const axes = { xLabel: 'training compute (TFLOP)', yLabel: 'FID (classifier features)' }
+    const plot = await linePlot(series, { title, ...axes })
+    await writeFile(join(state, 'fid-vs-compute.svg'), plot)
     lines.push('FID against training compute (top-1 routing for the ensembles):', '')
     lines.push('| configuration | step per expert | training TFLOPs | FID |', '|---|---|---|---|')
     const curves = evals.filter(v => !v.configuration.endsWith('-blind') && onCurve(v))
@@ -176,7 +177,7 @@ export async function writeExperimentReport (state: string): Promise<void> {
       comparison = `From scratch reaches ${target.toFixed(4)} at step ${settings.convertSteps}; ${reached}.`
     }
     lines.push('', comparison, '')
-    await writeFile(join(state, 'ddpm-to-fm.png'), linePlot([
+    await writeFile(join(state, 'ddpm-to-fm.svg'), await linePlot([
       { name: 'FM from scratch', color: COLORS['homogeneous-fm'], points: s.map(m => [m.step, m.heldOut[0]]) },
       { name: 'FM from DDPM', color: COLORS['homogeneous-ddpm'], points: converted.map(m => [m.step, m.heldOut[0]]) }
     ], { title: `Held-out FM loss, cluster ${c}`, xLabel: 'training steps', yLabel: 'held-out loss' }))

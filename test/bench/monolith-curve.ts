@@ -184,7 +184,7 @@ async function evaluateMilestone (step: number): Promise<void> {
   }
 }
 
-/** A markdown table (printed, and <state>/report.md) and <state>/fid-vs-steps.png from the files that exist. */
+/** A markdown table (printed, and <state>/report.md) and <state>/fid-vs-steps.svg from the files that exist. */
 async function report (): Promise<void> {
   const evals: EvalFile[] = []
   if (existsSync(evalDir)) {
@@ -253,7 +253,7 @@ async function report (): Promise<void> {
     const series: PlotSeries[] = [
       { name: `monolith (${savedTag})`, color: [80, 80, 80], points: main.map(v => [v.step, v.evaluation.fid]) }
     ]
-    await writeFile(join(state, 'fid-vs-steps.png'), linePlot(series, {
+    await writeFile(join(state, 'fid-vs-steps.svg'), await linePlot(series, {
       title: `Monolith FID vs steps (${settings.preset}, batch ${B}, ${saved.evalSettings.samples} samples)`,
       xLabel: 'training steps',
       yLabel: 'FID (classifier features)'
