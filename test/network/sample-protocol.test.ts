@@ -246,6 +246,11 @@ describe('/hddm/sample/1.0.0', () => {
       await expect(ask(client)).rejects.toMatchObject({ code: 'rate-limited' })
       expect(await ask(other, { ...base, count: 1, steps: 2 })).toHaveLength(1)
       expect(limited.active).toBe(0)
+      // What it counts for metrics (node/node-metrics.ts): every answer once, under its outcome.
+      const count = (code: string): number => codes.filter(c => c === code).length
+      const busy = count('busy') > 0 ? { busy: count('busy') } : {}
+      const expected = { served: count('ok') + 1, 'rate-limited': count('rate-limited') + 1, ...busy }
+      await vi.waitFor(() => { expect(limited.counters()).toEqual(expected) })
     } finally {
       await limited.stop()
       served.dispose()

@@ -9,7 +9,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Registry } from 'prom-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { FinalVerdict } from '../../src/node/final-verifier.js'
 import { createHddmNode, type HddmNode } from '../../src/node/hddm-node.js'
+import { multiaddr } from '@multiformats/multiaddr'
+import { requestSamples } from '../../src/network/sample-client.js'
 import { createMetricsServer, type MetricsServer } from '../../src/node/metrics-server.js'
 import { createNodeMetrics, type NodeMetrics } from '../../src/node/node-metrics.js'
 import { createWorkerTaskTrainer } from '../../src/node/worker-trainer.js'
@@ -144,18 +147,29 @@ describe('metrics of running nodes, scraped over HTTP on 127.0.0.1', () => {
     expect(valueOf(families, 'hddm_training_images_per_second', trained[0].labels)).toBeGreaterThan(0)
   })
 
-  it('counts on the follower what it receives: accepted gossip, fetched and verified checkpoints, bitswap bytes',
+  it('counts on the follower what it receives: accepted gossip, fetched and judged checkpoints, bitswap bytes',
     { timeout: 120_000 }, async () => {
-    const followed = async (): Promise<Families | undefined> => {
-      const families = await scrape(b.server)
-      const verified = valueOf(families, 'hddm_checkpoints_verified_total', { check: 'final' }) ?? 0
-      return verified >= 1 ? families : undefined
+    // Twelve steps may or may not bring an expert under the run's held-out bound: either verdict
+    // on A's final will do, as long as it is counted under the right label.
+    const verdict = (): FinalVerdict | undefined => {
+      const row = b.node.coverage().find((r) => (r.finals ?? []).length > 0)
+      return row === undefined ? undefined : b.node.finalVerifier.verdictOf(row.task, row.finals![0].cid)
     }
-    const families = await waitFor(followed, 'B to verify A\'s final checkpoint',
+    const judged = await waitFor(verdict, 'B to judge A\'s final checkpoint',
       { timeoutMs: 100_000, explain: () => log.tail() })
+    const families = await scrape(b.server)
+    const finals = (name: string): number => (families.get(name)?.samples ?? [])
+      .filter((s) => s.labels.check === 'final').reduce((sum, s) => sum + s.value, 0)
+    expect(finals('hddm_checkpoints_verified_total') + finals('hddm_checkpoints_refused_total')).toBe(1)
+    if (judged.accepted) {
+      expect(valueOf(families, 'hddm_checkpoints_verified_total', { check: 'final' })).toBe(1)
+      expect(valueOf(families, 'hddm_tasks', { state: 'done' })).toBe(1)
+    } else {
+      const reason = judged.reason!
+      expect(valueOf(families, 'hddm_checkpoints_refused_total', { check: 'final', reason })).toBe(1)
+    }
     expect(valueOf(families, 'hddm_gossip_messages_total', { result: 'accept' })).toBeGreaterThan(0)
     expect(valueOf(families, 'hddm_checkpoints_fetched_total', { result: 'ok' })).toBeGreaterThanOrEqual(1)
-    expect(valueOf(families, 'hddm_tasks', { state: 'done' })).toBeGreaterThanOrEqual(1)
     expect(valueOf(families, 'hddm_bitswap_bytes_total', { direction: 'in' })).toBeGreaterThan(0)
     expect(valueOf(await scrape(a.server), 'hddm_bitswap_bytes_total', { direction: 'out' })).toBeGreaterThan(0)
   })
@@ -195,6 +209,19 @@ describe('metrics of running nodes, scraped over HTTP on 127.0.0.1', () => {
     await waitFor(async () => await rejected('malformed') === 1, 'A to count the malformed message',
       { explain: () => log.tail() })
     expect(await rejected('forged')).toBe(1)
+  })
+
+  it('counts a sample request it refuses, under its code', async () => {
+    const asker = attacker ?? await createTestNode()
+    attacker = asker
+    const ensemble = (await asker.storage.putJson({ not: 'an ensemble A holds' })).toString()
+    const request = { v: 1 as const, ensemble, prompts: ['seven'], count: 1, steps: 1, seed: 0 }
+    await expect(requestSamples(asker.swarm.libp2p, multiaddr(a.node.multiaddrs()[0]), request))
+      .rejects.toMatchObject({ name: 'SampleRefusedError', code: 'unknown-ensemble' })
+    const families = await scrape(a.server)
+    const refused = { result: 'refused', code: 'unknown-ensemble' }
+    expect(valueOf(families, 'hddm_sample_requests_total', refused)).toBe(1)
+    expect(valueOf(families, 'hddm_sample_requests_total', { result: 'served' })).toBeUndefined()
   })
 
   it('refuses to serve on a port that is taken, with a MetricsListenError', async () => {
