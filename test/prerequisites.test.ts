@@ -1,6 +1,7 @@
 /**
  * What the tests need from the machine, checked first and by name: the native kernels (a C++
- * toolchain at `npm ci`, OpenBLAS at run time), Debian's Fashion-MNIST, python3 with numpy and iptables.
+ * toolchain at `npm ci`, OpenBLAS at run time), Debian's Fashion-MNIST, python3 with numpy, iptables
+ * and Chromium.
  * .ci/run installs them; nothing skips when one is missing: these checks (and the tests that
  * use it) fail, saying what to install.
  */
@@ -13,7 +14,7 @@ import { FASHION_MNIST_DEFAULT_DIR, loadFashionMnist } from '../src/data/index.j
 import { disposeBackend, initBackend } from '../src/runtime/backend.js'
 import { loadNative } from '../src/runtime/native/addon.js'
 
-const INSTALL = 'apt-get install libopenblas0-pthread dataset-fashion-mnist python3-numpy g++ make iptables, ' +
+const INSTALL = 'apt-get install libopenblas0-pthread dataset-fashion-mnist python3-numpy g++ make iptables chromium, ' +
   'then npm ci (.ci/run does both)'
 
 describe('prerequisites', () => {
@@ -46,6 +47,17 @@ describe('prerequisites', () => {
       expect.fail(`python3 with numpy is missing (${(err as Error).message.split('\n')[0]}); ${INSTALL}`)
     }
     expect(version).toMatch(/^\d+\.\d+/)
+  })
+
+  it('Chromium runs (the browser test/dashboard drives; the test there skips only without it)', () => {
+    const chromium = process.env.HDDM_CHROMIUM ?? '/usr/bin/chromium'
+    let version = ''
+    try {
+      version = execFileSync(chromium, ['--version'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim()
+    } catch (err) {
+      expect.fail(`${chromium} does not run (${(err as Error).message.split('\n')[0]}); ${INSTALL}`)
+    }
+    expect(version).toMatch(/Chromium \d+/)
   })
 
   it('iptables runs (the NAT routers of test/netns; the tests there skip only without root or `ip`)', () => {
