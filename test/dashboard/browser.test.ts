@@ -14,7 +14,7 @@ import { chromium, type Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createDashboard, type Dashboard } from '../../src/dashboard/index.js'
 import { assembleEnsemble, publishEnsemble } from '../../src/node/assemble.js'
-import { createHddmNode, type HddmNode } from '../../src/node/hddm-node.js'
+import { createHddmNode, type HddmNode, type RunSource } from '../../src/node/hddm-node.js'
 import { mergeCoverage } from '../../src/node/coverage.js'
 import { parseRunManifest } from '../../src/protocol/run-manifest.js'
 import { createWorkerTaskTrainer } from '../../src/node/worker-trainer.js'
@@ -25,7 +25,9 @@ import { FAST_LOOP, tinyRun } from '../node/fixtures.js'
 
 const CHROMIUM = process.env.HDDM_CHROMIUM ?? '/usr/bin/chromium'
 const HAS_CHROMIUM = existsSync(CHROMIUM)
-const SKIPPED = HAS_CHROMIUM ? '' : ` (SKIPPED: no Chromium at ${CHROMIUM}; apt-get install chromium, or set HDDM_CHROMIUM)`
+const SKIPPED = HAS_CHROMIUM
+  ? ''
+  : ` (SKIPPED: no Chromium at ${CHROMIUM}; apt-get install chromium, or set HDDM_CHROMIUM)`
 if (!HAS_CHROMIUM) console.warn(`test/dashboard/browser.test.ts${SKIPPED}`)
 
 const SCREENSHOT = process.env.HDDM_SCREENSHOT === '1'
@@ -50,7 +52,8 @@ describe('dashboard in Chromium', () => {
     await disposeBackend()
   }, 120_000)
 
-  it.skipIf(!HAS_CHROMIUM)(`shows a training swarm live: coverage, gallery, curves, peers, and draws from its ensemble${SKIPPED}`,
+  const title = `shows a training swarm live: coverage, gallery, curves, peers, and draws from its ensemble${SKIPPED}`
+  it.skipIf(!HAS_CHROMIUM)(title,
     { timeout: 480_000 }, async () => {
       // A dozen steps of training are enough to test the page; the screenshot shows a longer run.
       const steps = SCREENSHOT ? 400 : 8
@@ -58,7 +61,7 @@ describe('dashboard in Chromium', () => {
       // Assembly checks every final against the run's held-out bounds, which 8 steps do not reach.
       const manifest = parseRunManifest({ ...base, eval: { ...base.eval, heldOutLossMax: { ddpm: 5, fm: 5 } } })
       const net = { listen: ['/ip4/127.0.0.1/tcp/0'], scope: 'loopback' as const, heartbeatIntervalMs: 200 }
-      const node = async (name: string, source: Parameters<typeof createHddmNode>[0]['source'], bootstrap?: string[]) => {
+      const node = async (name: string, source: RunSource, bootstrap?: string[]): Promise<HddmNode> => {
         const dataDir = await mkdtemp(join(tmpdir(), `hddm-dashboard-${name}-`))
         dirs.push(dataDir)
         const created = createHddmNode({
@@ -106,15 +109,17 @@ describe('dashboard in Chromium', () => {
         { timeoutMs: 300_000, explain })
       const merged = mergeCoverage([a.coverage(), ...await a.peerCoverage()])
       const finalCids = merged.map((row) => row.checkpoint?.cid)
-      const pageCids = async (): Promise<Array<string | null>> => await page.locator('#coverage tbody tr td.checkpoint span')
-        .evaluateAll((spans) => spans.map((s) => s.getAttribute('title')))
+      const checkpointCells = page.locator('#coverage tbody tr td.checkpoint span')
+      const pageCids = async (): Promise<Array<string | null>> =>
+        await checkpointCells.evaluateAll((spans) => spans.map((s) => s.getAttribute('title')))
       await waitFor(async () => JSON.stringify(await pageCids()) === JSON.stringify(finalCids),
         'the page to show every final checkpoint')
       const text = await (await fetch(new URL('/api/coverage.txt', dashboard.url))).text()
       for (const row of merged) expect(text).toContain(row.checkpoint!.cid)
 
       // An ensemble assembled on A's data directory is listed, and a click draws from it.
-      const ensemble = await assembleEnsemble({ runId: a.runId, manifest: a.manifest, coverage: merged, storage: a.blocks })
+      const assembly = { runId: a.runId, manifest: a.manifest, coverage: merged, storage: a.blocks }
+      const ensemble = await assembleEnsemble(assembly)
       let ensembleCid: string
       try {
         ensembleCid = (await publishEnsemble(a.blocks, ensemble, { provide: false })).id.toString()
@@ -128,7 +133,8 @@ describe('dashboard in Chromium', () => {
       await select.selectOption(prompt!)
       await button.click()
       await page.waitForSelector('#sample-images img', { timeout: 120_000 })
-      const drawn = await page.locator('#sample-images img').evaluateAll((imgs) => imgs.map((i) => (i as HTMLImageElement).alt))
+      const drawn = await page.locator('#sample-images img')
+        .evaluateAll((imgs) => imgs.map((i) => (i as HTMLImageElement).alt))
       expect(drawn).toEqual([prompt, prompt, prompt, prompt])
 
       if (SCREENSHOT) {
