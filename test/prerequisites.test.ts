@@ -14,8 +14,8 @@ import { FASHION_MNIST_DEFAULT_DIR, loadFashionMnist } from '../src/data/index.j
 import { disposeBackend, initBackend } from '../src/runtime/backend.js'
 import { loadNative } from '../src/runtime/native/addon.js'
 
-const INSTALL = 'apt-get install libopenblas0-pthread dataset-fashion-mnist python3-numpy g++ make iptables chromium, ' +
-  'then npm ci (.ci/run does both)'
+const INSTALL = 'apt-get install libopenblas0-pthread dataset-fashion-mnist python3-numpy g++ make iptables ' +
+  'chromium, then npm ci (.ci/run does both)'
 
 describe('prerequisites', () => {
   afterAll(async () => { await disposeBackend() })

@@ -87,7 +87,7 @@ export class Dashboard {
 
   async start (): Promise<void> {
     await this.server.start()
-    this.timers.push(setInterval(() => { this.state.poll(this.viewers > 0) }, this.init.pollMs ?? 1000))
+    this.timers.push(setInterval(() => { this.poll() }, this.init.pollMs ?? 1000))
     this.timers.push(setInterval(() => { void this.refresh() }, this.init.refreshMs ?? 10_000))
     if (this.components.node !== undefined) this.attach(this.components.node)
     this.log.info('dashboard listening', { url: this.url, sampling: this.sampling })
@@ -125,6 +125,15 @@ export class Dashboard {
     await this.gallery?.stop()
     this.shelf?.dispose()
     this.state.detach()
+  }
+
+  /** A node stopped before its page is not an error worth more than a debug line. */
+  private poll (): void {
+    try {
+      this.state.poll(this.viewers > 0)
+    } catch (err) {
+      this.log.debug('dashboard poll failed', { error: String(err) })
+    }
   }
 
   private setViewers (count: number): void {
