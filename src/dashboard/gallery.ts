@@ -63,6 +63,9 @@ export interface GalleryEvents {
   row: CustomEvent<GalleryRow>
 }
 
+/** Checkpoints that failed to draw, remembered at most. */
+const MAX_FAILED = 1024
+
 export class Gallery extends TypedEventEmitter<GalleryEvents> {
   private readonly init: Required<Omit<GalleryInit, 'logger'>>
   private readonly log: Logger
@@ -153,8 +156,9 @@ export class Gallery extends TypedEventEmitter<GalleryEvents> {
         this.safeDispatchEvent('row', { detail: row })
       } catch (err) {
         if (signal.aborted) return
-        // A checkpoint that cannot be drawn (gone, corrupt) is not tried again.
+        // A checkpoint that cannot be drawn (gone, corrupt) is not tried again; the oldest are forgotten.
         this.failed.add(next.cid)
+        if (this.failed.size > MAX_FAILED) this.failed.delete(this.failed.values().next().value!)
         this.log.warn('gallery draw failed', { task: next.task, cid: next.cid }, err)
       }
     }

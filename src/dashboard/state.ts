@@ -209,17 +209,18 @@ export class DashboardState extends TypedEventEmitter<DashboardStateEvents> {
   }
 
   /**
-   * Looks at the coverage map: records checkpoints it shows for the first time (peers' ones, for
-   * a node that does not train them) and, when `publish`, sends the map and the peers if changed.
+   * Records the checkpoints this node's claim table shows for the first time (peers' ones, for a
+   * node that does not train them: only signed gossip counts, never a peer's coverage map, which
+   * could name any step) and, when `publish`, sends the merged map and the peers if changed.
    */
   poll (publish: boolean): void {
     if (this.node === undefined) return
-    const rows = this.coverageRows()
-    for (const row of rows) {
+    for (const row of this.node.coverage()) {
       const c = row.checkpoint
       if (c !== undefined) this.recordCheckpoint({ ...c, task: row.task })
     }
     if (!publish) return
+    const rows = this.coverageRows()
     const json = JSON.stringify(rows)
     if (json !== this.lastCoverage) {
       this.lastCoverage = json

@@ -209,7 +209,7 @@ function renderPeers () {
   $('peers').tBodies[0].replaceChildren(...p.rows.map((r) => el('tr', { 'data-peer': r.id },
     el('td', { class: 'mono', text: short(r.id), title: r.id }),
     el('td', { text: r.direction === 'inbound' ? 'in' : 'out' }),
-    el('td', { class: 'mono small', text: r.addrs.join(' ') }),
+    el('td', { class: 'mono small addr', text: r.addrs.join(' ') }),
     el('td', { text: r.inMesh ? '✓' : '' }),
     el('td', { text: r.inRun ? '✓' : '' }),
     el('td', { class: `num ${r.score < 0 ? 'bad' : ''}`, text: fixed(r.score, 2) }))))
