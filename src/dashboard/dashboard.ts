@@ -2,6 +2,7 @@ import { z } from 'zod'
 import { silentLogger, type Logger } from '../logger.js'
 import { formatCoverage } from '../node/coverage.js'
 import { dashboardUrl, isLoopbackHost } from './address.js'
+import { dashboardCharts } from './charts.js'
 import { EnsembleShelf, type EnsembleEntry, type EnsembleShelfInit } from './ensembles.js'
 import { DashboardRequestError } from './errors.js'
 import { Gallery, type GalleryInit } from './gallery.js'
@@ -184,6 +185,7 @@ export class Dashboard {
       tasks: node?.manifest.tasks.map((t) => t.kind === 'expert'
         ? { id: t.id, kind: t.kind, objective: t.objective, cluster: t.cluster }
         : { id: t.id, kind: t.kind }) ?? [],
+      charts: dashboardCharts(node?.manifest.tasks.map((t) => t.id) ?? []),
       coverage: this.state.coverageRows(),
       peers: this.state.peers(),
       ...this.state.history(),

@@ -35,4 +35,5 @@ export { EnsembleShelf, type EnsembleEntry, type EnsembleShelfInit, type DrawnIm
 export { refuseForeignRequest, type RequestGuardInit } from './guard.js'
 export { TokenBucket, type TokenBucketInit } from './rate-limit.js'
 export { BoundedSeries } from './series.js'
+export { dashboardCharts, type DashboardChart, type DashboardCharts } from './charts.js'
 export { peersView, type PeersView, type PeerRow } from './peers.js'

@@ -81,64 +81,36 @@ function coverageRow (row) {
 
 // ---- charts -----------------------------------------------------------------------------
 
-function chartSpec (data, x, y, title, tasks, options = {}) {
-  return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    data: { name: data },
-    width: 'container',
-    height: 180,
-    mark: { type: 'line', interpolate: 'monotone', point: options.points === true, tooltip: true },
-    encoding: {
-      x: { field: x, type: x === 't' ? 'temporal' : 'quantitative', title: x === 't' ? null : x },
-      y: { field: y, type: 'quantitative', title, scale: { zero: false, type: options.log === true ? 'log' : 'linear' } },
-      color: { field: 'task', type: 'nominal', scale: { domain: tasks }, legend: { orient: 'bottom', title: null } },
-      detail: { field: 'who' }
-    },
-    config: { view: { stroke: null }, axis: { labelFontSize: 10, titleFontSize: 11 } }
-  }
-}
-
+/** The snapshot's Vega-Lite specs (src/dashboard/charts.ts), compiled here; rebuilt only when the tasks change. */
 async function buildCharts () {
   if (typeof vega === 'undefined' || typeof vegaLite === 'undefined') return
-  const tasks = (state.snapshot?.tasks ?? []).map((t) => t.id)
-  const key = tasks.join(',')
-  if (key === state.chartTasks) return
+  const key = state.snapshot.tasks.map((t) => t.id).join(',')
+  if (key === state.chartTasks) return refreshCharts()
   state.chartTasks = key
-  for (const view of Object.values(state.charts)) view.finalize()
-  const make = async (id, spec) => {
-    const view = new vega.View(vega.parse(vegaLite.compile(spec).spec), { renderer: 'svg', container: $(id), hover: true })
-    await view.runAsync()
-    return view
-  }
-  state.charts = {
-    loss: await make('chart-loss', chartSpec('steps', 't', 'loss', 'loss', tasks, { log: true })),
-    heldOut: await make('chart-heldout', chartSpec('heldOut', 'step', 'heldOutLoss', 'held-out loss', tasks, { points: true })),
-    speed: await make('chart-speed', chartSpec('steps', 't', 'imagesPerSecond', 'images/s', tasks))
+  for (const { view } of Object.values(state.charts)) view.finalize()
+  state.charts = {}
+  for (const [name, chart] of Object.entries(state.snapshot.charts)) {
+    const container = $(`chart-${name}`)
+    if (container === null) continue
+    const view = new vega.View(vega.parse(vegaLite.compile(chart.spec).spec), { renderer: 'svg', container, hover: true })
+    state.charts[name] = { view, data: chart.data }
   }
   await refreshCharts()
 }
 
 async function refreshCharts () {
-  const { loss, heldOut, speed } = state.charts
-  if (loss === undefined) return
-  await Promise.all([
-    loss.data('steps', state.steps).runAsync(),
-    speed.data('steps', state.steps).runAsync(),
-    heldOut.data('heldOut', state.heldOut).runAsync()
-  ])
+  await Promise.all(Object.values(state.charts).map(({ view, data }) => view.data(data, state[data]).runAsync()))
 }
 
 /** Appends a point; when the page holds too many, every other one goes (the server thins its copy alike). */
 function addPoint (kind, point) {
-  const list = state[kind]
-  list.push(point)
-  if (list.length > MAX_CLIENT_POINTS) {
-    state[kind] = list.filter((_, i) => i % 2 === 0)
+  state[kind].push(point)
+  if (state[kind].length > MAX_CLIENT_POINTS) {
+    state[kind] = state[kind].filter((_, i) => i % 2 === 0)
     void refreshCharts()
     return
   }
-  const views = kind === 'steps' ? [state.charts.loss, state.charts.speed] : [state.charts.heldOut]
-  for (const view of views) if (view !== undefined) view.insert(kind, [point]).run()
+  for (const { view, data } of Object.values(state.charts)) if (data === kind) view.insert(kind, [point]).run()
 }
 
 // ---- gallery, ensembles, peers, log -----------------------------------------------------
@@ -250,8 +222,7 @@ function connect () {
     renderPeers()
     $('log').replaceChildren()
     for (const line of s.log) addLog(line)
-    if (state.chartTasks === s.tasks.map((t) => t.id).join(',')) void refreshCharts()
-    else void buildCharts()
+    void buildCharts()
   })
   on('coverage', (c) => { if (state.snapshot) { state.snapshot.coverage = c.rows; state.offset = c.now - Date.now(); renderCoverage() } })
   on('peers', (p) => { if (state.snapshot) { state.snapshot.peers = p; renderPeers() } })
