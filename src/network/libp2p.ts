@@ -12,6 +12,7 @@ import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { InvalidMultiaddrError, InvalidPeerIdError } from './errors.js'
 import { allowlistGater, composeGaters, logRefusals, scopeGater, type NetworkScope } from './gater.js'
 import { libp2pMetrics } from './libp2p-metrics.js'
+import { natTraversal, type NatTraversalInit } from './nat.js'
 import { parseSwarmKey } from './swarm-key.js'
 import type { Logger } from '../logger.js'
 import type { PubSub } from './pubsub.js'
@@ -40,7 +41,7 @@ export const MAX_GOSSIP_RPC_BYTES = 1 << 20
 /** Per-stream buffer of unread inbound data; storage bounds bitswap's in-flight blocks under it. */
 export const MAX_STREAM_READ_BUFFER_BYTES = 16 * 1024 * 1024
 
-export interface SwarmNetworkInit {
+export interface SwarmNetworkInit extends NatTraversalInit {
   /** Multiaddrs to listen on. @default DEFAULT_LISTEN */
   listen?: string[]
   /** Multiaddrs to advertise instead of the listen addresses (a public IP, a DNS name behind NAT). */
@@ -85,9 +86,11 @@ export interface SwarmLibp2pComponents {
  * bitswap topologies wait for it), ping, gossipsub with StrictSign and run-topic scoring, a
  * private Kademlia DHT (peer and content routing inside the swarm: a peer that learns a CID and
  * its publisher's id from gossip can find the publisher's addresses and other providers) and
- * optional mDNS. Bootstrap peers are dialled by connectSwarm (src/node/connect.ts) once storage
- * runs, not by libp2p's bootstrap module. Nothing reaches public infrastructure: no default
- * bootstrappers, public DHT, delegated routing, relay, UPnP, autoTLS or WebRTC.
+ * optional mDNS, and NAT traversal (nat.ts: relayed dials, DCUtR, the dial-back check; a relay
+ * service, a relay reservation and UPnP when asked). Bootstrap peers are dialled by connectSwarm
+ * (src/node/connect.ts) once storage runs, not by libp2p's bootstrap module. Nothing reaches
+ * public infrastructure: no default bootstrappers, public DHT or relays, delegated routing,
+ * autoTLS or WebRTC; UPnP only when asked for.
  */
 export function swarmLibp2pOptions (
   init: SwarmNetworkInit, components: SwarmLibp2pComponents
@@ -101,14 +104,15 @@ export function swarmLibp2pOptions (
   const scope = init.scope ?? 'any'
   const onRefusal = components.logger !== undefined ? logRefusals(components.logger) : undefined
   const gater = scopeGater(scope, onRefusal)
+  const nat = natTraversal(init, scope)
   const peerDiscovery: NonNullable<Libp2pOptions['peerDiscovery']> = []
   if (init.mdns != null && init.mdns !== false) peerDiscovery.push(mdns(init.mdns === true ? {} : init.mdns))
 
   return {
     privateKey: components.privateKey,
     datastore: components.datastore,
-    addresses: { listen: listen.map(String), announce: announce.map(String) },
-    transports: [tcp()],
+    addresses: { listen: [...listen.map(String), ...nat.listen], announce: announce.map(String) },
+    transports: [tcp(), ...nat.transports],
     connectionEncrypters: [noise()],
     // A bitswap reply carries several 1 MiB blocks on one stream and can arrive before the
     // handler reads it; yamux's 4 MiB default buffer then aborts the stream and the fetch hangs.
@@ -127,6 +131,7 @@ export function swarmLibp2pOptions (
     peerDiscovery,
     ...(init.metrics !== undefined ? { metrics: libp2pMetrics(init.metrics, components.statfsLocation) } : {}),
     services: {
+      ...nat.services,
       identify: identify(),
       // Bitswap, the sample and coverage protocols register after libp2p has started, which may
       // already have redialled known peers (a restarted node does). Without a push those peers
