@@ -33,7 +33,8 @@ export async function checkReachability (
   const listenHosts = [...new Set(direct.map(hostOf).filter((h): h is string => h !== undefined))]
   const ports = [...new Set(direct.map(tcpPortOf).filter((p): p is number => p !== undefined))]
     .slice(0, DIAL_BACK_MAX_PORTS)
-  const state: ReachabilityState = { listenHosts, ports: ports.map((port) => ({ port, reachable: false })), relayAddrs: [] }
+  const unchecked = ports.map((port) => ({ port, reachable: false }))
+  const state: ReachabilityState = { listenHosts, ports: unchecked, relayAddrs: [] }
   if (ports.length > 0) {
     for (const peer of candidates(libp2p, options.prefer ?? []).slice(0, options.maxPeers ?? 4)) {
       throwIfAborted(options.signal)

@@ -60,8 +60,9 @@ describe('dial-back and relay between real nodes on 127.0.0.1', () => {
       nodes.push(relay)
       const node = await createTestNode({ relayReservation: true, bootstrap: [relay.addr], storage: false })
       nodes.push(node)
-      const relayed = await waitFor(() => node.swarm.getMultiaddrs().map(String).find((a) => a.includes('/p2p-circuit')),
-        'a relay reservation')
+      const circuit = (n: TestNode): string | undefined =>
+        n.swarm.getMultiaddrs().map(String).find((a) => a.includes('/p2p-circuit'))
+      const relayed = await waitFor(() => circuit(node), 'a relay reservation')
       expect(relayed).toBe(`${relay.addr}/p2p-circuit/p2p/${node.swarm.peerId.toString()}`)
 
       const report = await checkReachability(node.swarm.libp2p, { prefer: [relay.swarm.peerId.toString()] })
@@ -85,7 +86,8 @@ describe('dial-back and relay between real nodes on 127.0.0.1', () => {
       const target = await createTestNode({ relayReservation: true, bootstrap: [relay.addr], storage: false })
       const dialer = await createTestNode({ storage: false })
       nodes.push(relay, target, dialer)
-      const relayed = await waitFor(() => target.swarm.getMultiaddrs().find((a) => a.toString().includes('/p2p-circuit')),
+      const isCircuit = (a: { toString: () => string }): boolean => a.toString().includes('/p2p-circuit')
+      const relayed = await waitFor(() => target.swarm.getMultiaddrs().find(isCircuit),
         'a relay reservation')
       const connection = await dialer.swarm.libp2p.dial(relayed)
       expect(connection.remotePeer.toString()).toBe(target.swarm.peerId.toString())
