@@ -6,12 +6,12 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { InvalidArgumentError } from '../hddm-error.js'
 import { silentLogger, type Logger } from '../logger.js'
 import { MetricsListenError } from './errors.js'
+import { LOOPBACK_HOST, listenUrl, parseListenAddress, type ListenAddress } from './listen-address.js'
 import type { Registry } from 'prom-client'
 
-export const DEFAULT_METRICS_HOST = '127.0.0.1'
+export const DEFAULT_METRICS_HOST = LOOPBACK_HOST
 /** The default port of OpenTelemetry's Prometheus exporter, the usual one for a process's own metrics. */
 export const DEFAULT_METRICS_PORT = 9464
 
@@ -70,8 +70,7 @@ export class MetricsServer {
   get url (): string {
     const address = this.server?.address() as AddressInfo | null | undefined
     if (address == null) throw new MetricsListenError('the metrics endpoint is not listening')
-    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
-    return `http://${host}:${address.port}/metrics`
+    return listenUrl(address.address, address.port, '/metrics')
   }
 
   private async answer (req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -100,16 +99,11 @@ export class MetricsServer {
 }
 
 /**
- * `host:port` or `[ipv6]:port` (port 0 picks a free one), as `--metrics` takes it.
+ * `--metrics [host:port]`: the node's one listen-address parser with the metrics' default port.
  * @throws InvalidArgumentError
  */
-export function parseMetricsAddress (text: string): { host: string, port: number } {
-  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(text)
-  const port = Number(match?.[3])
-  if (match === null || port > 65535) {
-    throw new InvalidArgumentError(`metrics address ${JSON.stringify(text)} is not host:port (e.g. 127.0.0.1:9464)`)
-  }
-  return { host: match[1] ?? match[2], port }
+export function parseMetricsAddress (text: string | true): ListenAddress {
+  return parseListenAddress(text, '--metrics', DEFAULT_METRICS_PORT)
 }
 
 /** Builds an unstarted endpoint; `await server.start()` listens. */

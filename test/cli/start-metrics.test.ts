@@ -33,19 +33,21 @@ describe('hddm-node start --metrics', () => {
     if (root !== undefined) await rm(root, { recursive: true, force: true, maxRetries: 5 })
   }, 60_000)
 
-  it('takes host:port or [ipv6]:port, and says that the default is loopback port 9464', async () => {
+  it('takes the listen-address forms --dashboard takes, and says that the default is loopback port 9464', async () => {
     expect(parseMetricsAddress('127.0.0.1:0')).toEqual({ host: '127.0.0.1', port: 0 })
     expect(parseMetricsAddress('[::1]:9100')).toEqual({ host: '::1', port: 9100 })
     expect(parseMetricsAddress('metrics.lan:9464')).toEqual({ host: 'metrics.lan', port: 9464 })
-    for (const bad of ['9464', '127.0.0.1', '127.0.0.1:65536', ':9464', '::1:9464', '127.0.0.1:94x']) {
+    expect(parseMetricsAddress(':9100')).toEqual({ host: '127.0.0.1', port: 9100 })
+    expect(parseMetricsAddress(true)).toEqual({ host: '127.0.0.1', port: 9464 })
+    for (const bad of ['127.0.0.1:65536', '::1:9464', '127.0.0.1:94x', '[nope]:1']) {
       expect(() => parseMetricsAddress(bad), bad).toThrow(expect.objectContaining({ name: 'InvalidArgumentError' }))
     }
     const help = await run(['start', '--help'])
     expect(help.stdout).toContain('--metrics [host:port]')
     expect(help.stdout).toContain('127.0.0.1:9464')
-    const bad = await run(['start', '--run', 'bafy', '--metrics', 'nowhere'])
+    const bad = await run(['start', '--run', 'bafy', '--metrics', '127.0.0.1:94x'])
     expect(bad.code).toBe(1)
-    expect(bad.stderr).toContain('hddm-node: InvalidArgumentError: metrics address "nowhere"')
+    expect(bad.stderr).toContain('hddm-node: InvalidArgumentError: --metrics: bad port in "127.0.0.1:94x"')
   })
 
   it('serves libp2p\'s and hddm\'s metrics on the free port it picked and logs the URL', { timeout: 240_000 },
