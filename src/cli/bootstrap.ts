@@ -6,11 +6,12 @@ import { loadBootstrapList } from '../network/bootstrap-list.js'
 import { createBootstrapPeer, type BootstrapPeer } from '../node/bootstrap-peer.js'
 import type { Command } from 'commander'
 import type { RegisterCommand } from './register-command.js'
+import { natInit, natOptions, type NatFlags } from './reachability.js'
 import {
   allowPeerOption, collect, logFormatOption, privateSwarm, swarmKeyOption, type PrivateSwarmFlags
 } from './options.js'
 
-interface BootstrapOptions extends PrivateSwarmFlags {
+interface BootstrapOptions extends PrivateSwarmFlags, NatFlags {
   listen: string[]
   announce: string[]
   dataDir: string
@@ -31,7 +32,7 @@ export const DEFAULT_BOOTSTRAP_LISTEN = ['/ip4/0.0.0.0/tcp/4710']
  * and runs until SIGINT or SIGTERM.
  */
 export const registerBootstrap: RegisterCommand = (program: Command) => {
-  program.command('bootstrap')
+  const command = program.command('bootstrap')
     .description('Run a bootstrap peer (DHT, gossip relay, storage; no training) and print its multiaddrs')
     .option('--listen <multiaddr>', 'address to listen on (repeatable)', collect)
     .option('--announce <multiaddr>',
@@ -45,7 +46,9 @@ export const registerBootstrap: RegisterCommand = (program: Command) => {
     .addOption(allowPeerOption())
     .option('--json', 'print {"peerId","multiaddrs"} as one JSON line instead of one address per line', false)
     .option('--log-format <format>', 'human | json (logs go to stderr)', logFormatOption, 'human')
-    .action(async (options: Omit<BootstrapOptions, 'listen'> & { listen?: string[] }) => {
+  // A bootstrap peer is public by definition: it relays for peers behind NAT unless told not to.
+  for (const option of natOptions(true)) command.addOption(option)
+  command.action(async (options: Omit<BootstrapOptions, 'listen'> & { listen?: string[] }) => {
       await runBootstrap({ ...options, listen: options.listen ?? DEFAULT_BOOTSTRAP_LISTEN })
     })
 }
@@ -59,6 +62,7 @@ async function runBootstrap (o: BootstrapOptions): Promise<void> {
   const bootstrap = o.bootstrap ?? await loadBootstrapList(o.bootstrapList)
   const peer = createBootstrapPeer({
     dataDir: o.dataDir, listen: o.listen, announce: o.announce, bootstrap, mdns: o.mdns, ...privateSwarm(o),
+    ...natInit({ ...o, relay: false }),
     runs, logger
   })
   const stopped = Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')])

@@ -9,6 +9,8 @@ import { dashboardOption, startDashboard, type DashboardFlag } from './dashboard
 import type { Dashboard } from '../dashboard/index.js'
 import { jsonEvents, liveView } from './node-output.js'
 import { metricsOption, metricsRegistry, serveMetrics, type MetricsFlag } from './metrics.js'
+import { natInit, natOptions, reportReachability, type NatFlags } from './reachability.js'
+import { parseBootstrap } from '../node/bootstrap-dial.js'
 import {
   allowPeerOption, backendOption, collect, integerOption, logFormatOption, privateSwarm, scopeOption, swarmKeyOption,
   type PrivateSwarmFlags
@@ -17,7 +19,7 @@ import type { NetworkScope } from '../network/gater.js'
 import type { Command } from 'commander'
 import type { RegisterCommand } from './register-command.js'
 
-export interface StartOptions extends PrivateSwarmFlags, MetricsFlag {
+export interface StartOptions extends PrivateSwarmFlags, MetricsFlag, NatFlags {
   run?: string
   manifest?: string
   bootstrap?: string[]
@@ -43,7 +45,7 @@ export interface StartOptions extends PrivateSwarmFlags, MetricsFlag {
  * writes and announces a last checkpoint and releases the claim before exiting.
  */
 export const registerStart: RegisterCommand = (program: Command) => {
-  program.command('start')
+  const command = program.command('start')
     .description('Join the swarm and a run, train free tasks, publish checkpoints by CID; ' +
       'Ctrl-C checkpoints, releases and stops')
     .option('--run <cid>', 'the run to join (its manifest CID)')
@@ -73,7 +75,8 @@ export const registerStart: RegisterCommand = (program: Command) => {
     .option('--log-format <format>', 'human | json (logs go to stderr; ' +
       'stdout is the live view on a terminal, JSON events otherwise)', logFormatOption, 'human')
     .addOption(metricsOption())
-    .action(async (options: StartOptions) => { await start(options) })
+  for (const option of natOptions(false)) command.addOption(option)
+  command.action(async (options: StartOptions) => { await start(options) })
 }
 
 async function start (o: StartOptions): Promise<void> {
@@ -92,6 +95,7 @@ async function start (o: StartOptions): Promise<void> {
     bootstrap,
     scope: o.scope,
     ...privateSwarm(o),
+    ...natInit(o),
     tasks: o.tasks,
     resolveTimeoutMs: o.resolveTimeout,
     serveAny: o.serveAny,
@@ -104,6 +108,7 @@ async function start (o: StartOptions): Promise<void> {
   const output = interactive ? undefined : jsonEvents(node)
   const stopping = Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')])
   let dashboard: Dashboard | undefined
+  let cancelCheck = (): void => {}
   try {
     dashboard = await startDashboard(o.dashboard, { title: 'hddm-node', gallery: { source: 'own' }, logger })
     await Promise.race([node.start(), stopping])
@@ -120,11 +125,20 @@ async function start (o: StartOptions): Promise<void> {
       }
       process.stdout.write(JSON.stringify(started) + '\n')
     }
+    // Checked once joined, in the background: an unreachable answer takes a few seconds.
+    const prefer = parseBootstrap(bootstrap).map(({ peer }) => peer)
+    cancelCheck = reportReachability(node.libp2p, prefer, (r) => {
+      process.stdout.write(interactive ? `${r.line}\n` : JSON.stringify({
+        event: 'reachability', ts: Date.now(), status: r.status, line: r.line,
+        reachableAt: r.reachableAt, relayAddrs: r.state.relayAddrs
+      }) + '\n')
+    }, logger)
     const view = interactive ? liveView(node) : undefined
     await stopping
     view?.stop()
     logger.info('stopping: last checkpoint, release, leave')
   } finally {
+    cancelCheck()
     await dashboard?.stop()
     await node.stop()
     await stopMetrics()

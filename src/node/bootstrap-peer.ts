@@ -24,6 +24,7 @@ import type { ServiceStatus } from '../network/swarm-node.js'
 
 export interface BootstrapPeerInit extends Pick<
   ConnectSwarmInit, 'listen' | 'announce' | 'bootstrap' | 'mdns' | 'scope' | 'swarmKeyFile' | 'allowPeers' | 'logger'
+  | 'relayService' | 'relayReservation' | 'upnp'
 > {
   /** Identity, lock, peer store and blocks. */
   dataDir: string
