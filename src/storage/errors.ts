@@ -29,3 +29,15 @@ export class NotAFileError extends HddmError {
   static override name = 'NotAFileError'
   override name = 'NotAFileError'
 }
+
+/** A peer sent a block whose hash is not the CID it stands for: the peer lies (or its disk is corrupt). */
+export class BlockVerificationError extends HddmError {
+  static override name = 'BlockVerificationError'
+  override name = 'BlockVerificationError'
+}
+
+/** A file transfer broke the protocol: a cut-short stream, an oversized frame, a DAG that is not a file. */
+export class TransferProtocolError extends HddmError {
+  static override name = 'TransferProtocolError'
+  override name = 'TransferProtocolError'
+}

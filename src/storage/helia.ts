@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { withBitswap } from '@helia/bitswap'
 import { dagJson, type DAGJSON } from '@helia/dag-json'
-import { unixfs, type CatOptions, type UnixFS } from '@helia/unixfs'
+import { unixfs, type UnixFS } from '@helia/unixfs'
 import * as dagJsonCodec from '@ipld/dag-json'
 import type { Libp2p, ServiceMap } from '@libp2p/interface'
 import { FsBlockstore } from 'blockstore-fs'
@@ -15,20 +15,14 @@ import { CustomProgressEvent } from '../progress.js'
 import { BlockNotFoundError, ContentTooLargeError, NotAFileError, WrongCodecError } from './errors.js'
 import { DiskFullError, isDiskFull } from '../hddm-error.js'
 import { fetchDeadline } from './fetch-signal.js'
+import { readFile } from './file-read.js'
+import { serveFiles } from './file-transfer.js'
 import { SwarmRouter } from './libp2p-router.js'
 import { toProviders, type StorageGetOptions, type StorageOptions } from './options.js'
 import type { HeliaWithLibp2p } from '@helia/libp2p'
 import type { CID } from 'multiformats/cid'
 
 export type { StorageGetOptions, StorageOptions, StorageProgressEvents } from './options.js'
-
-/**
- * UnixFS leaves (1 MiB each) wanted at once. The exporter's default is unbounded, and a provider
- * answers a whole wantlist on one bitswap stream, so a large file could outgrow the receiver's
- * per-stream read buffer (16 MiB, see network/libp2p.ts) before bitswap starts reading: the
- * stream is then dropped and the fetch hangs. 8 MiB in flight keeps well under it.
- */
-const BLOCK_READ_CONCURRENCY = 8
 
 export interface StorageInit {
   /** Blocks go to `<dataDir>/blocks`, Helia's datastore (pins) to `<dataDir>/datastore`. */
@@ -55,6 +49,7 @@ export class Storage {
   private json?: DAGJSON
   private blockstore?: FsBlockstore
   private datastore?: FsDatastore
+  private unserve?: () => Promise<void>
 
   constructor (init: StorageInit, components: StorageComponents) {
     this.init = init
@@ -84,16 +79,18 @@ export class Storage {
     await this.helia.start()
     this.fs = unixfs(this.helia)
     this.json = dagJson(this.helia)
+    this.unserve = await serveFiles(this.components.libp2p, this.blockstore, this.log)
     this.log.info('storage started', { dataDir: this.init.dataDir })
   }
 
   async stop (): Promise<void> {
     await stopInOrder([
+      ['file transfer', async () => { await this.unserve?.() }],
       ['helia', async () => { await this.helia?.stop() }],
       ['blockstore', async () => { await this.blockstore?.close() }],
       ['datastore', async () => { await this.datastore?.close() }]
     ], this.log)
-    this.helia = this.fs = this.json = this.blockstore = this.datastore = undefined
+    this.helia = this.fs = this.json = this.blockstore = this.datastore = this.unserve = undefined
   }
 
   /** Stores bytes as a UnixFS file (1 MiB raw leaves, CIDv1) and pins it. */
@@ -169,35 +166,15 @@ export class Storage {
     return concat(chunks, total)
   }
 
-  /** Streams a UnixFS file chunk by chunk; the size is checked against `maxBytes` before any data moves. */
+  /**
+   * Streams a UnixFS file chunk by chunk (see file-read.ts: the file transfer protocol first, then
+   * bitswap); the size is checked against `maxBytes` before any data moves.
+   */
   async * getStream (cid: CID, options: StorageGetOptions = {}): AsyncGenerator<Uint8Array> {
     const deadline = fetchDeadline(`file ${cid.toString()}`, options.signal, options.timeoutMs)
-    // `blockReadConcurrency` is passed through to ipfs-unixfs-exporter; CatOptions omits it.
-    const fetchOptions: CatOptions & { blockReadConcurrency: number } = {
-      signal: deadline.signal,
-      offline: options.offline,
-      providers: toProviders(options.providers),
-      blockReadConcurrency: BLOCK_READ_CONCURRENCY
-    }
+    const reader = { helia: this.heliaNode(), fs: this.unixfs(), libp2p: this.components.libp2p }
     try {
-      const stat = await this.unixfs().stat(cid, fetchOptions)
-      if (stat.type === 'directory') throw new NotAFileError(`${cid.toString()} is a UnixFS directory`)
-      const total = Number(stat.size)
-      options.onProgress?.(new CustomProgressEvent('hddm:storage:get:size', { cid, bytes: total }))
-      if (options.maxBytes !== undefined && total > options.maxBytes) {
-        throw new ContentTooLargeError(`${cid.toString()} is ${total} bytes, over the limit of ${options.maxBytes}`)
-      }
-      let received = 0
-      for await (const chunk of this.unixfs().cat(cid, fetchOptions)) {
-        received += chunk.byteLength
-        // The root's declared size can lie; the bytes actually streamed cannot.
-        if (options.maxBytes !== undefined && received > options.maxBytes) {
-          throw new ContentTooLargeError(`${cid.toString()} streamed more than ${options.maxBytes} bytes`)
-        }
-        options.onProgress?.(new CustomProgressEvent('hddm:storage:get:chunk', { cid, received, total }))
-        yield chunk
-      }
-      options.onProgress?.(new CustomProgressEvent('hddm:storage:get:done', { cid, bytes: received }))
+      yield * readFile(reader, cid, options, deadline.signal)
     } catch (err) {
       throw this.translate(err, cid, deadline.translate)
     }

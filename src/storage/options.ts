@@ -15,6 +15,8 @@ export type StorageProgressEvents =
   | ProgressEvent<'hddm:storage:get:size', { cid: CID, bytes: number }>
   | ProgressEvent<'hddm:storage:get:chunk', { cid: CID, received: number, total: number }>
   | ProgressEvent<'hddm:storage:get:done', { cid: CID, bytes: number }>
+  | ProgressEvent<'hddm:storage:transfer:block', { cid: CID, received: number }>
+  | ProgressEvent<'hddm:storage:transfer:refused', { cid: CID, peer: string, error: string }>
 
 export interface StorageOptions extends AbortOptions, ProgressOptions<StorageProgressEvents> {}
 
@@ -38,4 +40,14 @@ export function toProviders (providers?: StorageGetOptions['providers']): Array<
     if (typeof p !== 'string') return isPeerId(p) ? p.toCID() : p
     return p.startsWith('/') ? multiaddr(p) : peerIdFromString(p).toCID()
   })
+}
+
+/** The providers the file transfer protocol can dial: peer ids and multiaddrs that name a peer. */
+export function toPeers (providers?: StorageGetOptions['providers']): Array<PeerId | Multiaddr> {
+  const out: Array<PeerId | Multiaddr> = []
+  for (const p of providers ?? []) {
+    if (typeof p !== 'string') out.push(p)
+    else out.push(p.startsWith('/') ? multiaddr(p) : peerIdFromString(p))
+  }
+  return out.filter((p) => isPeerId(p) || p.getComponents().some((c) => c.name === 'p2p'))
 }
