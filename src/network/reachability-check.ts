@@ -13,6 +13,8 @@ export interface ReachabilityCheckOptions extends AbortOptions {
   prefer?: string[]
   /** Peers asked at most, one after another, until one answers. @default 4 */
   maxPeers?: number
+  /** How long to keep asking while no peer has answered (none may be connected yet). @default 30_000 */
+  answerWaitMs?: number
   /** When not reachable, how long to wait for a relay reservation to name in the line. @default 10_000 */
   relayWaitMs?: number
 }
@@ -35,7 +37,10 @@ export async function checkReachability (
     .slice(0, DIAL_BACK_MAX_PORTS)
   const unchecked = ports.map((port) => ({ port, reachable: false }))
   const state: ReachabilityState = { listenHosts, ports: unchecked, relayAddrs: [] }
-  if (ports.length > 0) {
+  // A node may start before its bootstrap peers listen (it redials them): until some peer has
+  // answered, try again every second, within the deadline.
+  const deadline = Date.now() + (options.answerWaitMs ?? 30_000)
+  while (ports.length > 0 && state.checkedBy === undefined) {
     for (const peer of candidates(libp2p, options.prefer ?? []).slice(0, options.maxPeers ?? 4)) {
       throwIfAborted(options.signal)
       try {
@@ -48,6 +53,9 @@ export async function checkReachability (
         // This peer does not speak the protocol, refused or timed out: ask the next.
       }
     }
+    if (state.checkedBy !== undefined || Date.now() >= deadline) break
+    await sleep(1_000, undefined, { signal: options.signal }).catch(() => {})
+    throwIfAborted(options.signal)
   }
   const relays = (): string[] => libp2p.getMultiaddrs().map(String).filter((a) => a.includes(CIRCUIT))
   if (!state.ports.some((p) => p.reachable)) {
