@@ -15,7 +15,7 @@ import { libp2pMetrics } from './libp2p-metrics.js'
 import { natTraversal, type NatTraversalInit } from './nat.js'
 import { parseSwarmKey } from './swarm-key.js'
 import type { Logger } from '../logger.js'
-import type { PubSub } from './pubsub.js'
+import { MESH_OPTIONS, type PubSub } from './pubsub.js'
 import type { GossipSubComponents } from '@libp2p/gossipsub'
 import type { Identify, IdentifyPush } from '@libp2p/identify'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
@@ -149,6 +149,8 @@ export function swarmLibp2pOptions (
         globalSignaturePolicy: StrictSign,
         allowPublishToZeroTopicPeers: true,
         heartbeatInterval: init.heartbeatIntervalMs ?? 1000,
+        // Peer exchange on PRUNE, so that no subscriber is left without mesh peers (pubsub.ts).
+        ...MESH_OPTIONS,
         maxInboundDataLength: MAX_GOSSIP_RPC_BYTES,
         scoreParams: {
           // Topic parameters are added per run on join (see pubsub.ts). Loopback peers share one IP

@@ -52,3 +52,21 @@ export function deleteTopicScoreParams (pubsub: PubSub, topic: string): void {
   const topics = pubsub.score?.params?.topics
   if (topics != null) Reflect.deleteProperty(topics, topic)
 }
+
+/**
+ * Mesh formation (issue 16). Peers join through a few bootstrap peers, so a bootstrap peer sees
+ * every run subscriber while a new peer sees little beyond it; once the bootstrap peer's mesh
+ * passes Dhi it prunes the surplus, and a pruned peer that knows no other subscriber stays
+ * meshless for the prune backoff (a minute), getting messages only by IHAVE/IWANT at heartbeats:
+ * that was the gossip p99 tail. With peer exchange a PRUNE carries signed records of other
+ * subscribers, and the pruned peer dials them. Gossipsub accepts PX only from peers scoring at
+ * least `acceptPXThreshold` (default 10, meant for bootstrap peers boosted by an app score); our
+ * peers' scores sit near 0 until they have delivered messages, so we accept it from any peer
+ * that has not misbehaved (score >= 0): one REJECT already drops a peer below 0. What PX can
+ * do is make us dial at most `prunePeers` signed peer records per PRUNE, which the connection
+ * manager bounds.
+ */
+export const MESH_OPTIONS = {
+  doPX: true,
+  scoreThresholds: { acceptPXThreshold: 0 }
+} as const
