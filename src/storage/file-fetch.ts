@@ -18,6 +18,16 @@ import type { CID } from 'multiformats/cid'
 
 /** Block writes in flight while the next frames are read. */
 const WRITES_IN_FLIGHT = 4
+/**
+ * Block bytes a file of n content bytes may take: UnixFS's own links and framing cost well under
+ * 1%, so more than this is a DAG built to make us walk and store links without content.
+ */
+const blockBytesFor = (contentBytes: number): number => contentBytes * 1.05 + (64 << 10)
+/**
+ * What a block costs against that budget at least: the importer's leaves are 256 KiB to 1 MiB,
+ * so only a hostile DAG (thousands of links to one tiny leaf) ever pays this floor.
+ */
+const MIN_BLOCK_CHARGE = 1024
 /** Connected peers asked, in turn, when the caller names no provider. */
 const MAX_CONNECTED_CANDIDATES = 6
 
@@ -77,6 +87,7 @@ export async function * streamFile (libp2p: Pick<Libp2p, 'dialProtocol'>, blocks
   const lp = lpStream(stream, { maxDataLength: MAX_BLOCK_FRAME_BYTES })
   const writes = new Set<Promise<void>>()
   let received = 0
+  let blockBytes = 0
   let settled = false
   try {
     await lp.write(root.bytes, { signal })
@@ -93,9 +104,14 @@ export async function * streamFile (libp2p: Pick<Libp2p, 'dialProtocol'>, blocks
         }
       }
       received += node.content.byteLength
+      blockBytes += Math.max(bytes.byteLength, MIN_BLOCK_CHARGE)
       // The root's declared size can lie; the bytes actually sent cannot.
       if (maxBytes !== undefined && received > maxBytes) {
         throw new ContentTooLargeError(`${root.toString()} streamed more than ${maxBytes} bytes`)
+      }
+      if (maxBytes !== undefined && blockBytes > blockBytesFor(maxBytes)) {
+        throw new ContentTooLargeError(`${root.toString()} took more than ${blockBytesFor(maxBytes)} bytes of blocks ` +
+          `for at most ${maxBytes} bytes of content`)
       }
       for (let i = node.children.length - 1; i >= 0; i--) expected.push(node.children[i])
       const write = Promise.resolve(blocks.put(cid, bytes, { signal })).then(() => { writes.delete(write) })

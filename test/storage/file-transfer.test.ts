@@ -4,7 +4,11 @@
  * from an honest one; a fetch stops when its signal fires.
  */
 import { randomBytes } from 'node:crypto'
+import * as dagPb from '@ipld/dag-pb'
 import { lpStream } from '@libp2p/utils'
+import { UnixFS } from 'ipfs-unixfs'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
 import { CID } from 'multiformats/cid'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { streamFile } from '../../src/storage/file-fetch.js'
@@ -114,6 +118,23 @@ describe('file transfer protocol (real nodes on 127.0.0.1)', () => {
   it('refuses a file larger than maxBytes with ContentTooLargeError', async () => {
     const node = await freshReader()
     const fetching = node.storage.getBytes(cid, { providers: [honest.swarm.peerId], maxBytes: 1024 * 1024 })
+    await expect(fetching).rejects.toMatchObject({ name: 'ContentTooLargeError' })
+  }, 60_000)
+
+  it('refuses a DAG of links without content (4000 links to one 1-byte leaf) before walking it all', async () => {
+    const leafBytes = Uint8Array.of(7)
+    const leaf = CID.createV1(raw.code, await sha256.digest(leafBytes))
+    const links = 4000
+    const data = new UnixFS({ type: 'file', blockSizes: Array.from({ length: links }, () => 1n) }).marshal()
+    const rootBytes = dagPb.encode(dagPb.prepare({
+      Data: data, Links: Array.from({ length: links }, () => ({ Hash: leaf, Tsize: 1 }))
+    }))
+    const root = CID.createV1(dagPb.code, await sha256.digest(rootBytes))
+    await honest.storage.node.blockstore.put(leaf, leafBytes)
+    await honest.storage.node.blockstore.put(root, rootBytes)
+    const node = await freshReader()
+    // 4 000 content bytes, well under the cap: only the blocks' count gives the DAG away.
+    const fetching = node.storage.getBytes(root, { providers: [honest.swarm.peerId], maxBytes: 1024 * 1024 })
     await expect(fetching).rejects.toMatchObject({ name: 'ContentTooLargeError' })
   }, 60_000)
 })
