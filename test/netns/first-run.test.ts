@@ -7,54 +7,33 @@
  * from the router's public address. The nodes use `--scope private`: `loopback` would refuse
  * 10.x and 192.168.x, and `any` strips private addresses from what the DHT passes on.
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { loadOrCreateIdentity } from '../../src/network/identity.js'
 import { tinyRun, writeManifest } from '../node/fixtures.js'
-import { describeProcesses, stop } from '../simulation/processes.js'
+import { describeProcesses } from '../simulation/processes.js'
 import { waitForWith } from '../utils/wait.js'
-import { runCliOn, type HostCli } from './cli.js'
-import { createInternet, type Internet } from './internet.js'
+import { NetnsRun, type HostCli } from './cli.js'
 import { netnsSupport } from './names.js'
 
 const support = await netnsSupport()
 const skipped = support.ok ? '' : ` (skipped: ${support.reason ?? ''})`
 
 describe.skipIf(!support.ok)(`hddm-node across hosts of a test internet${skipped}`, () => {
-  let net: Internet
-  let root: string
-  const processes: HostCli[] = []
-  const waitFor = waitForWith({ timeoutMs: 120_000, explain: () => describeProcesses(processes) })
+  let t: NetnsRun
+  const waitFor = waitForWith({ timeoutMs: 120_000, explain: () => describeProcesses(t?.processes ?? []) })
 
   beforeAll(async () => {
-    root = await mkdtemp(join(tmpdir(), 'hddm-netns-'))
-    net = await createInternet({ public: ['boot', 'creator'], nats: [{ name: 'nat-1', hosts: ['home'] }] })
+    t = await NetnsRun.create({ public: ['boot', 'creator'], nats: [{ name: 'nat-1', hosts: ['home'] }] }, 'netns')
   }, 60_000)
-  afterAll(async () => {
-    await Promise.all(processes.map(stop))
-    await net?.stop()
-    if (root !== undefined) await rm(root, { recursive: true, force: true, maxRetries: 5 })
-  })
+  afterAll(async () => { await t?.stop() })
 
   it('a node behind a NAT joins a run through a bootstrap peer and the run\'s creator on public hosts',
     { timeout: 300_000 }, async () => {
-      const ip = (host: string): string => net.host(host).ip
-      const run = (host: string, args: string[]): HostCli => {
-        const p = runCliOn(net, host, args)
-        processes.push(p)
-        return p
-      }
-      // The bootstrap peer's identity is made first, as an operator does for a bootstrap list: its
-      // address is known before it runs, so it and the creator start side by side.
-      const bootDir = join(root, 'boot')
-      await mkdir(bootDir, { recursive: true })
-      const bootId = peerIdFromPrivateKey(await loadOrCreateIdentity(bootDir)).toString()
-      const bootAddr = `/ip4/${ip('boot')}/tcp/4710/p2p/${bootId}`
-      const boot = run('boot', ['bootstrap', '--listen', `/ip4/${ip('boot')}/tcp/4710`, '--data-dir', bootDir,
-        '--json', '--log-format', 'json'])
+      const { net, root } = t
+      const ip = (host: string): string => t.ip(host)
+      const run = (host: string, args: string[]): HostCli => t.run(host, args)
+      // The bootstrap peer's address is known before it runs, so it and the creator start side by side.
+      const { boot, addr: bootAddr } = await t.startBootstrap('boot', 4710)
       const manifest = await writeManifest(await tinyRun({ name: 'netns-first-run', images: 200 }))
       const creator = run('creator', ['start', '--manifest', manifest, '--tasks', '0', '--bootstrap', bootAddr,
         '--listen', `/ip4/${ip('creator')}/tcp/4711`, '--scope', 'private', '--data-dir', join(root, 'creator'),

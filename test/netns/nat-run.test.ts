@@ -6,17 +6,12 @@
  * (fetched over the connections the NATed nodes opened, and from the creator's mirror), a
  * serving node holds the named ensemble, and a NATed host asks it for samples.
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { loadOrCreateIdentity } from '../../src/network/identity.js'
 import { tinyRun, writeManifest } from '../node/fixtures.js'
-import { describeProcesses, stop } from '../simulation/processes.js'
+import { describeProcesses } from '../simulation/processes.js'
 import { waitForWith } from '../utils/wait.js'
-import { runCliOn, type HostCli } from './cli.js'
-import { createInternet, type Internet } from './internet.js'
+import { NetnsRun, type HostCli } from './cli.js'
 import { netnsSupport } from './names.js'
 
 const support = await netnsSupport()
@@ -24,38 +19,23 @@ const skipped = support.ok ? '' : ` (skipped: ${support.reason ?? ''})`
 const TASKS = ['expert-0', 'expert-1', 'expert-2', 'expert-3', 'router']
 
 describe.skipIf(!support.ok)(`a run across two NATs with a relay${skipped}`, () => {
-  let net: Internet
-  let root: string
-  const processes: HostCli[] = []
-  const waitFor = waitForWith({ timeoutMs: 180_000, explain: () => describeProcesses(processes) })
+  let t: NetnsRun
+  const waitFor = waitForWith({ timeoutMs: 180_000, explain: () => describeProcesses(t?.processes ?? []) })
 
   beforeAll(async () => {
-    root = await mkdtemp(join(tmpdir(), 'hddm-netns-nat-'))
-    net = await createInternet({
+    t = await NetnsRun.create({
       public: ['boot', 'creator'],
       nats: [{ name: 'nat-1', hosts: ['home-1'] }, { name: 'nat-2', hosts: ['home-2'] }]
-    })
+    }, 'netns-nat')
   }, 60_000)
-  afterAll(async () => {
-    await Promise.all(processes.map(stop))
-    await net?.stop()
-    if (root !== undefined) await rm(root, { recursive: true, force: true, maxRetries: 5 })
-  })
+  afterAll(async () => { await t?.stop() })
 
   it('NATed contributors report the relay, train to a verified ensemble, and sample from behind NAT',
     { timeout: 420_000 }, async () => {
-      const ip = (host: string): string => net.host(host).ip
-      const run = (host: string, args: string[], name?: string): HostCli => {
-        const p = runCliOn(net, host, args, name)
-        processes.push(p)
-        return p
-      }
-      const bootDir = join(root, 'boot')
-      await mkdir(bootDir, { recursive: true })
-      const bootId = peerIdFromPrivateKey(await loadOrCreateIdentity(bootDir)).toString()
-      const bootAddr = `/ip4/${ip('boot')}/tcp/4710/p2p/${bootId}`
-      run('boot', ['bootstrap', '--listen', `/ip4/${ip('boot')}/tcp/4710`, '--data-dir', bootDir,
-        '--json', '--log-format', 'json'])
+      const { net, root } = t
+      const ip = (host: string): string => t.ip(host)
+      const run = (host: string, args: string[], name?: string): HostCli => t.run(host, args, name)
+      const { addr: bootAddr } = await t.startBootstrap('boot', 4710)
       const manifest = await writeManifest(await tinyRun({ name: 'netns-nat-run', images: 200 }))
       const node = ['--scope', 'private', '--threads', '1', '--log-format', 'json']
       const creator = run('creator', ['start', '--manifest', manifest, '--tasks', '1', '--bootstrap', bootAddr,
