@@ -181,7 +181,8 @@ function renderPeers () {
   $('peers').tBodies[0].replaceChildren(...p.rows.map((r) => el('tr', { 'data-peer': r.id },
     el('td', { class: 'mono', text: short(r.id), title: r.id }),
     el('td', { text: r.direction === 'inbound' ? 'in' : 'out' }),
-    el('td', { class: 'mono small addr', text: r.addrs.join(' ') }),
+    // The peer id is the first column: the address is shown without its /p2p/ suffix.
+    el('td', { class: 'mono small addr', text: r.addrs.map((a) => a.replace(/\/p2p\/[^/]+$/, '')).join(' ') }),
     el('td', { text: r.inMesh ? '✓' : '' }),
     el('td', { text: r.inRun ? '✓' : '' }),
     el('td', { class: `num ${r.score < 0 ? 'bad' : ''}`, text: fixed(r.score, 2) }))))
