@@ -6,9 +6,11 @@
  * anything else. A lying peer fails with BlockVerificationError; `fetchFileFrom` tries the next.
  */
 import { lpStream } from '@libp2p/utils'
+import { MAX_STREAM_READ_BUFFER_BYTES } from '../network/libp2p.js'
 import { CustomProgressEvent } from '../progress.js'
 import { ContentTooLargeError, TransferProtocolError } from './errors.js'
 import { fileNode, verifiable, verifyBlock } from './file-dag.js'
+import { StreamFlow } from './file-flow.js'
 import { FILE_TRANSFER_PROTOCOL, MAX_BLOCK_FRAME_BYTES } from './file-transfer.js'
 import type { StorageProgressEvents } from './options.js'
 import type { Libp2p, PeerId } from '@libp2p/interface'
@@ -16,8 +18,11 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Helia } from 'helia'
 import type { CID } from 'multiformats/cid'
 
-/** Block writes in flight while the next frames are read. */
-const WRITES_IN_FLIGHT = 4
+/**
+ * Block writes in flight while the next frames are read (verified blocks only, at most 2 MiB
+ * each): a slow disk then delays the end of the transfer, not every frame read before it.
+ */
+const WRITES_IN_FLIGHT = 8
 /**
  * Block bytes a file of n content bytes may take: UnixFS's own links and framing cost well under
  * 1%, so more than this is a DAG built to make us walk and store links without content.
@@ -28,6 +33,8 @@ const blockBytesFor = (contentBytes: number): number => contentBytes * 1.05 + (6
  * so only a hostile DAG (thousands of links to one tiny leaf) ever pays this floor.
  */
 const MIN_BLOCK_CHARGE = 1024
+/** Unread bytes a transfer lets pile up before it pauses the sender: a few leaves. */
+const BACKLOG_BYTES = 4 * 1024 * 1024
 /** Connected peers asked, in turn, when the caller names no provider. */
 const MAX_CONNECTED_CANDIDATES = 6
 
@@ -84,7 +91,12 @@ export async function * streamFile (libp2p: Pick<Libp2p, 'dialProtocol'>, blocks
   const { signal, maxBytes } = options
   const from = peer.toString()
   const stream = await libp2p.dialProtocol(peer, FILE_TRANSFER_PROTOCOL, { signal })
-  const lp = lpStream(stream, { maxDataLength: MAX_BLOCK_FRAME_BYTES })
+  // Paused above BACKLOG_BYTES unread (file-flow.ts); what is in flight then, at most one
+  // yamux window (the stream's read buffer bounds it), can still land on top of the backlog.
+  const flow = new StreamFlow(stream, BACKLOG_BYTES)
+  const lp = lpStream(stream, {
+    maxDataLength: MAX_BLOCK_FRAME_BYTES, maxBufferSize: BACKLOG_BYTES + MAX_STREAM_READ_BUFFER_BYTES
+  })
   const writes = new Set<Promise<void>>()
   let received = 0
   let blockBytes = 0
@@ -95,6 +107,7 @@ export async function * streamFile (libp2p: Pick<Libp2p, 'dialProtocol'>, blocks
     while (expected.length > 0) {
       const cid = expected.pop() as CID
       const bytes = await readFrame(lp, signal, from, cid)
+      flow.consumedFrame(bytes.byteLength)
       await verifyBlock(cid, bytes, from)
       const node = fileNode(cid, bytes)
       if (cid === root) {

@@ -91,6 +91,21 @@ describe('file transfer protocol (real nodes on 127.0.0.1)', () => {
     expect(refused).toEqual([{ cid, peer: liar.swarm.peerId.toString(), error: 'BlockVerificationError' }])
   }, 60_000)
 
+  it('gives a slow reader a file larger than every stream buffer whole: the sender is paused', async () => {
+    // 24 MiB: beyond lpStream's buffer (4 MiB by default, 20 MiB here) and the yamux stream's (16 MiB).
+    const big = randomBytes(24 * 1024 * 1024)
+    const bigCid = await honest.storage.addBytes(big)
+    const node = await freshReader()
+    const chunks: Uint8Array[] = []
+    for await (const chunk of streamFile(node.swarm.libp2p, node.storage.node.blockstore, bigCid, honest.swarm.peerId,
+      { signal: AbortSignal.timeout(60_000) })) {
+      // A consumer that stalls (a parser, a slow disk) while loopback could deliver the whole file.
+      // A deliberate stall, not a wait for a condition: the server meanwhile sends all it may.
+      if (chunks.push(chunk) === 1) await new Promise((resolve) => setTimeout(resolve, 2000))
+    }
+    expect(Buffer.concat(chunks).equals(big)).toBe(true)
+  }, 90_000)
+
   it('fails with BlockVerificationError from a lying peer alone, and stores none of its lie', async () => {
     const node = await freshReader()
     const signal = AbortSignal.timeout(30_000)
