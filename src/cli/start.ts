@@ -19,7 +19,7 @@ import type { NetworkScope } from '../network/gater.js'
 import type { Command } from 'commander'
 import type { RegisterCommand } from './register-command.js'
 
-export interface StartOptions extends PrivateSwarmFlags, MetricsFlag, NatFlags {
+export interface StartOptions extends PrivateSwarmFlags, MetricsFlag, NatFlags, DashboardFlag {
   run?: string
   manifest?: string
   bootstrap?: string[]
@@ -34,9 +34,7 @@ export interface StartOptions extends PrivateSwarmFlags, MetricsFlag, NatFlags {
   resolveTimeout: number
   serveAny: boolean
   logFormat: LogFormat
-  dashboard?: DashboardFlag['dashboard']
 }
-
 
 /**
  * `hddm-node start`: join the swarm and a run (or create the run from a manifest file), train
