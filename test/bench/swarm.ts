@@ -2,7 +2,6 @@
  * Swarm benchmark: gossip latency across 16 nodes and bitswap throughput against plain TCP.
  *
  *   npx tsx --import ./src/polyfills.ts test/bench/swarm.ts [--nodes 16] [--messages 60] [--mib 64]
- *     [--only gossip|transfer] [--trace]
  *
  * Everything runs in this one process on 127.0.0.1 (real TCP, Noise, Yamux, fs blockstores), so
  * absolute numbers depend on the machine; the throughput ratios compare paths measured in the same
@@ -18,7 +17,6 @@ import { runTopic } from '../../src/protocol/topics.js'
 import { FILE_TRANSFER_PROTOCOL } from '../../src/storage/file-transfer.js'
 import { createGossipValidator } from '../../src/protocol/validate.js'
 import { createTestNode, type TestNode } from '../utils/create-node.js'
-import { GossipTrace } from './gossip-trace.js'
 import { waitFor } from '../utils/wait.js'
 
 const { values } = parseArgs({
@@ -26,10 +24,10 @@ const { values } = parseArgs({
     nodes: { type: 'string', default: '16' },
     messages: { type: 'string', default: '60' },
     mib: { type: 'string', default: '64' },
+    /** Transfer rounds: stream copy then file transfer (to a fresh node) each; medians are reported. */
+    rounds: { type: 'string', default: '3' },
     /** `gossip` or `transfer`: run one half only. */
-    only: { type: 'string' },
-    /** Trace every gossip delivery hop by hop and print where the slow ones spent their time. */
-    trace: { type: 'boolean', default: false }
+    only: { type: 'string' }
   }
 })
 const NODES = Number(values.nodes)
@@ -77,9 +75,6 @@ async function gossipLatency (): Promise<void> {
   }
   console.log(`per node: ${perNode()}`)
 
-  const trace = values.trace ? new GossipTrace(nodes, runTopic(run)) : undefined
-  await trace?.idle(3000)
-  trace?.start()
   const latencies: number[] = []
   let delivered = 0
   for (let i = 0; i < MESSAGES; i++) {
@@ -93,7 +88,6 @@ async function gossipLatency (): Promise<void> {
     const times: number[] = []
     arrivals.set(nonce, times)
     const sentAt = performance.now()
-    trace?.sent(bytes, peer, sentAt)
     await sender.gossip.publish(run, bytes)
     await waitFor(() => times.length >= NODES - 1, `message ${i} on every node`, { timeoutMs: 10_000, intervalMs: 20 })
       .catch(() => {})
@@ -109,7 +103,6 @@ async function gossipLatency (): Promise<void> {
   const p99 = percentile(latencies, 0.99).toFixed(1)
   const max = latencies[latencies.length - 1].toFixed(1)
   console.log(`gossip: ${delivery}; latency p50 ${p50} ms, p99 ${p99} ms, max ${max} ms`)
-  if (trace !== undefined) console.log(trace.report(percentile(latencies, 0.95)))
   await Promise.all(nodes.map(async (n) => { await n.stop() }))
 }
 
@@ -170,12 +163,26 @@ async function throughput (): Promise<void> {
   let t = performance.now()
   const cid = await a.storage.addBytes(bytes)
   const addMs = performance.now() - t
-  const libp2pMs = await libp2pCopy(a, b, bytes)
-  // The announcer is named as provider, as the checkpoint mirror and catch-up name it.
-  t = performance.now()
-  const got = await b.storage.getBytes(cid, { timeoutMs: 600_000, providers: [a.swarm.peerId] })
-  const fileMs = performance.now() - t
-  if (sha(got) !== sha(bytes)) throw new Error('the file transfer returned different bytes')
+  // Rounds alternate the two paths, so that load from other processes (and JIT warm-up, which
+  // favours whichever runs later) falls on both; a single cold run varied 29-86%.
+  // Each round fetches into a node of its own: a stored file is not fetched again.
+  const copies: number[] = []
+  const files: number[] = []
+  for (let round = 0; round < Number(values.rounds); round++) {
+    copies.push(await libp2pCopy(a, b, bytes))
+    const reader = round === 0 ? b : await createTestNode({ bootstrap: [a.addr] })
+    await waitFor(() => connected(reader), 'connection', { timeoutMs: 15_000, intervalMs: 20 })
+    // The announcer is named as provider, as the checkpoint mirror and catch-up name it.
+    t = performance.now()
+    const got = await reader.storage.getBytes(cid, { timeoutMs: 600_000, providers: [a.swarm.peerId] })
+    files.push(performance.now() - t)
+    if (sha(got) !== sha(bytes)) throw new Error('the file transfer returned different bytes')
+    if (reader !== b) await reader.stop()
+  }
+  const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]
+  const libp2pMs = median(copies)
+  const fileMs = median(files)
+  const perRound = files.map((ms, i) => `${(100 * copies[i] / ms).toFixed(0)}%`).join(', ')
   // Without A's file protocol C falls back to bitswap: the old path, measured on the same bytes.
   await a.swarm.libp2p.unhandle(FILE_TRANSFER_PROTOCOL)
   t = performance.now()
@@ -187,10 +194,10 @@ async function throughput (): Promise<void> {
   const mib = BYTES / (1024 * 1024)
   const rate = (ms: number): string => `${(mib / (ms / 1000)).toFixed(1)} MiB/s`
   console.log(`storage add ${mib} MiB (UnixFS, fs blockstore, pinned): ${addMs.toFixed(0)} ms (${rate(addMs)})`)
-  console.log(`file transfer (/hddm/file/1.0.0) ${mib} MiB, verified, fs blockstores: ${fileMs.toFixed(0)} ms ` +
-    `(${rate(fileMs)})`)
+  console.log(`file transfer (/hddm/file/1.0.0) ${mib} MiB, verified, fs blockstores, median of ${files.length}: ` +
+    `${fileMs.toFixed(0)} ms (${rate(fileMs)}); file transfer / stream per round: ${perRound}`)
   console.log(`bitswap fetch ${mib} MiB, fs blockstores on both ends: ${bitswapMs.toFixed(0)} ms (${rate(bitswapMs)})`)
-  console.log(`libp2p stream copy (tcp+noise+yamux): ${libp2pMs.toFixed(0)} ms (${rate(libp2pMs)})`)
+  console.log(`libp2p stream copy (tcp+noise+yamux), median: ${libp2pMs.toFixed(0)} ms (${rate(libp2pMs)})`)
   console.log(`plain TCP loopback copy: ${tcpMs.toFixed(0)} ms (${rate(tcpMs)})`)
   const share = (ms: number): string => `${(100 * libp2pMs / ms).toFixed(0)}%`
   console.log(`throughput as a share of the libp2p stream's: file transfer ${share(fileMs)}, ` +
