@@ -2,6 +2,7 @@
  * Swarm benchmark: gossip latency across 16 nodes and bitswap throughput against plain TCP.
  *
  *   npx tsx --import ./src/polyfills.ts test/bench/swarm.ts [--nodes 16] [--messages 60] [--mib 64]
+ *     [--only gossip|transfer] [--trace]
  *
  * Everything runs in this one process on 127.0.0.1 (real TCP, Noise, Yamux, fs blockstores), so
  * absolute numbers depend on the machine; the throughput ratios compare paths measured in the same
@@ -17,6 +18,7 @@ import { runTopic } from '../../src/protocol/topics.js'
 import { FILE_TRANSFER_PROTOCOL } from '../../src/storage/file-transfer.js'
 import { createGossipValidator } from '../../src/protocol/validate.js'
 import { createTestNode, type TestNode } from '../utils/create-node.js'
+import { GossipTrace } from './gossip-trace.js'
 import { waitFor } from '../utils/wait.js'
 
 const { values } = parseArgs({
@@ -27,7 +29,9 @@ const { values } = parseArgs({
     /** Transfer rounds: stream copy then file transfer (to a fresh node) each; medians are reported. */
     rounds: { type: 'string', default: '3' },
     /** `gossip` or `transfer`: run one half only. */
-    only: { type: 'string' }
+    only: { type: 'string' },
+    /** Trace every gossip delivery hop by hop and print where the slow ones spent their time. */
+    trace: { type: 'boolean', default: false }
   }
 })
 const NODES = Number(values.nodes)
@@ -75,6 +79,9 @@ async function gossipLatency (): Promise<void> {
   }
   console.log(`per node: ${perNode()}`)
 
+  const trace = values.trace ? new GossipTrace(nodes, runTopic(run)) : undefined
+  await trace?.idle(3000)
+  trace?.start()
   const latencies: number[] = []
   let delivered = 0
   for (let i = 0; i < MESSAGES; i++) {
@@ -88,6 +95,7 @@ async function gossipLatency (): Promise<void> {
     const times: number[] = []
     arrivals.set(nonce, times)
     const sentAt = performance.now()
+    trace?.sent(bytes, peer, sentAt)
     await sender.gossip.publish(run, bytes)
     await waitFor(() => times.length >= NODES - 1, `message ${i} on every node`, { timeoutMs: 10_000, intervalMs: 20 })
       .catch(() => {})
@@ -103,6 +111,7 @@ async function gossipLatency (): Promise<void> {
   const p99 = percentile(latencies, 0.99).toFixed(1)
   const max = latencies[latencies.length - 1].toFixed(1)
   console.log(`gossip: ${delivery}; latency p50 ${p50} ms, p99 ${p99} ms, max ${max} ms`)
+  if (trace !== undefined) console.log(trace.report(percentile(latencies, 0.95)))
   await Promise.all(nodes.map(async (n) => { await n.stop() }))
 }
 
