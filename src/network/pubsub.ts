@@ -62,18 +62,11 @@ export function deleteTopicScoreParams (pubsub: PubSub, topic: string): void {
  * subscribers, and the pruned peer dials them. Gossipsub accepts PX only from peers scoring at
  * least `acceptPXThreshold` (default 10, meant for bootstrap peers boosted by an app score); our
  * peers' scores sit near 0 until they have delivered messages, so we accept it from any peer
- * that has not misbehaved (score >= 0): one REJECT already drops a peer below 0.
- *
- * `prunePeers` is how many records a PRUNE carries, hence how many peers the pruned peer dials
- * at once: all that PX can make us do, bounded again by the connection manager. The default
- * (16) made every PRUNE a dial storm: with 32 peers the median node ended with 19-28
- * connections (docs/RESULTS.md), each a Noise handshake, identify and fs peer-store writes,
- * which in one process of 32 nodes on 2 cores showed up as event-loop stalls. A pruned peer
- * needs only enough subscribers to refill its mesh to Dlo (4): 6 (= D) gives it that with a
- * margin for records of peers that are gone.
+ * that has not misbehaved (score >= 0): one REJECT already drops a peer below 0. What PX can
+ * do is make us dial at most `prunePeers` signed peer records per PRUNE, which the connection
+ * manager bounds.
  */
 export const MESH_OPTIONS = {
   doPX: true,
-  prunePeers: 6,
   scoreThresholds: { acceptPXThreshold: 0 }
 } as const
