@@ -8,6 +8,7 @@
  */
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { parseRunManifest } from '../../src/protocol/run-manifest.js'
 import { tinyRun, writeManifest } from '../node/fixtures.js'
 import { describeProcesses } from '../simulation/processes.js'
 import { waitForWith } from '../utils/wait.js'
@@ -36,7 +37,13 @@ describe.skipIf(!support.ok)(`a run across two NATs with a relay${skipped}`, () 
       const ip = (host: string): string => t.ip(host)
       const run = (host: string, args: string[], name?: string): HostCli => t.run(host, args, name)
       const { addr: bootAddr } = await t.startBootstrap('boot', 4710)
-      const manifest = await writeManifest(await tinyRun({ name: 'netns-nat-run', images: 200 }))
+      // A dozen steps leave an expert near the trivial-predictor bound, and the verifier and
+      // `ensemble` score it with different seeds on one batch of 16: one run in the full suite had
+      // expert-0 accepted by one (0.885) and refused by the other (0.888 against 10 x 0.075). This
+      // test is about reaching peers behind NAT, so the bound is out of its way.
+      const base = await tinyRun({ name: 'netns-nat-run', images: 200 })
+      const loose = parseRunManifest({ ...base, eval: { ...base.eval, baselineFraction: 100 } })
+      const manifest = await writeManifest(loose)
       const node = ['--scope', 'private', '--threads', '1', '--log-format', 'json']
       const creator = run('creator', ['start', '--manifest', manifest, '--tasks', '1', '--bootstrap', bootAddr,
         '--listen', `/ip4/${ip('creator')}/tcp/4711`, '--data-dir', join(root, 'creator'), ...node])
