@@ -49,7 +49,7 @@ describe('prerequisites', () => {
     expect(version).toMatch(/^\d+\.\d+/)
   })
 
-  it('Chromium runs (the browser test/dashboard drives; the test there skips only without it)', () => {
+  it('Chromium runs (the browser test/dashboard drives; without it that file fails, naming it)', () => {
     const chromium = process.env.HDDM_CHROMIUM ?? '/usr/bin/chromium'
     let version = ''
     try {
@@ -60,7 +60,7 @@ describe('prerequisites', () => {
     expect(version).toMatch(/Chromium \d+/)
   })
 
-  it('iptables runs (the NAT routers of test/netns; the tests there skip only without root or `ip`)', () => {
+  it('iptables runs (the NAT routers of test/netns; those files fail, naming what is missing, without it)', () => {
     let version = ''
     try {
       const env = { ...process.env, PATH: `${process.env.PATH ?? ''}:/usr/sbin:/sbin` }

@@ -13,12 +13,11 @@ import { tinyRun, writeManifest } from '../node/fixtures.js'
 import { describeProcesses } from '../simulation/processes.js'
 import { waitForWith } from '../utils/wait.js'
 import { NetnsRun, type HostCli } from './cli.js'
-import { netnsSupport } from './names.js'
+import { requireNetns } from './names.js'
 
-const support = await netnsSupport()
-const skipped = support.ok ? '' : ` (skipped: ${support.reason ?? ''})`
+await requireNetns()
 
-describe.skipIf(!support.ok)(`hddm-node across hosts of a test internet${skipped}`, () => {
+describe(`hddm-node across hosts of a test internet`, () => {
   let t: NetnsRun
   const waitFor = waitForWith({ timeoutMs: 120_000, explain: () => describeProcesses(t?.processes ?? []) })
 

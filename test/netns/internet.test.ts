@@ -7,15 +7,14 @@
 import { spawnSync } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createInternet, type Internet } from './internet.js'
-import { namespacesWith, netnsSupport, newPrefix, sweepStaleNamespaces, TOOLS_ENV } from './names.js'
+import { namespacesWith, requireNetns, newPrefix, sweepStaleNamespaces, TOOLS_ENV } from './names.js'
 import { startProbe, type Probe } from './probe.js'
 
-const support = await netnsSupport()
-const skipped = support.ok ? '' : ` (skipped: ${support.reason ?? ''})`
+await requireNetns()
 const SLOW_MBIT = 16
 const DELAY_MS = 40
 
-describe.skipIf(!support.ok)(`a test internet in network namespaces${skipped}`, () => {
+describe(`a test internet in network namespaces`, () => {
   let net: Internet
   const probes: Record<string, Probe> = {}
   const ip = (host: string): string => net.host(host).ip
@@ -102,7 +101,7 @@ describe.skipIf(!support.ok)(`a test internet in network namespaces${skipped}`, 
   })
 })
 
-describe.skipIf(!support.ok)(`leftovers of earlier runs${skipped}`, () => {
+describe(`leftovers of earlier runs`, () => {
   it('are swept when their test process is gone, while a live run\'s namespaces stay', async () => {
     // A pid that existed and has exited: the owner of a run that was killed before its afterAll.
     const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString()

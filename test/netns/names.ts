@@ -111,3 +111,15 @@ export async function netnsSupport (): Promise<NetnsSupport> {
   await deleteNamespace(probe)
   return { ok: true }
 }
+
+/**
+ * Fails the calling test file, naming what is missing, where namespaces cannot be made: CI runs
+ * as root and .ci/run installs iproute2 and iptables, so these tests run there, never skip.
+ */
+export async function requireNetns (): Promise<void> {
+  const support = await netnsSupport()
+  if (!support.ok) {
+    throw new Error(`test/netns needs network namespaces: ${support.reason ?? ''} ` +
+      '(run as root with iproute2 and iptables; .ci/run installs them)')
+  }
+}

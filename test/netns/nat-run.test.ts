@@ -13,13 +13,12 @@ import { tinyRun, writeManifest } from '../node/fixtures.js'
 import { describeProcesses } from '../simulation/processes.js'
 import { waitForWith } from '../utils/wait.js'
 import { NetnsRun, type HostCli } from './cli.js'
-import { netnsSupport } from './names.js'
+import { requireNetns } from './names.js'
 
-const support = await netnsSupport()
-const skipped = support.ok ? '' : ` (skipped: ${support.reason ?? ''})`
+await requireNetns()
 const TASKS = ['expert-0', 'expert-1', 'expert-2', 'expert-3', 'router']
 
-describe.skipIf(!support.ok)(`a run across two NATs with a relay${skipped}`, () => {
+describe(`a run across two NATs with a relay`, () => {
   let t: NetnsRun
   const waitFor = waitForWith({ timeoutMs: 180_000, explain: () => describeProcesses(t?.processes ?? []) })
 
