@@ -15,6 +15,7 @@ import { libp2pMetrics } from './libp2p-metrics.js'
 import { natTraversal, type NatTraversalInit } from './nat.js'
 import { parseSwarmKey } from './swarm-key.js'
 import type { Logger } from '../logger.js'
+import { gossipStreamKeeper, type GossipStreamKeeper } from './gossip-streams.js'
 import { MESH_OPTIONS, type PubSub } from './pubsub.js'
 import type { GossipSubComponents } from '@libp2p/gossipsub'
 import type { Identify, IdentifyPush } from '@libp2p/identify'
@@ -24,7 +25,9 @@ import type { Ping } from '@libp2p/ping'
 import type { Libp2pOptions } from 'libp2p'
 import type { Registry } from 'prom-client'
 
-export type SwarmServices = { identify: Identify, identifyPush: IdentifyPush, ping: Ping, pubsub: PubSub, dht: KadDHT }
+export type SwarmServices = {
+  identify: Identify, identifyPush: IdentifyPush, ping: Ping, pubsub: PubSub, gossipStreams: GossipStreamKeeper, dht: KadDHT
+}
 
 /** Our DHT speaks its own protocol id, so it never merges with the public IPFS DHT. */
 export const DHT_PROTOCOL = '/hddm/kad/1.0.0'
@@ -157,7 +160,9 @@ export function swarmLibp2pOptions (
           // by construction (tests, simulations), so colocation must not penalise them.
           IPColocationFactorWhitelist: new Set(['127.0.0.1', '::1'])
         }
-      }) as (components: GossipSubComponents) => PubSub
+      }) as (components: GossipSubComponents) => PubSub,
+      // After pubsub, whose instance it reads: reopens the gossip streams gossipsub gives up on.
+      gossipStreams: gossipStreamKeeper({}, components.logger?.child('gossip-streams'))
     }
   }
 }

@@ -5,12 +5,15 @@ import type { PeerScoreParams, TopicScoreParams } from '@libp2p/gossipsub/score'
 /**
  * The exported `GossipSub` interface is narrower than the runtime class: these members exist
  * on @libp2p/gossipsub 17 and we rely on them (scores in tests and metrics, mesh for readiness,
- * per-topic score parameters for topics that only become known at run time).
+ * per-topic score parameters for topics that only become known at run time, streams to keep open).
  */
 export interface PubSub extends GossipSub {
   getScore: (peerId: string) => number
   getMeshPeers: (topic: string) => string[]
   readonly score: { readonly params: PeerScoreParams }
+  /** The protocols it speaks, and its outbound stream per peer id (gossip-streams.ts keeps them open). */
+  readonly protocols: string[]
+  readonly streamsOutbound: ReadonlyMap<string, unknown>
 }
 
 /**
