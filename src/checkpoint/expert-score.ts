@@ -21,6 +21,7 @@ import { decodeShard, type Shard } from '../data/shard.js'
 import type { DdpmObjective } from '../diffusion/objectives/ddpm.js'
 import type { Checkpoint } from './format.js'
 import { loadExpert } from './expert.js'
+import { checkDeviceFit } from '../model/buffer-fit.js'
 
 export interface ScoreSettings {
   batches: number
@@ -88,6 +89,7 @@ function scoreDraws (
     const times = Random.derive(settings.seed, timeStream)
     const { imageSize: S, channels: C, promptTokens: L } = model.config
     const B = settings.batchSize
+    checkDeviceFit(model.config, B)   // on webgpu: a tensor over the device's buffer limit fails here
     const nullRows = new Int32Array(B * L)
     for (let b = 0; b < B; b++) nullRows.set(tokenizer.nullTokens(), b * L)
     const totals = { prompted: 0, unconditional: 0, baseline: 0 }

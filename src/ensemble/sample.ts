@@ -11,6 +11,7 @@ import { flowSigmas, type SampleOptions } from '../diffusion/samplers/sampler.js
 import { sampleEuler } from '../diffusion/samplers/euler.js'
 import { sampleHeun } from '../diffusion/samplers/heun.js'
 import { expertForwardFlops, routerForwardFlops } from '../model/param-count.js'
+import { checkDeviceFit } from '../model/buffer-fit.js'
 import type { Tokenizer } from '../data/tokenizer.js'
 import type { LoadedRouter } from '../checkpoint/router.js'
 import type { LoadedExpert } from '../checkpoint/expert.js'
@@ -92,6 +93,8 @@ export async function sampleEnsemble (request: SampleEnsembleRequest): Promise<S
     }
   }
   const N = prompts.length
+  // On webgpu: guidance evaluates the prompted and the null rows as one batch of 2N.
+  for (const m of members) checkDeviceFit(m.expert.model.config, 2 * N)
   const L = config.promptTokens
   const shape: [number, number, number, number] = [N, config.imageSize, config.imageSize, config.channels]
   const tokenRows = new Int32Array(N * L)

@@ -2,7 +2,7 @@
  * The backends a user can ask for, apart from backend.ts so that parsing a flag does not load
  * tfjs (the CLI's network-only commands never need it).
  */
-export const BACKEND_CHOICES = ['auto', 'native', 'wasm', 'cpu', 'tensorflow', 'tensorflow-gpu'] as const
+export const BACKEND_CHOICES = ['auto', 'native', 'wasm', 'cpu', 'tensorflow', 'tensorflow-gpu', 'webgpu'] as const
 export type BackendChoice = typeof BACKEND_CHOICES[number]
 
 /** How many times slower than native a backend trained `small` here (docs/RESULTS.md "Training step"). */
@@ -14,6 +14,9 @@ export const SLOWDOWN_VS_NATIVE: Partial<Record<BackendChoice, number>> = { wasm
  */
 export function fastPathAdvice (info: { name: string, reason?: string }): string | undefined {
   if (info.name === 'native' || info.name.startsWith('tensorflow')) return undefined
+  // A hardware adapter is the fast path; a software one is only chosen explicitly (tests).
+  if (info.name === 'webgpu' && !/software adapter/.test(info.reason ?? '')) return undefined
+  if (info.name === 'webgpu') return 'a software WebGPU adapter is for tests: use --backend auto'
   const native = /native: ([^;]*)/.exec(info.reason ?? '')?.[1] ?? ''
   if (/HDDM_NATIVE=0/.test(native)) return 'unset HDDM_NATIVE to use the native kernels'
   if (/BLAS/.test(native)) {

@@ -2,10 +2,12 @@
  * Chooses and initialises the tfjs backend for this process.
  *
  * `auto` tries, fastest first: @tensorflow/tfjs-node-gpu, @tensorflow/tfjs-node (used when the
- * user installed them; they are not dependencies), `native` (tfjs's cpu backend with our N-API +
- * BLAS kernels; needs the addon and a BLAS library), `wasm` (multithreaded through the Node shim,
- * one thread when that fails), then plain `cpu`. An explicit choice that cannot load throws
- * BackendUnavailableError. `HDDM_BACKEND` sets the default choice.
+ * user installed them; they are not dependencies), `webgpu` (dawn.node, the optional `webgpu`
+ * package, on a hardware adapter: a software one is slower than the CPU paths and only taken when
+ * asked for by name), `native` (tfjs's cpu backend with our N-API + BLAS kernels; needs the addon
+ * and a BLAS library), `wasm` (multithreaded through the Node shim, one thread when that fails),
+ * then plain `cpu`. An explicit choice that cannot load throws BackendUnavailableError (for
+ * webgpu its subclass WebGpuUnavailableError). `HDDM_BACKEND` sets the default choice.
  *
  * @example
  * ```ts
@@ -22,6 +24,8 @@ import { BackendUnavailableError } from './errors.js'
 import { loadNative } from './native/addon.js'
 import { installNativeKernels } from './native/install.js'
 import { withWasmThreadsShim } from './wasm-threads.js'
+import { loadWebGpu, unloadWebGpu, type WebGpuAdapterInfo } from './webgpu/backend.js'
+import { installWebGpuKernels } from './webgpu/kernels-hook.js'
 
 import { BACKEND_CHOICES, type BackendChoice } from './backend-choice.js'
 
@@ -41,13 +45,15 @@ export interface BackendInfo {
   threads: number
   /** Why faster backends were passed over (auto), or why wasm runs on fewer threads than asked. */
   reason?: string
+  /** The GPU adapter, on webgpu: what it is and the limits the memory check reads. */
+  adapter?: WebGpuAdapterInfo
 }
 
 /** The pthread pool of the wasm build has 8 workers; more would need workers the shim cannot make. */
 const MAX_THREADS = 8
 /** The threads shim patches internals of exactly this bundle. */
 const WASM_SHIM_VERSION = '4.22.0'
-const AUTO_ORDER: BackendName[] = ['tensorflow-gpu', 'tensorflow', 'native', 'wasm', 'cpu']
+const AUTO_ORDER: BackendName[] = ['tensorflow-gpu', 'tensorflow', 'webgpu', 'native', 'wasm', 'cpu']
 
 let current: { info: BackendInfo, teardown: () => void } | undefined
 
@@ -63,9 +69,12 @@ export async function initBackend (options: InitBackendOptions = {}): Promise<Ba
   const skipped: string[] = []
   for (const name of choice === 'auto' ? AUTO_ORDER : [choice]) {
     try {
-      const { threads: used, teardown, note } = await start(name, Math.min(threads, MAX_THREADS))
+      const started = await start(name, Math.min(threads, MAX_THREADS), { explicit: choice !== 'auto', logger })
+      const { threads: used, teardown, note, adapter } = started
       const reasons = [...skipped, ...(note !== undefined ? [note] : [])]
-      const info: BackendInfo = { name, threads: used, ...(reasons.length > 0 ? { reason: reasons.join('; ') } : {}) }
+      const info: BackendInfo = {
+        name, threads: used, ...(reasons.length > 0 ? { reason: reasons.join('; ') } : {}), ...(adapter ? { adapter } : {})
+      }
       current = { info, teardown }
       logger.info('tfjs backend ready', { ...info })
       return info
@@ -75,6 +84,8 @@ export async function initBackend (options: InitBackendOptions = {}): Promise<Ba
         throw err instanceof BackendUnavailableError ? err : new BackendUnavailableError(name, reason)
       }
       skipped.push(`${name}: ${reason}`)
+      // The one GPU path a user installs on purpose: say plainly why it was passed over.
+      if (name === 'webgpu') logger.info('webgpu skipped, trying the next backend', { reason })
     }
   }
   // cpu always starts, so auto cannot get here; keep the type checker and readers sure of it.
@@ -100,12 +111,14 @@ function parseChoice (value: string | undefined): BackendChoice {
   throw new InvalidArgumentError(`HDDM_BACKEND must be one of ${BACKEND_CHOICES.join(', ')}, got "${value}"`)
 }
 
-interface Started { threads: number, teardown: () => void, note?: string }
+interface Started { threads: number, teardown: () => void, note?: string, adapter?: WebGpuAdapterInfo }
+interface StartContext { explicit: boolean, logger: Logger }
 
-async function start (name: BackendName, threads: number): Promise<Started> {
+async function start (name: BackendName, threads: number, context: StartContext): Promise<Started> {
   switch (name) {
     case 'tensorflow-gpu': return await startTfjsNode(name, '@tensorflow/tfjs-node-gpu')
     case 'tensorflow': return await startTfjsNode(name, '@tensorflow/tfjs-node')
+    case 'webgpu': return await startWebGpu(context)
     case 'native': return await startNative(threads)
     case 'wasm': return await startWasm(threads)
     case 'cpu': return await startCpu()
@@ -125,6 +138,16 @@ async function startTfjsNode (name: BackendName, pkg: string): Promise<Started> 
   }
   // libtensorflow sizes its own thread pools.
   return { threads: os.availableParallelism(), teardown: () => {} }
+}
+
+/** A software adapter only when asked for by name: it is correct but slower than the CPU paths. */
+async function startWebGpu ({ explicit, logger }: StartContext): Promise<Started> {
+  const adapter = await loadWebGpu({ allowFallback: explicit, logger })
+  const uninstall = installWebGpuKernels()
+  const kind = adapter.isFallbackAdapter ? 'software adapter' : 'adapter'
+  const note = `${kind} ${adapter.vendor} ${adapter.architecture} (${adapter.description})`
+  // The GPU runs the compute; the CPU only encodes commands.
+  return { threads: 1, teardown: () => { uninstall(); unloadWebGpu() }, note, adapter }
 }
 
 async function startNative (threads: number): Promise<Started> {

@@ -32,3 +32,26 @@ export class WebGpuUnavailableError extends BackendUnavailableError {
     this.failure = failure
   }
 }
+
+export type WebGpuLimitName = 'maxStorageBufferBindingSize' | 'maxBufferSize'
+
+/**
+ * A tensor of the step is larger than one GPU buffer may be on this device: a smaller batch or
+ * preset fits, or a GPU with larger limits.
+ */
+export class WebGpuLimitError extends HddmError {
+  static override name = 'WebGpuLimitError'
+  override name = 'WebGpuLimitError'
+
+  constructor (
+    readonly limit: WebGpuLimitName, readonly limitBytes: number,
+    readonly tensor: string, readonly shape: number[], readonly bytes: number
+  ) {
+    super(`${tensor} [${shape.join(', ')}] needs ${mib(bytes)} in one GPU buffer, over the device's ${limit} ` +
+      `(${mib(limitBytes)}): use a smaller batch or preset, or a GPU with a larger limit`)
+  }
+}
+
+function mib (bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(1)} MiB`
+}

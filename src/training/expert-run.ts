@@ -15,6 +15,7 @@ import { decodeShard, shardDigest, type Shard } from '../data/shard.js'
 import { Tokenizer } from '../data/tokenizer.js'
 import type { ObjectiveName } from '../diffusion/objectives/objective.js'
 import { DiT } from '../model/dit.js'
+import { checkDeviceFit } from '../model/buffer-fit.js'
 import { throwIfAborted } from '../hddm-error.js'
 import { CustomProgressEvent, type AbortOptions, type ProgressEvent, type ProgressOptions } from '../progress.js'
 import {
@@ -148,6 +149,7 @@ class ExpertRun {
       throw new ShapeMismatchError(`shard images are ${images}, preset "${job.preset}" takes ${takes}`)
     }
     const { training, timeInput, resume, init, initNote } = expertStart(job, dataDigest)
+    checkDeviceFit(config, training.batchSize)   // on webgpu: a tensor over the device's buffer limit fails here
     const model = new DiT(config, training.seed)
     try {
       if (init !== undefined) {

@@ -20,6 +20,7 @@ import { routerConfig } from '../checkpoint/router.js'
 import { evaluateRouter, type RouterEvaluation } from '../checkpoint/router-score.js'
 import type { RouterConditioning } from '../model/config.js'
 import { Router } from '../model/router.js'
+import { checkDeviceFit } from '../model/buffer-fit.js'
 import { CustomProgressEvent, type AbortOptions, type ProgressEvent, type ProgressOptions } from '../progress.js'
 import { CHECKPOINT_FORMAT, paramsToTensors, type Checkpoint } from '../checkpoint/format.js'
 import { Adam } from './adam.js'
@@ -93,7 +94,9 @@ export async function trainRouter (job: RouterJob, options: TrainRouterOptions =
   const conditioning = job.conditioning ?? 'none'
   const tokenizer = conditioning === 'prompt' ? Tokenizer.fromJSON(shards[0].header.tokenizer) : undefined
   const prompts = tokenizer !== undefined ? shards.map(s => tokenizer.encodeBatch(s.header.prompts)) : undefined
-  const router = new Router(routerConfig(job.preset, shards.length, conditioning, tokenizer), c.seed)
+  const config = routerConfig(job.preset, shards.length, conditioning, tokenizer)
+  checkDeviceFit(config, c.batchSize)   // on webgpu: a tensor over the device's buffer limit fails here
+  const router = new Router(config, c.seed)
   const adam = new Adam(router.params, {
     learningRate: c.learningRate, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0
   })

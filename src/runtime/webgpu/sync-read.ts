@@ -24,8 +24,9 @@ let deferredTick: Tick | undefined
 let queued = false
 let realSetImmediate: SetImmediate | undefined
 
+/** dawn's tick is an anonymous native function; the name test spares most callbacks the toString. */
 const isNative = (fn: unknown): boolean =>
-  typeof fn === 'function' && Function.prototype.toString.call(fn).includes('[native code]')
+  typeof fn === 'function' && fn.name === '' && Function.prototype.toString.call(fn).endsWith('{ [native code] }')
 
 /** Wraps globalThis.setImmediate once per thread, before dawn.node makes its first GPU object. */
 export function startPumpCapture (): void {
