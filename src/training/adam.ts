@@ -2,14 +2,15 @@
  * Adam(W) whose whole state is named after the parameters (moments `adam.m.<name>`,
  * `adam.v.<name>`, plus the update count), so that a checkpoint restores it exactly. The bias
  * corrections are computed from the update count in float64, never accumulated in a tensor:
- * a resumed run applies bit-identical updates. On the native backend each update is the
- * runtime's fused in-place step; elsewhere the same formula in tfjs ops (torch.optim.AdamW):
+ * a resumed run applies bit-identical updates. On the native and webgpu backends each update is
+ * the runtime's fused in-place step; elsewhere the same formula in tfjs ops (torch.optim.AdamW):
  *   m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;
  *   p = p (1 - lr wd) - (lr / bc1) m / (sqrt(v) / sqrt(bc2) + eps),   bc_i = 1 - b_i^n
  */
 import * as tf from '@tensorflow/tfjs'
 import { ADAM_PREFIX } from '../checkpoint/publishable.js'
 import { adamStepNative } from '../runtime/adam-step.js'
+import { adamStepWebGpu } from '../runtime/webgpu/kernels-adam.js'
 import { ShapeMismatchError } from '../checkpoint/errors.js'
 import type { Params } from '../model/params.js'
 import type { NamedTensor } from '../checkpoint/safetensors.js'
@@ -54,7 +55,8 @@ export class Adam implements StepOptimizer {
       for (const [name, g] of Object.entries(grads)) {
         const slot = this.byVariable.get(name)
         if (slot === undefined) throw new Error(`Adam: gradient for unknown variable ${name}`)
-        if (adamStepNative(slot.param, g, slot.m, slot.v, hyper)) continue
+        const { param, m: mSlot, v: vSlot } = slot
+        if (adamStepNative(param, g, mSlot, vSlot, hyper) || adamStepWebGpu(param, g, mSlot, vSlot, hyper)) continue
         const m = tf.add(tf.mul(slot.m, b1), tf.mul(g, 1 - b1))
         const v = tf.add(tf.mul(slot.v, b2), tf.mul(tf.square(g), 1 - b2))
         slot.m.assign(m)
