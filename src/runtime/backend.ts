@@ -25,7 +25,7 @@ import { loadNative } from './native/addon.js'
 import { installNativeKernels } from './native/install.js'
 import { withWasmThreadsShim } from './wasm-threads.js'
 import { loadWebGpu, unloadWebGpu, type WebGpuAdapterInfo } from './webgpu/backend.js'
-import { installWebGpuKernels } from './webgpu/kernels-hook.js'
+import { installWebGpuKernels } from './webgpu/install-kernels.js'
 
 import { BACKEND_CHOICES, type BackendChoice } from './backend-choice.js'
 

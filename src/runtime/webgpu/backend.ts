@@ -19,6 +19,7 @@
 import * as tf from '@tensorflow/tfjs'
 import { silentLogger, type Logger } from '../../logger.js'
 import { WebGpuUnavailableError } from '../errors.js'
+import { installGroupedAddN } from './add-n.js'
 import { installSyncRead, startPumpCapture } from './sync-read.js'
 
 export interface WebGpuAdapterInfo {
@@ -53,6 +54,7 @@ interface GpuDevice { limits: GpuLimits, destroy: () => void }
 /** Set once per thread: dawn's globals cannot be installed twice, and one GPU object serves every load. */
 let gpu: Gpu | undefined
 let loaded: { device: GpuDevice, info: WebGpuAdapterInfo } | undefined
+let addNInstalled = false
 
 export async function loadWebGpu (options: LoadWebGpuOptions): Promise<WebGpuAdapterInfo> {
   const log = options.logger ?? silentLogger
@@ -91,6 +93,7 @@ export async function loadWebGpu (options: LoadWebGpuOptions): Promise<WebGpuAda
   const WebGPUBackend = webgpu.WebGPUBackend as unknown as BackendCtor
   tf.registerBackend('webgpu', () => new WebGPUBackend(device, adapter.info), 0)
   installSyncRead(webgpu.WebGPUBackend.prototype)
+  addNInstalled ||= (installGroupedAddN(), true)
   if (!await tf.setBackend('webgpu')) {
     device.destroy()
     throw new WebGpuUnavailableError('device-failed', 'tfjs could not start its webgpu backend on the device')
