@@ -105,7 +105,8 @@ const convertStopCount = Math.ceil(convertSteps / convertEvery)
 const convertStops = Array.from({ length: convertStopCount }, (_, i) => Math.min(convertSteps, (i + 1) * convertEvery))
 /** DDPM experts' own budget, in multiples of S (0: no such rows). */
 const ddpmBudget = num('ddpm-budget')
-const finalRoutings = ['top1', 'top2', 'full', `threshold:${num('threshold')}`]
+/** Cheapest first: full routing runs all K experts at every step. */
+const finalRoutings = ['top1', 'top2', `threshold:${num('threshold')}`, 'full']
 const resamples = num('bootstrap')
 const ddpmClusters = Array.from({ length: D }, (_, i) => Math.floor(i * K / D))
 const training: Partial<ExpertTrainingConfig> = {
@@ -319,12 +320,20 @@ for (const m of milestones) {
   for (const spec of specs) {
     for (const stop of spec.stops.filter(s => s <= (spec.cluster === 'all' ? K * m : m))) await trainTo(spec, stop)
   }
-  for (const config of configurations) {
+  const routingsOf = (config: Configuration): string[] => {
+    if (config.router === undefined) return ['full']
     // The prompt-blind control: top-1 at the last milestone only.
-    const control = config.name.endsWith('-blind')
-    if (control && m !== S) continue
-    const routings = config.router === undefined ? ['full'] : !control && m === S ? finalRoutings : ['top1']
-    for (const routing of routings) await evaluateConfiguration(config, m, routing)
+    if (config.name.endsWith('-blind')) return m === S ? ['top1'] : []
+    return m === S ? finalRoutings : ['top1']
+  }
+  // Pass by pass: every configuration's first routing (top-1; the monolith's only one) before any
+  // second, so that a run cut short still has the comparison the table is for.
+  const passes = Math.max(...configurations.map(c => routingsOf(c).length))
+  for (let pass = 0; pass < passes; pass++) {
+    for (const config of configurations) {
+      const routing = routingsOf(config)[pass]
+      if (routing !== undefined) await evaluateConfiguration(config, m, routing)
+    }
   }
 }
 
