@@ -1,7 +1,7 @@
 /**
  * What the tests need from the machine, checked first and by name: the native kernels (a C++
- * toolchain at `npm ci`, OpenBLAS at run time), Debian's Fashion-MNIST, python3 with numpy, iptables
- * and Chromium.
+ * toolchain at `npm ci`, OpenBLAS at run time), Debian's Fashion-MNIST, python3 with numpy, iptables,
+ * Chromium, and a WebGPU adapter (Mesa 25's lavapipe from bookworm-backports, the `webgpu` package).
  * .ci/run installs them; nothing skips when one is missing: these checks (and the tests that
  * use it) fail, saying what to install.
  */
@@ -13,6 +13,8 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { FASHION_MNIST_DEFAULT_DIR, loadFashionMnist } from '../src/data/index.js'
 import { disposeBackend, initBackend } from '../src/runtime/backend.js'
 import { loadNative } from '../src/runtime/native/addon.js'
+import { loadWebGpu, unloadWebGpu } from '../src/runtime/webgpu/backend.js'
+import { WEBGPU_INSTALL, webGpuEnv } from './runtime/webgpu-env.js'
 
 const INSTALL = 'apt-get install libopenblas0-pthread dataset-fashion-mnist python3-numpy g++ make iptables ' +
   'chromium, then npm ci (.ci/run does both)'
@@ -24,9 +26,23 @@ describe('prerequisites', () => {
     const native = loadNative()
     expect(native.ok, native.ok ? '' : `the native backend did not load: ${native.reason}; ${INSTALL}`).toBe(true)
     const info = await initBackend({ backend: 'auto', threads: 1 })
-    expect(info.name, info.reason).toBe('native')
+    // A hardware WebGPU adapter (a contributor's GPU) comes before native; CI has only lavapipe.
+    expect(info.name, info.reason).toBe(info.adapter?.isFallbackAdapter === false ? 'webgpu' : 'native')
     const product = tf.tidy(() => tf.matMul(tf.tensor2d([[1, 2], [3, 4]]), tf.tensor2d([[5, 6], [7, 8]])).dataSync())
     expect(Array.from(product)).toEqual([19, 22, 43, 50])
+  })
+
+  it('a WebGPU adapter answers (lavapipe on CI: the webgpu backend tests run on it)', async () => {
+    webGpuEnv()
+    try {
+      const adapter = await loadWebGpu({ allowFallback: true })
+      expect(adapter.limits.maxStorageBufferBindingSize).toBeGreaterThan(0)
+    } catch (err) {
+      expect.fail(`${(err as Error).message}; ${WEBGPU_INSTALL}`)
+    } finally {
+      unloadWebGpu()
+      await disposeBackend()
+    }
   })
 
   it('Fashion-MNIST reads: 60 000 + 10 000 images, 10 classes', async () => {

@@ -53,7 +53,8 @@ export function largestBuffers (
   if (!options.fusedAttention) uses.push(['self-attention logits (one head)', [B, T, T]])
   if (L > 0 && vocab > 0) {
     // embed() is one-hot x table (wasm has no gather gradient), so the one-hot rows exist.
-    uses.push(['prompt one-hot', [B * L, vocab]], ['token table', [vocab, textDim]], ['prompt features', [B * L, textDim]])
+    uses.push(['prompt one-hot', [B * L, vocab]], ['token table', [vocab, textDim]])
+    uses.push(['prompt features', [B * L, textDim]])
     uses.push(['cross-attention kv', [B, L, 2 * D]])
     if (!options.fusedAttention) uses.push(['cross-attention logits (one head)', [B, T, L]])
   }

@@ -73,7 +73,10 @@ export async function initBackend (options: InitBackendOptions = {}): Promise<Ba
       const { threads: used, teardown, note, adapter } = started
       const reasons = [...skipped, ...(note !== undefined ? [note] : [])]
       const info: BackendInfo = {
-        name, threads: used, ...(reasons.length > 0 ? { reason: reasons.join('; ') } : {}), ...(adapter ? { adapter } : {})
+        name,
+        threads: used,
+        ...(reasons.length > 0 ? { reason: reasons.join('; ') } : {}),
+        ...(adapter !== undefined ? { adapter } : {})
       }
       current = { info, teardown }
       logger.info('tfjs backend ready', { ...info })

@@ -29,7 +29,8 @@ const PROBE = [
 
 interface Probe {
   webgpu: {
-    name?: string, reason?: string, adapter?: Record<string, unknown>, error?: string, failure?: string, message?: string
+    name?: string, reason?: string, adapter?: Record<string, unknown>
+    error?: string, failure?: string, message?: string
   }
   auto: { name: string, reason?: string }
   logged: Array<{ msg: string, reason?: string }>

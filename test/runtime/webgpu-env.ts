@@ -56,6 +56,7 @@ export function runSnippet (lines: string[], env: Record<string, string>, preloa
 export const WITHOUT_WEBGPU_PACKAGE = 'data:text/javascript,' + encodeURIComponent([
   "import { register } from 'node:module'",
   'register(`data:text/javascript,${encodeURIComponent(`export async function resolve (s, c, next) {',
-  "  if (s === 'webgpu') throw Object.assign(new Error('Cannot find package webgpu'), { code: 'ERR_MODULE_NOT_FOUND' })",
+  "  const missing = Object.assign(new Error('Cannot find package webgpu'), { code: 'ERR_MODULE_NOT_FOUND' })",
+  "  if (s === 'webgpu') throw missing",
   '  return next(s, c) }`)}`)'
 ].join('\n'))

@@ -34,10 +34,13 @@ async function runOn (backend: 'native' | 'webgpu'): Promise<{ losses: number[],
       training: { steps: 4, batchSize: 8, checkpointEvery: 4, seed: 5 }
     }
     const losses: number[] = []
-    const onProgress = (e: TrainProgressEvents): void => { if (e.type === 'hddm:train:step') losses.push(e.detail.loss) }
+    const onProgress = (e: TrainProgressEvents): void => {
+      if (e.type === 'hddm:train:step') losses.push(e.detail.loss)
+    }
     const result = await trainer.run(job, { onProgress })
     const evaluation = { batchSize: 8, heldOutBatches: 2, seed: 3 }
-    const heldOut = await trainer.heldOutLoss({ checkpoint: await readFile(result.path), heldOut: data.heldOut[0], evaluation })
+    const checkpoint = await readFile(result.path)
+    const heldOut = await trainer.heldOutLoss({ checkpoint, heldOut: data.heldOut[0], evaluation })
     await trainer.stop()
     return { losses, heldOut, name: trainer.backend?.name }
   })

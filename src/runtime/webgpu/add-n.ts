@@ -23,7 +23,8 @@ export function installGroupedAddN (): () => void {
     const partial: tf.TensorInfo[] = []
     for (let i = 0; i < all.length; i += group) {
       const slice = all.slice(i, i + group)
-      partial.push(original.kernelFunc({ inputs: slice as unknown as tf.NamedTensorInfoMap, backend, attrs }) as tf.TensorInfo)
+      const some = slice as unknown as tf.NamedTensorInfoMap
+      partial.push(original.kernelFunc({ inputs: some, backend, attrs }) as tf.TensorInfo)
     }
     const sum = kernelFunc({ inputs: partial as unknown as tf.NamedTensorInfoMap, backend, attrs }) as tf.TensorInfo
     for (const p of partial) (backend as DeviceBackend).disposeData(p.dataId)

@@ -87,7 +87,10 @@ export async function loadWebGpu (options: LoadWebGpuOptions): Promise<WebGpuAda
   }
   const info: WebGpuAdapterInfo = {
     ...partial,
-    limits: { maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize, maxBufferSize: device.limits.maxBufferSize }
+    limits: {
+      maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize,
+      maxBufferSize: device.limits.maxBufferSize
+    }
   }
   type BackendCtor = new (device: unknown, info: unknown) => tf.KernelBackend
   const WebGPUBackend = webgpu.WebGPUBackend as unknown as BackendCtor
@@ -149,8 +152,9 @@ function describe (adapter: GpuAdapter): Omit<WebGpuAdapterInfo, 'limits'> {
 
 function checkFallback (info: WebGpuAdapterInfo, allowFallback: boolean): void {
   if (!info.isFallbackAdapter || allowFallback) return
-  throw new WebGpuUnavailableError('fallback-refused', `only a software adapter (${info.description || info.vendor}), ` +
-    'slower than the CPU paths; --backend webgpu uses it anyway')
+  const name = info.description !== '' ? info.description : info.vendor
+  throw new WebGpuUnavailableError('fallback-refused',
+    `only a software adapter (${name}), slower than the CPU paths; --backend webgpu uses it anyway`)
 }
 
 /** A null adapter on Linux is usually a missing Vulkan loader or driver: say which. */
