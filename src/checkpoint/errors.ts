@@ -17,3 +17,12 @@ export class CheckpointNotFoundError extends HddmError {
   static override name = 'CheckpointNotFoundError'
   override name = 'CheckpointNotFoundError'
 }
+
+/**
+ * A public checkpoint (DiT, diffusers, PixArt) whose tensor names or shapes match no layout
+ * `hddm-node import` supports, or that carries something hddm's expert cannot represent.
+ */
+export class UnsupportedLayoutError extends HddmError {
+  static override name = 'UnsupportedLayoutError'
+  override name = 'UnsupportedLayoutError'
+}

@@ -10,7 +10,7 @@ import type { ConditionalNetwork } from '../diffusion/guidance.js'
 import type { Objective } from '../diffusion/objectives/objective.js'
 import { InvalidArgumentError } from '../hddm-error.js'
 import { expertParamCount } from '../model/param-count.js'
-import { validateDiTConfig } from '../model/validate.js'
+import { validateExpertConfig } from '../model/validate.js'
 import { assignParams, checkConfigFits, checkedShape, type Checkpoint, type CheckpointMetadata } from './format.js'
 import { CorruptCheckpointError, ShapeMismatchError } from './errors.js'
 import { Tokenizer, type TokenizerJSON } from '../data/tokenizer.js'
@@ -67,29 +67,44 @@ export function loadExpert (checkpoint: Checkpoint, options: LoadExpertOptions =
     throw new ShapeMismatchError(`checkpoint is of preset "${String(metadata.preset)}", expected "${options.preset}"`)
   }
   const extra = (metadata.extra ?? {}) as Partial<ExpertExtra>
+  const config = metadata.config as unknown as DiTConfig
+  if (config.conditioning === 'class') {
+    // Its tokens are ImageNet labels, not prompts: no sampler or scorer here could feed it.
+    throw new ShapeMismatchError('a class-conditional expert (an import) starts a run (`train --init`); it is none')
+  }
   const tokenizer = Tokenizer.fromJSON(extra.tokenizer)
   const timeInput = extra.timeInput ?? 'fm'
   if (!TIME_INPUTS.includes(timeInput)) throw new CorruptCheckpointError(`unknown time input "${String(timeInput)}"`)
-  const config = metadata.config as unknown as DiTConfig
   if (config.vocabSize !== tokenizer.vocabSize || config.promptTokens !== tokenizer.maxLength) {
     throw new CorruptCheckpointError('the model config does not match the checkpoint\'s tokenizer')
   }
-  checkedShape(() => { validateDiTConfig(config) })
-  checkConfigFits(expertParamCount(config).total, checkpoint.tensors)
-  const model = new DiT(config)
-  try {
-    assignParams(model.params, checkpoint.tensors, options.prefix ?? '')
-  } catch (err) {
-    model.dispose()
-    throw err
-  }
+  const model = buildExpertModel(checkpoint, options.prefix)
   return {
     model,
-    objective: createObjective(metadata.objective, { timeInput }),
+    objective: createObjective(metadata.objective, { timeInput, schedule: metadata.schedule }),
     tokenizer,
     metadata,
     timeInput,
     network: (x, time, tokens) => model.apply(x, time, tokens),
     dispose: () => { model.dispose() }
   }
+}
+
+/**
+ * The DiT of an expert checkpoint with its weights (tensor group `prefix`, default EMA): the
+ * config is checked before anything is allocated, and every tensor's name and shape before
+ * any is assigned. Used by loadExpert and for imported (class-conditional) experts.
+ */
+export function buildExpertModel (checkpoint: Checkpoint, prefix = ''): DiT {
+  const config = checkpoint.metadata.config as unknown as DiTConfig
+  checkedShape(() => { validateExpertConfig(config) })
+  checkConfigFits(expertParamCount(config).total, checkpoint.tensors)
+  const model = new DiT(config)
+  try {
+    assignParams(model.params, checkpoint.tensors, prefix)
+  } catch (err) {
+    model.dispose()
+    throw err
+  }
+  return model
 }

@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs'
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from './safetensors.js'
 import { CorruptCheckpointError, ShapeMismatchError } from './errors.js'
 import type { Params } from '../model/params.js'
+import { MAX_SCHEDULE_STEPS, SCHEDULE_KINDS, type ScheduleSpec } from '../diffusion/schedule.js'
 
 export const CHECKPOINT_FORMAT = 'hddm-checkpoint/1'
 
@@ -20,7 +21,11 @@ export interface CheckpointMetadata {
   config: Record<string, unknown>
   preset?: string
   objective?: 'ddpm' | 'fm'
-  schedule?: { kind: 'cosine', T: number }
+  /**
+   * The DDPM schedule of a DDPM expert and of a DDPM-initialised FM expert (its time input is
+   * matched on it). Absent: cosine, T = 1000 (DEFAULT_SCHEDULE); imported DiT experts: linear.
+   */
+  schedule?: ScheduleSpec
   cluster?: number
   step: number
   run?: string
@@ -113,9 +118,17 @@ export function decodeCheckpoint (bytes: Uint8Array): Checkpoint {
   const optional = (v: unknown, type: 'string' | 'number'): boolean => v === undefined || typeof v === type
   const typed = optional(m.run, 'string') && optional(m.preset, 'string') && optional(m.objective, 'string') &&
     optional(m.dataDigest, 'string') && optional(m.cluster, 'number') &&
-    Object.values(m.config).every((v) => v === null || typeof v !== 'object')
+    Object.values(m.config).every((v) => v === null || typeof v !== 'object') && validSchedule(m.schedule)
   if (!typed) throw new CorruptCheckpointError(`an ${CHECKPOINT_FORMAT} header with a field of the wrong type`)
   return { metadata: m as CheckpointMetadata, tensors }
+}
+
+/** Absent, or a kind hddm knows with a step count it can tabulate. */
+function validSchedule (s: unknown): boolean {
+  if (s === undefined) return true
+  const spec = s as Partial<ScheduleSpec> | null
+  return spec !== null && typeof spec === 'object' && SCHEDULE_KINDS.includes(spec.kind as ScheduleSpec['kind']) &&
+    Number.isInteger(spec.T) && (spec.T as number) >= 2 && (spec.T as number) <= MAX_SCHEDULE_STEPS
 }
 
 /** True when every value of every tensor is finite (no NaN or Inf). */

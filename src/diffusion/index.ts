@@ -1,4 +1,7 @@
-export { cosineSchedule, type Schedule } from './schedule.js'
+export {
+  cosineSchedule, linearSchedule, scheduleFromSpec, DEFAULT_SCHEDULE, SCHEDULE_KINDS,
+  type Schedule, type ScheduleKind, type ScheduleSpec
+} from './schedule.js'
 export {
   abarFromFlowTime, snrMatchedStep, naiveStep, inputRescale, epsToVelocity, velocityToEps, velocityToX0,
   X0_CLAMP, X0_DENOMINATOR_FLOOR, type EpsModel, type EpsToVelocityOptions, type TimeMap

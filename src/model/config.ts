@@ -9,6 +9,13 @@
  */
 export type AdaLNKind = 'single' | 'zero'
 
+/**
+ * What an expert reads besides (x_t, t): `text` (absent: every hddm expert) is a prompt's tokens,
+ * cross-attended in every block; `class` is DiT's ImageNet label, whose embedding is added to
+ * the time embedding (c = t_emb + y_emb) and reaches the blocks only through the modulation.
+ */
+export type ExpertConditioning = 'text' | 'class'
+
 /** The shape every DiT here shares: the expert and the router. */
 export interface TransformerShape {
   /** Input side length (square), channels: 28x28x1 for MNIST, 32x32x4 latents for the paper. */
@@ -35,6 +42,25 @@ export interface DiTConfig extends TransformerShape {
    * encoder features; we learn a token table of this width instead (counted separately).
    */
   textDim: number
+  /**
+   * Absent means 'text'. With 'class' the tokens [B, 1] are labels 0 .. numClasses-1, or
+   * numClasses for "no label" (classifier-free guidance); promptTokens is 1 and the text fields
+   * vocabSize and textDim are 0 (the imported public DiT, checkpoint/import/).
+   */
+  conditioning?: ExpertConditioning
+  numClasses?: number
+  /**
+   * DiT's learned variance: the final layer writes 2C channels, eps then the variance
+   * interpolation. `apply` returns eps only (what hddm's objectives and samplers read).
+   */
+  learnSigma?: boolean
+  /**
+   * The time frequencies are exp(-ln(10^4) i / (128 - shift)): 0 (absent) in DiT and PixArt,
+   * 1 in diffusers' DiT port (its Timesteps(downscale_freq_shift=1)).
+   */
+  timeFrequencyShift?: number
+  /** LayerNorm eps before each block's MLP (absent: 1e-6 as DiT; diffusers' DiT port uses 1e-5). */
+  mlpNormEps?: number
 }
 
 /**
@@ -96,4 +122,9 @@ export type RouterPresetName = keyof typeof ROUTER_PRESETS
 
 export function tokenCount (c: { imageSize: number, patchSize: number }): number {
   return (c.imageSize / c.patchSize) ** 2
+}
+
+/** Channels the final layer writes: C, or 2C with DiT's learned variance. */
+export function outputChannels (c: DiTConfig): number {
+  return c.learnSigma === true ? 2 * c.channels : c.channels
 }

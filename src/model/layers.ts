@@ -44,12 +44,16 @@ export function silu (x: tf.Tensor): tf.Tensor {
 
 /**
  * Sinusoidal embedding of float times, as DiT's TimestepEmbedder: [cos(t f), sin(t f)] with
- * f = exp(-ln(10000) i / half). t [B] (already in the network's own units) -> [B, 256].
+ * f = exp(-ln(10000) i / (half - shift)); shift 0 is DiT's and PixArt's, 1 diffusers' DiT port's.
+ * t [B] (already in the network's own units) -> [B, 256].
  */
-export function timestepFrequencies (t: tf.Tensor1D, dim = TIME_FREQUENCY_DIM): tf.Tensor2D {
+export function timestepFrequencies (t: tf.Tensor1D, dim = TIME_FREQUENCY_DIM, shift = 0): tf.Tensor2D {
   return tf.tidy(() => {
     const half = dim / 2
-    const freqs = tf.exp(tf.mul(-Math.log(10000) / half, tf.range(0, half, 1, 'float32')))  // [half]
+    // (-ln(10^4) i) / (half - shift) in torch's order, so that diffusers' 127 rounds as it does there;
+    // for half = 128 a power of two, it is bit for bit the old (-ln(10^4) / half) i.
+    const exponents = tf.div(tf.mul(-Math.log(10000), tf.range(0, half, 1, 'float32')), half - shift)
+    const freqs = tf.exp(exponents)                                                           // [half]
     const args = tf.mul(tf.expandDims(t, 1), tf.expandDims(freqs, 0))                        // [B, half]
     return tf.concat([tf.cos(args), tf.sin(args)], 1) as tf.Tensor2D                          // [B, dim]
   })

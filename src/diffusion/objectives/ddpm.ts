@@ -1,5 +1,6 @@
 /**
- * DDPM epsilon-prediction (Ho et al., 2020) on the cosine schedule (Nichol & Dhariwal, 2021):
+ * DDPM epsilon-prediction (Ho et al., 2020) on a schedule of schedule.ts (hddm's own experts: the
+ * cosine schedule of Nichol & Dhariwal, 2021; imported DiT experts: DiT's linear schedule):
  *   x_s = sqrt(abar_s) x0 + sqrt(1 - abar_s) eps,  s ~ U{0, ..., T-1},  target eps,
  *   network time input s. In flow-matching space it is a velocity field through the exact
  *   conversion of convert.ts.

@@ -6,7 +6,7 @@
  */
 import { InvalidArgumentError } from '../../hddm-error.js'
 import { naiveStep, snrMatchedStep } from '../convert.js'
-import { cosineSchedule } from '../schedule.js'
+import { scheduleFromSpec, type ScheduleSpec } from '../schedule.js'
 import { ddpm } from './ddpm.js'
 import { flowMatching } from './flow.js'
 import type { Objective } from './objective.js'
@@ -19,7 +19,7 @@ import type { Objective } from './objective.js'
  */
 export const PIXEL_X0_CLAMP = 1
 
-/** DDPM's step count on the cosine schedule, for every expert hddm trains. */
+/** DDPM's step count on the cosine schedule, for every expert hddm trains from scratch. */
 export const DDPM_STEPS = 1000
 
 /**
@@ -35,9 +35,14 @@ export interface ObjectiveOptions {
   timeInput?: TimeInput
   /** > 0: Min-SNR-gamma weighting of a DDPM expert's training loss (changes nothing at sampling). */
   minSnrGamma?: number
+  /**
+   * The DDPM schedule: a DDPM expert's noise levels, and the table a DDPM-initialised FM
+   * expert's `ddpm-snr` time input is matched on. @default cosine, 1000 steps (DEFAULT_SCHEDULE)
+   */
+  schedule?: ScheduleSpec
 }
 
-/** `ddpm` (eps-prediction, cosine schedule, x0 clamped to the pixel range) or `fm` (velocity). */
+/** `ddpm` (eps-prediction on its schedule, x0 clamped to the pixel range) or `fm` (velocity). */
 export function createObjective (name: string, options: ObjectiveOptions = {}): Objective {
   const timeInput = options.timeInput ?? 'fm'
   if (!TIME_INPUTS.includes(timeInput)) throw new InvalidArgumentError(`unknown time input "${String(timeInput)}"`)
@@ -46,10 +51,11 @@ export function createObjective (name: string, options: ObjectiveOptions = {}): 
       throw new InvalidArgumentError(`time input "${timeInput}" applies to flow-matching experts only`)
     }
     const gamma = options.minSnrGamma ?? 0
-    return ddpm(cosineSchedule(DDPM_STEPS), { x0Clamp: PIXEL_X0_CLAMP }, gamma > 0 ? { minSnrGamma: gamma } : {})
+    const schedule = scheduleFromSpec(options.schedule)
+    return ddpm(schedule, { x0Clamp: PIXEL_X0_CLAMP }, gamma > 0 ? { minSnrGamma: gamma } : {})
   }
   if (name !== 'fm') throw new InvalidArgumentError(`unknown objective "${name}" (expected "ddpm" or "fm")`)
   if (timeInput === 'fm') return flowMatching()
-  const schedule = cosineSchedule(DDPM_STEPS)
+  const schedule = scheduleFromSpec(options.schedule)
   return flowMatching({ timeInput: timeInput === 'ddpm-snr' ? t => snrMatchedStep(schedule, t) : naiveStep })
 }
