@@ -5,8 +5,11 @@
  *
  * Each configuration runs in its own child process, one after the other (clean peak RSS, no
  * two measurements sharing the cores): PyTorch (test/bench/dit_reference.py, Debian's
- * python3-torch, 1 torch thread, OpenBLAS), native (cpu backend + hddm's kernels), wasm with 2
- * and 1 threads, and the plain cpu backend for `small` (very slow: 1 measured step).
+ * python3-torch, 1 torch thread, OpenBLAS), native (cpu backend + hddm's kernels), webgpu
+ * (dawn.node with the WGSL fused kernels, on whatever adapter dawn finds: on a CPU-only machine
+ * Mesa's lavapipe, whose figure only proves the path runs), wasm with 2 and 1 threads, and the
+ * plain cpu backend for `small` (very slow: 1 measured step). After each preset's table a line
+ * gives webgpu's speed against native's from the same run.
  * A step is one expertTrainStep: flow-matching loss, backward, clipping, AdamW.
  * "x PyTorch" is throughput relative to PyTorch: >= 1.0 means at least as fast. PyTorch and
  * native run alternately `rounds` times and each keeps its fastest round: on a shared machine
@@ -15,6 +18,8 @@
  */
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process'
 import { existsSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { loadMnist } from '../../src/data/mnist.js'
 import { flowMatching } from '../../src/diffusion/objectives/flow.js'
@@ -24,7 +29,7 @@ import { disposeBackend, initBackend, type BackendName } from '../../src/runtime
 import { Adam } from '../../src/training/adam.js'
 import { expertTrainStep } from '../../src/training/train-step.js'
 
-interface Result { msPerStep: number, steps: number, loss: number, peakRssMB: number }
+interface Result { msPerStep: number, steps: number, loss: number, peakRssMB: number, adapter?: string }
 interface Config {
   label: string
   preset: ExpertPresetName
@@ -36,6 +41,7 @@ interface Config {
 }
 
 const PYTHON = '/usr/bin/python3'
+const SHADER_CACHE = process.env.MESA_SHADER_CACHE_DIR ?? resolve('node_modules/.cache/mesa')
 const SELF = fileURLToPath(import.meta.url)
 const REFERENCE = fileURLToPath(new URL('./dit_reference.py', import.meta.url))
 
@@ -63,7 +69,9 @@ function median (xs: number[]): number {
 async function child (
   backend: BackendName, preset: ExpertPresetName, threads: number, batch: number, steps: number, warmup: number
 ): Promise<void> {
-  await initBackend({ backend, threads })
+  const info = await initBackend({ backend, threads })
+  const a = info.adapter
+  const adapter = a !== undefined ? `${a.description}${a.isFallbackAdapter ? ', software' : ''}` : undefined
   const config = EXPERT_PRESETS[preset]
   const data = await loadMnist({ split: 'test' })
   const pixels = data.width * data.height
@@ -81,7 +89,7 @@ async function child (
     if (s >= warmup) times.push(performance.now() - start)
   }
   const peakRssMB = process.resourceUsage().maxRSS / 1024
-  const result: Result = { msPerStep: median(times), steps: times.length, loss, peakRssMB }
+  const result: Result = { msPerStep: median(times), steps: times.length, loss, peakRssMB, adapter }
   console.log(`RESULT ${JSON.stringify(result)}`)
   optimizer.dispose()
   model.dispose()
@@ -98,7 +106,8 @@ function run (c: Config, batch: number): Result | string {
   } else {
     const tsx = ['--import', 'tsx', '--import', './src/polyfills.ts']
     const job = [c.backend, c.preset, String(c.threads), String(batch), String(c.steps), String(c.warmup)]
-    const env = { ...process.env, HDDM_BACKEND: '' }
+    // Mesa keeps compiled shaders between runs (lavapipe compiles each new kernel for seconds).
+    const env = { ...process.env, HDDM_BACKEND: '', MESA_SHADER_CACHE_DIR: SHADER_CACHE, XDG_RUNTIME_DIR: tmpdir() }
     out = spawnSync(process.execPath, [...tsx, SELF, '--child', ...job], { encoding: 'utf8', env })
   }
   const lines = out.stdout.split('\n').map(l => l.replace(/^RESULT /, ''))
@@ -129,6 +138,7 @@ async function main (): Promise<void> {
   console.log(`train-step benchmark: batch ${batch}, ${timing}${noTorch}`)
   console.log('| preset | path | ms/step | steps/s | GFLOP/s | x PyTorch | peak RSS MB |')
   console.log('|---|---|---|---|---|---|---|')
+  const speeds: string[] = []
   for (const preset of presets) {
     const pureJs: Config = {
       label: 'cpu (pure JS)', preset, backend: 'cpu', threads: 1, steps: 1, warmup: 1, rounds: 1
@@ -136,6 +146,7 @@ async function main (): Promise<void> {
     const configs: Config[] = [
       ...(torch ? [{ label: 'PyTorch 1 thread + OpenBLAS', preset, steps, warmup: 2, rounds }] : []),
       { label: 'native (cpu + hddm kernels)', preset, backend: 'native', threads: 2, steps, warmup: 2, rounds },
+      { label: 'webgpu (fused WGSL kernels)', preset, backend: 'webgpu', threads: 1, steps, warmup: 2, rounds: 1 },
       { label: 'wasm, 2 threads', preset, backend: 'wasm', threads: 2, steps, warmup: 2, rounds: 1 },
       { label: 'wasm, 1 thread', preset, backend: 'wasm', threads: 1, steps, warmup: 2, rounds: 1 },
       ...(preset === 'small' ? [pureJs] : [])
@@ -163,7 +174,14 @@ async function main (): Promise<void> {
       const peakRss = r.peakRssMB.toFixed(0)
       console.log(`| ${preset} | ${c.label} | ${msPerStep} | ${stepsPerSecond} | ${gflops} | ${ratio} | ${peakRss} |`)
     }
+    const native = results.get(configs.find(c => c.backend === 'native')!)
+    const gpu = results.get(configs.find(c => c.backend === 'webgpu')!)
+    if (typeof native !== 'string' && native !== undefined && typeof gpu !== 'string' && gpu !== undefined) {
+      const speed = (native.msPerStep / gpu.msPerStep).toFixed(2)
+      speeds.push(`${preset}: webgpu runs at ${speed}x native's speed in this run (adapter: ${gpu.adapter ?? '?'})`)
+    }
   }
+  if (speeds.length > 0) console.log(['', ...speeds].join('\n'))
 }
 
 await main()
