@@ -29,7 +29,10 @@ export interface WorkerTaskTrainerInit {
   /** The worker's tfjs backend. @default 'auto' */
   backend?: BackendChoice
   threads?: number
-  /** Backend of the held-out evaluation thread; small models evaluate fine on cpu. @default 'cpu' */
+  /**
+   * Backend of the held-out evaluation thread; small models evaluate fine on cpu.
+   * @default 'webgpu' when the training worker runs on webgpu, else 'cpu'
+   */
   evalBackend?: BackendChoice
   logger?: Logger
 }
@@ -124,7 +127,10 @@ export class WorkerTaskTrainer implements TaskTrainer {
    * the native training thread stalled both in a 3-process simulation; one per evaluation did not.)
    */
   private async scoreInThread (job: HeldOutJob): Promise<number> {
-    const scorer = createTrainer({ backend: this.init.evalBackend ?? 'cpu', threads: 1, logger: this.init.logger })
+    // On webgpu the GPU scores too (a contributor chose it for the model size), in a device of its own.
+    const gpu = this.trainer?.backend?.name === 'webgpu'
+    const backend = this.init.evalBackend ?? (gpu ? 'webgpu' : 'cpu')
+    const scorer = createTrainer({ backend, threads: 1, logger: this.init.logger })
     await scorer.start()
     try {
       return await scorer.heldOutLoss(job)
