@@ -14,7 +14,13 @@ export {
 } from './format.js'
 export { writeFileAtomic, readCheckpointFile, readCheckpointBytes, readCheckpointStep } from './file.js'
 export { publishableCheckpoint, RAW_PREFIX, ADAM_PREFIX } from './publishable.js'
-export { expertConfig, loadExpert, type ExpertExtra, type LoadedExpert, type LoadExpertOptions } from './expert.js'
+export {
+  expertConfig, loadExpert, buildExpertModel, type ExpertExtra, type LoadedExpert, type LoadExpertOptions
+} from './expert.js'
+export {
+  importCheckpoint, importTensors, adaptInit, adaLNZeroToSingle, IMPORT_SOURCES, IMPORTED_SCHEDULE, DIT_HEADS,
+  type ImportOptions, type ImportNote, type ImportSource, type AdaptedInit, type AdaLNSingleOptions
+} from './import/index.js'
 export { routerConfig, loadRouter, type LoadedRouter } from './router.js'
 export {
   expertHeldOutLoss, scoreExpert, pixelMoments,

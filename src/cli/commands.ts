@@ -8,6 +8,7 @@ import type { RegisterCommand } from './register-command.js'
 export const commandModules: Record<string, () => Promise<RegisterCommand>> = {
   data: async () => (await import('./data.js')).registerData,
   train: async () => (await import('./train.js')).registerTrain,
+  import: async () => (await import('./import.js')).registerImport,
   sample: async () => (await import('./sample.js')).registerSample,
   eval: async () => (await import('./eval.js')).registerEval,
   keygen: async () => (await import('./keygen.js')).registerKeygen,
