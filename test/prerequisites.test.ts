@@ -1,6 +1,6 @@
 /**
  * What the tests need from the machine, checked first and by name: the native kernels (a C++
- * toolchain at `npm ci`, OpenBLAS at run time), Debian's Fashion-MNIST, python3 with numpy, iptables,
+ * toolchain at `npm ci`, OpenBLAS at run time), Debian's Fashion-MNIST, python3 with numpy and torch, iptables,
  * Chromium, and a WebGPU adapter (Mesa 25's lavapipe from bookworm-backports, the `webgpu` package).
  * .ci/run installs them; nothing skips when one is missing: these checks (and the tests that
  * use it) fail, saying what to install.
@@ -15,9 +15,10 @@ import { disposeBackend, initBackend } from '../src/runtime/backend.js'
 import { loadNative } from '../src/runtime/native/addon.js'
 import { loadWebGpu, unloadWebGpu } from '../src/runtime/webgpu/backend.js'
 import { WEBGPU_INSTALL, webGpuEnv } from './runtime/webgpu-env.js'
+import { pythonWithTorch } from './utils/python-torch.js'
 
-const INSTALL = 'apt-get install libopenblas0-pthread dataset-fashion-mnist python3-numpy g++ make iptables ' +
-  'chromium, then npm ci (.ci/run does both)'
+const INSTALL = 'apt-get install libopenblas0-pthread dataset-fashion-mnist python3-numpy python3-torch g++ make ' +
+  'iptables chromium, then npm ci (.ci/run does both)'
 
 describe('prerequisites', () => {
   afterAll(async () => { await disposeBackend() })
@@ -61,6 +62,16 @@ describe('prerequisites', () => {
       version = execFileSync('python3', ['-c', 'import numpy; print(numpy.__version__)']).toString().trim()
     } catch (err) {
       expect.fail(`python3 with numpy is missing (${(err as Error).message.split('\n')[0]}); ${INSTALL}`)
+    }
+    expect(version).toMatch(/^\d+\.\d+/)
+  })
+
+  it('a python3 with torch runs (the PyTorch reference DiT of the import tests)', () => {
+    let version = ''
+    try {
+      version = execFileSync(pythonWithTorch(), ['-c', 'import torch; print(torch.__version__)']).toString().trim()
+    } catch (err) {
+      expect.fail(`${(err as Error).message.split('\n')[0]}; ${INSTALL}`)
     }
     expect(version).toMatch(/^\d+\.\d+/)
   })

@@ -16,22 +16,30 @@ import type { Checkpoint } from '../checkpoint/format.js'
 import { ShapeMismatchError } from '../checkpoint/errors.js'
 import { InvalidArgumentError } from '../hddm-error.js'
 import type { NamedTensor } from '../checkpoint/safetensors.js'
+import type { AdaptedInit } from '../checkpoint/import/adapt.js'
 
 export const REINITIALISED_PREFIX = 'final_layer.'
 
-/** Copies every weight except the final layer's from a DDPM expert checkpoint (its EMA weights) into `model`. */
-export function initFlowFromDdpm (model: DiT, ddpmCheckpoint: Checkpoint): void {
+/**
+ * Copies every weight except the final layer's from a DDPM expert checkpoint (its EMA weights)
+ * into `model`; with `adapted` (an import brought to the model's preset, checkpoint/import/),
+ * its tensors, leaving its `fresh` ones (a class import's text path) as initialised.
+ */
+export function initFlowFromDdpm (model: DiT, ddpmCheckpoint: Checkpoint, adapted?: AdaptedInit): void {
   const { metadata } = ddpmCheckpoint
   if (metadata.network !== 'expert' || metadata.objective !== 'ddpm') {
     const got = `${metadata.objective ?? metadata.network} ${metadata.network}`
     throw new InvalidArgumentError(`DDPM -> FM initialisation needs a DDPM expert checkpoint, got a ${got}`)
   }
-  copyWeights(model, ddpmCheckpoint.tensors, name => !name.startsWith(REINITIALISED_PREFIX))
+  const fresh = adapted?.fresh ?? (() => false)
+  const keep = (name: string): boolean => !name.startsWith(REINITIALISED_PREFIX) && !fresh(name)
+  copyWeights(model, adapted?.tensors ?? ddpmCheckpoint.tensors, keep)
 }
 
 /** Copies every weight from an expert checkpoint of the same objective (a warm start). */
-export function initFromCheckpoint (model: DiT, checkpoint: Checkpoint): void {
-  copyWeights(model, checkpoint.tensors, () => true)
+export function initFromCheckpoint (model: DiT, checkpoint: Checkpoint, adapted?: AdaptedInit): void {
+  const fresh = adapted?.fresh ?? (() => false)
+  copyWeights(model, adapted?.tensors ?? checkpoint.tensors, name => !fresh(name))
 }
 
 function copyWeights (model: DiT, tensors: Map<string, NamedTensor>, keep: (name: string) => boolean): void {

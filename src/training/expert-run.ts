@@ -28,11 +28,12 @@ import type { ExpertTrainingConfig } from './config.js'
 import { initFlowFromDdpm, initFromCheckpoint } from './ddpm-to-fm.js'
 import { Ema } from './ema.js'
 import { NonFiniteLossError } from './errors.js'
-import { expertStart } from './expert-start.js'
+import { expertStart, runModelConfig } from './expert-start.js'
 import { publishableCheckpoint, RAW_PREFIX } from '../checkpoint/publishable.js'
 import type { TrainerState } from './trainer-state.js'
 import { createObjective, type TimeInput } from '../diffusion/objectives/factory.js'
 import { expertConfig, type ExpertExtra } from '../checkpoint/expert.js'
+import { DEFAULT_SCHEDULE, type ScheduleSpec } from '../diffusion/schedule.js'
 import { expertHeldOutLoss, type HeldOutEval } from '../checkpoint/expert-score.js'
 import { learningRateAt } from './lr-schedule.js'
 import { expertTrainStep } from './train-step.js'
@@ -124,6 +125,7 @@ class ExpertRun {
     private readonly training: ExpertTrainingConfig,
     private readonly model: DiT,
     private readonly timeInput: TimeInput,
+    private readonly schedule: ScheduleSpec | undefined,
     private readonly initNote: Record<string, unknown> | undefined,
     resume: { checkpoint: Checkpoint, state: TrainerState } | undefined
   ) {
@@ -148,15 +150,17 @@ class ExpertRun {
       const takes = `${config.imageSize}x${config.imageSize}x${config.channels}`
       throw new ShapeMismatchError(`shard images are ${images}, preset "${job.preset}" takes ${takes}`)
     }
-    const { training, timeInput, resume, init, initNote } = expertStart(job, dataDigest)
-    checkDeviceFit(config, training.batchSize)   // on webgpu: a tensor over the device's buffer limit fails here
-    const model = new DiT(config, training.seed)
+    const start = expertStart(job, dataDigest)
+    const { training, timeInput, schedule, resume, init, initNote } = start
+    const { config: runConfig, adapted } = runModelConfig(config, start)
+    checkDeviceFit(runConfig, training.batchSize)   // on webgpu: a tensor over the device's buffer limit fails here
+    const model = new DiT(runConfig, training.seed)
     try {
       if (init !== undefined) {
-        if (init.metadata.objective === job.objective) initFromCheckpoint(model, init)
-        else initFlowFromDdpm(model, init)
+        if (init.metadata.objective === job.objective) initFromCheckpoint(model, init, adapted)
+        else initFlowFromDdpm(model, init, adapted)
       }
-      return new ExpertRun(job, shard, dataDigest, training, model, timeInput, initNote, resume)
+      return new ExpertRun(job, shard, dataDigest, training, model, timeInput, schedule, initNote, resume)
     } catch (err) {
       model.dispose()
       throw err
@@ -166,7 +170,7 @@ class ExpertRun {
   async train (options: TrainExpertOptions): Promise<TrainResult> {
     const { steps, batchSize, checkpointEvery } = this.training
     const { timeInput, training: { minSnrGamma, clipNorm } } = this
-    const objective = createObjective(this.job.objective, { timeInput, minSnrGamma })
+    const objective = createObjective(this.job.objective, { timeInput, minSnrGamma, schedule: this.schedule })
     const path = join(this.job.outDir, CHECKPOINT_FILE)
     await mkdir(this.job.outDir, { recursive: true })
     let secondsPerStep: number | undefined
@@ -217,7 +221,7 @@ class ExpertRun {
       batcher: this.batcher.getState(),
       loss: this.loss
     }
-    const cosineSchedule = this.job.objective === 'ddpm' || this.timeInput !== 'fm'
+    const readsSchedule = this.job.objective === 'ddpm' || this.timeInput !== 'fm'
     const extra: ExpertExtra = {
       tokenizer: header.tokenizer,
       ...(this.timeInput !== 'fm' ? { timeInput: this.timeInput } : {}),
@@ -236,7 +240,7 @@ class ExpertRun {
         config: { ...this.model.config },
         preset: this.job.preset,
         objective: this.job.objective,
-        ...(cosineSchedule ? { schedule: { kind: 'cosine' as const, T: 1000 } } : {}),
+        ...(readsSchedule ? { schedule: { ...(this.schedule ?? DEFAULT_SCHEDULE) } } : {}),
         cluster: header.cluster,
         step: this.step,
         ...(this.job.run !== undefined ? { run: this.job.run } : {}),

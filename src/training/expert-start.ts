@@ -7,6 +7,9 @@ import { ShapeMismatchError } from '../checkpoint/errors.js'
 import type { ExpertExtra } from '../checkpoint/expert.js'
 import { decodeCheckpoint, type Checkpoint } from '../checkpoint/format.js'
 import type { TimeInput } from '../diffusion/objectives/factory.js'
+import type { ScheduleSpec } from '../diffusion/schedule.js'
+import { adaptInit, needsAdapting, type AdaptedInit } from '../checkpoint/import/adapt.js'
+import type { DiTConfig } from '../model/config.js'
 import type { ObjectiveName } from '../diffusion/objectives/objective.js'
 import { resolveTrainingConfig, type ExpertTrainingConfig } from './config.js'
 import { ResumeMismatchError } from './errors.js'
@@ -25,6 +28,11 @@ export interface StartJob {
 export interface ExpertStart {
   training: ExpertTrainingConfig
   timeInput: TimeInput
+  /**
+   * The DDPM schedule the run's objective uses (a DDPM expert's noise, a DDPM-initialised FM
+   * expert's time input): its checkpoint's or its init's; absent means cosine (fresh runs).
+   */
+  schedule?: ScheduleSpec
   /** A resumed run's checkpoint and trainer state. */
   resume?: { checkpoint: Checkpoint, state: TrainerState }
   /** The init checkpoint whose weights the new model takes. */
@@ -56,6 +64,7 @@ function resumedStart (job: StartJob, checkpoint: Checkpoint, dataDigest: string
   return {
     training: resolveTrainingConfig({ ...saved, steps, checkpointEvery }),
     timeInput: extra.timeInput ?? 'fm',
+    ...(m.schedule !== undefined ? { schedule: m.schedule } : {}),
     initNote: extra.init as Record<string, unknown> | undefined,
     resume: { checkpoint, state }
   }
@@ -76,6 +85,35 @@ function initStart (job: StartJob, init: Checkpoint, training: ExpertTrainingCon
     const preset = String(init.metadata.preset)
     throw new ShapeMismatchError(`init checkpoint is of preset "${preset}", expected "${job.preset}"`)
   }
-  const { step, dataDigest, cluster } = init.metadata
-  return { training, timeInput, init, initNote: { objective: from, step, dataDigest, cluster } }
+  const { step, dataDigest, cluster, schedule } = init.metadata
+  const imported = (init.metadata.extra as { imported?: Record<string, unknown> } | undefined)?.imported
+  const initNote = {
+    objective: from, step, dataDigest, cluster,
+    // An import's provenance (hddm-node import): where the weights came from.
+    ...(imported !== undefined
+      ? { imported: { from: imported.from, layout: imported.layout, file: imported.file } }
+      : {})
+  }
+  return { training, timeInput, ...(schedule !== undefined ? { schedule } : {}), init, initNote }
+}
+
+/**
+ * The run's model config: the preset's, with the time frequencies and MLP eps of an import it
+ * starts from (its time MLP was trained on them), carried on through its checkpoints and resumes.
+ * An init that is not the preset's form (an import, an AdaLN-Zero expert) comes `adapted` to it.
+ */
+export function runModelConfig (preset: DiTConfig, start: ExpertStart): { config: DiTConfig, adapted?: AdaptedInit } {
+  const { init, resume } = start
+  if (init !== undefined && needsAdapting(init.metadata.config as unknown as DiTConfig, preset)) {
+    const adapted = adaptInit(init, preset)
+    return { config: { ...preset, ...adapted.inherited }, adapted }
+  }
+  const c = (init ?? resume?.checkpoint)?.metadata.config as Partial<DiTConfig> | undefined
+  return {
+    config: {
+      ...preset,
+      ...(c?.timeFrequencyShift !== undefined ? { timeFrequencyShift: c.timeFrequencyShift } : {}),
+      ...(c?.mlpNormEps !== undefined ? { mlpNormEps: c.mlpNormEps } : {})
+    }
+  }
 }

@@ -193,6 +193,8 @@ def main():
     parser.add_argument('--no-sigma', action='store_true')
     # Every block's modulation MLP a copy of block 0's: a DiT that AdaLN-Single represents exactly.
     parser.add_argument('--tie-adaln', action='store_true')
+    # Also DIR/weights.pt: the state dict as torch.save writes it (DiT's released .pt files).
+    parser.add_argument('--pt', action='store_true')
     a = parser.parse_args()
     torch.manual_seed(a.seed)
     diffusers = a.layout == 'diffusers'
@@ -217,6 +219,8 @@ def main():
     if diffusers:
         state = diffusers_names(state, a.depth)
     write_safetensors(f'{a.out}/weights.safetensors', state)
+    if a.pt:
+        torch.save(state, f'{a.out}/weights.pt')
     write_safetensors(f'{a.out}/cases.safetensors', {'x': x, 't': t, 'y': y.float(), 'out': out})
 
 
