@@ -57,10 +57,30 @@ export async function readCheckpointFile (path: string): Promise<Checkpoint> {
 /** A checkpoint file's bytes, undecoded (for a worker to decode); a missing file is a CheckpointNotFoundError. */
 export async function readCheckpointBytes (path: string): Promise<Uint8Array> {
   try {
-    return await readFile(path)
+    return await readWhole(path)
   } catch (err) {
     const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message
     throw new CheckpointNotFoundError(`cannot read checkpoint ${path}: ${reason}`)
+  }
+}
+
+/** Node's readFile stops at 2 GiB; an imported DiT-XL/2 checkpoint is 2.4 GB, so large files read in pieces. */
+const READ_CHUNK = 1 << 30
+
+async function readWhole (path: string): Promise<Uint8Array> {
+  const file = await open(path, 'r')
+  try {
+    const { size } = await file.stat()
+    if (size <= READ_CHUNK) return await readFile(file)
+    const bytes = Buffer.allocUnsafe(size)
+    for (let at = 0; at < size;) {
+      const { bytesRead } = await file.read(bytes, at, Math.min(READ_CHUNK, size - at), at)
+      if (bytesRead === 0) throw new Error(`${path} ended at ${at} of ${size} bytes`)
+      at += bytesRead
+    }
+    return bytes
+  } finally {
+    await file.close()
   }
 }
 

@@ -75,3 +75,43 @@ describe('router', () => {
     router.dispose()
   })
 })
+
+describe('DiT expert, class-conditional (imported DiT weights)', () => {
+  const config = {
+    ...EXPERT_PRESETS.tiny, adaln: 'zero' as const, conditioning: 'class' as const, numClasses: 10, learnSigma: true,
+    promptTokens: 1, vocabSize: 0, textDim: 0
+  }
+
+  it('reads a label per image, writes eps (and with withSigma the variance channels too), leaks nothing', () => {
+    const model = new DiT(config, 2)
+    for (const v of model.params.variables.values()) v.assign(tf.randomNormal(v.shape, 0, 0.1, 'float32', v.size))
+    const x = tf.randomNormal([3, 28, 28, 1]) as tf.Tensor4D
+    const t = tf.tensor1d([0, 500, 999])
+    const labels = tf.tensor2d([[0], [9], [10]], [3, 1], 'int32')   // 10 = no label
+    const before = tf.memory().numTensors
+    const eps = model.apply(x, t, labels)
+    const both = model.apply(x, t, labels, true)
+    expect(tf.memory().numTensors).toBe(before + 2)                 // the two outputs, nothing else
+    expect(eps.shape).toEqual([3, 28, 28, 1])
+    expect(both.shape).toEqual([3, 28, 28, 2])
+    expect(tf.tidy(() => tf.max(tf.abs(tf.sub(eps, tf.slice(both, 0, [-1, -1, -1, 1])))).dataSync()[0])).toBe(0)
+    // The label matters: the same (x, t) with another label gives another prediction.
+    const other = tf.tidy(() => model.apply(x, t, tf.tensor2d([[1], [9], [10]], [3, 1], 'int32')))
+    expect(tf.tidy(() => tf.max(tf.abs(tf.sub(eps, other))).dataSync()[0])).toBeGreaterThan(0)
+    tf.dispose([x, t, labels, eps, both, other])
+    const names = [...model.params.variables.keys()]
+    expect(names.some(n => n.includes('cross_attn') || n.startsWith('text_encoder'))).toBe(false)
+    model.dispose()
+  })
+
+  it('rejects conditioning fields that cannot build a network with InvalidArgumentError', () => {
+    const invalidArgument = expect.objectContaining({ name: 'InvalidArgumentError' })
+    const bad: Array<Record<string, unknown>> = [
+      { conditioning: 'image' }, { numClasses: 0 }, { numClasses: 1e6 }, { promptTokens: 4 }, { learnSigma: 'yes' },
+      { timeFrequencyShift: 2 }, { mlpNormEps: 0 }, { adaln: 'none' }
+    ]
+    for (const fields of bad) {
+      expect(() => new DiT({ ...config, ...fields } as typeof config), JSON.stringify(fields)).toThrow(invalidArgument)
+    }
+  })
+})

@@ -24,6 +24,25 @@ describe('parameter counts', () => {
     }
   })
 
+  it('analytic count equals the built model for a class-conditional, learned-sigma expert (an import)', () => {
+    const config: DiTConfig = {
+      ...EXPERT_PRESETS.tiny, adaln: 'zero', conditioning: 'class', numClasses: 10, learnSigma: true,
+      promptTokens: 1, vocabSize: 0, textDim: 0
+    }
+    const model = new DiT(config, 1)
+    built.push(model)
+    expect(model.params.count()).toBe(expertParamCount(config).total)
+    expect(expertParamCount(config).textEncoder).toBe(0)
+  })
+
+  it('counts the public DiT-XL/2 at 674,834,720 (torch\'s 675,129,632 less its fixed position table)', () => {
+    const ditXl2: DiTConfig = {
+      ...EXPERT_PRESETS.xl2, adaln: 'zero', conditioning: 'class', numClasses: 1000, learnSigma: true,
+      promptTokens: 1, vocabSize: 0, textDim: 0
+    }
+    expect(expertParamCount(ditXl2).total).toBe(675_129_632 - 256 * 1152)
+  })
+
   it('every expert preset is wide enough to carry a whole patch (else eps at high noise is unlearnable)', () => {
     for (const [name, c] of Object.entries(EXPERT_PRESETS)) {
       expect(c.hidden, name).toBeGreaterThanOrEqual(c.patchSize * c.patchSize * c.channels)
