@@ -59,3 +59,8 @@ export function relayRouting (host: Host): string[][] {
     ['ip', '-n', ns, 'rule', 'add', 'iif', 'lo', 'lookup', TABLE, 'pref', '100']
   ]
 }
+
+/** Undoes relayRouting's rule once the relay has exited (its TUN device, and the route with it, are gone). */
+export function relayUnrouting (host: Host): string[][] {
+  return [['ip', '-n', host.ns, 'rule', 'del', 'pref', '100']]
+}

@@ -19,11 +19,14 @@ import { once } from 'node:events'
 import { createInterface } from 'node:readline'
 import { HddmError } from '../../src/hddm-error.js'
 import { waitFor } from '../utils/wait.js'
-import { relayArgv, relayRouting } from './delay-relay.js'
+import { relayArgv, relayRouting, relayUnrouting } from './delay-relay.js'
 import { deleteNamespace, namespacesWith, newPrefix, sweepStaleNamespaces, TOOLS_ENV } from './names.js'
-import { planInternet, type Host, type InternetInit, type Plan } from './topology.js'
+import { planInternet, tbf, type Host, type HostSpec, type InternetInit, type Plan } from './topology.js'
 
 export type { Host, HostSpec, InternetInit, NatSpec } from './topology.js'
+
+/** What `shape` sets on a link: HostSpec's rate, delay and jitter. */
+export type LinkShape = Pick<HostSpec, 'rateMbit' | 'delayMs' | 'jitterMs'>
 
 /** A command the harness ran failed; `message` has the command and its stderr. */
 export class NetnsCommandError extends HddmError {
@@ -64,6 +67,8 @@ export class Internet {
   readonly prefix: string
   private readonly plan: Plan
   private readonly children = new Set<ChildProcess>()
+  /** The delay relay of each delayed host, by host name. */
+  private readonly relays = new Map<string, ChildProcess>()
   private started = false
 
   constructor (init: InternetInit = {}, prefix = newPrefix()) {
@@ -119,6 +124,22 @@ export class Internet {
   }
 
   /**
+   * Changes a host's link on the running internet, as if it had been built so: its tbf on both
+   * ends (removed without `rateMbit`) and its delay relay (restarted with the new delay, stopped
+   * without one). Packets the old relay still held are lost, as on a link that changes under load.
+   */
+  async shape (name: string, link: LinkShape): Promise<void> {
+    const host = this.host(name)
+    for (const [ns, dev] of host.linkEnds) {
+      await run(['tc', '-n', ns, 'qdisc', 'del', 'dev', dev, 'root'], { allowFailure: true })
+      if (link.rateMbit !== undefined) await run(tbf(ns, dev, link.rateMbit))
+    }
+    await this.stopRelay(host)
+    host.spec = { name: host.spec.name, ...link }
+    if ((link.delayMs ?? 0) > 0 || (link.jitterMs ?? 0) > 0) await this.startRelay(host)
+  }
+
+  /**
    * Forwards TCP `port` on a router's public address to `port` on one of its private hosts, as
    * a user does on a home router to be reachable.
    */
@@ -148,6 +169,7 @@ export class Internet {
   private async startRelay (host: Host): Promise<void> {
     const [command, ...args] = relayArgv(host)
     const relay = this.spawn(host, command, args)
+    this.relays.set(host.name, relay)
     let stderr = ''
     relay.stderr?.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
     const lines = createInterface({ input: relay.stdout! })
@@ -156,6 +178,15 @@ export class Internet {
     await waitFor(() => ready || relay.exitCode !== null, `the delay relay of ${host.name}`, { timeoutMs: 30_000 })
     if (!ready) throw new NetnsCommandError(`the delay relay of ${host.name} exited: ${stderr}`)
     for (const argv of relayRouting(host)) await run(argv)
+  }
+
+  /** Ends a host's relay, if it has one; its TUN device and route go with it, the rule is removed. */
+  private async stopRelay (host: Host): Promise<void> {
+    const relay = this.relays.get(host.name)
+    if (relay === undefined) return
+    this.relays.delete(host.name)
+    await end(relay, 1000)
+    for (const argv of relayUnrouting(host)) await run(argv, { allowFailure: true })
   }
 }
 

@@ -62,6 +62,11 @@ export interface Host {
   lanIp?: string
   /** A router's LAN, e.g. 192.168.10.0/24. */
   lan?: string
+  /**
+   * The two ends of its link, [namespace, device]: its own (eth0, a router's wan0), then the
+   * port on the switch or on its router's LAN bridge. Where `tbf` goes, both ways.
+   */
+  linkEnds: Array<[string, string]>
   spec: HostSpec
 }
 
@@ -153,9 +158,11 @@ export function planInternet (prefix: string, given: InternetInit = {}): Plan {
   init.public.map(specOf).forEach((spec, i) => {
     const ns = `${prefix}${spec.name}`
     const ip = `${PUBLIC_NET}.${11 + i}`
-    hosts.push({ name: spec.name, ns, role: 'public', ip, publicIp: ip, spec })
+    const swPort = `p${port++}`
+    const linkEnds: Array<[string, string]> = [[ns, 'eth0'], [switchNs, swPort]]
+    hosts.push({ name: spec.name, ns, role: 'public', ip, publicIp: ip, linkEnds, spec })
     nsUp(ns)
-    commands.push(...link(ns, 'eth0', switchNs, `p${port++}`, 'br0', spec.rateMbit))
+    commands.push(...link(ns, 'eth0', switchNs, swPort, 'br0', spec.rateMbit))
     commands.push(['ip', '-n', ns, 'addr', 'add', `${ip}/24`, 'dev', 'eth0'])
   })
   init.nats.forEach((nat, j) => {
@@ -163,9 +170,13 @@ export function planInternet (prefix: string, given: InternetInit = {}): Plan {
     const ip = `${PUBLIC_NET}.${2 + j}`
     const net = `192.168.${10 * (j + 1)}`
     const lanIp = `${net}.1`
-    hosts.push({ name: nat.name, ns, role: 'router', ip, publicIp: ip, lanIp, lan: `${net}.0/24`, spec: nat })
+    const swPort = `p${port++}`
+    hosts.push({
+      name: nat.name, ns, role: 'router', ip, publicIp: ip, lanIp, lan: `${net}.0/24`,
+      linkEnds: [[ns, 'wan0'], [switchNs, swPort]], spec: nat
+    })
     nsUp(ns)
-    commands.push(...link(ns, 'wan0', switchNs, `p${port++}`, 'br0', nat.rateMbit))
+    commands.push(...link(ns, 'wan0', switchNs, swPort, 'br0', nat.rateMbit))
     commands.push(['ip', '-n', ns, 'addr', 'add', `${ip}/24`, 'dev', 'wan0'])
     commands.push(['ip', '-n', ns, 'link', 'add', 'lan0', 'type', 'bridge'])
     commands.push(['ip', '-n', ns, 'link', 'set', 'lan0', 'up'])
@@ -174,7 +185,10 @@ export function planInternet (prefix: string, given: InternetInit = {}): Plan {
     nat.hosts.map(specOf).forEach((spec, i) => {
       const hostNs = `${prefix}${spec.name}`
       const hostIp = `${net}.${11 + i}`
-      hosts.push({ name: spec.name, ns: hostNs, role: 'private', ip: hostIp, publicIp: ip, nat: nat.name, spec })
+      const linkEnds: Array<[string, string]> = [[hostNs, 'eth0'], [ns, `l${i}`]]
+      hosts.push({
+        name: spec.name, ns: hostNs, role: 'private', ip: hostIp, publicIp: ip, nat: nat.name, linkEnds, spec
+      })
       nsUp(hostNs)
       commands.push(...link(hostNs, 'eth0', ns, `l${i}`, 'lan0', spec.rateMbit))
       commands.push(['ip', '-n', hostNs, 'addr', 'add', `${hostIp}/24`, 'dev', 'eth0'])
