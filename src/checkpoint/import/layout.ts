@@ -83,6 +83,8 @@ const diffusersDit: Layout = {
   fc2: b => `${diffusersBlock(b)}.ff.net.2`,
   finalAdaLN: 'proj_out_1',
   finalLinear: 'proj_out_2',
+  // Not saved by diffusers' PatchEmbed (a non-persistent buffer); checked when a file has it.
+  positions: 'pos_embed.pos_embed',
   // diffusers' port: Timesteps(downscale_freq_shift=1), and its MLP LayerNorm at norm_eps 1e-5.
   timeFrequencyShift: 1,
   mlpNormEps: 1e-5,
@@ -110,6 +112,7 @@ const diffusersPixart: Layout = {
   fc2: b => `${diffusersBlock(b)}.ff.net.2`,
   finalTable: 'scale_shift_table',
   finalLinear: 'proj_out',
+  positions: 'pos_embed.pos_embed',
   dropped: name => name.startsWith('caption_projection.')
 }
 
