@@ -78,7 +78,7 @@ export async function writeExperimentReport (state: string): Promise<void> {
   const evalDir = join(state, 'eval')
   const files = existsSync(evalDir) ? await readdir(evalDir) : []
   const evals: EvalFile[] = []
-  const configurationFiles = files.filter(f => /^(homogeneous|heterogeneous|monolith)/.test(f))
+  const configurationFiles = files.filter(f => /^(homogeneous|heterogeneous|monolith).*\.json$/.test(f))
   for (const f of configurationFiles) evals.push(JSON.parse(await readFile(join(evalDir, f), 'utf8')))
   const lines: string[] = []
   const e = settings.evalSettings
