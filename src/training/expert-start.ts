@@ -104,7 +104,7 @@ function initStart (job: StartJob, init: Checkpoint, training: ExpertTrainingCon
  */
 export function runModelConfig (preset: DiTConfig, start: ExpertStart): { config: DiTConfig, adapted?: AdaptedInit } {
   const { init, resume } = start
-  if (init !== undefined && needsAdapting(init.metadata.config as unknown as DiTConfig, preset)) {
+  if (init !== undefined && needsAdapting(init, preset)) {
     const adapted = adaptInit(init, preset)
     return { config: { ...preset, ...adapted.inherited }, adapted }
   }

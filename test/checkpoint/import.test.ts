@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url'
 import * as tf from '@tensorflow/tfjs'
 import { importCheckpoint, importTensors, type ImportOptions } from '../../src/checkpoint/import/import.js'
 import { halfToFloat, readFloatSafetensors } from '../../src/checkpoint/import/read.js'
+import { adaptInit } from '../../src/checkpoint/import/adapt.js'
 import { buildExpertModel, loadExpert } from '../../src/checkpoint/expert.js'
 import { decodeCheckpoint, encodeCheckpoint } from '../../src/checkpoint/format.js'
 import { decodeSafetensors, type NamedTensor } from '../../src/checkpoint/safetensors.js'
@@ -201,6 +202,12 @@ describe('PixArt-alpha layouts', () => {
       if (name.startsWith('text_encoder.') || name.startsWith('y_embedder.')) continue
       expect(Array.from(checkpoint.tensors.get(name)?.data ?? []), name).toEqual(Array.from(v.dataSync()))
     }
+    // As an init for a run of that shape: cross-attention and tables kept, hddm's text path fresh.
+    const adapted = adaptInit(checkpoint, { ...config, promptTokens: 4, vocabSize: 20, textDim: 8 })
+    expect(adapted.fresh('text_encoder.embedding') && adapted.fresh('y_embedder.proj.weight')).toBe(true)
+    expect(adapted.fresh('blocks.1.cross_attn.kv_linear.weight')).toBe(false)
+    expect(adapted.tensors.get('blocks.1.cross_attn.kv_linear.weight')?.data)
+      .toEqual(checkpoint.tensors.get('blocks.1.cross_attn.kv_linear.weight')?.data)
     // The same weights under diffusers' PixArtTransformer2DModel names import to the same tensors.
     const options = { from: 'pixart', heads: 2, imageSize: 4 } as const
     const viaDiffusers = importTensors(diffusersPixartNames(pixartFile(model)), options)

@@ -31,10 +31,19 @@ export interface AdaptedInit {
 
 const SHAPE_KEYS = ['imageSize', 'channels', 'patchSize', 'hidden', 'depth', 'heads', 'mlpRatio'] as const
 
-/** True when `source` cannot be copied into `target` name for name (it needs adaptInit). */
-export function needsAdapting (source: DiTConfig, target: DiTConfig): boolean {
-  return source.conditioning === 'class' || source.learnSigma === true || source.adaln !== target.adaln ||
-    (source.conditioning ?? 'text') !== (target.conditioning ?? 'text') || !sameTextPath(source, target)
+/** An `hddm-node import` output: its text path, if any, is a placeholder (PixArt's was dropped). */
+function isImport (c: Checkpoint): boolean {
+  return (c.metadata.extra as { imported?: unknown } | undefined)?.imported !== undefined
+}
+
+/**
+ * True when `source` cannot be copied into `target` name for name and needs adaptInit: an import,
+ * or another AdaLN kind. (An hddm checkpoint whose text path is another run's still fails the
+ * copy with ShapeMismatchError, as before: only an import's text path starts fresh.)
+ */
+export function needsAdapting (source: Checkpoint, target: DiTConfig): boolean {
+  const c = source.metadata.config as unknown as DiTConfig
+  return isImport(source) || c.conditioning === 'class' || c.learnSigma === true || c.adaln !== target.adaln
 }
 
 export function adaptInit (source: Checkpoint, target: DiTConfig, options: AdaLNSingleOptions = {}): AdaptedInit {
@@ -53,7 +62,7 @@ export function adaptInit (source: Checkpoint, target: DiTConfig, options: AdaLN
   const textPath = [/^text_encoder\./, /^y_embedder\.proj\./]
   const freshPatterns = config.conditioning === 'class' ? [...textPath, /^blocks\.\d+\.cross_attn\./] : []
   if (config.conditioning === 'class') foldNullLabel(tensors, config.numClasses as number, D)
-  else if (!sameTextPath(config, target)) freshPatterns.push(...textPath)
+  else if (isImport(source)) freshPatterns.push(...textPath)
   const fresh = (name: string): boolean => freshPatterns.some(p => p.test(name))
   for (const name of [...tensors.keys()]) if (fresh(name)) tensors.delete(name)
   if (config.learnSigma === true) {
@@ -80,6 +89,3 @@ function foldNullLabel (tensors: Map<string, NamedTensor>, numClasses: number, D
   tensors.delete('y_embedder.embedding_table')
 }
 
-function sameTextPath (a: DiTConfig, b: DiTConfig): boolean {
-  return a.vocabSize === b.vocabSize && a.textDim === b.textDim && a.promptTokens === b.promptTokens
-}
