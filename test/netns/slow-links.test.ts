@@ -36,7 +36,10 @@ describe('a file over a slow link', () => {
     await provider.start(`/ip4/${ip('prov')}/tcp/4100`)
     await fetcher.start(`/ip4/${ip('fetch')}/tcp/4100`, [provider.addr])
   }, 120_000)
-  afterAll(async () => { await net?.stop() })
+  afterAll(async () => {
+    await Promise.all([provider, fetcher].map(async (p) => { await p?.stop() }))
+    await net?.stop()
+  })
 
   it(`arrives whole, at no more than ${RATE_MBIT} Mbit/s and not 10 times slower`, { timeout: 60_000 }, async () => {
     const file = await provider.add(BYTES)

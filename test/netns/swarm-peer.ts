@@ -238,11 +238,9 @@ createInterface({ input: process.stdin }).on('line', (line) => {
     }
   )
 })
-// stdin closing (the test's end) stops the node first, so no fs write is cut off mid-way.
-process.stdin.on('end', () => {
-  void (async () => {
-    await stopNode()
-    process.exit(0)
-  })()
-})
+// stdin closing (the test's end) or SIGTERM (the internet's stop) stops the node first, so that
+// no fs write is cut off and its temporary directory is removed.
+const exit = (): void => { void stopNode().finally(() => process.exit(0)) }
+process.stdin.on('end', exit)
+process.once('SIGTERM', exit)
 process.stdout.write(JSON.stringify({ id: 0, ready: true }) + '\n')
