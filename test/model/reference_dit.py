@@ -170,17 +170,19 @@ def diffusers_names(state, depth):
 
 
 def write_safetensors(path, tensors):
-    """The safetensors format with numpy alone: [u64 header length][JSON header][F32 data]."""
-    header, blobs, offset = {}, [], 0
+    """The safetensors format with numpy alone: [u64 header length][JSON header][F32 data], each
+    tensor's bytes made as it is written (a DiT-XL/2 would otherwise be held twice)."""
+    header, offset = {}, 0
     for name in sorted(tensors):
-        data = np.ascontiguousarray(tensors[name].detach().cpu().numpy().astype('<f4')).tobytes()
-        header[name] = {'dtype': 'F32', 'shape': list(tensors[name].shape), 'data_offsets': [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
+        size = 4 * tensors[name].numel()
+        header[name] = {'dtype': 'F32', 'shape': list(tensors[name].shape), 'data_offsets': [offset, offset + size]}
+        offset += size
     text = json.dumps(header).encode()
     text += b' ' * ((8 - len(text) % 8) % 8)
     with open(path, 'wb') as f:
-        f.write(struct.pack('<Q', len(text)) + text + b''.join(blobs))
+        f.write(struct.pack('<Q', len(text)) + text)
+        for name in sorted(tensors):
+            f.write(np.ascontiguousarray(tensors[name].detach().cpu().numpy().astype('<f4')).tobytes())
 
 
 def main():
