@@ -1,8 +1,8 @@
 /**
  * LayerNorm (no affine) + AdaLN modulation and its gradient as WGSL programs.
  *   y = n (1 + scale[b]) + shift[b],   n = (x - mean) rstd,   rstd = 1 / sqrt(var + eps)
- * Row programs run one workgroup per token row (b, t) and reduce over D in workgroup memory,
- * mean first and then the centred variance, as tf.moments does. The backward pass keeps
+ * Row programs give each token row (b, t) LANES invocations that reduce over D in workgroup
+ * memory, mean first and then the centred variance, as tf.moments does. The backward pass keeps
  * per-row (mean, rstd) in a small [B*T, 2] buffer shared by its programs:
  *   dx = rstd (dn - mean_D(dn) - n mean_D(dn n)),  dn = dy (1 + scale)
  *   dshift[b] = sum_t dy,  dscale[b] = sum_t dy n
@@ -10,10 +10,16 @@
 import { LAYER_NORM_MODULATE } from '../fused-ops.js'
 import { LAYER_NORM_MODULATE_GRAD } from '../native/kernels-fused.js'
 import {
-  float32Inputs, floats, ints, program, unsupported, workgroupSum, type WebGpuKernelFunc
+  float32Inputs, floats, ints, program, rowSum, unsupported, type WebGpuKernelFunc
 } from './kernels-program.js'
 
 const WORKGROUP = 64
+/**
+ * Invocations per row: a workgroup normalises WORKGROUP / LANES rows. On lavapipe barriers cost
+ * more than the arithmetic (64 lanes per row ran ~10x slower than 8 at D = 128); 8 lanes still
+ * read 32-byte runs of a row together on a GPU.
+ */
+const LANES = 8
 const ROW_UNIFORMS = 'rows : i32, tokens : i32, dim : i32, eps : f32,'
 
 function lnShapes (name: string, x: number[], shift: number[], scale: number[]): [number, number, number] {
@@ -24,25 +30,27 @@ function lnShapes (name: string, x: number[], shift: number[], scale: number[]):
   return unsupported(name, `expects x [B,T,D], shift and scale [B,D]; got ${x}, ${shift}, ${scale}`)
 }
 
-// The row of this workgroup, clamped so that a surplus workgroup (tfjs may round the dispatch up
-// when folding it into y and z) still reaches the barriers; only real rows write.
+// The row of this invocation, clamped so that surplus invocations (the last workgroup's, or a
+// workgroup tfjs adds when folding a large dispatch into y and z) still reach the barriers;
+// only real rows write.
 const ROW_PRELUDE = `
-    let lane = localId.x;
-    let row = index / ${WORKGROUP};
+    let lane = localId.x % ${LANES}u;
+    let first = localId.x - lane;
+    let row = index / ${LANES};
     let r = min(row, uniforms.rows - 1);
     let base = r * uniforms.dim;
     let cond = (r / uniforms.tokens) * uniforms.dim;
     let n = f32(uniforms.dim);`
 
-const FOR_LANE = `for (var d = i32(lane); d < uniforms.dim; d += ${WORKGROUP})`
+const FOR_LANE = `for (var d = i32(lane); d < uniforms.dim; d += ${LANES})`
 
 const MEAN_RSTD = `
     var s = 0.0;
     ${FOR_LANE} { s += x[base + d]; }
-    let mean = wgSum(s, lane) / n;
+    let mean = rowSum(s, first) / n;
     var sq = 0.0;
     ${FOR_LANE} { let c = x[base + d] - mean; sq += c * c; }
-    let rstd = 1.0 / sqrt(wgSum(sq, lane) / n + uniforms.eps);`
+    let rstd = 1.0 / sqrt(rowSum(sq, first) / n + uniforms.eps);`
 
 function rowProgram (key: string, inputs: string[], outputShape: number[], rows: number, body: string):
 ReturnType<typeof program> {
@@ -51,9 +59,9 @@ ReturnType<typeof program> {
     inputs,
     outputShape,
     workgroup: WORKGROUP,
-    workgroups: rows,
+    workgroups: Math.ceil(rows / (WORKGROUP / LANES)),
     uniforms: ROW_UNIFORMS,
-    code: `${workgroupSum(WORKGROUP)}
+    code: `${rowSum(LANES, WORKGROUP)}
   fn main(index : i32) {${ROW_PRELUDE}${body}
   }`
   })
@@ -95,8 +103,8 @@ export const layerNormModulateGrad: WebGpuKernelFunc = (inputs, backend, attrs) 
       s1 += dn;
       s2 += dn * (x[base + d] - mean) * rstd;
     }
-    let m1 = wgSum(s1, lane) / n;
-    let m2 = wgSum(s2, lane) / n;
+    let m1 = rowSum(s1, first) / n;
+    let m2 = rowSum(s2, first) / n;
     if (row < uniforms.rows) {
       ${FOR_LANE} {
         let dn = dy[base + d] * (1.0 + scale[cond + d]);

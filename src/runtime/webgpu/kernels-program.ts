@@ -7,7 +7,9 @@
  * and a `uniforms` struct holding the shapes, `size` when asked, then the program's own fields.
  * The code defines `fn main(index : i32)`, called once per invocation with the flat global index.
  * Every program here indexes the flat buffers itself, so only `result`, the inputs, `uniforms`,
- * `localId` and that index are used from the generated prelude.
+ * `localId`, `workgroupId`, `numWorkgroups` and that index are used from the generated prelude.
+ * A WebGPU pipeline leaves out bindings its code never reads, and tfjs binds every input: each
+ * program must read all the inputs it names.
  */
 import type * as tf from '@tensorflow/tfjs'
 import type { WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu'
@@ -78,20 +80,19 @@ export function floats (...data: number[]): Uniform[] {
 }
 
 /**
- * WGSL: `wgSum(v, lane)`, the sum of `v` over a workgroup of `size` invocations, returned to all.
- * Call it from uniform control flow only (it has barriers).
+ * WGSL: `rowSum(v, first)`, the sum of `v` over the `lanes` consecutive invocations that share a
+ * row, starting at local index `first`, returned to each of them: one barrier to publish, each
+ * lane adds the row's partials itself (no tree: on lavapipe a barrier costs more than the adds).
+ * Call it from uniform control flow only.
  */
-export function workgroupSum (size: number): string {
+export function rowSum (lanes: number, workgroup: number): string {
   return `
-  var<workgroup> partial : array<f32, ${size}>;
-  fn wgSum(v : f32, lane : u32) -> f32 {
-    partial[lane] = v;
+  var<workgroup> partial : array<f32, ${workgroup}>;
+  fn rowSum(v : f32, first : u32) -> f32 {
+    partial[localId.x] = v;
     workgroupBarrier();
-    for (var half = ${size / 2}u; half > 0u; half = half >> 1u) {
-      if (lane < half) { partial[lane] = partial[lane] + partial[lane + half]; }
-      workgroupBarrier();
-    }
-    let total = partial[0];
+    var total = 0.0;
+    for (var i = 0u; i < ${lanes}u; i++) { total += partial[first + i]; }
     workgroupBarrier();
     return total;
   }`
