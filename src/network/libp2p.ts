@@ -26,7 +26,8 @@ import type { Libp2pOptions } from 'libp2p'
 import type { Registry } from 'prom-client'
 
 export type SwarmServices = {
-  identify: Identify, identifyPush: IdentifyPush, ping: Ping, pubsub: PubSub, gossipStreams: GossipStreamKeeper, dht: KadDHT
+  identify: Identify, identifyPush: IdentifyPush, ping: Ping, dht: KadDHT
+  pubsub: PubSub, gossipStreams: GossipStreamKeeper
 }
 
 /** Our DHT speaks its own protocol id, so it never merges with the public IPFS DHT. */

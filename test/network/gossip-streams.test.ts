@@ -15,7 +15,8 @@ const TOPIC = 'hddm-test-gossip-streams'
 
 function gossipStream (from: TestNode, to: TestNode, direction: 'inbound' | 'outbound'): Stream {
   const streams = from.swarm.libp2p.getConnections(to.swarm.peerId).flatMap((c) => c.streams)
-  const stream = streams.find((s) => s.direction === direction && from.swarm.pubsub.protocols.includes(s.protocol ?? ''))
+  const { protocols } = from.swarm.pubsub
+  const stream = streams.find((s) => s.direction === direction && protocols.includes(s.protocol ?? ''))
   if (stream === undefined) throw new Error(`no ${direction} gossipsub stream`)
   return stream
 }
