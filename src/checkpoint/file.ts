@@ -5,7 +5,7 @@
  * or the new one.
  */
 import { randomBytes } from 'node:crypto'
-import { open, readFile, rename, rm } from 'node:fs/promises'
+import { open, readFile, rename, rm, type FileHandle } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { decodeCheckpoint, type Checkpoint } from './format.js'
 import { headerLength, parseHeader } from './safetensors.js'
@@ -96,17 +96,28 @@ export async function readCheckpointStep (path: string): Promise<number | undefi
     return undefined
   }
   try {
-    const { size } = await file.stat()
-    const prefix = Buffer.alloc(8)
-    await file.read(prefix, 0, 8, 0)
-    const length = headerLength(prefix, size)
-    const headerBytes = Buffer.alloc(length)
-    await file.read(headerBytes, 0, length, 8)
-    const metadata = JSON.parse(parseHeader(headerBytes).metadata.hddm ?? 'null') as { step?: unknown } | null
+    const { parsed } = await readSafetensorsHeader(file)
+    const metadata = JSON.parse(parsed.metadata.hddm ?? 'null') as { step?: unknown } | null
     return typeof metadata?.step === 'number' ? metadata.step : undefined
   } catch {
     return undefined
   } finally {
     await file.close()
   }
+}
+
+/**
+ * The header of an open safetensors file, read without the tensors: its length is checked
+ * against the file's size before anything is allocated. `dataStart` is where the tensors begin.
+ */
+export async function readSafetensorsHeader (file: FileHandle): Promise<{
+  parsed: ReturnType<typeof parseHeader>, dataStart: number, dataLength: number
+}> {
+  const { size } = await file.stat()
+  const prefix = Buffer.alloc(8)
+  await file.read(prefix, 0, 8, 0)
+  const length = headerLength(prefix, size)
+  const headerBytes = Buffer.alloc(length)
+  await file.read(headerBytes, 0, length, 8)
+  return { parsed: parseHeader(headerBytes), dataStart: 8 + length, dataLength: size - 8 - length }
 }

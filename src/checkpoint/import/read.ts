@@ -8,7 +8,8 @@
  */
 import { open } from 'node:fs/promises'
 import { CheckpointNotFoundError, CorruptCheckpointError, UnsupportedLayoutError } from '../errors.js'
-import { headerLength, parseHeader, type NamedTensor } from '../safetensors.js'
+import { readSafetensorsHeader } from '../file.js'
+import type { NamedTensor } from '../safetensors.js'
 
 const BYTES: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2 }
 
@@ -35,19 +36,13 @@ export async function readFloatSafetensors (path: string): Promise<FloatSafetens
     throw new CheckpointNotFoundError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`)
   }
   try {
-    const { size } = await file.stat()
-    const prefix = Buffer.alloc(8)
-    await file.read(prefix, 0, 8, 0)
-    const length = headerLength(prefix, size)
-    const headerBytes = Buffer.alloc(length)
-    await file.read(headerBytes, 0, length, 8)
-    const { header, metadata } = parseHeader(headerBytes)
-    const entries = checkedEntries(header, size - 8 - length)
+    const { parsed: { header, metadata }, dataStart, dataLength } = await readSafetensorsHeader(file)
+    const entries = checkedEntries(header, dataLength)
     const tensors = new Map<string, NamedTensor>()
     const dtypes: Record<string, number> = {}
     for (const e of entries) {
       const raw = Buffer.alloc(e.end - e.begin)
-      await file.read(raw, 0, raw.length, 8 + length + e.begin)
+      await file.read(raw, 0, raw.length, dataStart + e.begin)
       tensors.set(e.name, { shape: e.shape, data: toFloat32(raw, e.dtype) })
       dtypes[e.dtype] = (dtypes[e.dtype] ?? 0) + 1
     }
