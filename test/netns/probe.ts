@@ -8,34 +8,15 @@
  * expect(await b.connect(net.host('pub-1').ip, port)).toEqual({ connected: true })
  * ```
  */
-import { createInterface } from 'node:readline'
-import { waitFor } from '../utils/wait.js'
+import { LineRpcChild } from './line-rpc.js'
 import type { Internet } from './internet.js'
 import type { ProbeRequest } from './tcp-probe.js'
 import type { ChildProcess } from 'node:child_process'
 
-type Answer = Record<string, unknown> & { id: number, error?: string }
-
-export class Probe {
-  readonly host: string
-  private readonly child: ChildProcess
-  private readonly answers = new Map<number, Answer>()
-  private next = 1
-  private stderr = ''
-
+export class Probe extends LineRpcChild<ProbeRequest> {
   constructor (host: string, child: ChildProcess) {
-    this.host = host
-    this.child = child
-    child.stderr?.on('data', (chunk: Buffer) => { this.stderr += chunk.toString() })
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      try {
-        const answer = JSON.parse(line) as Answer
-        this.answers.set(answer.id, answer)
-      } catch {}
-    })
+    super(host, child, 'probe')
   }
-
-  async ready (): Promise<void> { await this.answer(0, 60_000) }
 
   async listen (host: string, port = 0): Promise<{ port: number }> {
     return await this.request({ op: 'listen', host, port })
@@ -62,20 +43,6 @@ export class Probe {
   /** Round-trip times of `count` 1-byte pings to a listener, in ms. */
   async rtt (host: string, port: number, count = 5): Promise<number[]> {
     return (await this.request<{ ms: number[] }>({ op: 'rtt', host, port, count })).ms
-  }
-
-  private async request<T> (request: ProbeRequest, timeoutMs = 60_000): Promise<T> {
-    const id = this.next++
-    this.child.stdin!.write(JSON.stringify({ id, ...request }) + '\n')
-    return await this.answer(id, timeoutMs) as T
-  }
-
-  private async answer (id: number, timeoutMs: number): Promise<Answer> {
-    const answer = await waitFor(() => this.answers.get(id) ?? this.child.exitCode !== null,
-      `the probe on ${this.host} to answer request ${id}`, { timeoutMs, intervalMs: 10, explain: () => this.stderr })
-    if (answer === true) throw new Error(`the probe on ${this.host} exited: ${this.stderr}`)
-    if (answer.error !== undefined) throw new Error(`probe on ${this.host}: ${answer.error}`)
-    return answer
   }
 }
 

@@ -10,15 +10,13 @@
  * await peer.start(`/ip4/${net.host('pub-2').ip}/tcp/4001`, [addr])
  * ```
  */
-import { createInterface } from 'node:readline'
 import { waitFor } from '../utils/wait.js'
+import { LineRpcChild } from './line-rpc.js'
 import type { Internet } from './internet.js'
 import type { PeerRequest, Timeline } from './swarm-peer.js'
 import type { ChildProcess } from 'node:child_process'
 
 export type { Timeline } from './swarm-peer.js'
-
-type Answer = Record<string, unknown> & { id: number, error?: string }
 
 export interface PeerState { connections: number, subscribers: number, mesh: number }
 export interface Arrival {
@@ -40,29 +38,16 @@ export interface Fetched {
   blocks: number[]
 }
 
-export class SwarmPeer {
-  readonly host: string
+export class SwarmPeer extends LineRpcChild<PeerRequest> {
   peerId = ''
   addr = ''
-  private readonly child: ChildProcess
-  private readonly answers = new Map<number, Answer>()
-  private next = 1
-  private stderr = ''
 
   constructor (host: string, child: ChildProcess) {
-    this.host = host
-    this.child = child
-    child.stderr?.on('data', (chunk: Buffer) => { this.stderr = (this.stderr + chunk.toString()).slice(-8000) })
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      try {
-        const answer = JSON.parse(line) as Answer
-        this.answers.set(answer.id, answer)
-      } catch {}
-    })
+    super(host, child, 'peer')
   }
 
   /** Loading its modules takes 5 s of CPU; on a loaded machine, minutes. */
-  async ready (): Promise<void> { await this.answer(0, 300_000) }
+  override async ready (timeoutMs = 300_000): Promise<void> { await super.ready(timeoutMs) }
 
   /** Starts the node on `listen` (`/ip4/<host ip>/tcp/<port>`), dialling `bootstrap`. @returns its full address */
   async start (listen: string, bootstrap: string[] = [], heartbeatMs?: number): Promise<string> {
@@ -119,21 +104,6 @@ export class SwarmPeer {
     this.child.stdin?.end()
     await waitFor(() => this.child.exitCode !== null || this.child.signalCode !== null,
       `the peer on ${this.host} to exit`, { timeoutMs }).catch(() => { this.child.kill('SIGKILL') })
-  }
-
-  private async request<T> (request: PeerRequest, timeoutMs = 60_000): Promise<T> {
-    const id = this.next++
-    this.child.stdin!.write(JSON.stringify({ id, ...request }) + '\n')
-    return await this.answer(id, timeoutMs) as T
-  }
-
-  private async answer (id: number, timeoutMs: number): Promise<Answer> {
-    const answer = await waitFor(() => this.answers.get(id) ?? this.child.exitCode !== null,
-      `the peer on ${this.host} to answer request ${id}`, { timeoutMs, intervalMs: 10, explain: () => this.stderr })
-    if (answer === true) throw new Error(`the peer on ${this.host} exited: ${this.stderr}`)
-    this.answers.delete(id)
-    if (answer.error !== undefined) throw new Error(`peer on ${this.host}: ${answer.error}`)
-    return answer
   }
 }
 
