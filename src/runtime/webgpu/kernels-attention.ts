@@ -209,10 +209,11 @@ export const attentionGrad: WebGpuKernelFunc = (inputs, backend, attrs) => {
     let lse = stats[2 * qi];
     let delta = stats[2 * qi + 1];
     ${unroll(dh, j => `var acc${j} = 0.0;`)}${stream('uniforms.tk', widen(KEY_TILES, dh), dh, `
-        let logit = ${sum(dh, j => `qr${j} * ks[o + ${j}]`)};
+        ${unroll(dh, j => `let k${j} = ks[o + ${j}];`)}
+        let logit = ${sum(dh, j => `qr${j} * k${j}`)};
         let dp = ${sum(dh, j => `dyr${j} * vs[o + ${j}]`)};
         let ds = exp(logit - lse) * (dp - delta);
-        ${unroll(dh, j => `acc${j} += ds * ks[o + ${j}];`)}`)}
+        ${unroll(dh, j => `acc${j} += ds * k${j};`)}`)}
     if (valid) {
       ${unroll(dh, j => `result[qo + ${j}] = acc${j} * uniforms.scale;`)}
     }`)
@@ -229,7 +230,8 @@ export const attentionGrad: WebGpuKernelFunc = (inputs, backend, attrs) => {
     ${unroll(dh, j => `let kr${j} = k[ko + ${j}] * uniforms.scale;`)}
     ${own}
     ${unroll(dh, j => `var acc${j} = 0.0;`)}${stream('uniforms.tq', widen(QUERY_TILES, dh), dh, `
-        let p = exp(${sum(dh, j => `kr${j} * qs[o + ${j}]`)} - ss[2 * c]);
+        ${unroll(dh, j => `let q${j} = qs[o + ${j}];`)}
+        let p = exp(${sum(dh, j => `kr${j} * q${j}`)} - ss[2 * c]);
         ${term}`)}
     if (valid) {
       ${unroll(dh, j => `result[ko + ${j}] = acc${j}${scale};`)}
@@ -238,7 +240,7 @@ export const attentionGrad: WebGpuKernelFunc = (inputs, backend, attrs) => {
   const dkProgram = keyProgram('attention_dk', ['q', 'k', 'v', 'dy', 'stats'],
     unroll(dh, j => `let vr${j} = v[ko + ${j}];`), `
         let ds = p * (${sum(dh, j => `dys[o + ${j}] * vr${j}`)} - ss[2 * c + 1]);
-        ${unroll(dh, j => `acc${j} += ds * qs[o + ${j}];`)}`, ' * uniforms.scale')
+        ${unroll(dh, j => `acc${j} += ds * q${j};`)}`, ' * uniforms.scale')
   const dk = backend.runWebGPUProgram(dkProgram, [q, k, v, dy, stats], 'float32', uniforms)
   const dvProgram = keyProgram('attention_dv', ['q', 'k', 'dy', 'stats'], '', `
         ${unroll(dh, j => `acc${j} += p * dys[o + ${j}];`)}`, '')
