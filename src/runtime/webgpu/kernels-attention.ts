@@ -2,13 +2,17 @@
  * Multi-head scaled dot-product attention and its gradient as WGSL programs, heads as contiguous
  * slices of the last axis (contract in ../fused-ops.ts). One invocation owns one query row of one
  * head (or, in dk/dv, one key row) and streams the other side through an online softmax, as
- * flash attention does, so no [B, H, T, S] tensor exists in either pass. The head size is baked
- * into the shader (its rows live in private arrays), so each head size compiles once.
+ * flash attention does, so no [B, H, T, S] tensor exists in either pass.
  *
  * A workgroup holds rows of one (batch, head) only, and streams the other side's rows through
- * workgroup memory a chunk at a time, as flash attention does: each row is read from the buffer
- * once per workgroup, not once per invocation. Each invocation keeps its own rows in registers
- * (the WGSL is unrolled over the head size).
+ * workgroup memory a chunk at a time: each row is read from the buffer once per workgroup, not
+ * once per invocation (the forward pass ran 3x faster so on lavapipe). Each invocation keeps its
+ * own rows in registers: the WGSL is unrolled over the head size, which is baked into the shader
+ * (one compilation per head size and tile).
+ *
+ * On lavapipe a loop over the streamed rows costs ~4x its unrolled form (measured on the forward
+ * pass at the small preset: 39 vs 10 ms), but unrolling would bake the sequence lengths into
+ * the shader, one variant per shape, each ~10 s to compile there; the loops stay.
  *
  * Backward, with p = softmax(scale q k^T) recomputed from a per-row logsumexp:
  *   stats[b, h, t] = (lse, delta = dy_t . out_t)                 (one forward sweep per row)
@@ -71,8 +75,7 @@ function chunkFor (dh: number): number {
 /**
  * WGSL: `bh` (batch * heads + head) of this workgroup and `row`, this invocation's row of `count`
  * rows per (batch, head). Invocations past the end compute on the last row and only skip the
- * write (`valid`): they must reach the barriers, and a divergent early return would also put
- * every later load under an execution mask (lavapipe then gathers per lane).
+ * write (`valid`): they must reach the barriers.
  */
 function tileRow (count: string, dh: number): string {
   return `
