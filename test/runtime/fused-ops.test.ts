@@ -8,27 +8,7 @@ import { disposeBackend, initBackend } from '../../src/runtime/backend.js'
 import {
   attention, ATTENTION, GELU_TANH, geluTanh, hasFusedKernel, LAYER_NORM_MODULATE, layerNormModulate
 } from '../../src/runtime/fused-ops.js'
-import { nativeOutputs, on, relErr, tensor } from './helpers.js'
-
-type Fn = () => tf.Tensor[]
-
-/** The value and the gradients with respect to every input, of sum(f(inputs) * w). */
-function valueAndGrads (f: (...xs: tf.Tensor[]) => tf.Tensor, shapes: number[][]): Fn {
-  return () => {
-    const xs = shapes.map((s, i) => tensor(s, 20 + i, -2, 2))
-    const y = f(...xs)
-    const w = tensor(y.shape, 99)
-    const grads = tf.grads((...args: tf.Tensor[]) => tf.sum(tf.mul(f(...args), w)) as tf.Scalar)(xs)
-    return [y, ...grads]
-  }
-}
-
-const modulate = (x: tf.Tensor, sh: tf.Tensor, sc: tf.Tensor): tf.Tensor =>
-  layerNormModulate(x as tf.Tensor3D, sh as tf.Tensor2D, sc as tf.Tensor2D)
-
-function attend (heads: number): (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) => tf.Tensor {
-  return (q, k, v) => attention(q as tf.Tensor3D, k as tf.Tensor3D, v as tf.Tensor3D, heads)
-}
+import { attend, modulate, nativeOutputs, on, relErr, valueAndGrads, type Fn } from './helpers.js'
 
 const cases: Array<[string, string, Fn]> = [
   ['geluTanh', GELU_TANH, valueAndGrads(geluTanh, [[4, 9, 32]])],

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs'
 import { currentBackend, initBackend, type BackendName } from '../../src/runtime/backend.js'
+import { attention, layerNormModulate } from '../../src/runtime/fused-ops.js'
 import { nativePoolStats } from '../../src/runtime/native/install.js'
 
 /** Deterministic values in [lo, hi): every backend sees the same inputs. */
@@ -40,4 +41,25 @@ export async function on (backend: BackendName, fn: () => tf.Tensor | tf.Tensor[
 export function nativeOutputs (): number {
   const s = nativePoolStats()
   return s === undefined ? 0 : s.hits + s.misses
+}
+
+/** A computation to compare across backends: its outputs in order. */
+export type Fn = () => tf.Tensor[]
+
+/** The value and the gradients with respect to every input, of sum(f(inputs) * w). */
+export function valueAndGrads (f: (...xs: tf.Tensor[]) => tf.Tensor, shapes: number[][]): Fn {
+  return () => {
+    const xs = shapes.map((s, i) => tensor(s, 20 + i, -2, 2))
+    const y = f(...xs)
+    const w = tensor(y.shape, 99)
+    const grads = tf.grads((...args: tf.Tensor[]) => tf.sum(tf.mul(f(...args), w)) as tf.Scalar)(xs)
+    return [y, ...grads]
+  }
+}
+
+export const modulate = (x: tf.Tensor, sh: tf.Tensor, sc: tf.Tensor): tf.Tensor =>
+  layerNormModulate(x as tf.Tensor3D, sh as tf.Tensor2D, sc as tf.Tensor2D)
+
+export function attend (heads: number): (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) => tf.Tensor {
+  return (q, k, v) => attention(q as tf.Tensor3D, k as tf.Tensor3D, v as tf.Tensor3D, heads)
 }

@@ -10,28 +10,8 @@ import {
   attention, ATTENTION, GELU_TANH, geluTanh, hasFusedKernel, LAYER_NORM_MODULATE, layerNormModulate
 } from '../../src/runtime/fused-ops.js'
 import { ATTENTION_GRAD } from '../../src/runtime/native/kernels-fused.js'
-import { relErr, tensor } from './helpers.js'
+import { attend, modulate, relErr, valueAndGrads, type Fn } from './helpers.js'
 import { read, releaseWebGpu, useCpu, useWebGpu } from './webgpu-fixture.js'
-
-type Fn = () => tf.Tensor[]
-
-/** The value and the gradients with respect to every input, of sum(f(inputs) * w). */
-function valueAndGrads (f: (...xs: tf.Tensor[]) => tf.Tensor, shapes: number[][]): Fn {
-  return () => {
-    const xs = shapes.map((s, i) => tensor(s, 20 + i, -2, 2))
-    const y = f(...xs)
-    const w = tensor(y.shape, 99)
-    const grads = tf.grads((...args: tf.Tensor[]) => tf.sum(tf.mul(f(...args), w)) as tf.Scalar)(xs)
-    return [y, ...grads]
-  }
-}
-
-const modulate = (x: tf.Tensor, sh: tf.Tensor, sc: tf.Tensor): tf.Tensor =>
-  layerNormModulate(x as tf.Tensor3D, sh as tf.Tensor2D, sc as tf.Tensor2D)
-
-function attend (heads: number): (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) => tf.Tensor {
-  return (q, k, v) => attention(q as tf.Tensor3D, k as tf.Tensor3D, v as tf.Tensor3D, heads)
-}
 
 // Tolerance: max |fused - composite| / max |composite| below 1e-5 for every output, as the native
 // kernels are held to. Measured on lavapipe (Mesa 25.0.7): at most 7.1e-7 (attention dk, T=67);
