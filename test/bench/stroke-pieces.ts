@@ -80,12 +80,14 @@ function row (name: string, s: StrokeStats): string {
   const sorted = [...s.pieces].sort((a, b) => a - b)
   const mean = s.pieces.reduce((a, b) => a + b, 0) / s.pieces.length
   const whole = s.pieces.filter(c => c === 1).length / s.pieces.length
-  return `| ${name} | ${s.pieces.length} | ${sorted[sorted.length >> 1]}, ${mean.toFixed(2)} | ` +
+  const median = sorted[sorted.length >> 1]
+  return `| ${name} | ${s.pieces.length} | ${median}, ${mean.toFixed(2)} | ` +
     `${(100 * whole).toFixed(1)}% | ${s.isolated.toFixed(2)} | ${s.edgePerInk.toFixed(2)} |`
 }
 
 const test = await loadDataset(args.dataset as string)
-console.log('| samples | images | stroke pieces per image (median, mean) | in one piece | isolated pixels | edge per ink |')
+console.log('| samples | images | stroke pieces per image (median, mean) | in one piece | isolated pixels ' +
+  '| edge per ink |')
 console.log('|---|---|---|---|---|---|')
 console.log(row(test.name, strokeStats(test.pixels)))
 const evalDir = join(args.state as string, 'eval')

@@ -58,13 +58,15 @@ describe('a file over a slow link', () => {
   it('is reshaped on the running internet: delay and rate limit go and come back', { timeout: 60_000 }, async () => {
     const { port: echo } = await probes.prov.listen(ip('prov'))
     const { port: sink } = await probes.fetch.listen(ip('fetch'))
-    // The relay holds every packet at least the delay: a lower bound that load cannot break.
-    expect(Math.min(...await probes.fetch.rtt(ip('prov'), echo, 3))).toBeGreaterThanOrEqual(DELAY_MS)
+    // The relay holds every packet about the delay (unshaped, a round trip here is 0.1-1 ms). Not
+    // "at least": the full suite once measured 29.3 ms for 30, the relay's clock against the probe's.
+    const delayed = 0.9 * DELAY_MS
+    expect(Math.min(...await probes.fetch.rtt(ip('prov'), echo, 3))).toBeGreaterThanOrEqual(delayed)
     await net.shape('fetch', {})
     expect(Math.min(...await probes.fetch.rtt(ip('prov'), echo, 5))).toBeLessThan(DELAY_MS)
     const unlimited = await probes.prov.send(ip('fetch'), sink, 4 << 20)
     await net.shape('fetch', { rateMbit: RATE_MBIT, delayMs: DELAY_MS })
-    expect(Math.min(...await probes.fetch.rtt(ip('prov'), echo, 3))).toBeGreaterThanOrEqual(DELAY_MS)
+    expect(Math.min(...await probes.fetch.rtt(ip('prov'), echo, 3))).toBeGreaterThanOrEqual(delayed)
     const limited = await probes.prov.send(ip('fetch'), sink, 1 << 20)
     console.log(`prov -> fetch: unshaped ${unlimited.toFixed(0)} Mbit/s, reshaped ${limited.toFixed(1)} Mbit/s`)
     expect(limited).toBeLessThan(RATE_MBIT * 1.1)
