@@ -21,6 +21,7 @@ import { silentLogger, type Logger } from '../../logger.js'
 import { WebGpuUnavailableError } from '../errors.js'
 import { installGroupedAddN } from './add-n.js'
 import { installSyncRead, startPumpCapture } from './sync-read.js'
+import { noGpuDevice } from './gpu-devices.js'
 
 export interface WebGpuAdapterInfo {
   vendor: string
@@ -63,7 +64,11 @@ export async function loadWebGpu (options: LoadWebGpuOptions): Promise<WebGpuAda
     if (!await tf.setBackend('webgpu')) throw new WebGpuUnavailableError('device-failed', 'tfjs could not start webgpu')
     return loaded.info
   }
-  const navigatorGpu = gpu ??= await installDawn()
+  const dawn = await importDawn()
+  // Auto takes no software adapter: where there is no GPU, do not ask dawn.
+  const noDriver = options.allowFallback ? undefined : noGpuDevice()
+  if (noDriver !== undefined) throw new WebGpuUnavailableError('fallback-refused', noDriver)
+  const navigatorGpu = gpu ??= installDawn(dawn)
   const webgpu = await import('@tensorflow/tfjs-backend-webgpu')
   // tfjs registers its own factory (priority 3: it would become the default backend of any
   // code that never chose one); ours below uses the adapter checked here, at priority 0.
@@ -114,11 +119,11 @@ export function unloadWebGpu (): void {
   l?.device.destroy()
 }
 
-/** dawn.node's globals (GPUBufferUsage, GPUMapMode, ...) and navigator.gpu, before tfjs-backend-webgpu loads. */
-async function installDawn (): Promise<Gpu> {
-  let dawn: { create: (flags: string[]) => unknown, globals: object }
+type Dawn = { create: (flags: string[]) => unknown, globals: object }
+
+async function importDawn (): Promise<Dawn> {
   try {
-    dawn = await import('webgpu') as typeof dawn
+    return await import('webgpu') as Dawn
   } catch (err) {
     const missing = (err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND'
     const reason = missing
@@ -126,6 +131,10 @@ async function installDawn (): Promise<Gpu> {
       : `the package \`webgpu\` failed to load: ${(err as Error).message}`
     throw new WebGpuUnavailableError('package-missing', reason)
   }
+}
+
+/** dawn.node's globals (GPUBufferUsage, GPUMapMode, ...) and navigator.gpu, before tfjs-backend-webgpu loads. */
+function installDawn (dawn: Dawn): Gpu {
   Object.assign(globalThis, dawn.globals)
   // dawn queues its event processing with setImmediate; sync-read.ts drives it during dataSync().
   startPumpCapture()
