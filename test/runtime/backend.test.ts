@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs'
 import { afterAll, describe, expect, it } from 'vitest'
 import { disposeBackend, initBackend, type BackendName } from '../../src/runtime/backend.js'
+import { noGpuDevice } from '../../src/runtime/webgpu/gpu-devices.js'
 import { loadNative } from '../../src/runtime/native/addon.js'
 
 /** Inputs made in plain JS so that every backend sees the same numbers. */
@@ -56,8 +57,11 @@ describe('initBackend', () => {
 
   it('auto picks the fastest loadable backend and says why it skipped the others', async () => {
     const info = await initBackend({ backend: 'auto', threads: 1 })
-    expect(info.name).toBe(loadNative().ok ? 'native' : 'wasm')
+    // A machine with a GPU device (a developer's) may start webgpu; CI has none and says why.
+    const gpu = noGpuDevice() === undefined && info.name === 'webgpu'
+    expect(info.name).toBe(gpu ? 'webgpu' : loadNative().ok ? 'native' : 'wasm')
     expect(info.reason).toContain('tensorflow-gpu')
+    if (!gpu) expect(info.reason).toMatch(/webgpu: /)
   })
 
   it('takes its default from HDDM_BACKEND and rejects unknown values', async () => {
