@@ -17,8 +17,10 @@ const GPU_NODES: Array<{ dir: string, name: RegExp }> = [
  * Why `auto` need not try webgpu here, or undefined where a GPU may exist: another OS (Metal,
  * Direct3D), a Vulkan override variable (someone chose the drivers), or a GPU device node.
  */
-export function noGpuDevice (env: NodeJS.ProcessEnv = process.env, devices = GPU_NODES): string | undefined {
-  if (process.platform !== 'linux') return undefined
+export function noGpuDevice (
+  env: NodeJS.ProcessEnv = process.env, devices = GPU_NODES, platform: NodeJS.Platform = process.platform
+): string | undefined {
+  if (platform !== 'linux') return undefined
   if ((env.VK_ICD_FILENAMES ?? env.VK_DRIVER_FILES ?? env.VK_ADD_DRIVER_FILES ?? '') !== '') return undefined
   const found = devices.some(({ dir, name }) => {
     try {
