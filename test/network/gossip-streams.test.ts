@@ -70,24 +70,27 @@ describe('gossip streams (two nodes on 127.0.0.1)', () => {
   afterAll(async () => { await Promise.all([a?.stop(), b?.stop()]) })
 
   const reopened = (node: TestNode): number => node.swarm.libp2p.services.gossipStreams.reopened
+  // Cutting one end of a stream cuts the other end too, so either keeper may be the one that
+  // reopens: a new stream from one side makes the other's gossipsub add the peer back.
+  const reopenedByEither = (): number => reopened(a) + reopened(b)
 
   it('reopens an outbound stream that was reset while the connection stays', async () => {
-    const before = reopened(a)
+    const before = reopenedByEither()
     gossipStream(a, b, 'outbound').abort(new Error('test: reset'))
     await waitFor(() => !a.swarm.pubsub.streamsOutbound.has(b.swarm.peerId.toString()), 'the stream is gone')
     await delivers(a, b, 'a to b after the reset')
-    expect(reopened(a)).toBeGreaterThan(before)
+    expect(reopenedByEither()).toBeGreaterThan(before)
     expect(a.swarm.libp2p.getConnections(b.swarm.peerId)).toHaveLength(1)
   }, 30_000)
 
   it('adds back a peer gossipsub dropped when its inbound stream failed', async () => {
+    const before = reopenedByEither()
     gossipStream(a, b, 'inbound').abort(new Error('test: read error'))
     await waitFor(() => !a.swarm.pubsub.getPeers().some((p) => p.equals(b.swarm.peerId)),
       'gossipsub forgets the peer')
-    const before = reopened(a)
     await delivers(b, a, 'b to a after the read error')
     await delivers(a, b, 'a to b after the read error')
     expect(a.swarm.pubsub.getSubscribers(TOPIC).map(String)).toEqual([b.swarm.peerId.toString()])
-    expect(reopened(a)).toBeGreaterThan(before)
+    expect(reopenedByEither()).toBeGreaterThan(before)
   }, 30_000)
 })
