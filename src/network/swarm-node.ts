@@ -1,7 +1,6 @@
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { FsDatastore } from 'datastore-fs'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { stopInOrder } from '../lifecycle.js'
 import { silentLogger, type Logger } from '../logger.js'
@@ -10,6 +9,7 @@ import { InvalidSwarmKeyError, NotStartedError } from './errors.js'
 import { loadOrCreateIdentity } from './identity.js'
 import { swarmLibp2pOptions, type SwarmNetworkInit, type SwarmServices } from './libp2p.js'
 import { buildWithMetrics } from './libp2p-metrics.js'
+import { PeerDatastore } from './peer-datastore.js'
 import { readSwarmKey } from './swarm-key.js'
 import type { PubSub } from './pubsub.js'
 import type { PeerId } from '@libp2p/interface'
@@ -44,7 +44,7 @@ export class SwarmNode {
   private readonly log: Logger
   private node?: SwarmLibp2p
   private lock?: DataDirLock
-  private datastore?: FsDatastore
+  private datastore?: PeerDatastore
   private unregisterMetrics?: () => void
 
   constructor (init: SwarmNodeInit) {
@@ -75,7 +75,7 @@ export class SwarmNode {
         await mkdir(dataDir, { recursive: true, mode: 0o700 })
         this.lock = await acquireDataDirLock(dataDir)
         privateKey = await loadOrCreateIdentity(dataDir)
-        this.datastore = new FsDatastore(join(dataDir, 'peers'))
+        this.datastore = new PeerDatastore({ path: join(dataDir, 'peers'), logger: this.log })
         await this.datastore.open()
       } else {
         privateKey = await generateKeyPair('Ed25519')

@@ -2,7 +2,7 @@
  * Swarm benchmark: gossip latency across 16 nodes and bitswap throughput against plain TCP.
  *
  *   npx tsx --import ./src/polyfills.ts test/bench/swarm.ts [--nodes 16] [--messages 60] [--mib 64]
- *     [--only gossip|transfer] [--trace]
+ *     [--only gossip|transfer] [--trace] [--settle 5]
  *
  * Everything runs in this one process on 127.0.0.1 (real TCP, Noise, Yamux, fs blockstores), so
  * absolute numbers depend on the machine; the throughput ratios compare paths measured in the same
@@ -31,7 +31,12 @@ const { values } = parseArgs({
     /** `gossip` or `transfer`: run one half only. */
     only: { type: 'string' },
     /** Trace every gossip delivery hop by hop and print where the slow ones spent their time. */
-    trace: { type: 'boolean', default: false }
+    trace: { type: 'boolean', default: false },
+    /**
+     * Seconds the swarm's connection count must hold still before the messages: a new swarm
+     * dials for a while (DHT queries, peer exchange), and gossip is measured on a running one.
+     */
+    settle: { type: 'string', default: '5' }
   }
 })
 const NODES = Number(values.nodes)
@@ -78,6 +83,8 @@ async function gossipLatency (): Promise<void> {
     return `connections ${connections}; run subscribers ${subscribers}`
   }
   console.log(`per node: ${perNode()}`)
+  const settledMs = await settle(nodes, Number(values.settle) * 1000)
+  console.log(`connections held still for ${values.settle} s after ${settledMs.toFixed(0)} ms; per node: ${perNode()}`)
 
   const trace = values.trace ? new GossipTrace(nodes, runTopic(run)) : undefined
   await trace?.idle(3000)
@@ -113,6 +120,20 @@ async function gossipLatency (): Promise<void> {
   console.log(`gossip: ${delivery}; latency p50 ${p50} ms, p99 ${p99} ms, max ${max} ms`)
   if (trace !== undefined) console.log(trace.report(percentile(latencies, 0.95)))
   await Promise.all(nodes.map(async (n) => { await n.stop() }))
+}
+
+/** Waits until no node's connection count has changed for `quietMs` (at most a minute); returns the wait. */
+async function settle (nodes: TestNode[], quietMs: number): Promise<number> {
+  const started = performance.now()
+  const counts = (): string => nodes.map((n) => n.swarm.libp2p.getConnections().length).join()
+  let last = counts()
+  let stillSince = performance.now()
+  while (performance.now() - stillSince < quietMs && performance.now() - started < 60_000) {
+    await new Promise((resolve) => setTimeout(resolve, 250))
+    const now = counts()
+    if (now !== last) { last = now; stillSince = performance.now() }
+  }
+  return performance.now() - started
 }
 
 /** Plain TCP loopback: the same bytes through one socket, no encryption or muxing. */

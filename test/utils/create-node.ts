@@ -20,7 +20,7 @@ export interface TestNode {
  */
 export async function createTestNode (init: Partial<ConnectSwarmInit> = {}): Promise<TestNode> {
   const connection = await connectSwarm({
-    listen: ['/ip4/127.0.0.1/tcp/0'], scope: 'loopback', heartbeatIntervalMs: 200, ...init
+    listen: ['/ip4/127.0.0.1/tcp/0'], scope: 'loopback', heartbeatIntervalMs: 200, redialWhileAlone: true, ...init
   })
   const { swarm, storage, dataDir } = connection
   const gossip = createGossip({}, { pubsub: swarm.pubsub, peerId: swarm.peerId })
