@@ -63,7 +63,8 @@ try {
   const row = (name: string, c: { wall: number, cpu: number }): string =>
     `${name}: ${c.wall.toFixed(3)} ms per merge, ${c.cpu.toFixed(3)} ms of CPU per merge`
   console.log(row('datastore-fs  ', fsCost))
-  console.log(row('PeerDatastore ', cachedCost) + `; its closing flush wrote ${PEERS} records in ${flushMs.toFixed(0)} ms`)
+  const flush = `; its closing flush wrote ${PEERS} records in ${flushMs.toFixed(0)} ms`
+  console.log(row('PeerDatastore ', cachedCost) + flush)
   console.log(`ratio (datastore-fs / PeerDatastore): wall ${(fsCost.wall / cachedCost.wall).toFixed(1)}x, ` +
     `CPU ${(fsCost.cpu / cachedCost.cpu).toFixed(1)}x`)
 } finally {

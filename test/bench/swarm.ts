@@ -2,7 +2,7 @@
  * Swarm benchmark: gossip latency across 16 nodes and bitswap throughput against plain TCP.
  *
  *   npx tsx --import ./src/polyfills.ts test/bench/swarm.ts [--nodes 16] [--messages 60] [--mib 64]
- *     [--only gossip|transfer] [--trace] [--settle 5]
+ *     [--only gossip|transfer] [--trace] [--settle 5] [--heartbeat 1000]
  *
  * Everything runs in this one process on 127.0.0.1 (real TCP, Noise, Yamux, fs blockstores), so
  * absolute numbers depend on the machine; the throughput ratios compare paths measured in the same
@@ -36,7 +36,9 @@ const { values } = parseArgs({
      * Seconds the swarm's connection count must hold still before the messages: a new swarm
      * dials for a while (DHT queries, peer exchange), and gossip is measured on a running one.
      */
-    settle: { type: 'string', default: '5' }
+    settle: { type: 'string', default: '5' },
+    /** Gossipsub heartbeat of the gossip nodes, ms: a real node's (test nodes beat every 200). */
+    heartbeat: { type: 'string', default: '1000' }
   }
 })
 const NODES = Number(values.nodes)
@@ -50,8 +52,11 @@ const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('he
 
 async function gossipLatency (): Promise<void> {
   const run = (await cidOfCanonical(encodeCanonical({ bench: 'swarm', at: Date.now() }))).toString()
-  const bootstrap = await createTestNode()
-  const joinBootstrap = async (): Promise<TestNode> => await createTestNode({ bootstrap: [bootstrap.addr] })
+  const heartbeatIntervalMs = Number(values.heartbeat)
+  const bootstrap = await createTestNode({ heartbeatIntervalMs })
+  const joinBootstrap = async (): Promise<TestNode> => {
+    return await createTestNode({ bootstrap: [bootstrap.addr], heartbeatIntervalMs })
+  }
   const peers = await Promise.all(Array.from({ length: NODES - 1 }, joinBootstrap))
   const nodes = [bootstrap, ...peers]
   const arrivals = new Map<string, number[]>()
