@@ -58,6 +58,9 @@ export class PeerDatastore extends BaseDatastore {
     clearInterval(this.timer)
     this.timer = undefined
     await this.flush()
+    if (this.dirty.size > 0) {
+      this.log.warn('peer store: records not written at stop; the copy on disk is older', { pending: this.dirty.size })
+    }
     await this.disk.close()
   }
 
