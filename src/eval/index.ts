@@ -38,6 +38,7 @@ export {
   type EvaluateProgressEvents
 } from './evaluate.js'
 export { promptGrid } from './sample-grid.js'
+export { strokePieces, strokeStatistics, type StrokeStatistics } from './strokes.js'
 export {
   cssColor, lineChartSpec, linePlot, renderSvg, type LinePlotOptions, type PlotColor, type PlotSeries
 } from './plot.js'
