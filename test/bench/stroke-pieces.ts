@@ -34,4 +34,6 @@ console.log('|---|---|---|---|---|---|')
 console.log(row(test.name, strokeStatistics(test.pixels, SIDE)))
 const evalDir = join(args.state as string, 'eval')
 const files = (await readdir(evalDir)).filter(f => f.endsWith('.u8') && f.includes(args.match as string)).sort()
-for (const file of files) console.log(row(file.slice(0, -3), strokeStatistics(await readFile(join(evalDir, file)), SIDE)))
+for (const file of files) {
+  console.log(row(file.slice(0, -3), strokeStatistics(await readFile(join(evalDir, file)), SIDE)))
+}
