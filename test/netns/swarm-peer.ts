@@ -164,6 +164,7 @@ async function handle (r: PeerRequest): Promise<Record<string, unknown>> {
         listen: [r.listen],
         scope: 'private',
         bootstrap: r.bootstrap,
+        redialWhileAlone: true, // as every real node: a burst of joins can time a first dial out
         ...(r.heartbeatMs !== undefined ? { heartbeatIntervalMs: r.heartbeatMs } : {})
       })
       gossip = createGossip({}, { pubsub: connection.swarm.pubsub, peerId: connection.swarm.peerId })
