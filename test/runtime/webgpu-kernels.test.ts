@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import {
   attention, ATTENTION, GELU_TANH, geluTanh, hasFusedKernel, LAYER_NORM_MODULATE, layerNormModulate
 } from '../../src/runtime/fused-ops.js'
-import { ATTENTION_GRAD } from '../../src/runtime/native/kernels-fused.js'
+import { ATTENTION_GRAD } from '../../src/runtime/fused-gradients.js'
 import { attend, modulate, relErr, valueAndGrads, type Fn } from './helpers.js'
 import { read, releaseWebGpu, useCpu, useWebGpu } from './webgpu-fixture.js'
 

@@ -18,6 +18,7 @@ import * as layout from './kernels-layout.js'
 import * as math from './kernels-math.js'
 import { BufferPool, type PoolStats } from './pool.js'
 import { ATTENTION, GELU_TANH, LAYER_NORM_MODULATE } from '../fused-ops.js'
+import { ATTENTION_GRAD, GELU_TANH_GRAD, LAYER_NORM_MODULATE_GRAD, retainFusedGradients } from '../fused-gradients.js'
 
 /** cpu kernels that never return a view of an input under a new dataId (they reuse the dataId). */
 const NON_ALIASING = new Set(['Reshape', 'Identity', 'ExpandDims', 'Cast'])
@@ -58,11 +59,11 @@ function overrides (ctx: KernelContext): Map<string, NativeKernelFunc> {
 function fusedKernels (ctx: KernelContext): Map<string, NativeKernelFunc> {
   return new Map([
     [GELU_TANH, fused.geluTanh(ctx)],
-    [fused.GELU_TANH_GRAD, fused.geluTanhGrad(ctx)],
+    [GELU_TANH_GRAD, fused.geluTanhGrad(ctx)],
     [LAYER_NORM_MODULATE, fused.layerNormModulate(ctx)],
-    [fused.LAYER_NORM_MODULATE_GRAD, fused.layerNormModulateGrad(ctx)],
+    [LAYER_NORM_MODULATE_GRAD, fused.layerNormModulateGrad(ctx)],
     [ATTENTION, fused.attention(ctx)],
-    [fused.ATTENTION_GRAD, fused.attentionGrad(ctx)]
+    [ATTENTION_GRAD, fused.attentionGrad(ctx)]
   ])
 }
 
@@ -113,7 +114,7 @@ export function installNativeKernels (addon: NativeAddon): () => void {
   for (const [kernelName, body] of added) {
     tf.registerKernel({ kernelName, backendName: 'cpu', kernelFunc: (args) => runNative(body, args) as tf.TensorInfo })
   }
-  if (added.size > 0) for (const grad of fused.FUSED_GRADIENTS) tf.registerGradient(grad)
+  const releaseGradients = added.size > 0 ? retainFusedGradients() : undefined
 
   // Reads hand out the backing array itself; disposal of our buffers returns them to the pool.
   const { readSync, disposeData } = backend
@@ -135,7 +136,7 @@ export function installNativeKernels (addon: NativeAddon): () => void {
       tf.registerKernel(config)
     }
     for (const kernelName of added.keys()) tf.unregisterKernel(kernelName, 'cpu')
-    if (added.size > 0) for (const grad of fused.FUSED_GRADIENTS) tf.unregisterGradient(grad.kernelName)
+    releaseGradients?.()
     backend.readSync = readSync
     backend.disposeData = disposeData
     pool.clear()

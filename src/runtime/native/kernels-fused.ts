@@ -1,19 +1,15 @@
 /**
  * The fused model ops as tfjs kernels with gradients: 'HddmGeluTanh', 'HddmLayerNormModulate'
  * and 'HddmAttention' (names and contracts in ../fused-ops.ts, which runs them when the current
- * backend has them), plus their gradient kernels.
+ * backend has them), plus their gradient kernels (the gradients themselves: ../fused-gradients.ts).
  *
  * A gradient kernel with several outputs runs eagerly inside gradFunc, not in the per-input
  * thunks: tfjs tidies each thunk separately and would dispose the sibling outputs.
  */
-import * as tf from '@tensorflow/tfjs'
 import { InvalidArgumentError } from '../../hddm-error.js'
+import { ATTENTION_GRAD, GELU_TANH_GRAD, LAYER_NORM_MODULATE_GRAD } from '../fused-gradients.js'
 import { ATTENTION, GELU_TANH, LAYER_NORM_MODULATE } from '../fused-ops.js'
 import type { KernelContext, NativeKernelFunc } from './context.js'
-
-export const GELU_TANH_GRAD = `${GELU_TANH}Grad`
-export const LAYER_NORM_MODULATE_GRAD = `${LAYER_NORM_MODULATE}Grad`
-export const ATTENTION_GRAD = `${ATTENTION}Grad`
 
 /** Thrown from a fused kernel given inputs it cannot take: these kernels have no tfjs fallback. */
 function unsupported (name: string, why: string): never {
@@ -111,34 +107,3 @@ export function attentionGrad (ctx: KernelContext): NativeKernelFunc {
     return [dq.info, dk.info, dv.info]
   }
 }
-
-/** Gradients of the fused ops; registered globally, used only where the fused kernels run. */
-export const FUSED_GRADIENTS: tf.GradConfig[] = [
-  {
-    kernelName: GELU_TANH,
-    inputsToSave: ['x'],
-    gradFunc: (dy, saved) => {
-      const [x] = saved
-      return { x: () => tf.engine().runKernel(GELU_TANH_GRAD, { x, dy: dy as tf.Tensor }) as tf.Tensor }
-    }
-  },
-  {
-    kernelName: LAYER_NORM_MODULATE,
-    inputsToSave: ['x', 'scale'],
-    gradFunc: (dy, saved, attrs) => {
-      const [x, scale] = saved
-      const grads = tf.engine().runKernel(LAYER_NORM_MODULATE_GRAD, { dy: dy as tf.Tensor, x, scale }, attrs)
-      const [dx, dshift, dscale] = grads as tf.Tensor[]
-      return { x: () => dx, shift: () => dshift, scale: () => dscale }
-    }
-  },
-  {
-    kernelName: ATTENTION,
-    inputsToSave: ['q', 'k', 'v'],
-    gradFunc: (dy, saved, attrs) => {
-      const [q, k, v] = saved
-      const [dq, dk, dv] = tf.engine().runKernel(ATTENTION_GRAD, { dy: dy as tf.Tensor, q, k, v }, attrs) as tf.Tensor[]
-      return { q: () => dq, k: () => dk, v: () => dv }
-    }
-  }
-]

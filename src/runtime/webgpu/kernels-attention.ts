@@ -20,7 +20,7 @@
  *   dk_s = scale sum_t p_ts (dy_t . v_s - delta_t) q_t,   dv_s = sum_t p_ts dy_t
  */
 import { ATTENTION } from '../fused-ops.js'
-import { ATTENTION_GRAD } from '../native/kernels-fused.js'
+import { ATTENTION_GRAD } from '../fused-gradients.js'
 import {
   float32Inputs, floats, ints, program, unsupported, type Uniform, type WebGpuKernelFunc
 } from './kernels-program.js'

@@ -4,7 +4,7 @@
  * dy/dx = 0.5 (1 + tanh u) + 0.5 x (1 - tanh^2 u) sqrt(2/pi) (1 + 3 * 0.044715 x^2)
  */
 import { GELU_TANH } from '../fused-ops.js'
-import { GELU_TANH_GRAD } from '../native/kernels-fused.js'
+import { GELU_TANH_GRAD } from '../fused-gradients.js'
 import { float32Inputs, program, sizeOf, type WebGpuKernelFunc } from './kernels-program.js'
 
 const WORKGROUP = 64

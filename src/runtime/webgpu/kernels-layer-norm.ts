@@ -8,7 +8,7 @@
  *   dshift[b] = sum_t dy,  dscale[b] = sum_t dy n
  */
 import { LAYER_NORM_MODULATE } from '../fused-ops.js'
-import { LAYER_NORM_MODULATE_GRAD } from '../native/kernels-fused.js'
+import { LAYER_NORM_MODULATE_GRAD } from '../fused-gradients.js'
 import {
   float32Inputs, floats, ints, program, rowSum, unsupported, type WebGpuKernelFunc
 } from './kernels-program.js'
