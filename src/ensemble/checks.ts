@@ -15,6 +15,7 @@ import { meanAccuracy, scoreRouter } from '../checkpoint/router-score.js'
 import { CheckpointRefusedError } from './errors.js'
 import type { ResolvedRunManifest, RunTask } from '../protocol/run-manifest.js'
 import type { RunShards } from './run-shards.js'
+import type { AbortOptions } from '../progress.js'
 
 export function decodeCandidate (bytes: Uint8Array): Checkpoint {
   try {
@@ -113,7 +114,8 @@ export function checkFinite (checkpoint: Checkpoint): void {
  * router's null-prompt branch by half that).
  */
 export async function recomputeHeldOutLoss (
-  manifest: ResolvedRunManifest, task: RunTask, checkpoint: Checkpoint, shards: RunShards, seed: number
+  manifest: ResolvedRunManifest, task: RunTask, checkpoint: Checkpoint, shards: RunShards, seed: number,
+  options: AbortOptions = {}
 ): Promise<number> {
   const { eval: e } = manifest
   try {
@@ -141,7 +143,7 @@ export async function recomputeHeldOutLoss (
     const trainShard = await shards.train(task.cluster)
     const moments = pixelMoments(decodeShard(trainShard))
     const settings = { batches: e.heldOutBatches, batchSize: e.batchSize, seed, moments }
-    const score = scoreExpert(checkpoint, await shards.heldOut(task.cluster), settings)
+    const score = await scoreExpert(checkpoint, await shards.heldOut(task.cluster), settings, options)
     const bound = e.heldOutLossMax[task.objective]
     const limit = e.baselineFraction * score.baseline
     const branches = [['with the prompt', score.prompted], ['with the null prompt', score.unconditional]] as const
@@ -156,7 +158,7 @@ export async function recomputeHeldOutLoss (
         throw new CheckpointRefusedError('held-out-loss', `${recomputed} is not below ${gaussian}`)
       }
     }
-    const train = scoreExpert(checkpoint, trainShard, settings).prompted
+    const train = (await scoreExpert(checkpoint, trainShard, settings, options)).prompted
     if (score.prompted < e.overfitRatio * train) {
       const trainLoss = `${e.overfitRatio} x its train-shard loss ${train.toFixed(4)}`
       const message = `held-out loss ${score.prompted.toFixed(4)} is below ${trainLoss}: trained on the held-out data`

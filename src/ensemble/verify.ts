@@ -127,7 +127,8 @@ export async function verifyCheckpoints (
       verdict.task = task.id
       checkShape(manifest, task, checkpoint)
       checkFinite(checkpoint)
-      verdict.heldOutLoss = await recomputeHeldOutLoss(manifest, task, checkpoint, shards, seed)
+      const scoring = { signal: options.signal }
+      verdict.heldOutLoss = await recomputeHeldOutLoss(manifest, task, checkpoint, shards, seed, scoring)
       verdict.accepted = true
       accepted.push({ task, cid, checkpoint, heldOutLoss: verdict.heldOutLoss, verdict })
     } catch (err) {

@@ -104,7 +104,8 @@ export function judgeEvidence (score: EvidenceScore, first?: Pick<Evidence, 'sco
 async function scoreCheckpoint (manifest: ResolvedRunManifest, task: RunTask, checkpoint: Checkpoint,
   heldOut: (cluster: number) => Promise<Uint8Array>, seed: number): Promise<EvidenceScore> {
   if (task.kind === 'expert') {
-    const s = scoreExpert(checkpoint, await heldOut(task.cluster), { batches: 1, batchSize: EVIDENCE_EXAMPLES, seed })
+    const draws = { batches: 1, batchSize: EVIDENCE_EXAMPLES, seed }
+    const s = await scoreExpert(checkpoint, await heldOut(task.cluster), draws)
     // Guidance samples from the null-prompt branch too: it must at least be a number.
     const score = Number.isFinite(s.unconditional) ? s.prompted : NaN
     return { score, trivial: s.baseline, bound: manifest.eval.heldOutLossMax[task.objective] }

@@ -1,38 +1,62 @@
 /**
- * The trivial predictor that verification compares experts with (src/checkpoint/expert-score.ts)
- * knows what the expert was trained on. Fitted to the few held-out images it is judged on, it
- * "knew" them, and an honest expert of a small run was refused (the chaos test's ones cluster).
+ * How verifiers score an expert (src/checkpoint/expert-score.ts). The trivial predictor knows
+ * what the expert was trained on: fitted to the few held-out images it is judged on, it "knew"
+ * them, and an honest expert of a small run was refused (the chaos test's ones cluster). And
+ * scoring runs on a node's main thread, so it must let the event loop run and stop when told.
  */
+import * as tf from '@tensorflow/tfjs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { decodeShard } from '../../src/data/shard.js'
-import { decodeCheckpoint } from '../../src/checkpoint/format.js'
+import { decodeShard, type Shard } from '../../src/data/shard.js'
+import { decodeCheckpoint, type Checkpoint } from '../../src/checkpoint/format.js'
 import { pixelMoments, scoreExpert } from '../../src/checkpoint/expert-score.js'
 import { useTrainingBackend } from '../utils/backend.js'
 import { createTestNode, type TestNode } from '../utils/create-node.js'
 import { createEnsembleRun, trainedExpert } from '../ensemble/fixtures.js'
 
 let node: TestNode
+let checkpoint: Checkpoint
+let heldOut: Uint8Array
+let train: Shard
 beforeAll(async () => {
   await useTrainingBackend()
   node = await createTestNode()
+  const run = await createEnsembleRun(node.storage, 'expert-score-test')
+  checkpoint = decodeCheckpoint(await trainedExpert(run, node.storage, 'expert-1', 5))
+  const shards = run.manifest.resolved.shards[1]
+  heldOut = await node.storage.getBytes(shards.heldOut)
+  train = decodeShard(await node.storage.getBytes(shards.train))
 }, 60_000)
 afterAll(async () => { await node.stop() })
 
 describe('scoreExpert', () => {
-  it('gives the per-pixel Gaussian the train shard\'s moments when told, not the scored shard\'s',
-    { timeout: 60_000 }, async () => {
-    const run = await createEnsembleRun(node.storage, 'expert-score-test')
-    const checkpoint = decodeCheckpoint(await trainedExpert(run, node.storage, 'expert-1', 5))
-    const shards = run.manifest.resolved.shards[1]
-    const heldOut = await node.storage.getBytes(shards.heldOut)
-    const train = decodeShard(await node.storage.getBytes(shards.train))
+  it('gives the per-pixel Gaussian the train shard\'s moments when told, not the scored shard\'s', async () => {
     expect(decodeShard(heldOut).header.count).toBeLessThan(20)
     const settings = { batches: 2, batchSize: 8, seed: 5 }
-    const own = scoreExpert(checkpoint, heldOut, settings)
-    const fair = scoreExpert(checkpoint, heldOut, { ...settings, moments: pixelMoments(train) })
+    const own = await scoreExpert(checkpoint, heldOut, settings)
+    const fair = await scoreExpert(checkpoint, heldOut, { ...settings, moments: pixelMoments(train) })
     // The expert's own losses do not depend on the predictor; only the baseline moves, up: the
     // held-out images' own moments fit them better than any honest reference (draws are seeded).
     expect(fair.prompted).toBe(own.prompted)
     expect(fair.baseline).toBeGreaterThan(own.baseline)
+  })
+
+  it('lets the event loop run between batches', async () => {
+    let turns = 0
+    const ticker = setInterval(() => { turns++ }, 0)
+    try {
+      await scoreExpert(checkpoint, heldOut, { batches: 4, batchSize: 8, seed: 5 })
+    } finally {
+      clearInterval(ticker)
+    }
+    expect(turns).toBeGreaterThanOrEqual(3)
+  })
+
+  it('stops between batches when aborted, and frees what it held', async () => {
+    const tensors = tf.memory().numTensors
+    const controller = new AbortController()
+    setImmediate(() => { controller.abort() })
+    const scoring = scoreExpert(checkpoint, heldOut, { batches: 50, batchSize: 8, seed: 5 }, { signal: controller.signal })
+    await expect(scoring).rejects.toHaveProperty('name', 'AbortError')
+    expect(tf.memory().numTensors).toBe(tensors)
   })
 })
