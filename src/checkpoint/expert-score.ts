@@ -97,9 +97,9 @@ export async function scoreExpert (
 }
 
 /**
- * One pass over `settings.batches` seeded batches, pausing (yield) after each. `timeStream`
- * names the time draws (the announced loss and the verifier's score draw different times);
- * `full` false computes the prompted loss only (the other two come back as NaN).
+ * One pass over `settings.batches` seeded batches, pausing (yield) after each forward pass.
+ * `timeStream` names the time draws (the announced loss and the verifier's score draw different
+ * times); `full` false computes the prompted loss only (the other two come back as NaN).
  */
 function * scoreDraws (
   checkpoint: Checkpoint, shardBytes: Uint8Array, settings: ScoreSettings, timeStream: string, full: boolean
@@ -120,25 +120,34 @@ function * scoreDraws (
     for (let i = 0; i < settings.batches; i++) {
       const batch = batcher.next()
       const u = Float32Array.from({ length: B }, () => times.nextFloat())
-      const [prompted, unconditional, baseline] = tf.tidy(() => {
-        const x0 = tf.tensor4d(batch.images, [B, S, S, C])
-        // tfjs takes a seed of 0 as "no seed" (Math.random): +1 keeps batch 0 of seed 0 seeded.
-        const eps = tf.randomNormal([B, S, S, C], 0, 1, 'float32', settings.seed * 7919 + i + 1) as tf.Tensor4D
-        const example = objective.trainingExample(x0, eps, u)
-        const loss = (tokens: Int32Array): number => {
-          const prediction = model.apply(example.input, example.time, tf.tensor2d(tokens, [B, L], 'int32'))
-          return objective.loss(prediction, example.target).dataSync()[0]
-        }
-        if (mean === undefined || variance === undefined) return [loss(batch.tokens), NaN, NaN]
-        const ddpm = objective.name === 'ddpm' ? objective as DdpmObjective : undefined
-        const { a, b } = noiseCoefficients(ddpm, u)
-        const coefficients = { a: tf.tensor4d(a, [B, 1, 1, 1]), b: tf.tensor4d(b, [B, 1, 1, 1]) }
-        const guess = gaussianPrediction(objective.name, example.input, coefficients, { mean, variance }, [S, S, C])
-        return [loss(batch.tokens), loss(nullRows), objective.loss(guess, example.target).dataSync()[0]]
+      const x0 = tf.tensor4d(batch.images, [B, S, S, C])
+      // tfjs takes a seed of 0 as "no seed" (Math.random): +1 keeps batch 0 of seed 0 seeded.
+      const eps = tf.randomNormal([B, S, S, C], 0, 1, 'float32', settings.seed * 7919 + i + 1) as tf.Tensor4D
+      const example = objective.trainingExample(x0, eps, u)
+      tf.dispose([x0, eps])
+      const loss = (tokens: Int32Array): number => tf.tidy(() => {
+        const prediction = model.apply(example.input, example.time, tf.tensor2d(tokens, [B, L], 'int32'))
+        return objective.loss(prediction, example.target).dataSync()[0]
       })
-      totals.prompted += prompted
-      totals.unconditional += unconditional
-      totals.baseline += baseline
+      // A pause after each forward pass: a batch of the default 64 is several hundred ms of compute.
+      try {
+        totals.prompted += loss(batch.tokens)
+        if (mean === undefined || variance === undefined) {
+          totals.unconditional = totals.baseline = NaN
+        } else {
+          yield
+          totals.unconditional += loss(nullRows)
+          totals.baseline += tf.tidy(() => {
+            const ddpm = objective.name === 'ddpm' ? objective as DdpmObjective : undefined
+            const { a, b } = noiseCoefficients(ddpm, u)
+            const coefficients = { a: tf.tensor4d(a, [B, 1, 1, 1]), b: tf.tensor4d(b, [B, 1, 1, 1]) }
+            const guess = gaussianPrediction(objective.name, example.input, coefficients, { mean, variance }, [S, S, C])
+            return objective.loss(guess, example.target).dataSync()[0]
+          })
+        }
+      } finally {
+        tf.dispose(Object.values(example) as tf.Tensor[])
+      }
       yield
     }
     const n = settings.batches
