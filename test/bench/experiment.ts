@@ -341,8 +341,9 @@ for (const m of milestones) {
 for (const spec of specs.filter(s => s.objective === 'ddpm')) {
   for (const stop of spec.stops) await trainTo(spec, stop)
 }
-for (const config of ownBudgetConfigurations) {
-  for (const routing of finalRoutings) await evaluateConfiguration(config, S, routing)
+// Pass by pass here too: both configurations' top-1 before any other routing.
+for (const routing of finalRoutings) {
+  for (const config of ownBudgetConfigurations) await evaluateConfiguration(config, S, routing)
 }
 
 // DDPM -> FM initialisation against FM from scratch on the same cluster, same seeds and batches.
