@@ -49,6 +49,9 @@ const COLORS: Record<string, [number, number, number]> = {
   heterogeneous: [44, 160, 44],
   monolith: [80, 80, 80]
 }
+/** The rows of DDPM experts at their own budget (`-ddpm3x`) have colours of their own. */
+const colorOf = (name: string): [number, number, number] =>
+  COLORS[name] ?? (name.startsWith('heterogeneous') ? [148, 103, 189] : [255, 127, 14])
 
 async function readJsonIfExists<T> (path: string): Promise<T | undefined> {
   return existsSync(path) ? JSON.parse(await readFile(path, 'utf8')) as T : undefined
@@ -143,7 +146,7 @@ export async function writeExperimentReport (state: string): Promise<void> {
     const curve = evals.filter(v => v.configuration === name && onCurve(v))
     const points = curve.map(v => [v.trainingGflops / 1000, v.evaluation.fid] as [number, number])
     const label = name === 'monolith' ? 'monolith' : `${name} top1`
-    if (points.length > 0) series.push({ name: label, color: COLORS[name], points })
+    if (points.length > 0) series.push({ name: label, color: colorOf(name), points })
   }
   if (series.length > 0) {
     const title = `FID vs training compute (${settings.preset}, K=${settings.K}, ${e.samples} samples)`
