@@ -341,10 +341,9 @@ for (const m of milestones) {
 for (const spec of specs.filter(s => s.objective === 'ddpm')) {
   for (const stop of spec.stops) await trainTo(spec, stop)
 }
-// Pass by pass here too: both configurations' top-1 before any other routing.
-for (const routing of finalRoutings) {
-  for (const config of ownBudgetConfigurations) await evaluateConfiguration(config, S, routing)
-}
+// Their top-1 rows now; the other routings at the end: routing changed nothing in any
+// equal-compute ensemble, and the side studies below answer questions of their own.
+for (const config of ownBudgetConfigurations) await evaluateConfiguration(config, S, 'top1')
 
 // DDPM -> FM initialisation against FM from scratch on the same cluster, same seeds and batches.
 const convertSpec: ModelSpec = {
@@ -403,6 +402,10 @@ if (!existsSync(matrixFile)) {
   const monolith = heldOutShards.map(h => expertHeldOutLoss(monolithCheckpoint, h, HELD_OUT))
   await writeJson(matrixFile, { ...matrix, monolith })
   for (const line of formatLossMatrix(matrix)) log('loss-matrix', { line })
+}
+
+for (const routing of finalRoutings.filter(r => r !== 'top1')) {
+  for (const config of ownBudgetConfigurations) await evaluateConfiguration(config, S, routing)
 }
 
 await writeExperimentReport(state)
