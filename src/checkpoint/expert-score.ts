@@ -76,8 +76,8 @@ export function expertHeldOutLoss (checkpoint: Checkpoint, heldOutShard: Uint8Ar
 /**
  * The expert's loss with and without the prompt, and the trivial predictor's, on the same draws.
  * Verifiers run this on a node's main thread, where one `small` expert at the manifest's default
- * 8 x 64 draws took 4.7 s on two cores: it hands the event loop back between batches (gossip,
- * pings and streams go on) and stops there when `signal` fires (AbortError).
+ * 8 x 64 draws held the event loop for 4.7 s on two cores: it hands the loop back after every
+ * forward pass (gossip, pings and streams go on) and stops there when `signal` fires (AbortError).
  */
 export async function scoreExpert (
   checkpoint: Checkpoint, shardBytes: Uint8Array, settings: ScoreSettings, options: AbortOptions = {}

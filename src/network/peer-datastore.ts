@@ -6,7 +6,8 @@
  * merges on every protocol stream a connection opens: pings, identify, DHT queries, gossipsub.
  * Over `datastore-fs` that is a file read plus an atomic file write (temp file, rename, mkdir)
  * per stream: about 10 writes a second for each idle node of a 32-node swarm, and 40% of the
- * CPU of 32 idle nodes in one process (docs/RESULTS.md, "Idle CPU and the peer store").
+ * CPU of 32 idle nodes in one process (docs/RESULTS.md, "The peer store, idle CPU and the
+ * gossip tail"; test/bench/peer-store.ts).
  *
  * Here every read is served from memory (loaded from disk at open), every write lands in
  * memory and marks its key dirty, and a flush every `flushIntervalMs` (and at close) writes each
