@@ -4,6 +4,9 @@
  * whichever backend runs, so each backend's fused kernels (native cpu, WGSL) share them. They
  * stay registered while any backend's fused kernels are installed: each installer retains
  * them and releases them on uninstall, and the last release unregisters them.
+ *
+ * A backward kernel with several outputs runs eagerly inside gradFunc, not in the per-input
+ * thunks: tfjs tidies each thunk separately and would dispose the sibling outputs.
  */
 import * as tf from '@tensorflow/tfjs'
 import { ATTENTION, GELU_TANH, LAYER_NORM_MODULATE } from './fused-ops.js'

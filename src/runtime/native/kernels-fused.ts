@@ -1,10 +1,7 @@
 /**
- * The fused model ops as tfjs kernels with gradients: 'HddmGeluTanh', 'HddmLayerNormModulate'
- * and 'HddmAttention' (names and contracts in ../fused-ops.ts, which runs them when the current
- * backend has them), plus their gradient kernels (the gradients themselves: ../fused-gradients.ts).
- *
- * A gradient kernel with several outputs runs eagerly inside gradFunc, not in the per-input
- * thunks: tfjs tidies each thunk separately and would dispose the sibling outputs.
+ * The fused model ops as native cpu kernels: 'HddmGeluTanh', 'HddmLayerNormModulate' and
+ * 'HddmAttention' (names and contracts in ../fused-ops.ts, which runs them when the current
+ * backend has them), plus the backward kernels their gradients call (../fused-gradients.ts).
  */
 import { InvalidArgumentError } from '../../hddm-error.js'
 import { ATTENTION_GRAD, GELU_TANH_GRAD, LAYER_NORM_MODULATE_GRAD } from '../fused-gradients.js'
