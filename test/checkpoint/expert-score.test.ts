@@ -55,7 +55,8 @@ describe('scoreExpert', () => {
     const tensors = tf.memory().numTensors
     const controller = new AbortController()
     setImmediate(() => { controller.abort() })
-    const scoring = scoreExpert(checkpoint, heldOut, { batches: 50, batchSize: 8, seed: 5 }, { signal: controller.signal })
+    const settings = { batches: 50, batchSize: 8, seed: 5 }
+    const scoring = scoreExpert(checkpoint, heldOut, settings, { signal: controller.signal })
     await expect(scoring).rejects.toHaveProperty('name', 'AbortError')
     expect(tf.memory().numTensors).toBe(tensors)
   })
