@@ -29,6 +29,9 @@ describe('GPU device check', () => {
     const icd = { VK_ICD_FILENAMES: '/usr/share/vulkan/icd.d/lvp_icd.json' }
     expect(noGpuDevice(icd, nodes(), 'linux')).toBeUndefined()
     expect(noGpuDevice({ VK_DRIVER_FILES: '/x.json' }, nodes(), 'linux')).toBeUndefined()
+    // An empty variable is no choice; a later one still counts.
+    expect(noGpuDevice({ VK_ICD_FILENAMES: '', VK_ADD_DRIVER_FILES: '/y.json' }, nodes(), 'linux')).toBeUndefined()
+    expect(noGpuDevice({ VK_ICD_FILENAMES: '' }, nodes(), 'linux')).toMatch(/^no GPU device/)
     await writeFile(join(dev, 'renderD128'), '')
     expect(noGpuDevice({}, nodes(), 'linux')).toBeUndefined()
   })

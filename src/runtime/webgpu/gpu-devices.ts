@@ -21,7 +21,9 @@ export function noGpuDevice (
   env: NodeJS.ProcessEnv = process.env, devices = GPU_NODES, platform: NodeJS.Platform = process.platform
 ): string | undefined {
   if (platform !== 'linux') return undefined
-  if ((env.VK_ICD_FILENAMES ?? env.VK_DRIVER_FILES ?? env.VK_ADD_DRIVER_FILES ?? '') !== '') return undefined
+  if ([env.VK_ICD_FILENAMES, env.VK_DRIVER_FILES, env.VK_ADD_DRIVER_FILES].some(v => v !== undefined && v !== '')) {
+    return undefined
+  }
   const found = devices.some(({ dir, name }) => {
     try {
       return readdirSync(dir).some(entry => name.test(entry))
