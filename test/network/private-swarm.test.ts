@@ -59,7 +59,7 @@ async function bothDialsFail (x: TestNode, y: TestNode): Promise<void> {
   expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected'])
 }
 
-async function dial (from: TestNode, to: string | Multiaddr, timeoutMs = 5_000): Promise<unknown> {
+async function dial (from: TestNode, to: string | Multiaddr, timeoutMs = 5_000): Promise<Connection> {
   const addr = typeof to === 'string' ? multiaddr(to) : to
   return await from.swarm.libp2p.dial(addr, { signal: AbortSignal.timeout(timeoutMs) })
 }
@@ -72,7 +72,7 @@ async function dial (from: TestNode, to: string | Multiaddr, timeoutMs = 5_000):
 async function refusedDial (from: TestNode, to: string): Promise<void> {
   let connection: Connection
   try {
-    connection = await from.swarm.libp2p.dial(multiaddr(to), { signal: AbortSignal.timeout(5_000) })
+    connection = await dial(from, to)
   } catch {
     return
   }

@@ -16,7 +16,8 @@ export interface TestNode {
 /**
  * A full peer for tests, joined the way every hddm peer joins (connectSwarm): swarm node +
  * storage in a fresh temp directory (removed on stop) unless `dataDir` is given, plus gossip;
- * listening on 127.0.0.1:0, only able to reach loopback addresses, dialling `bootstrap` if any.
+ * listening on 127.0.0.1:0, only able to reach loopback addresses, dialling `bootstrap` if any
+ * and redialling it while alone, as every real node does (a burst of joins can time a dial out).
  */
 export async function createTestNode (init: Partial<ConnectSwarmInit> = {}): Promise<TestNode> {
   const connection = await connectSwarm({
