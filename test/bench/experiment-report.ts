@@ -49,9 +49,12 @@ const COLORS: Record<string, [number, number, number]> = {
   heterogeneous: [44, 160, 44],
   monolith: [80, 80, 80]
 }
-/** The rows of DDPM experts at their own budget (`-ddpm3x`) have colours of their own. */
-const colorOf = (name: string): [number, number, number] =>
-  COLORS[name] ?? (name.startsWith('heterogeneous') ? [148, 103, 189] : [255, 127, 14])
+/** The rows of experts at their own budget (`-ddpm3x`, `-fm4x`) have colours of their own. */
+function colorOf (name: string): [number, number, number] {
+  if (COLORS[name] !== undefined) return COLORS[name]
+  if (name.startsWith('homogeneous-fm')) return [23, 190, 207]
+  return name.startsWith('heterogeneous') ? [148, 103, 189] : [255, 127, 14]
+}
 
 async function readJsonIfExists<T> (path: string): Promise<T | undefined> {
   return existsSync(path) ? JSON.parse(await readFile(path, 'utf8')) as T : undefined
@@ -110,6 +113,9 @@ export async function writeExperimentReport (state: string): Promise<void> {
     'homogeneous-fm-blind', 'homogeneous-ddpm-blind', 'heterogeneous-blind',
     `homogeneous-${ownBudget}`, `heterogeneous-${ownBudget}`
   ]
+  // The FM experts' own budget (`homogeneous-fm4x`, --fm-budget) is not a setting: found by name.
+  const fmBudgetRows = [...new Set(evals.map(v => v.configuration))].filter(n => /^homogeneous-fm\d+x$/.test(n))
+  order.push(...fmBudgetRows.sort())
   const routingOrder = ['full', 'top2', 'threshold', 'top1']
   const configurationRank = (v: EvalFile): number => order.indexOf(v.configuration)
   const routingRank = (v: EvalFile): number => routingOrder.indexOf(v.evaluation.routing.split(':')[0])
@@ -136,6 +142,8 @@ export async function writeExperimentReport (state: string): Promise<void> {
     'bootstraps (independent sample sets); |z| > 1.96 is marked significant at 5%. Names ending in ' +
     `${ownBudget !== '' ? `"-${ownBudget}" have DDPM experts trained ${settings.ddpmBudget ?? ''}x longer (outside ` +
     'equal compute); names ending in ' : ''}"-blind" use the prompt-blind router (the paper's). ` +
+    (fmBudgetRows.length > 0 ? `${fmBudgetRows.join(', ')}: FM experts trained that many times S steps (at ` +
+      `${settings.K}x each has the monolith's updates: equal wall-clock, ${settings.K}x the compute). ` : '') +
     '"In one stroke": the share of samples whose ink is one 4-connected piece (src/eval/strokes.ts; 91.5% of ' +
     'MNIST\'s test digits), which FID on the classifier\'s features barely sees.', '')
 

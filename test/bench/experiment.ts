@@ -19,7 +19,8 @@
  * Each ensemble is sampled with top-1, top-2, full and threshold routing, each evaluation with a
  * bootstrap over its samples (FID noise); intermediate checkpoints give the FID-against-compute
  * curve (top-1). DDPM experts are then trained on to --ddpm-budget x S steps (their own budget,
- * outside equal compute) and the DDPM and heterogeneous ensembles evaluated again. Side studies:
+ * outside equal compute) and the DDPM and heterogeneous ensembles evaluated again; with --fm-budget
+ * K the FM experts train on to the monolith's number of updates (the equal-wall-clock row). Side studies:
  * DDPM -> FM initialisation against FM from scratch (held-out loss by step), AdaLN-Single against
  * AdaLN-Zero (parameters, FID at equal steps).
  */
@@ -78,6 +79,7 @@ const { values: args } = parseArgs({
     bootstrap: { type: 'string', default: '200' },
     threshold: { type: 'string', default: '0.2' },
     'ddpm-budget': { type: 'string', default: '3' },
+    'fm-budget': { type: 'string', default: '0' },
     'sample-steps': { type: 'string', default: '20' },
     guidance: { type: 'string', default: '2' },
     'eval-seed': { type: 'string', default: '11' },
@@ -105,6 +107,13 @@ const convertStopCount = Math.ceil(convertSteps / convertEvery)
 const convertStops = Array.from({ length: convertStopCount }, (_, i) => Math.min(convertSteps, (i + 1) * convertEvery))
 /** DDPM experts' own budget, in multiples of S (0: no such rows). */
 const ddpmBudget = num('ddpm-budget')
+/**
+ * FM experts' budget in multiples of S (0: no such row). K gives each expert the monolith's
+ * updates: equal wall-clock when K contributors train in parallel, K x the compute. Not a
+ * setting: it only adds a later milestone (exact resume), so it changes no other row.
+ */
+const fmBudget = num('fm-budget')
+const fmBudgetStop = fmBudget > 1 ? [Math.round(fmBudget * S)] : []
 /** Cheapest first: full routing runs all K experts at every step. */
 const finalRoutings = ['top1', 'top2', `threshold:${num('threshold')}`, 'full']
 const resamples = num('bootstrap')
@@ -169,7 +178,7 @@ const specs: ModelSpec[] = [
     objective: 'fm',
     shard: trainShards[c],
     cluster: c,
-    stops: c === convertCluster ? convertClusterStops : milestones
+    stops: [...(c === convertCluster ? convertClusterStops : milestones), ...fmBudgetStop]
   })),
   ...Array.from({ length: K }, (_, c): ModelSpec => ({
     name: `ddpm-c${c}`,
@@ -256,6 +265,11 @@ const ownBudgetConfigurations: Configuration[] = ddpmBudget > 1
       { name: `homogeneous-${ownBudget}`, members: membersOf(c => `ddpm-c${c}`, () => ddpmBudget) },
       { name: `heterogeneous-${ownBudget}`, members: membersOf(ddpmOf, c => ddpmClusters.includes(c) ? ddpmBudget : 1) }
     ].map(e => ({ ...e, router: routerConditioning }))
+  : []
+/** The FM experts at `fmBudget` x S steps: the equal-wall-clock row. */
+const fmBudgetConfigurations: Configuration[] = fmBudget > 1
+  ? [{ name: `homogeneous-fm${fmBudget}x`, members: membersOf(c => `fm-c${c}`, () => fmBudget) }]
+      .map(e => ({ ...e, router: routerConditioning }))
   : []
 
 async function evaluateConfiguration (config: Configuration, m: number, routing: string): Promise<void> {
@@ -344,6 +358,12 @@ for (const spec of specs.filter(s => s.objective === 'ddpm')) {
 // Their top-1 rows now; the other routings at the end: routing changed nothing in any
 // equal-compute ensemble, and the side studies below answer questions of their own.
 for (const config of ownBudgetConfigurations) await evaluateConfiguration(config, S, 'top1')
+
+// The FM experts at the monolith's number of updates (equal wall-clock), trained on the same way.
+for (const spec of specs.filter(s => s.objective === 'fm' && s.cluster !== 'all')) {
+  for (const stop of spec.stops) await trainTo(spec, stop)
+}
+for (const config of fmBudgetConfigurations) await evaluateConfiguration(config, S, 'top1')
 
 // DDPM -> FM initialisation against FM from scratch on the same cluster, same seeds and batches.
 const convertSpec: ModelSpec = {
