@@ -16,6 +16,7 @@ import { natTraversal, type NatTraversalInit } from './nat.js'
 import { parseSwarmKey } from './swarm-key.js'
 import type { Logger } from '../logger.js'
 import { gossipStreamKeeper, type GossipStreamKeeper } from './gossip-streams.js'
+import { identifyRetry, type IdentifyRetry, type IdentifyRetryInit } from './identify-retry.js'
 import { MESH_OPTIONS, type PubSub } from './pubsub.js'
 import type { GossipSubComponents } from '@libp2p/gossipsub'
 import type { Identify, IdentifyPush } from '@libp2p/identify'
@@ -26,7 +27,7 @@ import type { Libp2pOptions } from 'libp2p'
 import type { Registry } from 'prom-client'
 
 export type SwarmServices = {
-  identify: Identify, identifyPush: IdentifyPush, ping: Ping, dht: KadDHT
+  identify: Identify, identifyRetry: IdentifyRetry, identifyPush: IdentifyPush, ping: Ping, dht: KadDHT
   pubsub: PubSub, gossipStreams: GossipStreamKeeper
 }
 
@@ -56,6 +57,8 @@ export interface SwarmNetworkInit extends NatTraversalInit {
   scope?: NetworkScope
   /** Gossipsub heartbeat; tests and benchmarks shorten it. @default 1000 */
   heartbeatIntervalMs?: number
+  /** When a connection identify failed on is identified again (identify-retry.ts); tests shorten it. */
+  identifyRetry?: IdentifyRetryInit
   /**
    * A private swarm's pre-shared key: the bytes of a `/key/swarm/psk/1.0.0/` file (`hddm-node
    * keygen`). Every connection is then also encrypted with it, so a peer without the same key
@@ -137,6 +140,8 @@ export function swarmLibp2pOptions (
     services: {
       ...nat.services,
       identify: identify(),
+      // After identify, whose instance it reads: identify fails silently once and is never rerun.
+      identifyRetry: identifyRetry(init.identifyRetry, components.logger?.child('identify-retry')),
       // Bitswap, the sample and coverage protocols register after libp2p has started, which may
       // already have redialled known peers (a restarted node does). Without a push those peers
       // keep the protocol list they saw first: no bitswap, so they never send us a want.
