@@ -35,8 +35,8 @@ export type { Evidence, EvidenceHistory, EvidenceOutcome, Penalty } from './evid
 export { pickTask, rankTasks, rendezvousScore } from './rendezvous.js'
 export { createSwarmNode, SwarmNode, type SwarmNodeInit, type SwarmLibp2p, type ServiceStatus } from './swarm-node.js'
 export {
-  swarmLibp2pOptions, DEFAULT_LISTEN, DHT_PROTOCOL, MAX_GOSSIP_RPC_BYTES, MAX_STREAM_READ_BUFFER_BYTES,
-  type SwarmNetworkInit, type SwarmServices
+  swarmLibp2pOptions, repairCounters, DEFAULT_LISTEN, DHT_PROTOCOL, MAX_GOSSIP_RPC_BYTES, MAX_STREAM_READ_BUFFER_BYTES,
+  type SwarmNetworkInit, type SwarmServices, type RepairCounters
 } from './libp2p.js'
 export {
   scopeGater, allowlistGater, composeGaters, logRefusals, inScope,

@@ -31,6 +31,16 @@ export type SwarmServices = {
   pubsub: PubSub, gossipStreams: GossipStreamKeeper
 }
 
+/** Live connections repaired since start: identify run again (identify-retry.ts), gossipsub streams reopened. */
+export interface RepairCounters { identify: number, gossipStreams: number }
+
+type RepairServices = Pick<SwarmServices, 'identifyRetry' | 'gossipStreams'>
+
+export function repairCounters (libp2p: { services: RepairServices }): RepairCounters {
+  const { identifyRetry, gossipStreams } = libp2p.services
+  return { identify: identifyRetry.retried, gossipStreams: gossipStreams.reopened }
+}
+
 /** Our DHT speaks its own protocol id, so it never merges with the public IPFS DHT. */
 export const DHT_PROTOCOL = '/hddm/kad/1.0.0'
 

@@ -32,6 +32,7 @@ import { stopInOrder } from '../lifecycle.js'
 import { silentLogger, type Logger } from '../logger.js'
 import { createGossip, type Gossip, type GossipCounters } from '../network/gossip.js'
 import type { ServiceStatus, SwarmLibp2p, SwarmNodeInit } from '../network/swarm-node.js'
+import { repairCounters, type RepairCounters } from '../network/libp2p.js'
 import type { Storage } from '../storage/helia.js'
 import {
   createSampleService, type SampleCounters, type SampleService, type SampleServiceInit
@@ -236,9 +237,10 @@ export class HddmNode extends TypedEventEmitter<HddmNodeEvents> {
   }
 
   /** Outcome counters since start (for node-metrics.ts): run topic gossip validation, sample requests, mirror. */
-  counters (): { gossip: GossipCounters, samples: SampleCounters, mirror: MirrorCounters } {
+  counters (): { gossip: GossipCounters, samples: SampleCounters, mirror: MirrorCounters, repairs: RepairCounters } {
     const gossip = this.started(this.gossip).counters(this.runId)
-    return { gossip, samples: this.started(this.samples).counters(), mirror: this.started(this.mirror).counters() }
+    const [samples, mirror] = [this.started(this.samples).counters(), this.started(this.mirror).counters()]
+    return { gossip, samples, mirror, repairs: repairCounters(this.libp2p) }
   }
 
   /** The storage service, to fetch checkpoints by CID (ensembles, verification). */

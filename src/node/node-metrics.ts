@@ -154,6 +154,11 @@ export class NodeMetrics {
       })
     scraped('counter', 'hddm_bitswap_bytes_total', 'Bitswap bytes received (in) and sent (out)', ['direction'],
       async () => await this.bitswapBytes())
+    scraped('counter', 'hddm_connection_repairs_total', 'Live connections repaired: identify run again after it ' +
+      'failed, gossipsub streams reopened', ['repair'], () => {
+      const { identify, gossipStreams } = this.node.counters().repairs
+      return [[{ repair: 'identify' }, identify], [{ repair: 'gossip-stream' }, gossipStreams]]
+    })
   }
 
   private tasks (): Rows {

@@ -112,7 +112,8 @@ describe('metrics of running nodes, scraped over HTTP on 127.0.0.1', () => {
       hddm_checkpoints_refused_total: 'counter',
       hddm_gossip_messages_total: 'counter',
       hddm_sample_requests_total: 'counter',
-      hddm_bitswap_bytes_total: 'counter'
+      hddm_bitswap_bytes_total: 'counter',
+      hddm_connection_repairs_total: 'counter'
     }
     for (const [name, type] of Object.entries(hddm)) expect(families.get(name)?.type, name).toBe(type)
     // Five tasks in the tiny run, every one in some state.
