@@ -18,6 +18,7 @@
  * peer's retries back off exponentially, so a peer that refuses the stream costs one attempt
  * per `maxBackoffMs`.
  */
+import { RetryBackoff } from './retry-backoff.js'
 import type { Logger } from '../logger.js'
 import type { PubSub } from './pubsub.js'
 import type { Connection, PeerId, PeerStore, Startable } from '@libp2p/interface'
@@ -43,19 +44,14 @@ export interface GossipStreamKeeperComponents {
   pubsub: KeptPubSub
 }
 
-interface CutOff {
-  since: number
-  nextAttempt: number
-  backoffMs: number
-}
-
 export class GossipStreamKeeper implements Startable {
   /** Streams reopened since start (tests, metrics). */
   reopened = 0
   private readonly init: Required<GossipStreamKeeperInit>
   private readonly components: GossipStreamKeeperComponents
   private readonly log?: Logger
-  private readonly cutOff = new Map<string, CutOff>()
+  /** Cut-off peers and when to try each again. */
+  private readonly cutOff: RetryBackoff<string>
   private timer?: ReturnType<typeof setInterval>
   private checking = false
 
@@ -64,6 +60,7 @@ export class GossipStreamKeeper implements Startable {
     this.components = components
     this.log = log
     this.init = { intervalMs: 1000, graceMs: 2000, maxBackoffMs: 30_000, ...init }
+    this.cutOff = new RetryBackoff(this.init.intervalMs, this.init.maxBackoffMs)
   }
 
   start (): void {
@@ -106,13 +103,9 @@ export class GossipStreamKeeper implements Startable {
   }
 
   private maybeReopen (id: string, connection: Connection, now: number): void {
-    const entry = this.cutOff.get(id) ?? { since: now, nextAttempt: now + this.init.graceMs, backoffMs: 0 }
-    this.cutOff.set(id, entry)
-    if (now < entry.nextAttempt) return
-    entry.backoffMs = Math.min(Math.max(entry.backoffMs * 2, this.init.intervalMs), this.init.maxBackoffMs)
-    entry.nextAttempt = now + entry.backoffMs
+    if (!this.cutOff.due(id, now, now + this.init.graceMs)) return
     this.reopened++
-    this.log?.debug('reopening gossipsub stream', { peer: id, cutOffMs: now - entry.since })
+    this.log?.debug('reopening gossipsub stream', { peer: id, cutOffMs: now - (this.cutOff.since(id) ?? now) })
     connectNotification(this.components.pubsub).call(this.components.pubsub, connection.remotePeer, connection)
   }
 

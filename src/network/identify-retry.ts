@@ -14,6 +14,7 @@
  * tells every topology. Each connection's retries back off exponentially, so a peer that never
  * answers identify costs one stream per `maxBackoffMs`.
  */
+import { RetryBackoff } from './retry-backoff.js'
 import type { Logger } from '../logger.js'
 import type { Identify } from '@libp2p/identify'
 import type { Connection, IdentifyResult, Libp2pEvents, Startable, TypedEventTarget } from '@libp2p/interface'
@@ -34,19 +35,16 @@ export interface IdentifyRetryComponents {
   identify: Pick<Identify, 'identify'>
 }
 
-interface Retrying {
-  nextAttempt: number
-  backoffMs: number
-  inFlight: boolean
-}
-
 export class IdentifyRetry implements Startable {
   /** Identify runs started again since start (tests, metrics). */
   retried = 0
   private readonly init: Required<IdentifyRetryInit>
   /** Ids of the open connections identify has completed on. */
   private readonly identified = new Set<string>()
-  private readonly retrying = new Map<string, Retrying>()
+  /** Connections identify failed on, by id, and when to try each again. */
+  private readonly retrying: RetryBackoff<string>
+  /** Connections with an identify running now: never two at once on one connection. */
+  private readonly inFlight = new Set<string>()
   private timer?: ReturnType<typeof setInterval>
 
   /** `components` is read lazily: libp2p's components object throws on a service not yet built. */
@@ -54,6 +52,7 @@ export class IdentifyRetry implements Startable {
     private readonly components: IdentifyRetryComponents, init: IdentifyRetryInit = {}, private readonly log?: Logger
   ) {
     this.init = { intervalMs: 2000, graceMs: 10_000, maxBackoffMs: 60_000, ...init }
+    this.retrying = new RetryBackoff(this.init.intervalMs, this.init.maxBackoffMs)
     this.onIdentify = this.onIdentify.bind(this)
     this.onClose = this.onClose.bind(this)
   }
@@ -72,31 +71,27 @@ export class IdentifyRetry implements Startable {
     this.components.events.removeEventListener('connection:close', this.onClose)
     this.identified.clear()
     this.retrying.clear()
+    this.inFlight.clear()
   }
 
   /** One pass: identify again every open connection past its grace and backoff that was never identified. */
   check (now = Date.now()): void {
     for (const connection of this.components.connectionManager.getConnections()) {
       if (connection.status !== 'open' || this.identified.has(connection.id)) continue
-      if (now - connection.timeline.open < this.init.graceMs) continue
-      const entry = this.retrying.get(connection.id) ?? { nextAttempt: now, backoffMs: 0, inFlight: false }
-      this.retrying.set(connection.id, entry)
-      if (entry.inFlight || now < entry.nextAttempt) continue
-      entry.backoffMs = Math.min(Math.max(entry.backoffMs * 2, this.init.intervalMs), this.init.maxBackoffMs)
-      entry.nextAttempt = now + entry.backoffMs
-      this.retry(connection, entry)
+      if (now - connection.timeline.open < this.init.graceMs || this.inFlight.has(connection.id)) continue
+      if (this.retrying.due(connection.id, now)) this.retry(connection)
     }
   }
 
-  private retry (connection: Connection, entry: Retrying): void {
-    entry.inFlight = true
+  private retry (connection: Connection): void {
+    this.inFlight.add(connection.id)
     this.retried++
     this.log?.debug('identifying a connection again', { peer: connection.remotePeer.toString() })
     this.components.identify.identify(connection)
       .catch((err: Error) => {
         this.log?.debug('identify failed again', { peer: connection.remotePeer.toString(), error: err.message })
       })
-      .finally(() => { entry.inFlight = false })
+      .finally(() => { this.inFlight.delete(connection.id) })
   }
 
   private onIdentify (evt: CustomEvent<IdentifyResult>): void {
