@@ -20,7 +20,8 @@
  * bootstrap over its samples (FID noise); intermediate checkpoints give the FID-against-compute
  * curve (top-1). DDPM experts are then trained on to --ddpm-budget x S steps (their own budget,
  * outside equal compute) and the DDPM and heterogeneous ensembles evaluated again; with --fm-budget
- * K the FM experts train on to the monolith's number of updates (the equal-wall-clock row). Side studies:
+ * K the FM experts train on to the monolith's number of updates (the equal-wall-clock row); --routings
+ * narrows the final table's routings (top1 first). Side studies:
  * DDPM -> FM initialisation against FM from scratch (held-out loss by step), AdaLN-Single against
  * AdaLN-Zero (parameters, FID at equal steps).
  */
@@ -78,6 +79,8 @@ const { values: args } = parseArgs({
     samples: { type: 'string', default: '1000' },
     bootstrap: { type: 'string', default: '200' },
     threshold: { type: 'string', default: '0.2' },
+    /** Routings of the final table, comma-separated (default: top1, top2, threshold, full). */
+    routings: { type: 'string', default: '' },
     'ddpm-budget': { type: 'string', default: '3' },
     'fm-budget': { type: 'string', default: '0' },
     'sample-steps': { type: 'string', default: '20' },
@@ -115,7 +118,10 @@ const ddpmBudget = num('ddpm-budget')
 const fmBudget = num('fm-budget')
 const fmBudgetStop = fmBudget > 1 ? [Math.round(fmBudget * S)] : []
 /** Cheapest first: full routing runs all K experts at every step. */
-const finalRoutings = ['top1', 'top2', `threshold:${num('threshold')}`, 'full']
+const finalRoutings = args.routings !== ''
+  ? args.routings!.split(',').map(r => { parseRouting(r); return r })
+  : ['top1', 'top2', `threshold:${num('threshold')}`, 'full']
+if (finalRoutings[0] !== 'top1') throw new Error(`--routings must start with top1 (the curve's), got ${args.routings}`)
 const resamples = num('bootstrap')
 const ddpmClusters = Array.from({ length: D }, (_, i) => Math.floor(i * K / D))
 const training: Partial<ExpertTrainingConfig> = {
