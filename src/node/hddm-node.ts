@@ -236,7 +236,7 @@ export class HddmNode extends TypedEventEmitter<HddmNodeEvents> {
     return await pingPeer(this.started(this.connection).swarm.libp2p, peer, options)
   }
 
-  /** Outcome counters since start (for node-metrics.ts): run topic gossip validation, sample requests, mirror. */
+  /** Outcome counters since start (for node-metrics.ts): gossip validation, sample requests, mirror, repairs. */
   counters (): { gossip: GossipCounters, samples: SampleCounters, mirror: MirrorCounters, repairs: RepairCounters } {
     const gossip = this.started(this.gossip).counters(this.runId)
     const [samples, mirror] = [this.started(this.samples).counters(), this.started(this.mirror).counters()]
