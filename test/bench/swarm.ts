@@ -6,7 +6,8 @@
  *
  * Everything runs in this one process on 127.0.0.1 (real TCP, Noise, Yamux, fs blockstores), so
  * absolute numbers depend on the machine; the throughput ratios compare paths measured in the same
- * run on the same bytes.
+ * run on the same bytes. Gossip here is closed-loop (the next message leaves once the last has
+ * reached everyone); gossip-workers.ts measures it at a run's own rate, on one loop or several.
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { createServer, connect, type AddressInfo } from 'node:net'
