@@ -87,7 +87,6 @@ class NodeGroup {
   }
 }
 
-
 interface Stats { connections: number[], subscribers: number[], mesh: number[] }
 interface Result {
   workers: number
