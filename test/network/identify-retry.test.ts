@@ -19,15 +19,15 @@ const IDENTIFY_TIMEOUT_MS = 5000
 
 type IdentifyHandler = (stream: Stream, connection: Connection) => Promise<void>
 
-/** Makes `node` hold every identify request until `until`, then answer as usual. */
-async function answerIdentifyFrom (node: TestNode, until: number): Promise<void> {
+/** Makes `node` hold every identify request until `heal.at`, then answer as usual. */
+async function answerIdentifyFrom (node: TestNode, heal: { at: number }): Promise<void> {
   // The service class's own handler and stop, which the service interface does not list.
   type IdentifyService = { handleProtocol: IdentifyHandler, stop: () => Promise<void> }
   const identify = node.swarm.libp2p.services.identify as unknown as IdentifyService
   const answer = identify.handleProtocol.bind(identify)
   await identify.stop()
   await node.swarm.libp2p.handle(IDENTIFY, async (stream, connection) => {
-    if (Date.now() >= until) { await answer(stream, connection); return }
+    if (Date.now() >= heal.at) { await answer(stream, connection); return }
     // Held, unanswered, until the asker gives up and resets the stream.
     await new Promise<void>((resolve) => { stream.addEventListener('close', () => { resolve() }) })
   }, { runOnLimitedConnection: true })
@@ -40,16 +40,19 @@ describe('identify retry (two real nodes on 127.0.0.1)', () => {
   })
 
   it('identifies a connection again after its first identify failed, and gossip then flows', async () => {
-    const retry = { identifyRetry: { intervalMs: 200, graceMs: IDENTIFY_TIMEOUT_MS + 1000 } }
+    // The retry comes well after the check below that the first identifies failed.
+    const retry = { identifyRetry: { intervalMs: 200, graceMs: IDENTIFY_TIMEOUT_MS + 3000 } }
     const [a, b] = [await createTestNode(retry), await createTestNode(retry)]
     nodes.push(a, b)
-    const healsAt = Date.now() + IDENTIFY_TIMEOUT_MS / 2
-    await answerIdentifyFrom(a, healsAt)
-    await answerIdentifyFrom(b, healsAt)
+    // Held until the first identifies have timed out, however long the dial takes; answered after.
+    const heal = { at: Infinity }
+    await answerIdentifyFrom(a, heal)
+    await answerIdentifyFrom(b, heal)
     a.swarm.pubsub.subscribe(TOPIC)
     b.swarm.pubsub.subscribe(TOPIC)
 
     await a.swarm.libp2p.dial(b.swarm.getMultiaddrs()[0])
+    heal.at = Date.now() + IDENTIFY_TIMEOUT_MS / 2
     // Both first identifies time out (the other side held them): the connection is open, and deaf.
     await new Promise((resolve) => setTimeout(resolve, IDENTIFY_TIMEOUT_MS + 500))
     expect(a.swarm.libp2p.getConnections(b.swarm.peerId).length).toBeGreaterThan(0)
