@@ -156,7 +156,10 @@ describe('metrics of running nodes, scraped over HTTP on 127.0.0.1', () => {
       const row = b.node.coverage().find((r) => (r.finals ?? []).length > 0)
       return row === undefined ? undefined : b.node.finalVerifier.verdictOf(row.task, row.finals![0].cid)
     }
-    const judged = await waitFor(verdict, 'B to judge A\'s final checkpoint',
+    // The verifier fetches the final itself, so its verdict can come before the mirror's own fetch.
+    const judgedAndMirrored = (): FinalVerdict | undefined =>
+      b.node.counters().mirror.fetched >= 1 ? verdict() : undefined
+    const judged = await waitFor(judgedAndMirrored, 'B to judge A\'s final checkpoint and mirror it',
       { timeoutMs: 100_000, explain: () => log.tail() })
     const families = await scrape(b.server)
     const finals = (name: string): number => (families.get(name)?.samples ?? [])
