@@ -8,13 +8,21 @@
  * this run, this task's network, objective and cluster, this step, and the full budget if final.
  * A peer therefore cannot make a task look finished without producing such a checkpoint, the
  * same bar as a signed announcement (the held-out gate at assembly judges its quality).
+ *
+ * A final this node heard on gossip but could not place (the final verifier found no claim of
+ * its announcer) is fetched from a map as well, so that it is judged by its content like any
+ * adopted final: the verifier's not-holder verdict has its announcer asked at the next poll.
  */
 import { peerIdFromString } from '@libp2p/peer-id'
 import { CID } from 'multiformats/cid'
 import { silentLogger, type Logger } from '../logger.js'
 import { type CheckpointInfo, compareCheckpoints } from '../network/claim-types.js'
 import { checkAnnouncedCheckpoint } from './announced-checkpoint.js'
+import { TaskDataMismatchError } from './errors.js'
+import { CorruptCheckpointError } from '../checkpoint/errors.js'
+import { ContentTooLargeError, NotAFileError, WrongCodecError } from '../storage/errors.js'
 import { queryCoverage } from './coverage-protocol.js'
+import type { FinalVerdict, FinalVerifier } from './final-verifier.js'
 import type { RunState } from './run-state.js'
 import { maxCheckpointBytes } from '../protocol/fetch-limits.js'
 import type { RunTask } from '../protocol/run-manifest.js'
@@ -37,12 +45,23 @@ export interface CheckpointSyncComponents {
   libp2p: Libp2p
   state: Pick<RunState, 'runId' | 'manifest' | 'peers' | 'lastCheckpoint' | 'adoptCheckpoint'>
   storage: Pick<Storage, 'getBytes'>
+  /** Finals judged (or being judged) here are not fetched again. Absent: known finals never are. */
+  finals?: Pick<FinalVerifier, 'handles' | 'addEventListener' | 'removeEventListener'>
 }
+
+/** Checkpoints whose content contradicted a map, remembered so as not to fetch them each resync. */
+const MAX_REFUSED = 1024
+/** Refusals that fetching again would not change (unlike a timeout, or a disk full here). */
+const CONTENT_ERRORS = [
+  TaskDataMismatchError, CorruptCheckpointError, ContentTooLargeError, WrongCodecError, NotAFileError
+]
 
 export class CheckpointSync {
   private readonly init: Required<Omit<CheckpointSyncInit, 'logger'>>
   private readonly log: Logger
   private readonly asked = new Set<string>()
+  /** `task \0 cid` of checkpoints refused here, oldest first. */
+  private readonly refused = new Set<string>()
   private readonly controller = new AbortController()
   private timer?: ReturnType<typeof setInterval>
   private running?: Promise<void>
@@ -63,6 +82,7 @@ export class CheckpointSync {
    * polling in the background.
    */
   async start (timeoutMs = 20_000): Promise<void> {
+    this.c.finals?.addEventListener('verdict', this.onVerdict)
     this.lastFullSync = Date.now()
     const first = this.round(this.c.libp2p.getPeers().map(String))
     const deadline = new Promise<void>((resolve) => { setTimeout(resolve, timeoutMs).unref() })
@@ -71,9 +91,15 @@ export class CheckpointSync {
   }
 
   async stop (): Promise<void> {
+    this.c.finals?.removeEventListener('verdict', this.onVerdict)
     clearInterval(this.timer)
     this.controller.abort()
     await this.running
+  }
+
+  /** A final this node could not place: its announcer is asked again at the next poll. */
+  private readonly onVerdict = (evt: CustomEvent<FinalVerdict>): void => {
+    if (evt.detail.reason === 'not-holder') this.asked.delete(evt.detail.peer)
   }
 
   private tick (): void {
@@ -109,13 +135,21 @@ export class CheckpointSync {
       }
       for (const row of rows) {
         const task = state.manifest.tasks.find((t) => t.id === row.task)
-        const info = row.checkpoint
-        if (task === undefined || info === undefined) continue
-        const known = state.lastCheckpoint(task.id)
-        if (known !== undefined && compareCheckpoints(info, known) <= 0) continue
-        await this.adopt(task, info, peer)
+        if (task === undefined) continue
+        const offered = [...row.finals ?? [], ...row.checkpoint === undefined ? [] : [row.checkpoint]]
+        for (const info of new Map(offered.map((c) => [c.cid, c])).values()) {
+          if (this.wants(task.id, info)) await this.adopt(task, info, peer)
+        }
       }
     }
+  }
+
+  /** A checkpoint more advanced than any known here, or a final this node has not judged. */
+  private wants (task: string, info: CheckpointInfo): boolean {
+    if (this.refused.has(`${task}\u0000${info.cid}`)) return false
+    const known = this.c.state.lastCheckpoint(task)
+    if (known === undefined || compareCheckpoints(info, known) > 0) return true
+    return info.final && this.c.finals !== undefined && !this.c.finals.handles(task, info.cid)
   }
 
   private async adopt (task: RunTask, info: CheckpointInfo, via: string): Promise<void> {
@@ -133,6 +167,12 @@ export class CheckpointSync {
     } catch (err) {
       if (this.controller.signal.aborted) return
       this.log.warn('refused a checkpoint from a coverage map', { task: task.id, cid: info.cid, via }, err)
+      if (CONTENT_ERRORS.some((type) => err instanceof type)) this.remember(`${task.id}\u0000${info.cid}`)
     }
+  }
+
+  private remember (key: string): void {
+    this.refused.add(key)
+    if (this.refused.size > MAX_REFUSED) this.refused.delete(this.refused.values().next().value as string)
   }
 }

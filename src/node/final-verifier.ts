@@ -7,7 +7,9 @@
  *
  * A final announced on gossip is considered only if its announcer held the task at the time it
  * stamped the announcement; one learned from a peer's coverage map (checkpoint-sync.ts) cannot be
- * placed in time and is judged by its content alone. Our own finals are trusted. Each (task,
+ * placed in time and is judged by its content alone. So is a gossiped final whose holder's claim
+ * this node never heard (it joined after the claim's last beacon): checkpoint sync fetches it
+ * again from its announcer's map, since gossip alone would leave it unjudged for good. Our own finals are trusted. Each (task,
  * CID) is verified once, one at a time, so a flood of announcements costs a queue, not memory.
  */
 import { TypedEventEmitter } from '@libp2p/interface'
@@ -104,6 +106,16 @@ export class FinalVerifier extends TypedEventEmitter<FinalVerifierEvents> {
     return false
   }
 
+  /**
+   * Whether this final has a verdict by content here or is on its way to one. A final ignored
+   * because its announcer did not hold the task (as far as this node knows) has neither.
+   */
+  handles (task: string, cid: string): boolean {
+    const k = key(task, cid)
+    const verifying = this.current !== undefined && key(this.current.task, this.current.cid) === k
+    return verifying || this.accepted.has(k) || this.refused.has(k) || this.queued.has(k) || this.retrying.has(k)
+  }
+
   /** The verified finals of `task`, lowest recomputed held-out loss first. */
   acceptedFinals (task: string): FinalVerdict[] {
     const finals = [...this.accepted.values()].filter((v) => v.task === task)
@@ -132,8 +144,7 @@ export class FinalVerifier extends TypedEventEmitter<FinalVerifierEvents> {
       this.record({ task: msg.task, cid: msg.cid, peer: msg.peer, accepted: true, heldOutLoss: msg.heldOutLoss })
       return
     }
-    const verifying = this.current !== undefined && key(this.current.task, this.current.cid) === k
-    if (this.refused.has(k) || this.queued.has(k) || this.retrying.has(k) || verifying) return
+    if (this.handles(msg.task, msg.cid)) return
     const adopted = evt.detail.adopted === true
     if (!adopted && !this.c.state.table.holders(msg.task, msg.ts).includes(msg.peer)) {
       // Said about this announcement, not about the file: not remembered against its CID.

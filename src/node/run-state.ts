@@ -116,11 +116,12 @@ export class RunState extends TypedEventEmitter<RunStateEvents> {
   /**
    * A checkpoint this node missed on gossip (it joined later, or the message was lost), learned
    * from `via`'s coverage map after its content was checked (checkpoint-sync.ts). Listeners see
-   * it as the announcement it stands for.
+   * it as the announcement it stands for; a final even when the table knew it, since gossip may
+   * have told of it before its holder's claim, and then nobody here judged it.
    */
   adoptCheckpoint (task: string, info: CheckpointInfo, via: string): ApplyOutcome {
     const outcome = this.table.adoptCheckpoint(task, info)
-    if (outcome === 'applied') {
+    if (outcome === 'applied' || (info.final && outcome !== 'unknown-task')) {
       const message: CheckpointMessage = {
         v: 1, run: this.runId, peer: info.peer, ts: info.ts, type: 'checkpoint',
         task, cid: info.cid, step: info.step, final: info.final, heldOutLoss: info.heldOutLoss

@@ -13,6 +13,8 @@ import { Tokenizer } from '../../src/data/tokenizer.js'
 import { expertConfig } from '../../src/checkpoint/expert.js'
 import { routerConfig } from '../../src/checkpoint/router.js'
 import type { RunTask } from '../../src/protocol/run-manifest.js'
+import { captureLog } from '../utils/log-capture.js'
+import { waitFor } from '../utils/wait.js'
 
 /** The run's tokenizer: a checkpoint of the run carries it, and its config is sized to it. */
 let tokenizer: Tokenizer
@@ -79,6 +81,10 @@ describe('checkpoint sync: a node that joins late learns the checkpoints it miss
       { task: 'expert-3', replicas: 1, holders: [], free: true, checkpoint: claimedFinal(wrongCluster.toString()) }
     ]
     await handleCoverage(liar.swarm.libp2p, (run) => run === runId ? lies : undefined)
+    // On the run's topic, so that the late node's resyncs ask it again.
+    const liarState = new RunState({ runId, manifest, self: liarId, clock: Date.now }, { gossip: liar.gossip })
+    liarState.start()
+    stops.push(() => { liarState.stop() })
 
     // The late node joins the run and asks the peers it is connected to.
     await late.swarm.libp2p.dial(multiaddr(announcer.addr))
@@ -92,7 +98,8 @@ describe('checkpoint sync: a node that joins late learns the checkpoints it miss
       if (e.detail.message.type === 'checkpoint') adopted.push(e.detail.message.task)
     })
     expect(lateState.lastCheckpoint('expert-0')).toBeUndefined()
-    const sync = new CheckpointSync({ fetchTimeoutMs: 10_000 },
+    const log = captureLog()
+    const sync = new CheckpointSync({ fetchTimeoutMs: 10_000, resyncMs: 200, pollMs: 100, logger: log.logger('late') },
       { libp2p: late.swarm.libp2p, state: lateState, storage: late.storage })
     stops.push(async () => { await sync.stop() })
     await sync.start()
@@ -103,5 +110,11 @@ describe('checkpoint sync: a node that joins late learns the checkpoints it miss
     for (const lied of ['expert-1', 'expert-2', 'expert-3']) expect(lateState.lastCheckpoint(lied)).toBeUndefined()
     // What it adopted it now holds, so it can serve it on if the announcer leaves.
     expect(await late.storage.has(good)).toBe(true)
+    // Each lie is fetched once: later resyncs of the same maps remember what its content said.
+    await waitFor(() => lateState.peers().includes(liarId), 'the liar on the run topic')
+    await new Promise((resolve) => setTimeout(resolve, 1_500))
+    const refusals = log.tail(5000).split('\n').filter((line) => line.includes('refused a checkpoint'))
+    expect(refusals).toHaveLength(3)
+    expect(adopted).toEqual(['expert-0'])
   })
 })
