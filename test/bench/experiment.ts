@@ -21,7 +21,9 @@
  * curve (top-1). DDPM experts are then trained on to --ddpm-budget x S steps (their own budget,
  * outside equal compute) and the DDPM and heterogeneous ensembles evaluated again; with --fm-budget
  * K the FM experts train on to the monolith's number of updates (the equal-wall-clock row); --routings
- * narrows the final table's routings (top1 first). Side studies:
+ * narrows the final table's routings (top1 first); --configurations narrows the ensembles (and so
+ * the experts trained: K = 8 without homogeneous-ddpm trains 2 DDPM experts, not 8). Side studies
+ * (--side-studies no skips them):
  * DDPM -> FM initialisation against FM from scratch (held-out loss by step), AdaLN-Single against
  * AdaLN-Zero (parameters, FID at equal steps).
  */
@@ -83,6 +85,8 @@ const { values: args } = parseArgs({
     routings: { type: 'string', default: '' },
     'ddpm-budget': { type: 'string', default: '3' },
     'fm-budget': { type: 'string', default: '0' },
+    configurations: { type: 'string', default: 'homogeneous-fm,homogeneous-ddpm,heterogeneous' },
+    'side-studies': { type: 'string', default: 'yes' },
     'sample-steps': { type: 'string', default: '20' },
     guidance: { type: 'string', default: '2' },
     'eval-seed': { type: 'string', default: '11' },
@@ -123,6 +127,15 @@ const finalRoutings = args.routings !== ''
   : ['top1', 'top2', `threshold:${num('threshold')}`, 'full']
 if (finalRoutings[0] !== 'top1') throw new Error(`--routings must start with top1 (the curve's), got ${args.routings}`)
 const resamples = num('bootstrap')
+const ENSEMBLE_NAMES = ['homogeneous-fm', 'homogeneous-ddpm', 'heterogeneous']
+const chosen = args.configurations!.split(',')
+for (const name of chosen) {
+  if (!ENSEMBLE_NAMES.includes(name)) throw new Error(`--configurations: ${name} is none of ${ENSEMBLE_NAMES.join(', ')}`)
+}
+if (args['side-studies'] !== 'yes' && args['side-studies'] !== 'no') {
+  throw new Error(`--side-studies must be yes or no, got ${String(args['side-studies'])}`)
+}
+const sideStudies = args['side-studies'] === 'yes'
 const ddpmClusters = Array.from({ length: D }, (_, i) => Math.floor(i * K / D))
 const training: Partial<ExpertTrainingConfig> = {
   batchSize: B, learningRate: num('lr'), warmupSteps: num('warmup'), lrSchedule: 'constant', seed, checkpointEvery: 50
@@ -178,13 +191,13 @@ const milestonePath = (name: string, step: number): string => milestonePathIn(ex
 
 /** The conversion cluster's FM expert also stops at the from-scratch curve's steps and the AdaLN study's. */
 const convertClusterStops = [...new Set([...milestones, ...convertStops, adalnSteps])].sort((a, b) => a - b)
-const specs: ModelSpec[] = [
+const allSpecs: ModelSpec[] = [
   ...Array.from({ length: K }, (_, c): ModelSpec => ({
     name: `fm-c${c}`,
     objective: 'fm',
     shard: trainShards[c],
     cluster: c,
-    stops: [...(c === convertCluster ? convertClusterStops : milestones), ...fmBudgetStop]
+    stops: [...(c === convertCluster && sideStudies ? convertClusterStops : milestones), ...fmBudgetStop]
   })),
   ...Array.from({ length: K }, (_, c): ModelSpec => ({
     name: `ddpm-c${c}`,
@@ -257,7 +270,7 @@ const ensembles = [
   { name: 'homogeneous-fm', members: membersOf(c => `fm-c${c}`) },
   { name: 'homogeneous-ddpm', members: membersOf(c => `ddpm-c${c}`) },
   { name: 'heterogeneous', members: membersOf(ddpmOf) }
-]
+].filter(e => chosen.includes(e.name))
 const blindControls = ensembles.map((e): Configuration => ({ ...e, name: `${e.name}-blind`, router: 'none' }))
 const configurations: Configuration[] = [
   ...ensembles.map((e): Configuration => ({ ...e, router: routerConditioning })),
@@ -270,13 +283,19 @@ const ownBudgetConfigurations: Configuration[] = ddpmBudget > 1
   ? [
       { name: `homogeneous-${ownBudget}`, members: membersOf(c => `ddpm-c${c}`, () => ddpmBudget) },
       { name: `heterogeneous-${ownBudget}`, members: membersOf(ddpmOf, c => ddpmClusters.includes(c) ? ddpmBudget : 1) }
-    ].map(e => ({ ...e, router: routerConditioning }))
+    ].filter(e => chosen.includes(e.name.replace(`-${ownBudget}`, ''))).map(e => ({ ...e, router: routerConditioning }))
   : []
 /** The FM experts at `fmBudget` x S steps: the equal-wall-clock row. */
-const fmBudgetConfigurations: Configuration[] = fmBudget > 1
+const fmBudgetConfigurations: Configuration[] = fmBudget > 1 && chosen.includes('homogeneous-fm')
   ? [{ name: `homogeneous-fm${fmBudget}x`, members: membersOf(c => `fm-c${c}`, () => fmBudget) }]
       .map(e => ({ ...e, router: routerConditioning }))
   : []
+
+/** Only the models some configuration or side study uses are trained. */
+const used = new Set([...configurations, ...ownBudgetConfigurations, ...fmBudgetConfigurations]
+  .flatMap(c => c.members.map(m => m.model)))
+if (sideStudies) used.add(`fm-c${convertCluster}`).add(`ddpm-c${convertCluster}`)
+const specs = allSpecs.filter(s => used.has(s.name))
 
 async function evaluateConfiguration (config: Configuration, m: number, routing: string): Promise<void> {
   const name = `${config.name}.${routing}.step-${m}`
@@ -380,12 +399,13 @@ const convertSpec: ModelSpec = {
   stops: convertStops,
   init: milestonePath(`ddpm-c${convertCluster}`, S)
 }
-for (const stop of convertSpec.stops) await trainTo(convertSpec, stop)
+for (const stop of sideStudies ? convertSpec.stops : []) await trainTo(convertSpec, stop)
 
 // AdaLN-Zero: the same FM expert (cluster, seed, batches, noise) with per-block modulation MLPs.
 const zeroName = `fm-adaln-zero-c${convertCluster}`
-if (!existsSync(milestonePath(zeroName, adalnSteps))) await trainAdaLNZero(zeroName, adalnSteps)
-for (const [name, kind] of [[`fm-c${convertCluster}`, 'single'], [zeroName, 'zero']] as const) {
+if (sideStudies && !existsSync(milestonePath(zeroName, adalnSteps))) await trainAdaLNZero(zeroName, adalnSteps)
+const adalnArms = [[`fm-c${convertCluster}`, 'single'], [zeroName, 'zero']] as const
+for (const [name, kind] of sideStudies ? adalnArms : []) {
   const file = join(evalDir, `adaln-${kind}.step-${adalnSteps}.json`)
   if (existsSync(file)) continue
   const checkpoint = decodeCheckpoint(await readFile(milestonePath(name, adalnSteps)))
@@ -417,11 +437,9 @@ function clusterTestReference (c: number): { reference: ReferenceStatistics, pro
 const matrixFile = join(evalDir, `loss-matrix.step-${S}.json`)
 if (!existsSync(matrixFile)) {
   const rows: Array<{ cluster: number, checkpoint: Checkpoint }> = []
-  for (const objective of ['fm', 'ddpm']) {
-    for (let c = 0; c < K; c++) {
-      const checkpoint = decodeCheckpoint(await readFile(milestonePath(`${objective}-c${c}`, S)))
-      rows.push({ cluster: c, checkpoint })
-    }
+  for (const spec of specs) {
+    if (spec.cluster === 'all') continue
+    rows.push({ cluster: spec.cluster, checkpoint: decodeCheckpoint(await readFile(milestonePath(spec.name, S))) })
   }
   const matrix = await expertClusterLossMatrix(rows, heldOutShards, HELD_OUT)
   const monolithCheckpoint = decodeCheckpoint(readFileSync(milestonePath('monolith-fm', K * S)))
