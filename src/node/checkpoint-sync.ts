@@ -43,25 +43,27 @@ export interface CheckpointSyncInit {
 
 export interface CheckpointSyncComponents {
   libp2p: Libp2p
-  state: Pick<RunState, 'runId' | 'manifest' | 'peers' | 'lastCheckpoint' | 'adoptCheckpoint'>
+  state: Pick<RunState, 'runId' | 'manifest' | 'peers' | 'lastCheckpoint' | 'adoptCheckpoint' | 'table'>
   storage: Pick<Storage, 'getBytes'>
   /** Finals judged (or being judged) here are not fetched again. Absent: known finals never are. */
   finals?: Pick<FinalVerifier, 'handles' | 'addEventListener' | 'removeEventListener'>
 }
 
-/** Checkpoints whose content contradicted a map, remembered so as not to fetch them each resync. */
+/** Refused checkpoints remembered, so that a lying map costs one fetch per lie, not one per resync. */
 const MAX_REFUSED = 1024
-/** Refusals that fetching again would not change (unlike a timeout, or a disk full here). */
+/** Refusals that fetching again would not change, unlike a timeout or a full disk here. */
 const CONTENT_ERRORS = [
   TaskDataMismatchError, CorruptCheckpointError, ContentTooLargeError, WrongCodecError, NotAFileError
 ]
+/** A checkpoint that could not be fetched is tried again after this many resyncs, not at each. */
+const RETRY_RESYNCS = 5
 
 export class CheckpointSync {
   private readonly init: Required<Omit<CheckpointSyncInit, 'logger'>>
   private readonly log: Logger
   private readonly asked = new Set<string>()
-  /** `task \0 cid` of checkpoints refused here, oldest first. */
-  private readonly refused = new Set<string>()
+  /** When each refused `task \0 cid` may be tried again (Infinity: its content was wrong), oldest first. */
+  private readonly refused = new Map<string, number>()
   private readonly controller = new AbortController()
   private timer?: ReturnType<typeof setInterval>
   private running?: Promise<void>
@@ -144,12 +146,17 @@ export class CheckpointSync {
     }
   }
 
-  /** A checkpoint more advanced than any known here, or a final this node has not judged. */
+  /**
+   * A checkpoint more advanced than any known here, or a final that gossip told of but that this
+   * node has not judged (only those: a map may list dozens of finals per task).
+   */
   private wants (task: string, info: CheckpointInfo): boolean {
-    if (this.refused.has(`${task}\u0000${info.cid}`)) return false
-    const known = this.c.state.lastCheckpoint(task)
+    if ((this.refused.get(`${task}\u0000${info.cid}`) ?? 0) > Date.now()) return false
+    const { state, finals } = this.c
+    const known = state.lastCheckpoint(task)
     if (known === undefined || compareCheckpoints(info, known) > 0) return true
-    return info.final && this.c.finals !== undefined && !this.c.finals.handles(task, info.cid)
+    if (!info.final || finals === undefined || finals.handles(task, info.cid)) return false
+    return state.table.checkpointsOf(task).some((c) => c.cid === info.cid && c.peer === info.peer)
   }
 
   private async adopt (task: RunTask, info: CheckpointInfo, via: string): Promise<void> {
@@ -167,12 +174,14 @@ export class CheckpointSync {
     } catch (err) {
       if (this.controller.signal.aborted) return
       this.log.warn('refused a checkpoint from a coverage map', { task: task.id, cid: info.cid, via }, err)
-      if (CONTENT_ERRORS.some((type) => err instanceof type)) this.remember(`${task.id}\u0000${info.cid}`)
+      const final = CONTENT_ERRORS.some((type) => err instanceof type)
+      this.remember(`${task.id}\u0000${info.cid}`, final ? Infinity : Date.now() + RETRY_RESYNCS * this.init.resyncMs)
     }
   }
 
-  private remember (key: string): void {
-    this.refused.add(key)
-    if (this.refused.size > MAX_REFUSED) this.refused.delete(this.refused.values().next().value as string)
+  private remember (key: string, until: number): void {
+    this.refused.delete(key)
+    this.refused.set(key, until)
+    if (this.refused.size > MAX_REFUSED) this.refused.delete(this.refused.keys().next().value as string)
   }
 }

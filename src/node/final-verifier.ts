@@ -9,8 +9,9 @@
  * stamped the announcement; one learned from a peer's coverage map (checkpoint-sync.ts) cannot be
  * placed in time and is judged by its content alone. So is a gossiped final whose holder's claim
  * this node never heard (it joined after the claim's last beacon): checkpoint sync fetches it
- * again from its announcer's map, since gossip alone would leave it unjudged for good. Our own finals are trusted. Each (task,
- * CID) is verified once, one at a time, so a flood of announcements costs a queue, not memory.
+ * again from its announcer's map, since gossip alone would leave it unjudged for good. Our own
+ * finals are trusted. Each (task, CID) is verified once, one at a time, so a flood of
+ * announcements costs a queue, not memory.
  */
 import { TypedEventEmitter } from '@libp2p/interface'
 import { silentLogger, type Logger } from '../logger.js'

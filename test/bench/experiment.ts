@@ -130,7 +130,9 @@ const resamples = num('bootstrap')
 const ENSEMBLE_NAMES = ['homogeneous-fm', 'homogeneous-ddpm', 'heterogeneous']
 const chosen = args.configurations!.split(',')
 for (const name of chosen) {
-  if (!ENSEMBLE_NAMES.includes(name)) throw new Error(`--configurations: ${name} is none of ${ENSEMBLE_NAMES.join(', ')}`)
+  if (!ENSEMBLE_NAMES.includes(name)) {
+    throw new Error(`--configurations: ${name} is none of ${ENSEMBLE_NAMES.join(', ')}`)
+  }
 }
 if (args['side-studies'] !== 'yes' && args['side-studies'] !== 'no') {
   throw new Error(`--side-studies must be yes or no, got ${String(args['side-studies'])}`)

@@ -1,5 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import { multiaddr } from '@multiformats/multiaddr'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
 import { CheckpointSync } from '../../src/node/checkpoint-sync.js'
 import { handleCoverage } from '../../src/node/coverage-protocol.js'
 import { createRun } from '../../src/node/run-creation.js'
@@ -116,5 +119,21 @@ describe('checkpoint sync: a node that joins late learns the checkpoints it miss
     const refusals = log.tail(5000).split('\n').filter((line) => line.includes('refused a checkpoint'))
     expect(refusals).toHaveLength(3)
     expect(adopted).toEqual(['expert-0'])
+
+    // A CID nobody serves costs a fetch timeout: it is tried again after five resyncs, not at each.
+    const nowhere = CID.create(1, raw.code, await sha256.digest(new TextEncoder().encode('held by nobody')))
+    lies.push({ task: 'router', replicas: 1, holders: [], free: true, checkpoint: claimedFinal(nowhere.toString()) })
+    const impatientLog = captureLog()
+    const impatient = new CheckpointSync(
+      { fetchTimeoutMs: 300, resyncMs: 200, pollMs: 100, logger: impatientLog.logger('late') },
+      { libp2p: late.swarm.libp2p, state: lateState, storage: late.storage }
+    )
+    stops.push(async () => { await impatient.stop() })
+    const timeouts = (): string[] => impatientLog.tail(5000).split('\n')
+      .filter((line) => line.includes('refused a checkpoint') && line.includes(nowhere.toString()))
+    await impatient.start()
+    await waitFor(() => timeouts().length > 0, 'the fetch of a CID nobody serves to time out')
+    await new Promise((resolve) => setTimeout(resolve, 600))
+    expect(timeouts()).toHaveLength(1)
   })
 })
