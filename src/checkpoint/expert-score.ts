@@ -36,6 +36,8 @@ export interface ScoreSettings {
    * a few dozen held-out images, it "knows" them: 16x below an honest expert's loss in a test).
    */
   moments?: PixelMoments
+  /** Rows per forward pass, between which the event loop runs. @default ROWS_PER_PASS */
+  rowsPerPass?: number
 }
 
 export interface PixelMoments {
@@ -74,10 +76,17 @@ export function expertHeldOutLoss (checkpoint: Checkpoint, heldOutShard: Uint8Ar
 }
 
 /**
+ * Rows per forward pass while scoring. Verifiers score on a node's main thread, where one `small`
+ * expert at the manifest's default 8 x 64 draws held the event loop for 4.7 s on two cores, and a
+ * whole batch of 64 for about 200 ms at a time; passes of 16 rows keep each stall near 50 ms. The
+ * loss is a plain mean, so equal slices give the same number (up to float rounding).
+ */
+export const ROWS_PER_PASS = 16
+
+/**
  * The expert's loss with and without the prompt, and the trivial predictor's, on the same draws.
- * Verifiers run this on a node's main thread, where one `small` expert at the manifest's default
- * 8 x 64 draws held the event loop for 4.7 s on two cores: it hands the loop back after every
- * forward pass (gossip, pings and streams go on) and stops there when `signal` fires (AbortError).
+ * It hands the event loop back after every forward pass of ROWS_PER_PASS rows (gossip, pings and
+ * streams go on) and stops there when `signal` fires (AbortError).
  */
 export async function scoreExpert (
   checkpoint: Checkpoint, shardBytes: Uint8Array, settings: ScoreSettings, options: AbortOptions = {}
@@ -113,6 +122,7 @@ function * scoreDraws (
     const times = Random.derive(settings.seed, timeStream)
     const { imageSize: S, channels: C, promptTokens: L } = model.config
     const B = settings.batchSize
+    const P = settings.rowsPerPass ?? ROWS_PER_PASS
     checkDeviceFit(model.config, B)   // on webgpu: a tensor over the device's buffer limit fails here
     const nullRows = new Int32Array(B * L)
     for (let b = 0; b < B; b++) nullRows.set(tokenizer.nullTokens(), b * L)
@@ -125,18 +135,25 @@ function * scoreDraws (
       const eps = tf.randomNormal([B, S, S, C], 0, 1, 'float32', settings.seed * 7919 + i + 1) as tf.Tensor4D
       const example = objective.trainingExample(x0, eps, u)
       tf.dispose([x0, eps])
-      const loss = (tokens: Int32Array): number => tf.tidy(() => {
-        const prediction = model.apply(example.input, example.time, tf.tensor2d(tokens, [B, L], 'int32'))
-        return objective.loss(prediction, example.target).dataSync()[0]
+      /** The loss on rows [from, from + n) of the batch, weighted by its share of the batch. */
+      const sliceLoss = (tokens: Int32Array, from: number, n: number): number => tf.tidy(() => {
+        const rows = <T extends tf.Tensor>(x: T): T => x.slice(from, n)
+        const prompts = tf.tensor2d(tokens.subarray(from * L, (from + n) * L), [n, L], 'int32')
+        const prediction = model.apply(rows(example.input), rows(example.time), prompts)   // [n, S, S, C]
+        return objective.loss(prediction, rows(example.target)).dataSync()[0] * n / B
       })
-      // A pause after each forward pass: a batch of the default 64 is several hundred ms of compute.
       try {
-        totals.prompted += loss(batch.tokens)
+        for (let from = 0; from < B; from += P) {
+          totals.prompted += sliceLoss(batch.tokens, from, Math.min(P, B - from))
+          yield
+        }
         if (mean === undefined || variance === undefined) {
           totals.unconditional = totals.baseline = NaN
         } else {
-          yield
-          totals.unconditional += loss(nullRows)
+          for (let from = 0; from < B; from += P) {
+            totals.unconditional += sliceLoss(nullRows, from, Math.min(P, B - from))
+            yield
+          }
           totals.baseline += tf.tidy(() => {
             const ddpm = objective.name === 'ddpm' ? objective as DdpmObjective : undefined
             const { a, b } = noiseCoefficients(ddpm, u)
@@ -148,7 +165,6 @@ function * scoreDraws (
       } finally {
         tf.dispose(Object.values(example) as tf.Tensor[])
       }
-      yield
     }
     const n = settings.batches
     return { prompted: totals.prompted / n, unconditional: totals.unconditional / n, baseline: totals.baseline / n }

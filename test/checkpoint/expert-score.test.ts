@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { decodeShard, type Shard } from '../../src/data/shard.js'
 import { decodeCheckpoint, type Checkpoint } from '../../src/checkpoint/format.js'
-import { pixelMoments, scoreExpert } from '../../src/checkpoint/expert-score.js'
+import { pixelMoments, ROWS_PER_PASS, scoreExpert } from '../../src/checkpoint/expert-score.js'
 import { useTrainingBackend } from '../utils/backend.js'
 import { createTestNode, type TestNode } from '../utils/create-node.js'
 import { createEnsembleRun, trainedExpert } from '../ensemble/fixtures.js'
@@ -49,6 +49,28 @@ describe('scoreExpert', () => {
       clearInterval(ticker)
     }
     expect(turns).toBeGreaterThanOrEqual(3)
+  })
+
+  it('hands the loop back every 16 rows, not every batch, and the loss does not change', async () => {
+    const turnsWhile = async (rowsPerPass: number): Promise<{ turns: number, prompted: number }> => {
+      let turns = 0
+      let ticking = true
+      const tick = (): void => { turns++; if (ticking) setImmediate(tick) }
+      setImmediate(tick)
+      try {
+        const { prompted } = await scoreExpert(checkpoint, heldOut, { batches: 2, batchSize: 64, seed: 5, rowsPerPass })
+        return { turns, prompted }
+      } finally {
+        ticking = false
+      }
+    }
+    const whole = await turnsWhile(64)
+    const sliced = await turnsWhile(ROWS_PER_PASS)
+    expect(ROWS_PER_PASS).toBe(16)
+    // 2 batches x 2 passes (prompt, null prompt): 4 turns in whole batches, 16 in slices of 16 rows.
+    expect(whole.turns).toBeLessThanOrEqual(5)
+    expect(sliced.turns).toBeGreaterThanOrEqual(15)
+    expect(sliced.prompted).toBeCloseTo(whole.prompted, 5)
   })
 
   it('stops between batches when aborted, and frees what it held', async () => {
