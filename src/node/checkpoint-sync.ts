@@ -138,25 +138,32 @@ export class CheckpointSync {
       for (const row of rows) {
         const task = state.manifest.tasks.find((t) => t.id === row.task)
         if (task === undefined) continue
-        const offered = [...row.finals ?? [], ...row.checkpoint === undefined ? [] : [row.checkpoint]]
-        for (const info of new Map(offered.map((c) => [c.cid, c])).values()) {
-          if (this.wants(task.id, info)) await this.adopt(task, info, peer)
+        // The row's best, if it is news; of its finals (a map may list 64) only those gossip told of.
+        const best = row.checkpoint !== undefined && this.isNews(task.id, row.checkpoint) ? [row.checkpoint] : []
+        const unjudged = (row.finals ?? []).filter((f) => this.isUnjudged(task.id, f))
+        for (const info of new Map([...best, ...unjudged].map((c) => [c.cid, c])).values()) {
+          await this.adopt(task, info, peer)
         }
       }
     }
   }
 
-  /**
-   * A checkpoint more advanced than any known here, or a final that gossip told of but that this
-   * node has not judged (only those: a map may list dozens of finals per task).
-   */
-  private wants (task: string, info: CheckpointInfo): boolean {
-    if ((this.refused.get(`${task}\u0000${info.cid}`) ?? 0) > Date.now()) return false
+  /** A checkpoint more advanced than any known here. */
+  private isNews (task: string, info: CheckpointInfo): boolean {
+    const known = this.c.state.lastCheckpoint(task)
+    return !this.isRefused(task, info) && (known === undefined || compareCheckpoints(info, known) > 0)
+  }
+
+  /** A final that gossip told of but that this node has not judged (its holder's claim unheard). */
+  private isUnjudged (task: string, info: CheckpointInfo): boolean {
     const { state, finals } = this.c
-    const known = state.lastCheckpoint(task)
-    if (known === undefined || compareCheckpoints(info, known) > 0) return true
     if (!info.final || finals === undefined || finals.handles(task, info.cid)) return false
-    return state.table.checkpointsOf(task).some((c) => c.cid === info.cid && c.peer === info.peer)
+    const heard = state.table.checkpointsOf(task).some((c) => c.cid === info.cid && c.peer === info.peer)
+    return heard && !this.isRefused(task, info)
+  }
+
+  private isRefused (task: string, info: CheckpointInfo): boolean {
+    return (this.refused.get(`${task}\u0000${info.cid}`) ?? 0) > Date.now()
   }
 
   private async adopt (task: RunTask, info: CheckpointInfo, via: string): Promise<void> {
