@@ -17,7 +17,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { CID } from 'multiformats/cid'
 import { CorruptCheckpointError } from '../checkpoint/errors.js'
 import { silentLogger, type Logger } from '../logger.js'
-import { type CheckpointInfo, compareCheckpoints } from '../network/claim-types.js'
+import { type CheckpointInfo, compareCheckpoints, type TaskCoverage } from '../network/claim-types.js'
 import { maxCheckpointBytes } from '../protocol/fetch-limits.js'
 import { ContentTooLargeError, NotAFileError, WrongCodecError } from '../storage/errors.js'
 import { checkAnnouncedCheckpoint } from './announced-checkpoint.js'
@@ -57,6 +57,13 @@ const CONTENT_ERRORS = [
 ]
 /** A checkpoint that could not be fetched is tried again after this many resyncs, not at each. */
 const RETRY_RESYNCS = 5
+/** Checkpoints fetched at once in a round (each at most the run's largest checkpoint in memory). */
+const FETCHES_AT_ONCE = 4
+
+/** A checkpoint a map offers, and the peer whose map it is (asked for its blocks too). */
+interface Offer { info: CheckpointInfo, via: string }
+/** Offers of one task tried in turn until one is adopted. */
+interface Job { task: RunTask, offers: Offer[] }
 
 export class CheckpointSync {
   private readonly init: Required<Omit<CheckpointSyncInit, 'logger'>>
@@ -121,30 +128,56 @@ export class CheckpointSync {
     await this.running
   }
 
+  /**
+   * Asks every peer at once, then fetches what their maps offer, FETCHES_AT_ONCE at a time: a
+   * checkpoint that never resolves holds up its own slot, not the round.
+   */
   private async ask (peers: string[]): Promise<void> {
-    const { libp2p, state } = this.c
-    const signal = this.controller.signal
-    for (const peer of peers) {
-      if (signal.aborted) return
-      this.asked.add(peer)
-      let rows
-      try {
-        rows = await queryCoverage(libp2p, peerIdFromString(peer), state.runId, this.init.queryTimeoutMs)
-      } catch (err) {
-        // Bootstrap peers and peers of other runs have no map for this run: nothing to learn.
-        this.log.debug('no coverage from peer', { peer, reason: (err as Error).message })
-        continue
+    const maps = await Promise.all(peers.map(async (peer) => ({ peer, rows: await this.mapOf(peer) })))
+    const jobs = this.c.state.manifest.tasks.flatMap((task) => this.jobsFor(task, maps))
+    const next = async (): Promise<void> => {
+      for (let job = jobs.shift(); job !== undefined && !this.controller.signal.aborted; job = jobs.shift()) {
+        await this.tryInTurn(job.task, job.offers)
       }
-      for (const row of rows) {
-        const task = state.manifest.tasks.find((t) => t.id === row.task)
-        if (task === undefined) continue
-        // The row's best, if it is news; of its finals (a map may list 64) only those gossip told of.
-        const best = row.checkpoint !== undefined && this.isNews(task.id, row.checkpoint) ? [row.checkpoint] : []
-        const unjudged = (row.finals ?? []).filter((f) => this.isUnjudged(task.id, f))
-        for (const info of new Map([...best, ...unjudged].map((c) => [c.cid, c])).values()) {
-          await this.adopt(task, info, peer)
-        }
-      }
+    }
+    await Promise.all(Array.from({ length: FETCHES_AT_ONCE }, next))
+  }
+
+  private async mapOf (peer: string): Promise<TaskCoverage[]> {
+    this.asked.add(peer)
+    try {
+      return await queryCoverage(this.c.libp2p, peerIdFromString(peer), this.c.state.runId, this.init.queryTimeoutMs)
+    } catch (err) {
+      // Bootstrap peers and peers of other runs have no map for this run: nothing to learn.
+      this.log.debug('no coverage from peer', { peer, reason: (err as Error).message })
+      return []
+    }
+  }
+
+  /**
+   * What the maps offer for `task`: one job with every map's best that is news here, best first
+   * (a liar's "best" costs one fetch, then the next map's is tried), and one per final that gossip
+   * told of but this node has not judged (of a row's finals, only those: a map may list 64).
+   */
+  private jobsFor (task: RunTask, maps: Array<{ peer: string, rows: TaskCoverage[] }>): Job[] {
+    const rows = maps.flatMap(({ peer, rows }) => rows.filter((r) => r.task === task.id).map((row) => ({ row, peer })))
+    const news = rows.flatMap(({ row, peer }) => row.checkpoint !== undefined && this.isNews(task.id, row.checkpoint)
+      ? [{ info: row.checkpoint, via: peer }]
+      : [])
+    news.sort((a, b) => compareCheckpoints(b.info, a.info))
+    const unjudged = rows.flatMap(({ row, peer }) =>
+      (row.finals ?? []).filter((f) => this.isUnjudged(task.id, f)).map((info) => ({ info, via: peer })))
+    const once = (offers: Offer[]): Offer[] => [...new Map(offers.map((o) => [o.info.cid, o])).values()]
+    const best = news.length > 0 ? [{ task, offers: once(news) }] : []
+    return [...best, ...once(unjudged).map((o) => ({ task, offers: [o] }))]
+  }
+
+  /** Adopts the first offer that is still wanted and checks out. */
+  private async tryInTurn (task: RunTask, offers: Offer[]): Promise<void> {
+    for (const { info, via } of offers) {
+      if (this.controller.signal.aborted) return
+      if (!this.isNews(task.id, info) && !this.isUnjudged(task.id, info)) continue
+      if (await this.adopt(task, info, via)) return
     }
   }
 
@@ -166,7 +199,8 @@ export class CheckpointSync {
     return (this.refused.get(`${task}\u0000${info.cid}`) ?? 0) > Date.now()
   }
 
-  private async adopt (task: RunTask, info: CheckpointInfo, via: string): Promise<void> {
+  /** Whether the checkpoint checked out and was adopted. */
+  private async adopt (task: RunTask, info: CheckpointInfo, via: string): Promise<boolean> {
     try {
       const bytes = await this.c.storage.getBytes(CID.parse(info.cid), {
         timeoutMs: this.init.fetchTimeoutMs,
@@ -178,11 +212,13 @@ export class CheckpointSync {
       const outcome = this.c.state.adoptCheckpoint(task.id, info, via)
       const { cid, step, final } = info
       this.log.info('adopted a checkpoint missed on gossip', { task: task.id, cid, step, final, via, outcome })
+      return true
     } catch (err) {
-      if (this.controller.signal.aborted) return
+      if (this.controller.signal.aborted) return false
       this.log.warn('refused a checkpoint from a coverage map', { task: task.id, cid: info.cid, via }, err)
       const final = CONTENT_ERRORS.some((type) => err instanceof type)
       this.remember(`${task.id}\u0000${info.cid}`, final ? Infinity : Date.now() + RETRY_RESYNCS * this.init.resyncMs)
+      return false
     }
   }
 

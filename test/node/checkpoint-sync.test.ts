@@ -120,20 +120,28 @@ describe('checkpoint sync: a node that joins late learns the checkpoints it miss
     expect(refusals).toHaveLength(3)
     expect(adopted).toEqual(['expert-0'])
 
-    // A CID nobody serves costs a fetch timeout: it is tried again after five resyncs, not at each.
-    const nowhere = CID.create(1, raw.code, await sha256.digest(new TextEncoder().encode('held by nobody')))
-    lies.push({ task: 'router', replicas: 1, holders: [], free: true, checkpoint: claimedFinal(nowhere.toString()) })
+    // CIDs nobody serves cost a fetch timeout each: fetched at once, they hold up the round for
+    // one timeout, not four; and each is tried again after five resyncs, not at each.
+    const nowhere = await Promise.all(['expert-1', 'expert-2', 'expert-3', 'router'].map(async (task) => {
+      const cid = CID.create(1, raw.code, await sha256.digest(new TextEncoder().encode(`${task} held by nobody`)))
+      return { task, replicas: 1, holders: [], free: true, checkpoint: claimedFinal(cid.toString()) }
+    }))
+    lies.splice(0, lies.length, ...nowhere)
     const impatientLog = captureLog()
+    const timeoutMs = 1_000
     const impatient = new CheckpointSync(
-      { fetchTimeoutMs: 300, resyncMs: 200, pollMs: 100, logger: impatientLog.logger('late') },
+      { fetchTimeoutMs: timeoutMs, resyncMs: timeoutMs, pollMs: 100, logger: impatientLog.logger('late') },
       { libp2p: late.swarm.libp2p, state: lateState, storage: late.storage }
     )
     stops.push(async () => { await impatient.stop() })
-    const timeouts = (): string[] => impatientLog.tail(5000).split('\n')
-      .filter((line) => line.includes('refused a checkpoint') && line.includes(nowhere.toString()))
+    const timeouts = (): string[] =>
+      impatientLog.tail(5000).split('\n').filter((line) => line.includes('refused a checkpoint'))
+    const t0 = performance.now()
     await impatient.start()
-    await waitFor(() => timeouts().length > 0, 'the fetch of a CID nobody serves to time out')
-    await new Promise((resolve) => setTimeout(resolve, 600))
-    expect(timeouts()).toHaveLength(1)
+    expect(timeouts()).toHaveLength(4)
+    expect(performance.now() - t0).toBeLessThan(2.5 * timeoutMs)
+    // The next resync comes after a second and would time out a second later.
+    await new Promise((resolve) => setTimeout(resolve, 2.5 * timeoutMs))
+    expect(timeouts()).toHaveLength(4)
   })
 })
