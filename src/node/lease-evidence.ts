@@ -11,10 +11,17 @@
  * and only announcements by a holder of the task are checked, so a flood of announcements costs
  * a bounded queue. While a check of an announcement stamped before its holder's deadline runs,
  * the holder keeps counting: its verdict, not this node's speed, decides.
+ *
+ * Whether the announcer held the task at the announcement's `ts` is this node's answer at the
+ * time, and it can change: the holder's claim may arrive after its checkpoint (a node that just
+ * joined), or a pending check of a rival holder may end in a penalty dated back. So an
+ * announcement that does not place is kept (the most advanced per task and peer, a bounded
+ * number) and placed again at each sweep until the gossip window closes on it.
  */
 import { TypedEventEmitter } from '@libp2p/interface'
 import { DiskFullError } from '../hddm-error.js'
 import { silentLogger, type Logger } from '../logger.js'
+import { MAX_MESSAGE_AGE_MS } from '../protocol/limits.js'
 import type { RunShards } from '../ensemble/run-shards.js'
 import { fetchAnnouncedCheckpoint } from './checkpoint-mirror.js'
 import { EvidenceRefusedError, type EvidenceRefusal } from './errors.js'
@@ -69,6 +76,13 @@ interface Want { task: string, peer: string, cid: string, step: number, final: b
 /** A check that failed for this node's own reasons (a held-out shard nobody serves now) is retried this often. */
 const MAX_ATTEMPTS = 3
 const RETRY_MS = 5_000
+/** Announcements that did not place, kept to be placed again; the oldest are forgotten first. */
+const MAX_UNPLACED = 1024
+/**
+ * How long one is placed again: claims older than the gossip window are refused, and a rival's
+ * pending check ends within its fetch deadline, so after twice the window no answer changes.
+ */
+const UNPLACED_MS = 2 * MAX_MESSAGE_AGE_MS
 
 export class LeaseEvidence extends TypedEventEmitter<LeaseEvidenceEvents> {
   private readonly log: Logger
@@ -76,6 +90,8 @@ export class LeaseEvidence extends TypedEventEmitter<LeaseEvidenceEvents> {
   private readonly sweepMs: number
   /** The most advanced announcement waiting per `task \0 peer`, oldest first. */
   private readonly wanted = new Map<string, Want>()
+  /** Announcements whose announcer did not hold the task at their `ts`, per `task \0 peer`, oldest first. */
+  private readonly unplaced = new Map<string, Want>()
   private readonly controller = new AbortController()
   private readonly retries = new Set<ReturnType<typeof setTimeout>>()
   private draining?: Promise<void>
@@ -102,6 +118,7 @@ export class LeaseEvidence extends TypedEventEmitter<LeaseEvidenceEvents> {
     this.retries.clear()
     this.controller.abort()
     this.wanted.clear()
+    this.unplaced.clear()
     await this.draining
   }
 
@@ -110,13 +127,21 @@ export class LeaseEvidence extends TypedEventEmitter<LeaseEvidenceEvents> {
     while (this.draining !== undefined) await this.draining
   }
 
-  /** Ends the chains whose deadline passed, and says so for each penalty that imposed. */
+  /**
+   * Ends the chains whose deadline passed, and says so for each penalty that imposed; places the
+   * unplaced announcements again.
+   */
   private sweep (): void {
     const { table } = this.c.state
-    table.tick(this.c.state.now())
+    const now = this.c.state.now()
+    table.tick(now)
     for (const penalty of table.takeImposedPenalties()) {
       this.log.warn('lease revoked: no verified checkpoint in time', { ...penalty, reason: 'no-evidence' })
       this.safeDispatchEvent('revoked', { detail: penalty })
+    }
+    for (const [k, want] of this.unplaced) {
+      if (now - want.ts > UNPLACED_MS) this.unplaced.delete(k)
+      else if (table.holders(want.task, want.ts).includes(want.peer)) this.consider(want)
     }
   }
 
@@ -124,19 +149,31 @@ export class LeaseEvidence extends TypedEventEmitter<LeaseEvidenceEvents> {
     const msg = evt.detail.message
     // A checkpoint from a coverage map cannot be placed in time: it is never evidence.
     if (msg.type !== 'checkpoint' || evt.detail.local || evt.detail.adopted === true || msg.peer === this.c.self) return
-    const { table } = this.c.state
-    if (!table.holders(msg.task, msg.ts).includes(msg.peer)) {
-      const context = { task: msg.task, peer: msg.peer, cid: msg.cid, reason: 'not-holder' }
-      this.log.debug('checkpoint not checked as evidence: its announcer did not hold the task', context)
+    const { task, peer, cid, step, final, ts } = msg
+    const want = { task, peer, cid, step, final, ts, attempts: 0 }
+    if (this.c.state.table.holders(task, ts).includes(peer)) {
+      this.consider(want)
       return
     }
-    const k = `${msg.task}\u0000${msg.peer}`
+    this.log.debug('checkpoint not checked as evidence yet: its announcer did not hold the task', { task, peer, cid })
+    const k = `${task}\u0000${peer}`
+    const parked = this.unplaced.get(k)
+    if (parked !== undefined && parked.step >= step) return
+    this.unplaced.delete(k)
+    this.unplaced.set(k, want)
+    if (this.unplaced.size > MAX_UNPLACED) this.unplaced.delete(this.unplaced.keys().next().value as string)
+  }
+
+  /** Queues the check of a placed announcement, unless one of its holder's as advanced waits. */
+  private consider (want: Want): void {
+    const k = `${want.task}\u0000${want.peer}`
+    const parked = this.unplaced.get(k)
+    if (parked !== undefined && parked.step <= want.step) this.unplaced.delete(k)
     const waiting = this.wanted.get(k)
-    if (waiting !== undefined && waiting.step >= msg.step) return
-    if (waiting !== undefined) table.clearEvidencePending(waiting.task, waiting.peer, waiting.ts)
+    if (waiting !== undefined && waiting.step >= want.step) return
+    if (waiting !== undefined) this.c.state.table.clearEvidencePending(waiting.task, waiting.peer, waiting.ts)
     this.wanted.delete(k)
-    const { task, peer, cid, step, final, ts } = msg
-    this.enqueue({ task, peer, cid, step, final, ts, attempts: 0 })
+    this.enqueue(want)
   }
 
   private enqueue (want: Want): void {
