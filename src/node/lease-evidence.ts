@@ -76,8 +76,11 @@ interface Want { task: string, peer: string, cid: string, step: number, final: b
 /** A check that failed for this node's own reasons (a held-out shard nobody serves now) is retried this often. */
 const MAX_ATTEMPTS = 3
 const RETRY_MS = 5_000
-/** Announcements that did not place, kept to be placed again; the oldest are forgotten first. */
-const MAX_UNPLACED = 1024
+/**
+ * Announcements that did not place, kept to be placed again; the oldest are forgotten first.
+ * Each sweep asks the table about each one (an assignment of all live claims), so they are few.
+ */
+const MAX_UNPLACED = 256
 /**
  * How long one is placed again: claims older than the gossip window are refused, and a rival's
  * pending check ends within its fetch deadline, so after twice the window no answer changes.
