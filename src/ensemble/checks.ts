@@ -122,7 +122,7 @@ export async function recomputeHeldOutLoss (
     if (task.kind === 'router') {
       const clusters = manifest.resolved.shards.map((s) => s.cluster)
       const heldOut = await Promise.all(clusters.map(async (c) => decodeShard(await shards.heldOut(c))))
-      const evaluation = scoreRouter(checkpoint, heldOut, { seed })
+      const evaluation = await scoreRouter(checkpoint, heldOut, { seed }, options)
       const accuracy = meanAccuracy(evaluation.buckets)
       if (!(accuracy > evaluation.majority + e.routerMinGain)) {
         const baseline = `the majority baseline ${evaluation.majority.toFixed(3)} by ${e.routerMinGain}`

@@ -113,7 +113,7 @@ async function scoreCheckpoint (manifest: ResolvedRunManifest, task: RunTask, ch
   const shards = await Promise.all(manifest.resolved.shards.map(async (s) => {
     return firstItems(decodeShard(await heldOut(s.cluster)), EVIDENCE_EXAMPLES)
   }))
-  const evaluation = scoreRouter(checkpoint, shards, { seed })
+  const evaluation = await scoreRouter(checkpoint, shards, { seed })
   const error = 1 - meanAccuracy(evaluation.buckets)
   return { score: error, trivial: 1 - evaluation.majority, bound: 1 - evaluation.majority }
 }
