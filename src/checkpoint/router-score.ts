@@ -60,7 +60,7 @@ export function evaluateRouter (router: Router, heldOut: Shard[], options: Route
 
 /**
  * Images per forward pass when a verifier scores a router on a node's main thread: the default
- * run's 3 000 held-out images took 20-28 s in passes of 256 on two loaded cores, all of it
+ * run's 3 000 held-out images took 9-28 s in passes of 256 on two loaded cores, all of it
  * without a turn of the event loop; a pass of 64 is a few tens of ms.
  */
 export const ROUTER_ROWS_PER_PASS = 64

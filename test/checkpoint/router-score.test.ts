@@ -1,6 +1,6 @@
 /**
  * Verifiers score a router checkpoint on a node's main thread (src/checkpoint/router-score.ts):
- * the default run's 3 000 held-out images held the event loop for 20-28 s in one go. scoreRouter
+ * the default run's 3 000 held-out images held the event loop for 9-28 s in one go. scoreRouter
  * must give evaluateRouter's numbers while letting the loop run between passes, and stop there
  * when told.
  */
