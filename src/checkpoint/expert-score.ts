@@ -23,6 +23,7 @@ import type { Checkpoint } from './format.js'
 import { loadExpert } from './expert.js'
 import { checkDeviceFit } from '../model/buffer-fit.js'
 import { throwIfAborted } from '../hddm-error.js'
+import { runPasses, runPassesYielding } from './passes.js'
 import type { AbortOptions } from '../progress.js'
 
 export interface ScoreSettings {
@@ -68,11 +69,7 @@ export interface HeldOutEval {
  */
 export function expertHeldOutLoss (checkpoint: Checkpoint, heldOutShard: Uint8Array, evaluation: HeldOutEval): number {
   const settings = { batches: evaluation.heldOutBatches, batchSize: evaluation.batchSize, seed: evaluation.seed }
-  const draws = scoreDraws(checkpoint, heldOutShard, settings, 'held-out/time', false)
-  for (;;) {
-    const step = draws.next()
-    if (step.done === true) return step.value.prompted
-  }
+  return runPasses(scoreDraws(checkpoint, heldOutShard, settings, 'held-out/time', false)).prompted
 }
 
 /**
@@ -92,17 +89,7 @@ export async function scoreExpert (
   checkpoint: Checkpoint, shardBytes: Uint8Array, settings: ScoreSettings, options: AbortOptions = {}
 ): Promise<ExpertScore> {
   throwIfAborted(options.signal)
-  const draws = scoreDraws(checkpoint, shardBytes, settings, 'score/time', true)
-  try {
-    for (;;) {
-      const step = draws.next()
-      if (step.done === true) return step.value
-      await new Promise((resolve) => setImmediate(resolve))
-      throwIfAborted(options.signal)
-    }
-  } finally {
-    draws.return(undefined as never)   // runs the generator's cleanup (the expert's weights) when stopped early
-  }
+  return await runPassesYielding(scoreDraws(checkpoint, shardBytes, settings, 'score/time', true), options)
 }
 
 /**

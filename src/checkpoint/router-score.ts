@@ -15,6 +15,7 @@ import type { RouterConditioning } from '../model/config.js'
 import type { Router } from '../model/router.js'
 import type { AbortOptions } from '../progress.js'
 import type { Checkpoint } from './format.js'
+import { runPasses, runPassesYielding } from './passes.js'
 import { loadRouter } from './router.js'
 
 export interface BucketAccuracy {
@@ -51,11 +52,7 @@ export interface RouterScoreOptions {
 }
 
 export function evaluateRouter (router: Router, heldOut: Shard[], options: RouterScoreOptions = {}): RouterEvaluation {
-  const passes = evaluationPasses(router, heldOut, options)
-  for (;;) {
-    const step = passes.next()
-    if (step.done === true) return step.value
-  }
+  return runPasses(evaluationPasses(router, heldOut, options))
 }
 
 /**
@@ -77,12 +74,7 @@ export async function scoreRouter (
   const router = loadRouter(checkpoint)
   try {
     const passes = evaluationPasses(router.model, heldOut, { batchSize: ROUTER_ROWS_PER_PASS, ...options })
-    for (;;) {
-      const step = passes.next()
-      if (step.done === true) return step.value
-      await new Promise((resolve) => setImmediate(resolve))
-      throwIfAborted(abort.signal)
-    }
+    return await runPassesYielding(passes, abort)
   } finally {
     router.dispose()
   }
