@@ -9,7 +9,7 @@ import { checkShape } from '../ensemble/checks.js'
 import { CheckpointRefusedError } from '../ensemble/errors.js'
 import { budgetOf, type ResolvedRunManifest, type RunTask } from '../protocol/run-manifest.js'
 import { allFinite, decodeCheckpoint, type Checkpoint } from '../checkpoint/format.js'
-import { CorruptCheckpointError } from '../checkpoint/errors.js'
+import { CorruptCheckpointError, ShapeMismatchError } from '../checkpoint/errors.js'
 import { TaskDataMismatchError } from './errors.js'
 import type { CheckpointInfo } from '../network/claim-types.js'
 
@@ -39,4 +39,13 @@ export function checkAnnouncedCheckpoint (
   }
   if (!allFinite(tensors)) throw new CorruptCheckpointError(`${claimed} has NaN or Inf values`)
   return checkpoint
+}
+
+/**
+ * Whether `err` says the file is not what was announced (its content, or a network the run's
+ * preset cannot load), as opposed to this node's own trouble: fetching it again would not help.
+ */
+export function contradictsAnnouncement (err: unknown): boolean {
+  return err instanceof TaskDataMismatchError || err instanceof CorruptCheckpointError ||
+    err instanceof ShapeMismatchError
 }

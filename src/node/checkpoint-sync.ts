@@ -15,14 +15,12 @@
  */
 import { peerIdFromString } from '@libp2p/peer-id'
 import { CID } from 'multiformats/cid'
-import { CorruptCheckpointError } from '../checkpoint/errors.js'
 import { silentLogger, type Logger } from '../logger.js'
 import { type CheckpointInfo, compareCheckpoints, type TaskCoverage } from '../network/claim-types.js'
 import { maxCheckpointBytes } from '../protocol/fetch-limits.js'
 import { ContentTooLargeError, NotAFileError, WrongCodecError } from '../storage/errors.js'
-import { checkAnnouncedCheckpoint } from './announced-checkpoint.js'
+import { checkAnnouncedCheckpoint, contradictsAnnouncement } from './announced-checkpoint.js'
 import { queryCoverage } from './coverage-protocol.js'
-import { TaskDataMismatchError } from './errors.js'
 import type { FinalVerdict, FinalVerifier } from './final-verifier.js'
 import type { RunState } from './run-state.js'
 import type { RunTask } from '../protocol/run-manifest.js'
@@ -51,10 +49,13 @@ export interface CheckpointSyncComponents {
 
 /** Refused checkpoints remembered, so that a lying map costs one fetch per lie, not one per resync. */
 const MAX_REFUSED = 1024
-/** Refusals that fetching again would not change, unlike a timeout or a full disk here. */
-const CONTENT_ERRORS = [
-  TaskDataMismatchError, CorruptCheckpointError, ContentTooLargeError, WrongCodecError, NotAFileError
-]
+/** What fetching again would not change, unlike a timeout or a full disk here. */
+function isFinalRefusal (err: unknown): boolean {
+  // The CID is not a checkpoint-sized file, or the file is not what the map says.
+  const notACheckpoint = err instanceof ContentTooLargeError || err instanceof WrongCodecError ||
+    err instanceof NotAFileError
+  return notACheckpoint || contradictsAnnouncement(err)
+}
 /** A checkpoint that could not be fetched is tried again after this many resyncs, not at each. */
 const RETRY_RESYNCS = 5
 /** Checkpoints fetched at once in a round (each at most the run's largest checkpoint in memory). */
@@ -216,8 +217,8 @@ export class CheckpointSync {
     } catch (err) {
       if (this.controller.signal.aborted) return false
       this.log.warn('refused a checkpoint from a coverage map', { task: task.id, cid: info.cid, via }, err)
-      const final = CONTENT_ERRORS.some((type) => err instanceof type)
-      this.remember(`${task.id}\u0000${info.cid}`, final ? Infinity : Date.now() + RETRY_RESYNCS * this.init.resyncMs)
+      const until = isFinalRefusal(err) ? Infinity : Date.now() + RETRY_RESYNCS * this.init.resyncMs
+      this.remember(`${task.id}\u0000${info.cid}`, until)
       return false
     }
   }

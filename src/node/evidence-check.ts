@@ -22,11 +22,10 @@ import { createHash } from 'node:crypto'
 import { decodeShard, firstItems } from '../data/shard.js'
 import { EVIDENCE_EXAMPLES } from '../protocol/limits.js'
 import { budgetOf, type ResolvedRunManifest, type RunTask } from '../protocol/run-manifest.js'
-import { CorruptCheckpointError, ShapeMismatchError } from '../checkpoint/errors.js'
 import { scoreExpert } from '../checkpoint/expert-score.js'
 import { meanAccuracy, scoreRouter } from '../checkpoint/router-score.js'
-import { checkAnnouncedCheckpoint } from './announced-checkpoint.js'
-import { EvidenceRefusedError, TaskDataMismatchError } from './errors.js'
+import { checkAnnouncedCheckpoint, contradictsAnnouncement } from './announced-checkpoint.js'
+import { EvidenceRefusedError } from './errors.js'
 import type { Evidence, EvidenceHistory } from '../network/evidence-log.js'
 import type { Checkpoint } from '../checkpoint/format.js'
 
@@ -83,9 +82,7 @@ export async function checkEvidence (run: { runId: string, manifest: ResolvedRun
     score = await scoreCheckpoint(run.manifest, task, checkpoint, heldOut, evidenceSeed(run.runId, task.id))
   } catch (err) {
     // The file is not what was announced, or not a network of the run's preset.
-    const content = err instanceof TaskDataMismatchError || err instanceof CorruptCheckpointError ||
-      err instanceof ShapeMismatchError
-    if (content) throw new EvidenceRefusedError('wrong-content', (err as Error).message)
+    if (contradictsAnnouncement(err)) throw new EvidenceRefusedError('wrong-content', (err as Error).message)
     throw err
   }
   const refusal = judgeEvidence(score, history.first)

@@ -162,8 +162,8 @@ export class HddmNode extends TypedEventEmitter<HddmNodeEvents> {
       this.finals.start()
       await handleCoverage(swarm.libp2p, (run) => run === runId ? state.coverage() : undefined)
       // Before the first claim: a task finished while this node was away must not be trained again.
-      const sync = { libp2p: swarm.libp2p, state, storage, finals: this.finals }
-      this.sync = new CheckpointSync({ ...this.init.checkpointSync, logger }, sync)
+      const syncWith = { libp2p: swarm.libp2p, state, storage, finals: this.finals }
+      this.sync = new CheckpointSync({ ...this.init.checkpointSync, logger }, syncWith)
       await this.sync.start()
       if (this.init.trainer !== undefined) {
         this.loop = new TaskLoop(
