@@ -7,9 +7,8 @@
  * only its own task; superseded announcements are skipped, so a slow mirror never falls behind
  * by more than one.
  */
-import { CID } from 'multiformats/cid'
 import { silentLogger, type Logger } from '../logger.js'
-import { maxCheckpointBytes } from '../protocol/fetch-limits.js'
+import { fetchAnnouncedCheckpoint } from './announced-checkpoint.js'
 import type { RunState } from './run-state.js'
 import type { Storage } from '../storage/helia.js'
 import type { GossipMessageDetail } from '../network/gossip.js'
@@ -91,18 +90,4 @@ export class CheckpointMirror {
       }
     }
   }
-}
-
-/**
- * The bytes of an announced checkpoint, fetched as the mirror keeps them (and as lease evidence
- * is checked, node/lease-evidence.ts): the announcer is asked as a provider besides the swarm.
- */
-export async function fetchAnnouncedCheckpoint (storage: Pick<Storage, 'getBytes'>,
-  manifest: CheckpointMirrorComponents['state']['manifest'], want: { cid: string, peer: string },
-  options: { timeoutMs: number, signal?: AbortSignal }): Promise<Uint8Array> {
-  // Always through getBytes, never a root-block `has`: a copy cut short by a dead announcer
-  // has the root but not every leaf, and only the whole file can be served on.
-  // A CID of anything larger than the run's checkpoints is refused before its data moves.
-  const maxBytes = maxCheckpointBytes(manifest)
-  return await storage.getBytes(CID.parse(want.cid), { providers: [want.peer], ...options, maxBytes })
 }

@@ -14,12 +14,10 @@
  * adopted final: the verifier's not-holder verdict has its announcer asked at the next poll.
  */
 import { peerIdFromString } from '@libp2p/peer-id'
-import { CID } from 'multiformats/cid'
 import { silentLogger, type Logger } from '../logger.js'
 import { type CheckpointInfo, compareCheckpoints, type TaskCoverage } from '../network/claim-types.js'
-import { maxCheckpointBytes } from '../protocol/fetch-limits.js'
 import { ContentTooLargeError, NotAFileError, WrongCodecError } from '../storage/errors.js'
-import { checkAnnouncedCheckpoint, contradictsAnnouncement } from './announced-checkpoint.js'
+import { checkAnnouncedCheckpoint, contradictsAnnouncement, fetchAnnouncedCheckpoint } from './announced-checkpoint.js'
 import { queryCoverage } from './coverage-protocol.js'
 import type { FinalVerdict, FinalVerifier } from './final-verifier.js'
 import type { RunState } from './run-state.js'
@@ -203,11 +201,8 @@ export class CheckpointSync {
   /** Whether the checkpoint checked out and was adopted. */
   private async adopt (task: RunTask, info: CheckpointInfo, via: string): Promise<boolean> {
     try {
-      const bytes = await this.c.storage.getBytes(CID.parse(info.cid), {
-        timeoutMs: this.init.fetchTimeoutMs,
-        maxBytes: maxCheckpointBytes(this.c.state.manifest),
-        providers: [...new Set([info.peer, via])],
-        signal: this.controller.signal
+      const bytes = await fetchAnnouncedCheckpoint(this.c.storage, this.c.state.manifest, info, {
+        timeoutMs: this.init.fetchTimeoutMs, signal: this.controller.signal, alsoFrom: via
       })
       checkAnnouncedCheckpoint(this.c.state, task, info, bytes)
       const outcome = this.c.state.adoptCheckpoint(task.id, info, via)

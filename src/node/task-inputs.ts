@@ -12,7 +12,7 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { decodeShard } from '../data/shard.js'
-import { checkAnnouncedCheckpoint } from './announced-checkpoint.js'
+import { checkAnnouncedCheckpoint, fetchAnnouncedCheckpoint } from './announced-checkpoint.js'
 import { TaskDataMismatchError } from './errors.js'
 import type { FinalVerifier } from './final-verifier.js'
 import type { Logger } from '../logger.js'
@@ -110,17 +110,17 @@ const ANNOUNCER_TIMEOUT_MS = 15_000
 async function fetchCheckpoint (
   cid: string, peer: string | undefined, c: TaskInputsComponents, options: TaskInputsOptions
 ): Promise<Uint8Array> {
-  options = { ...options, maxBytes: maxCheckpointBytes(c.state.manifest) }
-  try {
-    const providers = peer === undefined ? undefined : [peer]
-    const timeoutMs = Math.min(options.timeoutMs ?? ANNOUNCER_TIMEOUT_MS, ANNOUNCER_TIMEOUT_MS)
-    return await c.storage.getBytes(CID.parse(cid), { ...options, providers, timeoutMs })
-  } catch (err) {
-    // The announcer is the usual source, and the one most likely gone when a task is taken
-    // over: ask the swarm at large (peers' checkpoint mirrors hold the latest announcement).
-    if (options.signal?.aborted === true || peer === undefined) throw err
-    return await c.storage.getBytes(CID.parse(cid), options)
+  if (peer !== undefined) {
+    try {
+      const timeoutMs = Math.min(options.timeoutMs ?? ANNOUNCER_TIMEOUT_MS, ANNOUNCER_TIMEOUT_MS)
+      return await fetchAnnouncedCheckpoint(c.storage, c.state.manifest, { cid, peer }, { ...options, timeoutMs })
+    } catch (err) {
+      // The announcer is the usual source, and the one most likely gone when a task is taken
+      // over: ask the swarm at large (peers' checkpoint mirrors hold the latest announcement).
+      if (options.signal?.aborted === true) throw err
+    }
   }
+  return await c.storage.getBytes(CID.parse(cid), { ...options, maxBytes: maxCheckpointBytes(c.state.manifest) })
 }
 
 async function keep (bytes: Uint8Array, dir: string, name: string): Promise<string> {
