@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { disposeBackend, initBackend } from '../../src/runtime/backend.js'
 import { nativePoolStats } from '../../src/runtime/native/install.js'
+import { BufferPool, capacityOf } from '../../src/runtime/native/pool.js'
 import { tensor } from './helpers.js'
 
 /** Many same-sized outputs, made and dropped: any wrongly recycled buffer gets overwritten. */
@@ -50,6 +51,60 @@ describe('native buffer pool', () => {
     churn([64, 128])
     expect(view.dataSync()).toEqual(expected)
     view.dispose()
+  })
+
+  it('serves nearby lengths from idle buffers of their class or a larger one, with exact results', async () => {
+    await initBackend({ backend: 'native', threads: 1 })
+    // Top-k sampling gives an expert 21-30 of 100 rows from one step to the next.
+    const rows = [30, 24, 27, 21, 29, 25]
+    const inputs = rows.map((r, i) => tensor([r, 49, 128], i))
+    const expected = inputs.map(x => Array.from(x.dataSync(), v => Math.fround(Math.fround(v * 2) + 1)))
+    const compute = (x: tf.Tensor): tf.Tensor => tf.tidy(() => tf.add(tf.mul(x, 2), 1))
+    tf.dispose(compute(inputs[0]))   // two idle buffers of the 30-row class
+    const before = nativePoolStats()!
+    for (const x of inputs) tf.dispose(compute(x))
+    const after = nativePoolStats()!
+    expect(after.misses - before.misses).toBe(0)
+    expect(after.hits - before.hits).toBe(2 * rows.length)
+    // A reused store is larger than the result: each result is exactly its own length and values.
+    inputs.forEach((x, i) => {
+      const r = tf.tidy(() => compute(x).dataSync())
+      expect(r.length).toBe(rows[i] * 49 * 128)
+      expect(Array.from(r)).toEqual(expected[i])
+    })
+    tf.dispose(inputs)
+  })
+
+  it('evicts its oldest idle buffers when full, so the next workload\'s sizes are still served', () => {
+    const pool = new BufferPool({ recycle: true, maxIdleBytes: 64 * 1024 })
+    const first = Array.from({ length: 8 }, () => pool.take(2048))   // 8 KiB each: the pool is full
+    first.forEach(b => pool.release(b))
+    expect(pool.snapshot().idleBytes).toBe(64 * 1024)
+    const misses: number[] = []
+    for (let round = 0; round < 3; round++) {
+      const before = pool.snapshot().misses
+      const next = Array.from({ length: 4 }, () => pool.take(3000))  // 12 KiB stores
+      next.forEach(b => pool.release(b))
+      misses.push(pool.snapshot().misses - before)
+    }
+    expect(misses).toEqual([4, 0, 0])   // dropping the new buffers instead would miss every round
+    expect(pool.snapshot().evicted).toBe(6)
+    expect(pool.snapshot().idleBytes).toBeLessThanOrEqual(64 * 1024)
+    pool.release(first[0])   // a second release of a buffer changes nothing
+    expect(pool.snapshot().idleBytes).toBe(4 * 12 * 1024 + 2 * 8 * 1024)
+  })
+
+  it('rounds lengths up to at most 1/8 more, and keeps small lengths exact', () => {
+    expect(capacityOf(1)).toBe(1)
+    expect(capacityOf(1000)).toBe(1000)
+    expect(capacityOf(4096)).toBe(4096)
+    expect(capacityOf(4097)).toBe(4608)
+    for (let n = 1025; n < 300_000; n += 997) {
+      const c = capacityOf(n)
+      expect(c).toBeGreaterThanOrEqual(n)
+      expect(c - n).toBeLessThanOrEqual(n / 8)
+      expect(capacityOf(c)).toBe(c)
+    }
   })
 
   it('keeps recycled buffers correct: results in a long loop equal fresh computations', async () => {
