@@ -21,6 +21,11 @@ export interface StrokeStatistics {
   isolatedPerImage: number
   /** Total variation over total intensity: higher for noisy, fragmented strokes. */
   edgePerInk: number
+  /**
+   * Ink pixels per image: stroke weight. Our FID punishes evenly thickened strokes far more than
+   * broken ones (docs/RESULTS.md, "What our FID sees"), so a row's FID needs this beside it too.
+   */
+  inkPerImage: number
 }
 
 /** Number of 4-connected pieces of ink in one `side` x `side` image of bytes. */
@@ -59,6 +64,7 @@ export function strokeStatistics (images: Uint8Array, side: number): StrokeStati
   let isolated = 0
   let edge = 0
   let ink = 0
+  let inkPixels = 0
   for (let i = 0; i < n; i++) {
     const image = images.subarray(i * pixels, (i + 1) * pixels)
     const count = strokePieces(image, side)
@@ -72,6 +78,7 @@ export function strokeStatistics (images: Uint8Array, side: number): StrokeStati
       if (row < side - 1) edge += Math.abs(image[p] - image[p + side])
       const around = Math.max(row > 0 ? image[p - side] : 0, row < side - 1 ? image[p + side] : 0,
         col > 0 ? image[p - 1] : 0, col < side - 1 ? image[p + 1] : 0)
+      if (image[p] > INK) inkPixels++
       if (image[p] > INK && around < FAINT) isolated++
     }
   }
@@ -80,6 +87,7 @@ export function strokeStatistics (images: Uint8Array, side: number): StrokeStati
     meanPieces: n === 0 ? 0 : pieces / n,
     whole: n === 0 ? 0 : whole / n,
     isolatedPerImage: n === 0 ? 0 : isolated / n,
-    edgePerInk: ink === 0 ? 0 : edge / ink
+    edgePerInk: ink === 0 ? 0 : edge / ink,
+    inkPerImage: n === 0 ? 0 : inkPixels / n
   }
 }

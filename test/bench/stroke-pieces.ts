@@ -2,7 +2,8 @@
  * How whole the strokes of sampled digits are, next to the test set's (src/eval/strokes.ts says
  * why FID needs this beside it). Reads the samples an experiment kept (`<state>/eval/*.u8`,
  * [N, 28, 28] bytes) and prints, per file: stroke pieces per image (a clean digit is 1, rarely
- * 2), the share in one piece, isolated bright pixels per image and edge per ink.
+ * 2), the share in one piece, isolated bright pixels per image, edge per ink and ink pixels per
+ * image (stroke weight).
  *
  *   npm run bench test/bench/stroke-pieces.ts -- --state tmp/exp-mnist-k4 [--match step-2000]
  */
@@ -24,13 +25,13 @@ const SIDE = 28
 
 function row (name: string, s: StrokeStatistics): string {
   return `| ${name} | ${s.images} | ${s.meanPieces.toFixed(2)} | ${(100 * s.whole).toFixed(1)}% | ` +
-    `${s.isolatedPerImage.toFixed(2)} | ${s.edgePerInk.toFixed(2)} |`
+    `${s.isolatedPerImage.toFixed(2)} | ${s.edgePerInk.toFixed(2)} | ${s.inkPerImage.toFixed(1)} |`
 }
 
 const test = await loadDataset(args.dataset as string)
 console.log('| samples | images | stroke pieces per image (mean) | in one piece | isolated pixels per image ' +
-  '| edge per ink |')
-console.log('|---|---|---|---|---|---|')
+  '| edge per ink | ink pixels per image |')
+console.log('|---|---|---|---|---|---|---|')
 console.log(row(test.name, strokeStatistics(test.pixels, SIDE)))
 const evalDir = join(args.state as string, 'eval')
 const files = (await readdir(evalDir)).filter(f => f.endsWith('.u8') && f.includes(args.match as string)).sort()

@@ -23,6 +23,7 @@ describe('stroke statistics', () => {
     expect(s.whole).toBe(0.5)
     expect(s.meanPieces).toBe(3)
     expect(s.isolatedPerImage).toBe(2.5)
+    expect(s.inkPerImage).toBe(7.5)   // 10 pixels of ring, 5 of speckle
   })
 
   it('finds most MNIST test digits in one piece', async () => {
