@@ -37,6 +37,7 @@ export {
   evaluateEnsemble, type EvaluateEnsembleInput, type EnsembleEvaluation, type EvaluateEnsembleResult,
   type EvaluateProgressEvents
 } from './evaluate.js'
+export { precisionRecall, type PrecisionRecall } from './precision-recall.js'
 export { promptGrid } from './sample-grid.js'
 export { strokePieces, strokeStatistics, type StrokeStatistics } from './strokes.js'
 export {

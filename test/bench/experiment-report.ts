@@ -7,9 +7,12 @@ import { existsSync } from 'node:fs'
 import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { decodeCheckpoint } from '../../src/checkpoint/format.js'
+import { loadDataset, Random, subsetDataset } from '../../src/data/index.js'
 import { linePlot, type PlotSeries } from '../../src/eval/plot.js'
 import { strokeStatistics } from '../../src/eval/strokes.js'
-import type { EnsembleEvaluation, LossMatrix } from '../../src/eval/index.js'
+import {
+  classifyImages, loadClassifier, precisionRecall, type EnsembleEvaluation, type LossMatrix, type PrecisionRecall
+} from '../../src/eval/index.js'
 
 interface Interval { lo: number, hi: number, mean: number, std: number }
 interface EvalFile {
@@ -81,6 +84,26 @@ function fidDifference (v: EvalFile, monolith: EvalFile): string {
   return `${sign}${difference.toFixed(2)} (z ${z.toFixed(1)}, ${verdict})`
 }
 
+/**
+ * Precision and recall of a row's kept samples against as many test images (one fixed draw):
+ * FID folds "unlike real images" and "missing real images" into one number; these keep them apart.
+ */
+async function coverageScorer (dataset: string): Promise<(samples: Uint8Array) => PrecisionRecall> {
+  const classifier = await loadClassifier(dataset)
+  const test = await loadDataset(`${dataset}:test`)
+  const order = new Random(10).permutation(test.count)
+  const real = new Map<number, Float32Array>()
+  return (samples) => {
+    const n = samples.length / test.width / test.height
+    let features = real.get(n)
+    if (features === undefined) {
+      const rows = Array.from(order.subarray(0, Math.min(n, test.count)))
+      real.set(n, features = classifyImages(classifier, subsetDataset(test, rows).pixels).features)
+    }
+    return precisionRecall(features, classifyImages(classifier, samples).features, classifier.featureSize)
+  }
+}
+
 export async function writeExperimentReport (state: string): Promise<void> {
   const settings = JSON.parse(await readFile(join(state, 'settings.json'), 'utf8')) as Settings
   const evalDir = join(state, 'eval')
@@ -92,13 +115,16 @@ export async function writeExperimentReport (state: string): Promise<void> {
    * MNIST only: a garment is one piece of ink whether it is drawn well or not.
    */
   const whole = new Map<EvalFile, number>()
+  const coverage = new Map<EvalFile, PrecisionRecall>()
+  const scoreCoverage = await coverageScorer(settings.dataset)
   for (const f of configurationFiles) {
     const v = JSON.parse(await readFile(join(evalDir, f), 'utf8')) as EvalFile
     evals.push(v)
     const samples = join(evalDir, f.replace(/\.json$/, '.u8'))
-    if (settings.dataset === 'mnist' && existsSync(samples)) {
-      whole.set(v, strokeStatistics(await readFile(samples), 28).whole)
-    }
+    if (!existsSync(samples)) continue
+    const pixels = new Uint8Array(await readFile(samples))
+    if (v.step === settings.S) coverage.set(v, scoreCoverage(pixels))
+    if (settings.dataset === 'mnist') whole.set(v, strokeStatistics(pixels, 28).whole)
   }
   const lines: string[] = []
   const e = settings.evalSettings
@@ -111,8 +137,8 @@ export async function writeExperimentReport (state: string): Promise<void> {
   lines.push(`Evaluation: ${perRow}, ${sampler}; FID against the full test split.`, '')
 
   const header = '| configuration | routing | FID +- bootstrap std | vs monolith | diversity (mean +- std over ' +
-    'prompts) | prompt accuracy (90%) | in one stroke | GFLOPs / sample | training TFLOPs |'
-  lines.push(header, '|---|---|---|---|---|---|---|---|---|')
+    'prompts) | prompt accuracy (90%) | precision / recall | in one stroke | GFLOPs / sample | training TFLOPs |'
+  lines.push(header, '|---|---|---|---|---|---|---|---|---|---|')
   const ownBudget = settings.ddpmBudget !== undefined && settings.ddpmBudget > 1 ? `ddpm${settings.ddpmBudget}x` : ''
   const order = [
     'monolith', 'homogeneous-fm', 'homogeneous-ddpm', 'heterogeneous',
@@ -141,7 +167,10 @@ export async function writeExperimentReport (state: string): Promise<void> {
     const gflops = ev.gflopsPerSample.toFixed(3)
     const tflops = (v.trainingGflops / 1000).toFixed(2)
     const oneStroke = whole.has(v) ? percent(whole.get(v) as number) : '-'
-    const cells = [v.configuration, routing, fid, versus, diversity, accuracy, oneStroke, gflops, tflops]
+    const pr = coverage.get(v)
+    const precisionRecallCell = pr !== undefined ? `${percent(pr.precision)} / ${percent(pr.recall)}` : '-'
+    const cells = [v.configuration, routing, fid, versus, diversity, accuracy, precisionRecallCell, oneStroke, gflops,
+      tflops]
     lines.push(`| ${cells.join(' | ')} |`)
   }
   lines.push('', '"vs monolith": the FID difference and its z = difference / sqrt(std_a^2 + std_b^2) over the two ' +
@@ -151,7 +180,10 @@ export async function writeExperimentReport (state: string): Promise<void> {
     (fmBudgetRows.length > 0 ? `${fmBudgetRows.join(', ')}: FM experts trained that many times S steps (at ` +
       `${settings.K}x each has the monolith's updates: equal wall-clock, ${settings.K}x the compute). ` : '') +
     '"In one stroke" (MNIST only): the share of samples whose ink is one 4-connected piece (src/eval/strokes.ts; ' +
-    '91.5% of MNIST\'s test digits), which FID on the classifier\'s features barely sees.', '')
+    '91.5% of MNIST\'s test digits), which FID on the classifier\'s features barely sees. ' +
+    '"Precision / recall" (Kynkaanniemi et al. 2019, k = 3, against as many test images, one fixed draw; real ' +
+    'training images score about 87% / 87%): the share of samples inside the real images\' feature manifold, and ' +
+    'of real images inside the samples\'.', '')
 
   // FID against training compute: top-1 ensembles and the monolith at every milestone.
   const series: PlotSeries[] = []

@@ -174,12 +174,12 @@ const settings = {
 await mkdir(state, { recursive: true })
 await checkSettings(join(state, 'settings.json'), settings, ['evalSettings'])
 
+const backend = await initBackend({ backend: 'native', ...(num('threads') > 0 ? { threads: num('threads') } : {}) })
 if (args.report === true) {
   await writeExperimentReport(state)
   process.exit(0)
 }
 
-const backend = await initBackend({ backend: 'native', ...(num('threads') > 0 ? { threads: num('threads') } : {}) })
 log('start', { backend: backend.name, settings })
 
 // ---------------------------------------------------------------------------------------------
