@@ -41,8 +41,9 @@ const MAX_SLACK = 1.5
 /**
  * The length of the buffer that serves a request of `length` elements. Reuse by exact length
  * missed whenever shapes vary: top-k sampling gives each expert a different number of rows at
- * every step, so the pool filled its whole budget with odd sizes and the first sampling call
- * ran at half speed, allocating (measured: docs/RESULTS.md "Ensemble sampling by routing").
+ * every step, so the pool filled its whole budget with odd sizes during the first sampling call,
+ * and every later output of the process was a fresh allocation, 2-4x slower (measured:
+ * docs/RESULTS.md "Ensemble sampling by routing").
  */
 export function capacityOf (length: number): number {
   if (length <= EXACT_UP_TO) return length
