@@ -1,0 +1,113 @@
+/**
+ * The experiment's table compares every model at one guidance scale (2). Classifier-free
+ * guidance pushes p(x | c) away from the model's own unconditional p(x): for the monolith that is
+ * the whole dataset, for an expert only its cluster, so the same scale guides the monolith harder.
+ * This sweep scores the monolith and the top-1 FM ensemble of an experiment's state at several
+ * scales, on the same seeds and sample count as the table, so each can be read at its best.
+ *
+ *   npm run bench test/bench/guidance-sweep.ts -- --state tmp/exp-mnist-k4 [--guidance 1,1.5,2,3]
+ *     [--configurations monolith,homogeneous-fm,homogeneous-fm4x] [--steps-per-expert 2000] [--samples 1000]
+ *
+ * Samples are kept in `<state>/guidance/` like the experiment's evaluations (so sample-coverage.ts
+ * and stroke-pieces.ts read them with `--state <state>/..`); a rerun skips what is there.
+ */
+import { existsSync } from 'node:fs'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { decodeCheckpoint } from '../../src/checkpoint/format.js'
+import { loadExpert } from '../../src/checkpoint/expert.js'
+import { loadRouter } from '../../src/checkpoint/router.js'
+import { loadDataset, subsetDataset } from '../../src/data/index.js'
+import { parseRouting } from '../../src/diffusion/routing.js'
+import type { EnsembleMember } from '../../src/ensemble/index.js'
+import { classifyImages, loadClassifier, precisionRecall, referenceStatistics } from '../../src/eval/index.js'
+import { Random } from '../../src/data/random.js'
+import { strokeStatistics } from '../../src/eval/strokes.js'
+import { initBackend } from '../../src/runtime/index.js'
+import { evaluateWithBootstrap } from './experiment-parts.js'
+
+const { values: args } = parseArgs({
+  options: {
+    state: { type: 'string', default: 'tmp/exp-mnist-k4' },
+    guidance: { type: 'string', default: '1,1.5,2,3' },
+    'steps-per-expert': { type: 'string', default: '2000' },
+    samples: { type: 'string', default: '1000' },
+    /** monolith, homogeneous-fm, and homogeneous-fm<N>x (the FM experts at N x S steps, --fm-budget). */
+    configurations: { type: 'string', default: 'monolith,homogeneous-fm' },
+    bootstrap: { type: 'string', default: '200' }
+  }
+})
+const state = args.state!
+const S = Number(args['steps-per-expert'])
+const samples = Number(args.samples)
+const settings = JSON.parse(await readFile(join(state, 'settings.json'), 'utf8')) as {
+  dataset: string, K: number, evalSettings: { steps: number, seed: number }
+}
+const { K, dataset } = settings
+const out = join(state, 'guidance')
+await mkdir(out, { recursive: true })
+
+await initBackend({ backend: 'native' })
+const classifier = await loadClassifier(dataset)
+const test = await loadDataset(`${dataset}:test`)
+const reference = referenceStatistics(classifier, test)
+const realRows = Array.from(new Random(10).permutation(test.count).subarray(0, samples))
+const realFeatures = classifyImages(classifier, subsetDataset(test, realRows).pixels).features
+
+const checkpoint = async (model: string, step: number): Promise<Uint8Array> =>
+  await readFile(join(state, 'experts', model, `step-${step}.safetensors`))
+type Loaded = { members: EnsembleMember[], router?: string }
+const fmEnsemble = (steps: number) => async (): Promise<Loaded> => ({
+  members: await Promise.all(Array.from({ length: K }, async (_, c) => ({
+    cluster: c, expert: loadExpert(decodeCheckpoint(await checkpoint(`fm-c${c}`, steps)))
+  }))),
+  router: 'router-prompt.safetensors'
+})
+function configuration (name: string): () => Promise<Loaded> {
+  if (name === 'monolith') {
+    return async () => ({
+      members: [{ cluster: 0, expert: loadExpert(decodeCheckpoint(await checkpoint('monolith-fm', K * S))) }]
+    })
+  }
+  const budget = /^homogeneous-fm(?:(\d+)x)?$/.exec(name)
+  if (budget === null) throw new Error(`unknown configuration ${name}`)
+  return fmEnsemble(S * Number(budget[1] ?? 1))
+}
+const configurations = Object.fromEntries(args.configurations!.split(',').map(n => [n, configuration(n)]))
+
+const percent = (x: number): string => `${(100 * x).toFixed(1)}%`
+console.log(`| configuration | guidance | FID +- bootstrap std | prompt accuracy | precision / recall |` +
+  `${dataset === 'mnist' ? ' in one stroke |' : ''}`)
+console.log(`|---|---|---|---|---|${dataset === 'mnist' ? '---|' : ''}`)
+for (const [name, load] of Object.entries(configurations)) {
+  for (const guidance of args.guidance!.split(',').map(Number)) {
+    const file = join(out, `${name}.guidance-${guidance}.json`)
+    const samplesPath = file.replace(/\.json$/, '.u8')
+    if (!existsSync(file)) {
+      const { members, router: routerFile } = await load()
+      const router = routerFile !== undefined ? loadRouter(decodeCheckpoint(await readFile(join(state, routerFile))))
+        : undefined
+      try {
+        const routing = parseRouting(router !== undefined ? 'top1' : 'full')
+        const result = await evaluateWithBootstrap({
+          members, router, tokenizer: members[0].expert.tokenizer, routing,
+          classifier, reference, samples, steps: settings.evalSettings.steps, guidance,
+          seed: settings.evalSettings.seed, resamples: Number(args.bootstrap), samplesPath
+        })
+        await writeFile(file, JSON.stringify(result, null, 2) + '\n')
+      } finally {
+        router?.dispose()
+        for (const m of members) m.expert.dispose()
+      }
+    }
+    const { evaluation, bootstrap } = JSON.parse(await readFile(file, 'utf8'))
+    const pixels = new Uint8Array(await readFile(samplesPath))
+    const pr = precisionRecall(realFeatures, classifyImages(classifier, pixels).features, classifier.featureSize)
+    const fid = `${evaluation.fid.toFixed(2)}${bootstrap !== undefined ? ` +- ${bootstrap.fid.std.toFixed(2)}` : ''}`
+    const cells = [name, guidance, fid, percent(evaluation.promptAccuracy.accuracy),
+      `${percent(pr.precision)} / ${percent(pr.recall)}`]
+    if (dataset === 'mnist') cells.push(percent(strokeStatistics(pixels, 28).whole))
+    console.log(`| ${cells.join(' | ')} |`)
+  }
+}
