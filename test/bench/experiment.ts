@@ -174,11 +174,13 @@ const settings = {
 await mkdir(state, { recursive: true })
 await checkSettings(join(state, 'settings.json'), settings, ['evalSettings'])
 
-const backend = await initBackend({ backend: 'native', ...(num('threads') > 0 ? { threads: num('threads') } : {}) })
 if (args.report === true) {
+  await initBackend({ backend: 'auto' })   // the report classifies kept samples (precision and recall)
   await writeExperimentReport(state)
   process.exit(0)
 }
+
+const backend = await initBackend({ backend: 'native', ...(num('threads') > 0 ? { threads: num('threads') } : {}) })
 
 log('start', { backend: backend.name, settings })
 
