@@ -8,8 +8,9 @@
  *   npm run bench test/bench/guidance-sweep.ts -- --state tmp/exp-mnist-k4 [--guidance 1,1.5,2,3]
  *     [--configurations monolith,homogeneous-fm,homogeneous-fm4x] [--steps-per-expert 2000] [--samples 1000]
  *
- * Samples are kept in `<state>/guidance/` like the experiment's evaluations (so sample-coverage.ts
- * and stroke-pieces.ts read them with `--state <state>/..`); a rerun skips what is there.
+ * Each evaluation and its samples are kept in `<state>/guidance/`, named by configuration, steps
+ * per expert, N and scale; a rerun skips what is there. Precision and recall are against N test
+ * images (one fixed draw, as in the experiment report).
  */
 import { existsSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
@@ -82,7 +83,7 @@ console.log(`| configuration | guidance | FID +- bootstrap std | prompt accuracy
 console.log(`|---|---|---|---|---|${dataset === 'mnist' ? '---|' : ''}`)
 for (const [name, load] of Object.entries(configurations)) {
   for (const guidance of args.guidance!.split(',').map(Number)) {
-    const file = join(out, `${name}.guidance-${guidance}.json`)
+    const file = join(out, `${name}.step-${S}.n-${samples}.guidance-${guidance}.json`)
     const samplesPath = file.replace(/\.json$/, '.u8')
     if (!existsSync(file)) {
       const { members, router: routerFile } = await load()
