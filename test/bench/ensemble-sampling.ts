@@ -95,16 +95,18 @@ async function measure (routing: string | 'single'): Promise<{ seconds: number, 
   return { seconds: best, gflopsPerImage }
 }
 
-async function once (routing: string, seed: number): Promise<number> {
+/** One top-1 call: its seconds, and each expert's mean routed weight (the images must spread). */
+async function topOne (seed: number): Promise<{ seconds: number, weights: string }> {
   const started = performance.now()
-  const request = { members, router, tokenizer, prompts, steps, seed, guidance: 2, routing: parseRouting(routing) }
+  const request = { members, router, tokenizer, prompts, steps, seed, guidance: 2, routing: parseRouting('top1') }
   const { usage } = await sampleEnsemble(request)
-  if (seed === 100) console.log('top-1 mean routed weights', usage.map(u => u.meanWeight.toFixed(2)).join(' '))
-  return (performance.now() - started) / 1000
+  const weights = usage.map(u => u.meanWeight.toFixed(2)).join(' ')
+  return { seconds: (performance.now() - started) / 1000, weights }
 }
-const first = await once('top1', 100)
+const firstCall = await topOne(100)
+const first = firstCall.seconds
 const idleAfterFirst = nativePoolStats()?.idleBytes
-const warm = Math.min(await once('top1', 101), await once('top1', 102))
+const warm = Math.min((await topOne(101)).seconds, (await topOne(102)).seconds)
 
 await measure('single') // warm-up: kernels, pool
 const single = await measure('single')
@@ -112,7 +114,8 @@ const machine = `backend ${backend.name} (${backend.threads} threads)`
 console.log(`${machine}, preset ${preset}, ${images} images, ${steps} Euler steps, guidance 2, best of ${rounds}`)
 const idleMiB = idleAfterFirst !== undefined ? (idleAfterFirst / 2 ** 20).toFixed(0) : undefined
 const idle = idleMiB !== undefined ? `, buffer pool idle after it ${idleMiB} MiB` : ''
-console.log(`first top-1 call ${first.toFixed(2)} s = ${(first / warm).toFixed(2)} x the best warm one${idle}\n`)
+console.log(`first top-1 call ${first.toFixed(2)} s = ${(first / warm).toFixed(2)} x the best warm one${idle}` +
+  ` (mean routed weights ${firstCall.weights})\n`)
 console.log('| sampler | images/s | GFLOP/image | x single expert (throughput) |')
 console.log('|---|---|---|---|')
 console.log(`| single expert | ${(images / single.seconds).toFixed(2)} | ${single.gflopsPerImage.toFixed(3)} | 1.00 |`)

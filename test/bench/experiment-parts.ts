@@ -8,14 +8,16 @@ import { existsSync } from 'node:fs'
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import {
-  assignClusters, buildShards, clusterDataset, encodeShard, loadDataset, Random, shardToDataset, Tokenizer, type Dataset
+  assignClusters, buildShards, clusterDataset, encodeShard, loadDataset, Random, shardToDataset, subsetDataset,
+  Tokenizer, type Dataset
 } from '../../src/data/index.js'
 import { expertHeldOutLoss } from '../../src/checkpoint/expert-score.js'
 import { decodeCheckpoint, encodeCheckpoint } from '../../src/checkpoint/format.js'
 import { publishableCheckpoint } from '../../src/checkpoint/publishable.js'
 import {
-  classifyImages, evaluateEnsemble, featureStatistics, frechetDistanceTo, promptGrid,
-  type EnsembleEvaluation, type EvaluateEnsembleInput, type FeatureStatistics
+  classifyImages, evaluateEnsemble, featureStatistics, frechetDistanceTo, precisionRecall, promptGrid,
+  type EnsembleEvaluation, type EvaluateEnsembleInput, type FeatureClassifier, type FeatureStatistics,
+  type PrecisionRecall
 } from '../../src/eval/index.js'
 import { trainExpert, CHECKPOINT_FILE, type ExpertTrainingConfig } from '../../src/training/index.js'
 import { clusteringFeaturesFor } from '../../src/training/clustering-encoder.js'
@@ -311,4 +313,32 @@ export async function evaluateWithBootstrap (
   await writeFile(input.samplesPath, bytes)
   if (input.gridPath !== undefined) await writeFile(input.gridPath, promptGrid(images, shape, prompts, 8))
   return { evaluation, ...(bootstrap !== undefined ? { bootstrap } : {}) }
+}
+
+/** The draw of real images precision and recall compare samples with, in every bench that reports them. */
+export const REAL_DRAW_SEED = 10
+
+/** Classifier features of `n` random images of `set` (one fixed draw per seed). */
+export function realFeatureDraw (
+  classifier: FeatureClassifier, set: Dataset, n: number, seed = REAL_DRAW_SEED
+): Float32Array {
+  const rows = Array.from(new Random(seed).permutation(set.count).subarray(0, Math.min(n, set.count)))
+  return classifyImages(classifier, subsetDataset(set, rows).pixels).features
+}
+
+/**
+ * Precision and recall of kept samples ([N, H, W] bytes) against as many images of `real` (one
+ * fixed draw, kept per N): FID folds "unlike real images" and "missing real images" into one
+ * number; these keep them apart.
+ */
+export function coverageScorer (
+  classifier: FeatureClassifier, real: Dataset, seed = REAL_DRAW_SEED
+): (samples: Uint8Array) => PrecisionRecall {
+  const drawn = new Map<number, Float32Array>()
+  return (samples) => {
+    const n = samples.length / (real.width * real.height * real.channels)
+    let features = drawn.get(n)
+    if (features === undefined) drawn.set(n, features = realFeatureDraw(classifier, real, n, seed))
+    return precisionRecall(features, classifyImages(classifier, samples).features, classifier.featureSize)
+  }
 }

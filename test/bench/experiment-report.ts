@@ -7,12 +7,11 @@ import { existsSync } from 'node:fs'
 import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { decodeCheckpoint } from '../../src/checkpoint/format.js'
-import { loadDataset, Random, subsetDataset } from '../../src/data/index.js'
+import { loadDataset } from '../../src/data/index.js'
 import { linePlot, type PlotSeries } from '../../src/eval/plot.js'
 import { strokeStatistics } from '../../src/eval/strokes.js'
-import {
-  classifyImages, loadClassifier, precisionRecall, type EnsembleEvaluation, type LossMatrix, type PrecisionRecall
-} from '../../src/eval/index.js'
+import { loadClassifier, type EnsembleEvaluation, type LossMatrix, type PrecisionRecall } from '../../src/eval/index.js'
+import { coverageScorer } from './experiment-parts.js'
 
 interface Interval { lo: number, hi: number, mean: number, std: number }
 interface EvalFile {
@@ -84,26 +83,6 @@ function fidDifference (v: EvalFile, monolith: EvalFile): string {
   return `${sign}${difference.toFixed(2)} (z ${z.toFixed(1)}, ${verdict})`
 }
 
-/**
- * Precision and recall of a row's kept samples against as many test images (one fixed draw):
- * FID folds "unlike real images" and "missing real images" into one number; these keep them apart.
- */
-async function coverageScorer (dataset: string): Promise<(samples: Uint8Array) => PrecisionRecall> {
-  const classifier = await loadClassifier(dataset)
-  const test = await loadDataset(`${dataset}:test`)
-  const order = new Random(10).permutation(test.count)
-  const real = new Map<number, Float32Array>()
-  return (samples) => {
-    const n = samples.length / test.width / test.height
-    let features = real.get(n)
-    if (features === undefined) {
-      const rows = Array.from(order.subarray(0, Math.min(n, test.count)))
-      real.set(n, features = classifyImages(classifier, subsetDataset(test, rows).pixels).features)
-    }
-    return precisionRecall(features, classifyImages(classifier, samples).features, classifier.featureSize)
-  }
-}
-
 export async function writeExperimentReport (state: string): Promise<void> {
   const settings = JSON.parse(await readFile(join(state, 'settings.json'), 'utf8')) as Settings
   const evalDir = join(state, 'eval')
@@ -116,7 +95,8 @@ export async function writeExperimentReport (state: string): Promise<void> {
    */
   const whole = new Map<EvalFile, number>()
   const coverage = new Map<EvalFile, PrecisionRecall>()
-  const scoreCoverage = await coverageScorer(settings.dataset)
+  const testSet = await loadDataset(`${settings.dataset}:test`)
+  const scoreCoverage = coverageScorer(await loadClassifier(settings.dataset), testSet)
   for (const f of configurationFiles) {
     const v = JSON.parse(await readFile(join(evalDir, f), 'utf8')) as EvalFile
     evals.push(v)

@@ -9,8 +9,8 @@
  *     [--configurations monolith,homogeneous-fm,homogeneous-fm4x] [--steps-per-expert 2000] [--samples 1000]
  *
  * Each evaluation and its samples are kept in `<state>/guidance/`, named by configuration, steps
- * per expert, N and scale; a rerun skips what is there. Precision and recall are against N test
- * images (one fixed draw, as in the experiment report).
+ * per expert, N and scale, with a grid of its samples (.png); a rerun skips what is there.
+ * Precision and recall are against N test images (one fixed draw, as in the experiment report).
  */
 import { existsSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
@@ -19,14 +19,13 @@ import { parseArgs } from 'node:util'
 import { decodeCheckpoint } from '../../src/checkpoint/format.js'
 import { loadExpert } from '../../src/checkpoint/expert.js'
 import { loadRouter } from '../../src/checkpoint/router.js'
-import { loadDataset, subsetDataset } from '../../src/data/index.js'
+import { loadDataset } from '../../src/data/index.js'
 import { parseRouting } from '../../src/diffusion/routing.js'
 import type { EnsembleMember } from '../../src/ensemble/index.js'
-import { classifyImages, loadClassifier, precisionRecall, referenceStatistics } from '../../src/eval/index.js'
-import { Random } from '../../src/data/random.js'
+import { balancedPrompts, loadClassifier, promptGrid, referenceStatistics } from '../../src/eval/index.js'
 import { strokeStatistics } from '../../src/eval/strokes.js'
 import { initBackend } from '../../src/runtime/index.js'
-import { evaluateWithBootstrap } from './experiment-parts.js'
+import { coverageScorer, evaluateWithBootstrap } from './experiment-parts.js'
 
 const { values: args } = parseArgs({
   options: {
@@ -53,8 +52,7 @@ await initBackend({ backend: 'native' })
 const classifier = await loadClassifier(dataset)
 const test = await loadDataset(`${dataset}:test`)
 const reference = referenceStatistics(classifier, test)
-const realRows = Array.from(new Random(10).permutation(test.count).subarray(0, samples))
-const realFeatures = classifyImages(classifier, subsetDataset(test, realRows).pixels).features
+const scoreCoverage = coverageScorer(classifier, test)
 
 const checkpoint = async (model: string, step: number): Promise<Uint8Array> =>
   await readFile(join(state, 'experts', model, `step-${step}.safetensors`))
@@ -76,6 +74,14 @@ function configuration (name: string): () => Promise<Loaded> {
   return fmEnsemble(S * Number(budget[1] ?? 1))
 }
 const configurations = Object.fromEntries(args.configurations!.split(',').map(n => [n, configuration(n)]))
+
+/** The first 8 samples of each prompt, as the experiment's grids show them. */
+function sampleGrid (pixels: Uint8Array): Uint8Array {
+  const n = pixels.length / (test.width * test.height * test.channels)
+  const images = Float32Array.from(pixels, b => b / 127.5 - 1)
+  const shape: [number, number, number, number] = [n, test.height, test.width, test.channels]
+  return promptGrid(images, shape, balancedPrompts(classifier.info.classNames, n), 8)
+}
 
 const percent = (x: number): string => `${(100 * x).toFixed(1)}%`
 console.log(`| configuration | guidance | FID +- bootstrap std | prompt accuracy | precision / recall |` +
@@ -104,7 +110,9 @@ for (const [name, load] of Object.entries(configurations)) {
     }
     const { evaluation, bootstrap } = JSON.parse(await readFile(file, 'utf8'))
     const pixels = new Uint8Array(await readFile(samplesPath))
-    const pr = precisionRecall(realFeatures, classifyImages(classifier, pixels).features, classifier.featureSize)
+    const gridPath = file.replace(/\.json$/, '.png')
+    if (!existsSync(gridPath)) await writeFile(gridPath, sampleGrid(pixels))
+    const pr = scoreCoverage(pixels)
     const fid = `${evaluation.fid.toFixed(2)}${bootstrap !== undefined ? ` +- ${bootstrap.fid.std.toFixed(2)}` : ''}`
     const cells = [name, guidance, fid, percent(evaluation.promptAccuracy.accuracy),
       `${percent(pr.precision)} / ${percent(pr.recall)}`]

@@ -10,9 +10,10 @@
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { loadDataset, Random, subsetDataset } from '../../src/data/index.js'
-import { classifyImages, loadClassifier, precisionRecall, type FeatureClassifier } from '../../src/eval/index.js'
+import { loadDataset } from '../../src/data/index.js'
+import { classifyImages, loadClassifier, precisionRecall } from '../../src/eval/index.js'
 import { initBackend } from '../../src/runtime/index.js'
+import { REAL_DRAW_SEED, realFeatureDraw } from './experiment-parts.js'
 
 const { values: args } = parseArgs({
   options: {
@@ -29,23 +30,20 @@ await initBackend({ backend: 'auto' })
 const classifier = await loadClassifier(args.dataset!)
 const test = await loadDataset(`${args.dataset!}:test`)
 const train = await loadDataset(args.dataset!)
-const featuresOf = (c: FeatureClassifier, pixels: Uint8Array): Float32Array => classifyImages(c, pixels).features
+const featuresOf = (pixels: Uint8Array): Float32Array => classifyImages(classifier, pixels).features
 
-/** Features of `n` random images of `set`, one draw per seed. */
+/** Features of `n` random images of `set`, one draw per seed (the report's draw is the first). */
 const cache = new Map<string, Float32Array>()
 function realFeatures (set: typeof test, n: number, seed: number): Float32Array {
   const key = `${set.name}/${n}/${seed}`
   let features = cache.get(key)
-  if (features === undefined) {
-    const rows = Array.from(new Random(seed).permutation(set.count).subarray(0, n))
-    cache.set(key, features = featuresOf(classifier, subsetDataset(set, rows).pixels))
-  }
+  if (features === undefined) cache.set(key, features = realFeatureDraw(classifier, set, n, seed))
   return features
 }
 
 function row (name: string, samples: Float32Array, n: number, fid: string): string {
-  const results = Array.from({ length: draws }, (_, d) => precisionRecall(realFeatures(test, n, 10 + d), samples,
-    classifier.featureSize))
+  const results = Array.from({ length: draws }, (_, d) =>
+    precisionRecall(realFeatures(test, n, REAL_DRAW_SEED + d), samples, classifier.featureSize))
   const range = (v: number[]): string => {
     const [lo, hi] = [Math.min(...v), Math.max(...v)].map(x => (100 * x).toFixed(1))
     return lo === hi ? `${lo}%` : `${lo}-${hi}%`
@@ -65,7 +63,7 @@ for (const file of files) {
   counts.add(n)
   const json = JSON.parse(await readFile(join(evalDir, file.replace(/\.u8$/, '.json')), 'utf8').catch(() => '{}'))
   const fid = typeof json.evaluation?.fid === 'number' ? json.evaluation.fid.toFixed(2) : '-'
-  lines.push(row(file.slice(0, -3), featuresOf(classifier, pixels), n, fid))
+  lines.push(row(file.slice(0, -3), featuresOf(pixels), n, fid))
 }
 for (const n of counts) console.log(row(`real training images (${train.name})`, realFeatures(train, n, 1), n, '-'))
 for (const line of lines) console.log(line)
