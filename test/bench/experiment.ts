@@ -24,7 +24,8 @@
  * narrows the final table's routings (top1 first); --configurations narrows the ensembles (and so
  * the experts trained: K = 8 without homogeneous-ddpm trains 2 DDPM experts, not 8); --threads 1
  * suits two runs side by side on two cores (1.2x their throughput at 2 threads each, whose BLAS
- * threads spin against each other). Side studies
+ * threads spin against each other); --train-only splits the training between two such processes
+ * on one state (start the second once the first has written the shards). Side studies
  * (--side-studies no skips them):
  * DDPM -> FM initialisation against FM from scratch (held-out loss by step), AdaLN-Single against
  * AdaLN-Zero (parameters, FID at equal steps).
@@ -95,6 +96,8 @@ const { values: args } = parseArgs({
     curve: { type: 'string', default: '0.25,0.5' },
     /** BLAS threads (0: every core). Two runs side by side on 2 cores go faster at 1 each. */
     threads: { type: 'string', default: '0' },
+    /** Models to train (to every stop) before exiting, comma-separated: a second process on the same state. */
+    'train-only': { type: 'string', default: '' },
     report: { type: 'boolean', default: false }
   }
 })
@@ -219,6 +222,18 @@ const allSpecs: ModelSpec[] = [
 
 async function trainTo (spec: ModelSpec, step: number): Promise<void> {
   await trainModelTo({ expertDir, preset, training, heldOutShards, log }, spec, step)
+}
+
+// --train-only: this process trains some models and leaves the rest (router, evaluation) to the
+// run that finds them done. Two such processes on two cores are the two lanes of one table.
+if (args['train-only'] !== '') {
+  for (const name of args['train-only']!.split(',')) {
+    const spec = allSpecs.find(s => s.name === name)
+    if (spec === undefined) throw new Error(`--train-only: no model ${name} (${allSpecs.map(s => s.name).join(', ')})`)
+    for (const stop of spec.stops) await trainTo(spec, stop)
+  }
+  log('trained', { models: args['train-only'] })
+  process.exit(0)
 }
 
 // ---------------------------------------------------------------------------------------------

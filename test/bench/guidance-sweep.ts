@@ -35,7 +35,9 @@ const { values: args } = parseArgs({
     samples: { type: 'string', default: '1000' },
     /** monolith, homogeneous-fm, and homogeneous-fm<N>x (the FM experts at N x S steps, --fm-budget). */
     configurations: { type: 'string', default: 'monolith,homogeneous-fm' },
-    bootstrap: { type: 'string', default: '200' }
+    bootstrap: { type: 'string', default: '200' },
+    /** BLAS threads (0: every core); 1 when another run shares the two cores (see experiment.ts). */
+    threads: { type: 'string', default: '0' }
   }
 })
 const state = args.state!
@@ -48,7 +50,7 @@ const { K, dataset } = settings
 const out = join(state, 'guidance')
 await mkdir(out, { recursive: true })
 
-await initBackend({ backend: 'native' })
+await initBackend({ backend: 'native', ...(Number(args.threads) > 0 ? { threads: Number(args.threads) } : {}) })
 const classifier = await loadClassifier(dataset)
 const test = await loadDataset(`${dataset}:test`)
 const reference = referenceStatistics(classifier, test)
