@@ -252,7 +252,7 @@ export async function writeExperimentReport (state: string): Promise<void> {
   }
 
   const matrixFile = join(evalDir, `loss-matrix.step-${settings.S}.json`)
-  const matrix = await readJsonIfExists<LossMatrix & { monolith: number[] }>(matrixFile)
+  const matrix = await readJsonIfExists<LossMatrix & { monolith?: number[] }>(matrixFile)
   if (matrix !== undefined) {
     const { experts, losses } = matrix
     // Files written before the column count existed get it here, from the same losses.
@@ -272,7 +272,9 @@ export async function writeExperimentReport (state: string): Promise<void> {
       const cells = row.map((v, j) => j === cluster ? `**${v.toFixed(4)}**` : v.toFixed(4))
       lines.push(`| ${objective} c${cluster} | ${cells.join(' | ')} |`)
     })
-    lines.push(`| monolith (fm) | ${matrix.monolith.map(v => v.toFixed(4)).join(' | ')} |`, '')
+    const monolithRow = matrix.monolith?.map(v => v.toFixed(4)).join(' | ')
+    if (monolithRow !== undefined) lines.push(`| monolith (fm) | ${monolithRow} |`)
+    lines.push('')
   }
 
   const routers = [['router-prompt.safetensors', 'Prompt router'], ['router.safetensors', 'Prompt-blind router']]

@@ -25,7 +25,8 @@
  * the experts trained: K = 8 without homogeneous-ddpm trains 2 DDPM experts, not 8); --threads 1
  * suits two runs side by side on two cores (1.2x their throughput at 2 threads each, whose BLAS
  * threads spin against each other); --train-only splits the training between two such processes
- * on one state (start the second once the first has written the shards). Side studies
+ * on one state (start the second once the first has written the shards); --monolith no leaves the
+ * monolith out (ensembles against each other, when its K x S steps do not fit). Side studies
  * (--side-studies no skips them):
  * DDPM -> FM initialisation against FM from scratch (held-out loss by step), AdaLN-Single against
  * AdaLN-Zero (parameters, FID at equal steps).
@@ -90,6 +91,8 @@ const { values: args } = parseArgs({
     'fm-budget': { type: 'string', default: '0' },
     configurations: { type: 'string', default: 'homogeneous-fm,homogeneous-ddpm,heterogeneous' },
     'side-studies': { type: 'string', default: 'yes' },
+    /** no: neither train nor evaluate the monolith (ensembles against each other only). */
+    monolith: { type: 'string', default: 'yes' },
     'sample-steps': { type: 'string', default: '20' },
     guidance: { type: 'string', default: '2' },
     'eval-seed': { type: 'string', default: '11' },
@@ -145,6 +148,10 @@ if (args['side-studies'] !== 'yes' && args['side-studies'] !== 'no') {
   throw new Error(`--side-studies must be yes or no, got ${String(args['side-studies'])}`)
 }
 const sideStudies = args['side-studies'] === 'yes'
+if (args.monolith !== 'yes' && args.monolith !== 'no') {
+  throw new Error(`--monolith must be yes or no, got ${String(args.monolith)}`)
+}
+const withMonolith = args.monolith === 'yes'
 const ddpmClusters = Array.from({ length: D }, (_, i) => Math.floor(i * K / D))
 const training: Partial<ExpertTrainingConfig> = {
   batchSize: B, learningRate: num('lr'), warmupSteps: num('warmup'), lrSchedule: 'constant', seed, checkpointEvery: 50
@@ -298,7 +305,7 @@ const blindControls = ensembles.map((e): Configuration => ({ ...e, name: `${e.na
 const configurations: Configuration[] = [
   ...ensembles.map((e): Configuration => ({ ...e, router: routerConditioning })),
   ...(routerConditioning === 'prompt' ? blindControls : []),
-  { name: 'monolith', members: [{ cluster: 0, model: 'monolith-fm', scale: K }] }
+  ...(withMonolith ? [{ name: 'monolith', members: [{ cluster: 0, model: 'monolith-fm', scale: K }] }] : [])
 ]
 /** The DDPM experts at their own budget (outside equal compute), alone and in the heterogeneous mix. */
 const ownBudget = `ddpm${ddpmBudget}x`
@@ -465,9 +472,11 @@ if (!existsSync(matrixFile)) {
     rows.push({ cluster: spec.cluster, checkpoint: decodeCheckpoint(await readFile(milestonePath(spec.name, S))) })
   }
   const matrix = await expertClusterLossMatrix(rows, heldOutShards, HELD_OUT)
-  const monolithCheckpoint = decodeCheckpoint(readFileSync(milestonePath('monolith-fm', K * S)))
-  const monolith = heldOutShards.map(h => expertHeldOutLoss(monolithCheckpoint, h, HELD_OUT))
-  await writeJson(matrixFile, { ...matrix, monolith })
+  const monolithCheckpoint = withMonolith ? decodeCheckpoint(readFileSync(milestonePath('monolith-fm', K * S))) : null
+  const monolith = monolithCheckpoint !== null
+    ? heldOutShards.map(h => expertHeldOutLoss(monolithCheckpoint, h, HELD_OUT))
+    : undefined
+  await writeJson(matrixFile, { ...matrix, ...(monolith !== undefined ? { monolith } : {}) })
   for (const line of formatLossMatrix(matrix)) log('loss-matrix', { line })
 }
 
