@@ -11,9 +11,12 @@
  * Each evaluation and its samples are kept in `<state>/guidance/`, named by configuration, steps
  * per expert, N and scale, with a grid of its samples (.png); a rerun skips what is there.
  * Precision and recall are against N test images (one fixed draw, as in the experiment report).
+ * Guidance trades coverage for prompt accuracy, so the sweep also draws each model's frontier, FID
+ * against prompt accuracy with one point per scale (`frontier.step-<S>.n-<N>.svg`): a model is
+ * better where its line lies below the other's at the same accuracy.
  */
 import { existsSync } from 'node:fs'
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { decodeCheckpoint } from '../../src/checkpoint/format.js'
@@ -22,7 +25,9 @@ import { loadRouter } from '../../src/checkpoint/router.js'
 import { loadDataset } from '../../src/data/index.js'
 import { parseRouting } from '../../src/diffusion/routing.js'
 import type { EnsembleMember } from '../../src/ensemble/index.js'
-import { balancedPrompts, loadClassifier, promptGrid, referenceStatistics } from '../../src/eval/index.js'
+import {
+  balancedPrompts, linePlot, loadClassifier, promptGrid, referenceStatistics, type PlotSeries
+} from '../../src/eval/index.js'
 import { strokeStatistics } from '../../src/eval/strokes.js'
 import { initBackend } from '../../src/runtime/index.js'
 import { coverageScorer, evaluateWithBootstrap } from './experiment-parts.js'
@@ -44,7 +49,7 @@ const state = args.state!
 const S = Number(args['steps-per-expert'])
 const samples = Number(args.samples)
 const settings = JSON.parse(await readFile(join(state, 'settings.json'), 'utf8')) as {
-  dataset: string, K: number, evalSettings: { steps: number, seed: number }
+  dataset: string, K: number, evalSettings: { steps: number, seed: number, guidance: number, samples: number }
 }
 const { K, dataset } = settings
 const out = join(state, 'guidance')
@@ -89,10 +94,22 @@ const percent = (x: number): string => `${(100 * x).toFixed(1)}%`
 console.log(`| configuration | guidance | FID +- bootstrap std | prompt accuracy | precision / recall |` +
   `${dataset === 'mnist' ? ' in one stroke |' : ''}`)
 console.log(`|---|---|---|---|---|${dataset === 'mnist' ? '---|' : ''}`)
+const frontier: PlotSeries[] = []
+const colors = ['#d62728', '#1f77b4', '#2ca02c', '#9467bd']
 for (const [name, load] of Object.entries(configurations)) {
+  const line: PlotSeries = { name, color: colors[frontier.length % colors.length], points: [], interval: [] }
+  frontier.push(line)
   for (const guidance of args.guidance!.split(',').map(Number)) {
     const file = join(out, `${name}.step-${S}.n-${samples}.guidance-${guidance}.json`)
     const samplesPath = file.replace(/\.json$/, '.u8')
+    // The table's own row, when it is this very evaluation (same scale, N and seeds): reused, not redrawn.
+    const tableRow = join(state, 'eval', `${name}.${name === 'monolith' ? 'full' : 'top1'}.step-${S}`)
+    const isTableRow = guidance === settings.evalSettings.guidance && samples === settings.evalSettings.samples
+    if (!existsSync(file) && isTableRow && existsSync(`${tableRow}.json`)) {
+      const { evaluation, bootstrap } = JSON.parse(await readFile(`${tableRow}.json`, 'utf8'))
+      await copyFile(`${tableRow}.u8`, samplesPath)
+      await writeFile(file, JSON.stringify({ evaluation, bootstrap }, null, 2) + '\n')
+    }
     if (!existsSync(file)) {
       const { members, router: routerFile } = await load()
       const router = routerFile !== undefined ? loadRouter(decodeCheckpoint(await readFile(join(state, routerFile))))
@@ -120,5 +137,15 @@ for (const [name, load] of Object.entries(configurations)) {
       `${percent(pr.precision)} / ${percent(pr.recall)}`]
     if (dataset === 'mnist') cells.push(percent(strokeStatistics(pixels, 28).whole))
     console.log(`| ${cells.join(' | ')} |`)
+    const accuracy = 100 * evaluation.promptAccuracy.accuracy
+    const std = bootstrap?.fid.std ?? 0
+    line.points.push([accuracy, evaluation.fid])
+    line.interval!.push([evaluation.fid - std, evaluation.fid + std])
   }
 }
+const frontierPath = join(out, `frontier.step-${S}.n-${samples}.svg`)
+await writeFile(frontierPath, await linePlot(frontier, {
+  title: `${dataset}, K = ${K}: FID against prompt accuracy, one point per guidance scale (N = ${samples})`,
+  xLabel: 'prompt accuracy (%)', yLabel: 'FID (+- bootstrap std)'
+}))
+console.log(`frontier: ${frontierPath}`)
