@@ -6,6 +6,10 @@
  * image (stroke weight).
  *
  *   npm run bench test/bench/stroke-pieces.ts -- --state tmp/exp-mnist-k4 [--match step-2000]
+ *     [--dir guidance]   (the guidance sweep's samples)  [--dataset fashion-mnist:test]
+ *
+ * On Fashion-MNIST the piece counts mean little (a shirt is one piece), but isolated pixels and
+ * edge per ink still measure speckle and texture noise against the test images'.
  */
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -17,7 +21,9 @@ const { values: args } = parseArgs({
   options: {
     state: { type: 'string', default: 'tmp/exp-mnist-k4' },
     match: { type: 'string', default: '' },
-    dataset: { type: 'string', default: 'mnist:test' }
+    dataset: { type: 'string', default: 'mnist:test' },
+    /** The state's folder of kept samples: eval (the table's) or guidance (the sweep's). */
+    dir: { type: 'string', default: 'eval' }
   }
 })
 
@@ -33,7 +39,7 @@ console.log('| samples | images | stroke pieces per image (mean) | in one piece 
   '| edge per ink | ink pixels per image |')
 console.log('|---|---|---|---|---|---|---|')
 console.log(row(test.name, strokeStatistics(test.pixels, SIDE)))
-const evalDir = join(args.state as string, 'eval')
+const evalDir = join(args.state as string, args.dir as string)
 const files = (await readdir(evalDir)).filter(f => f.endsWith('.u8') && f.includes(args.match as string)).sort()
 for (const file of files) {
   console.log(row(file.slice(0, -3), strokeStatistics(await readFile(join(evalDir, file)), SIDE)))
