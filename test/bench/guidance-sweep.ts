@@ -13,7 +13,8 @@
  * Precision and recall are against N test images (one fixed draw, as in the experiment report).
  * Guidance trades coverage for prompt accuracy, so the sweep also draws each model's frontier, FID
  * against prompt accuracy with one point per scale (`frontier.step-<S>.n-<N>.svg`): a model is
- * better where its line lies below the other's at the same accuracy.
+ * better where its line lies below the other's at the same accuracy. The plot's data goes beside it
+ * (`.json`, in the format of docs/figures).
  */
 import { existsSync } from 'node:fs'
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises'
@@ -143,9 +144,13 @@ for (const [name, load] of Object.entries(configurations)) {
     line.interval!.push([evaluation.fid - std, evaluation.fid + std])
   }
 }
-const frontierPath = join(out, `frontier.step-${S}.n-${samples}.svg`)
-await writeFile(frontierPath, await linePlot(frontier, {
+// The plot, and its data in docs/figures' format, so that a figure for the docs is a copy, not a transcription.
+const frontierPath = join(out, `frontier.step-${S}.n-${samples}`)
+const axes = {
   title: `${dataset}, K = ${K}: FID against prompt accuracy, one point per guidance scale (N = ${samples})`,
   xLabel: 'prompt accuracy (%)', yLabel: 'FID (+- bootstrap std)'
-}))
-console.log(`frontier: ${frontierPath}`)
+}
+await writeFile(`${frontierPath}.svg`, await linePlot(frontier, axes))
+const source = `guidance-sweep.ts on ${state}, guidance ${args.guidance!} (points in that order)`
+await writeFile(`${frontierPath}.json`, JSON.stringify({ source, ...axes, series: frontier }, null, 2) + '\n')
+console.log(`frontier: ${frontierPath}.svg (data: .json)`)
