@@ -106,9 +106,8 @@ export class DiT {
    * velocity); with `withSigma` and learnSigma, [B, H, W, 2C] (eps, then DiT's variance channels).
    */
   apply (x: tf.Tensor4D, t: tf.Tensor1D, tokens: tf.Tensor2D, withSigma = false): tf.Tensor4D {
-    const { hidden: D, patchSize: P, imageSize, channels, promptTokens, heads } = this.config
+    const { hidden: D, patchSize: P, imageSize, channels, promptTokens } = this.config
     const frequencyShift = this.config.timeFrequencyShift ?? 0
-    const mlpNormEps = this.config.mlpNormEps ?? 1e-6
     return tf.tidy(() => {
       const B = x.shape[0]
       let h = tf.add(linear(patchify(x, P), this.xEmbed), this.positions) as tf.Tensor3D  // [B, T, D]
@@ -124,21 +123,10 @@ export class DiT {
         y = tf.reshape(tokenEmb, [B, promptTokens, D]) as tf.Tensor3D  // [B, L, D]
       }
 
-      for (const block of this.blocks) {
-        const mod = block.table !== undefined && t0 !== undefined
-          ? tf.add(tf.reshape(t0, [B, 6, D]), block.table)                              // [B, 6, D]
-          : tf.reshape(linear(silu(tEmb), block.adaLN as LinearParams), [B, 6, D])       // [B, 6, D]
-        const modulation = tf.reshape(mod, [B, 6 * D]) as tf.Tensor2D
-        const [shiftMsa, scaleMsa, gateMsa, shiftMlp, scaleMlp, gateMlp] = chunk(modulation, 6)  // 6 x [B, D]
-        const attn = this.selfAttention(layerNormModulate(h, shiftMsa, scaleMsa), block)  // [B, T, D]
-        h = tf.add(h, tf.mul(tf.expandDims(gateMsa, 1), attn)) as tf.Tensor3D
-        if (block.cross !== undefined && y !== undefined) {
-          h = tf.add(h, crossAttention(h, y, block.cross, heads)) as tf.Tensor3D
-        }
-        const mlpIn = layerNormModulate(h, shiftMlp, scaleMlp, mlpNormEps)
-        const mlp = linear(geluTanh(linear(mlpIn, block.fc1)), block.fc2)  // [B, T, D]
-        h = tf.add(h, tf.mul(tf.expandDims(gateMlp, 1), mlp)) as tf.Tensor3D
-      }
+      // A scope per block frees its activations before the next block runs, so a forward pass holds
+      // one block's worth at a time (sampling's peak memory); under a gradient tape the tensors that
+      // backprop needs are kept by the tape itself, so training is unchanged.
+      for (const block of this.blocks) h = tf.tidy(() => this.block(h, block, B, tEmb, t0, y))
 
       const finalMod = this.finalTable !== undefined
         ? tf.reshape(tf.add(tf.expandDims(tEmb, 1), this.finalTable), [B, 2 * D]) as tf.Tensor2D  // [B, 2D]
@@ -148,6 +136,25 @@ export class DiT {
       const image = unpatchify(out, P, imageSize, outputChannels(this.config))                    // [B, H, W, C']
       return withSigma || this.config.learnSigma !== true ? image : tf.slice(image, 0, [-1, -1, -1, channels])
     })
+  }
+
+  /** One DiT block: h [B, T, D] -> [B, T, D], modulated by c = tEmb [B, D] (or AdaLN-Single's t0 [B, 6D]). */
+  private block (h: tf.Tensor3D, block: Block, B: number, tEmb: tf.Tensor2D, t0?: tf.Tensor2D, y?: tf.Tensor3D):
+  tf.Tensor3D {
+    const D = this.config.hidden
+    const mod = block.table !== undefined && t0 !== undefined
+      ? tf.add(tf.reshape(t0, [B, 6, D]), block.table)                              // [B, 6, D]
+      : tf.reshape(linear(silu(tEmb), block.adaLN as LinearParams), [B, 6, D])       // [B, 6, D]
+    const modulation = tf.reshape(mod, [B, 6 * D]) as tf.Tensor2D
+    const [shiftMsa, scaleMsa, gateMsa, shiftMlp, scaleMlp, gateMlp] = chunk(modulation, 6)  // 6 x [B, D]
+    const attn = this.selfAttention(layerNormModulate(h, shiftMsa, scaleMsa), block)  // [B, T, D]
+    h = tf.add(h, tf.mul(tf.expandDims(gateMsa, 1), attn)) as tf.Tensor3D
+    if (block.cross !== undefined && y !== undefined) {
+      h = tf.add(h, crossAttention(h, y, block.cross, this.config.heads)) as tf.Tensor3D
+    }
+    const mlpIn = layerNormModulate(h, shiftMlp, scaleMlp, this.config.mlpNormEps ?? 1e-6)
+    const mlp = linear(geluTanh(linear(mlpIn, block.fc1)), block.fc2)  // [B, T, D]
+    return tf.add(h, tf.mul(tf.expandDims(gateMlp, 1), mlp)) as tf.Tensor3D
   }
 
   private selfAttention (x: tf.Tensor3D, block: Block): tf.Tensor3D {
