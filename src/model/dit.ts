@@ -126,7 +126,7 @@ export class DiT {
       // A scope per block frees its activations before the next block runs, so a forward pass holds
       // one block's worth at a time (sampling's peak memory); under a gradient tape the tensors that
       // backprop needs are kept by the tape itself, so training is unchanged.
-      for (const block of this.blocks) h = tf.tidy(() => this.block(h, block, B, tEmb, t0, y))
+      for (const block of this.blocks) h = tf.tidy(() => this.applyBlock(h, block, B, tEmb, t0, y))
 
       const finalMod = this.finalTable !== undefined
         ? tf.reshape(tf.add(tf.expandDims(tEmb, 1), this.finalTable), [B, 2 * D]) as tf.Tensor2D  // [B, 2D]
@@ -139,7 +139,7 @@ export class DiT {
   }
 
   /** One DiT block: h [B, T, D] -> [B, T, D], modulated by c = tEmb [B, D] (or AdaLN-Single's t0 [B, 6D]). */
-  private block (h: tf.Tensor3D, block: Block, B: number, tEmb: tf.Tensor2D, t0?: tf.Tensor2D, y?: tf.Tensor3D):
+  private applyBlock (h: tf.Tensor3D, block: Block, B: number, tEmb: tf.Tensor2D, t0?: tf.Tensor2D, y?: tf.Tensor3D):
   tf.Tensor3D {
     const D = this.config.hidden
     const mod = block.table !== undefined && t0 !== undefined
