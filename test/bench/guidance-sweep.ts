@@ -13,11 +13,11 @@
  * Precision and recall are against N test images (one fixed draw, as in the experiment report).
  * Guidance trades coverage for prompt accuracy, so the sweep also draws each model's frontier, FID
  * against prompt accuracy with one point per scale (`frontier.step-<S>.n-<N>.svg`): a model is
- * better where its line lies below the other's at the same accuracy. The plot's data goes beside it
- * (`.json`, in the format of docs/figures).
+ * better where its line lies below the other's at the same accuracy. The frontier has every scale
+ * scored so far at that S and N, and its data goes beside it (`.json`, in the format of docs/figures).
  */
 import { existsSync } from 'node:fs'
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { decodeCheckpoint } from '../../src/checkpoint/format.js'
@@ -95,11 +95,7 @@ const percent = (x: number): string => `${(100 * x).toFixed(1)}%`
 console.log(`| configuration | guidance | FID +- bootstrap std | prompt accuracy | precision / recall |` +
   `${dataset === 'mnist' ? ' in one stroke |' : ''}`)
 console.log(`|---|---|---|---|---|${dataset === 'mnist' ? '---|' : ''}`)
-const frontier: PlotSeries[] = []
-const colors = ['#d62728', '#1f77b4', '#2ca02c', '#9467bd']
 for (const [name, load] of Object.entries(configurations)) {
-  const line: PlotSeries = { name, color: colors[frontier.length % colors.length], points: [], interval: [] }
-  frontier.push(line)
   for (const guidance of args.guidance!.split(',').map(Number)) {
     const file = join(out, `${name}.step-${S}.n-${samples}.guidance-${guidance}.json`)
     const samplesPath = file.replace(/\.json$/, '.u8')
@@ -138,19 +134,35 @@ for (const [name, load] of Object.entries(configurations)) {
       `${percent(pr.precision)} / ${percent(pr.recall)}`]
     if (dataset === 'mnist') cells.push(percent(strokeStatistics(pixels, 28).whole))
     console.log(`| ${cells.join(' | ')} |`)
-    const accuracy = 100 * evaluation.promptAccuracy.accuracy
-    const std = bootstrap?.fid.std ?? 0
-    line.points.push([accuracy, evaluation.fid])
-    line.interval!.push([evaluation.fid - std, evaluation.fid + std])
   }
 }
-// The plot, and its data in docs/figures' format, so that a figure for the docs is a copy, not a transcription.
+
+// The frontier has every scale scored so far at this S and N (earlier runs' too), not just this run's; its
+// data goes beside the plot in docs/figures' format, so a figure for the docs is a copy, not a transcription.
+const colors = ['#d62728', '#1f77b4', '#2ca02c', '#9467bd']
+const scored = await readdir(out)
+const frontier: PlotSeries[] = []
+const scales: string[] = []
+for (const name of Object.keys(configurations)) {
+  const pattern = new RegExp(`^${name}\\.step-${S}\\.n-${samples}\\.guidance-([0-9.]+)\\.json$`)
+  const guidances = scored.flatMap(f => pattern.exec(f)?.[1] ?? []).sort((a, b) => Number(a) - Number(b))
+  const line: PlotSeries = { name, color: colors[frontier.length % colors.length], points: [], interval: [] }
+  for (const guidance of guidances) {
+    const file = join(out, `${name}.step-${S}.n-${samples}.guidance-${guidance}.json`)
+    const { evaluation, bootstrap } = JSON.parse(await readFile(file, 'utf8'))
+    const std = bootstrap?.fid.std ?? 0
+    line.points.push([100 * evaluation.promptAccuracy.accuracy, evaluation.fid])
+    line.interval!.push([evaluation.fid - std, evaluation.fid + std])
+  }
+  frontier.push(line)
+  scales.push(`${name} ${guidances.join(', ')}`)
+}
 const frontierPath = join(out, `frontier.step-${S}.n-${samples}`)
 const axes = {
   title: `${dataset}, K = ${K}: FID against prompt accuracy, one point per guidance scale (N = ${samples})`,
   xLabel: 'prompt accuracy (%)', yLabel: 'FID (+- bootstrap std)'
 }
 await writeFile(`${frontierPath}.svg`, await linePlot(frontier, axes))
-const source = `guidance-sweep.ts on ${state}, guidance ${args.guidance!} (points in that order)`
+const source = `guidance-sweep.ts on ${state}; guidance by series, in point order: ${scales.join('; ')}`
 await writeFile(`${frontierPath}.json`, JSON.stringify({ source, ...axes, series: frontier }, null, 2) + '\n')
 console.log(`frontier: ${frontierPath}.svg (data: .json)`)
