@@ -182,7 +182,9 @@ const settings = {
   ddpmBudget, evalSettings
 }
 await mkdir(state, { recursive: true })
-await checkSettings(join(state, 'settings.json'), settings, ['evalSettings'])
+// ddpmBudget only adds a later milestone to the DDPM experts (exact resume), so, like --fm-budget, it
+// changes no other row: a state may be given its own-budget rows later.
+await checkSettings(join(state, 'settings.json'), settings, ['evalSettings', 'ddpmBudget'])
 
 if (args.report === true) {
   await initBackend({ backend: 'auto' })   // the report classifies kept samples (precision and recall)
