@@ -313,9 +313,17 @@ const configurations: Configuration[] = [
 const ownBudget = `ddpm${ddpmBudget}x`
 const ownBudgetConfigurations: Configuration[] = ddpmBudget > 1
   ? [
-      { name: `homogeneous-${ownBudget}`, members: membersOf(c => `ddpm-c${c}`, () => ddpmBudget) },
-      { name: `heterogeneous-${ownBudget}`, members: membersOf(ddpmOf, c => ddpmClusters.includes(c) ? ddpmBudget : 1) }
-    ].filter(e => chosen.includes(e.name.replace(`-${ownBudget}`, ''))).map(e => ({ ...e, router: routerConditioning }))
+      {
+        of: 'homogeneous-ddpm',
+        name: `homogeneous-${ownBudget}`,
+        members: membersOf(c => `ddpm-c${c}`, () => ddpmBudget)
+      },
+      {
+        of: 'heterogeneous',
+        name: `heterogeneous-${ownBudget}`,
+        members: membersOf(ddpmOf, c => ddpmClusters.includes(c) ? ddpmBudget : 1)
+      }
+    ].filter(e => chosen.includes(e.of)).map(({ of: _, ...e }) => ({ ...e, router: routerConditioning }))
   : []
 /** The FM experts at `fmBudget` x S steps: the equal-wall-clock row. */
 const fmBudgetConfigurations: Configuration[] = fmBudget > 1 && chosen.includes('homogeneous-fm')
